@@ -1,0 +1,92 @@
+import type { Queue } from 'bullmq';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Stores } from '../stores/domain-stores.js';
+import type { OrchestratorBreaker } from './breaker.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { AuthEnv, TokenVerifier } from './middleware/auth.js';
+import { problem, problemOnError } from './middleware/problem.js';
+import { customerRateLimit } from './middleware/rate-limit.js';
+import { openApiDocument } from './openapi.js';
+import type { PurchaseEvents } from './purchase-events.js';
+import type { PurchaseService } from './purchase-service.js';
+import { adminRoutes } from './routes/admin.js';
+import { customerReadRoutes } from './routes/customer-reads.js';
+import { purchaseRoutes } from './routes/purchases.js';
+import { MAX_BODY_BYTES } from './schemas.js';
+
+export interface GatewayDeps {
+  config: Config;
+  redis: Redis;
+  stores: Stores;
+  queues: Queue[];
+  verifier: TokenVerifier;
+  service: PurchaseService;
+  events: PurchaseEvents;
+  breaker: OrchestratorBreaker;
+  metrics: GatewayMetrics;
+  log: Logger;
+  workersAlive(): Promise<boolean>;
+  acknowledge(customerId: string, purchaseId: string): Promise<void>;
+}
+
+/** The Purchase Gateway as a Hono app; everything it needs comes in `deps`. */
+export function createApp(deps: GatewayDeps): Hono {
+  const { config, metrics } = deps;
+  const app = new Hono();
+  app.onError(problemOnError(deps.log));
+  app.notFound((c) => problem(c, new AppError('not_found', `No route ${c.req.method} ${c.req.path}.`)));
+  app.use('*', requestId());
+  app.use('*', secureHeaders());
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath || 'unmatched';
+    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
+    if (c.res.status >= 500) deps.log.warn({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status }, 'request failed');
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const [redis, auth, workers] = await Promise.all([
+      deps.redis.ping().then(() => true, () => false),
+      deps.verifier.ready(),
+      deps.workersAlive().catch(() => false),
+    ]);
+    const breaker = deps.breaker.state();
+    const ready = redis && auth && workers && breaker !== 'open';
+    return c.json({ status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } }, ready ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+
+  if (config.ADMIN_PASSWORD) {
+    app.route('/admin', adminRoutes({ stores: deps.stores, queues: deps.queues, user: config.ADMIN_USER, password: config.ADMIN_PASSWORD, faultInjection: config.FAULT_INJECTION }));
+  }
+
+  const v1 = new Hono<AuthEnv>();
+  v1.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, new AppError('payload_too_large', `Bodies are limited to ${MAX_BODY_BYTES} bytes.`)) }));
+  v1.use('*', deps.verifier.middleware);
+  const limits = { redis: deps.redis, keyPrefix: deps.stores.keys.rateLimit, metrics };
+  const purchaseLimit = customerRateLimit({ ...limits, name: 'purchases', points: config.RATE_LIMIT_POINTS, durationS: config.RATE_LIMIT_DURATION_S });
+  // Reads have their own, far larger budget: polling never eats the purchase budget.
+  const readLimit = customerRateLimit({ ...limits, name: 'reads', points: config.READ_RATE_LIMIT_POINTS, durationS: 60 });
+  v1.on('GET', '*', readLimit);
+  v1.route(
+    '/purchases',
+    purchaseRoutes(
+      { stores: deps.stores, service: deps.service, events: deps.events, metrics, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, acknowledge: deps.acknowledge },
+      purchaseLimit,
+    ),
+  );
+  v1.route('/', customerReadRoutes(deps.stores));
+  app.route('/v1', v1);
+  return app;
+}

@@ -1,0 +1,78 @@
+import type { MiddlewareHandler } from 'hono';
+import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { AppError } from '../../errors.js';
+import { TOKEN_ALGORITHMS } from '../../auth/algorithms.js';
+
+export interface Customer {
+  id: string;
+  roles: string[];
+}
+
+export type AuthEnv = { Variables: { customer: Customer } };
+
+export interface AuthOptions {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  timeoutMs: number;
+}
+
+export interface TokenVerifier {
+  middleware: MiddlewareHandler<AuthEnv>;
+  /** Fetches the keys once; false when the Authentication Server cannot be reached. */
+  ready(): Promise<boolean>;
+}
+
+const UNAVAILABLE = () =>
+  new AppError('service_unavailable', 'The authentication server is unavailable; try again shortly.', {}, { 'retry-after': '5' });
+
+/**
+ * Verifies bearer JWTs against a remote JWKS (cached; refetched on an unknown
+ * kid, at most every 30 s) with an algorithm allow-list and iss/aud/exp checks.
+ */
+export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
+  const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), {
+    timeoutDuration: opts.timeoutMs,
+    cooldownDuration: 30_000,
+    cacheMaxAge: 10 * 60_000,
+  });
+
+  const verify = async (token: string): Promise<Customer> => {
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: opts.issuer,
+        audience: opts.audience,
+        algorithms: [...TOKEN_ALGORITHMS],
+        clockTolerance: 5,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      });
+      const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+      return { id: payload.sub!, roles };
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw new AppError('expired_token', 'The token has expired.');
+      if (err instanceof errors.JWKSTimeout) throw UNAVAILABLE();
+      if (err instanceof errors.JOSEError) throw new AppError('invalid_token', 'The token could not be verified.');
+      // Anything else is the key fetch failing: the server is down or unreachable.
+      throw UNAVAILABLE();
+    }
+  };
+
+  return {
+    middleware: async (c, next) => {
+      const header = c.req.header('authorization');
+      if (!header) throw new AppError('missing_token', 'An Authorization: Bearer token is required.', {}, { 'www-authenticate': 'Bearer' });
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!match) throw new AppError('invalid_token', 'The Authorization header must be "Bearer <token>".', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      c.set('customer', await verify(match[1]!));
+      await next();
+    },
+    async ready() {
+      try {
+        await jwks.reload();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

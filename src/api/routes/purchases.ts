@@ -1,0 +1,120 @@
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { AppError } from '../../errors.js';
+import type { Stores } from '../../stores/domain-stores.js';
+import { TERMINAL, type PurchaseRecord } from '../../stores/purchase-store.js';
+import type { AuthEnv } from '../middleware/auth.js';
+import { problem } from '../middleware/problem.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { PurchaseEvents } from '../purchase-events.js';
+import type { PurchaseService } from '../purchase-service.js';
+import { describeIssues, purchaseBody } from '../schemas.js';
+import { purchaseView, statusUrl } from '../views.js';
+
+export interface PurchaseRoutesDeps {
+  stores: Stores;
+  service: PurchaseService;
+  events: PurchaseEvents;
+  metrics: GatewayMetrics;
+  mode: 'sync' | 'async';
+  syncTimeoutMs: number;
+  /** Tells the customer an async purchase was accepted. */
+  acknowledge(customerId: string, purchaseId: string): Promise<void>;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+async function readBody(c: Context) {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new AppError('validation_error', 'The body must be valid JSON.');
+  }
+  const parsed = purchaseBody.safeParse(raw);
+  if (!parsed.success) throw new AppError('validation_error', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: MiddlewareHandler<AuthEnv>) {
+  const { stores, events, metrics } = deps;
+  const app = new Hono<AuthEnv>();
+
+  const owned = async (c: Context<AuthEnv>): Promise<PurchaseRecord> => {
+    const record = await stores.purchases.get(c.req.param('id') ?? '');
+    if (!record || record.customerId !== c.get('customer').id) throw new AppError('not_found', 'No such purchase.');
+    return record;
+  };
+
+  /** 201 with the purchase, the failure as a problem, or 202 while it is still running. */
+  const answer = (c: Context, id: string, record: PurchaseRecord | undefined) => {
+    c.header('location', statusUrl(id));
+    if (record?.status === 'failed') {
+      const error = record.error ?? { code: 'purchase_failed' as const, detail: 'The purchase failed.' };
+      metrics.purchaseOutcomes.inc({ outcome: error.code });
+      return problem(c, new AppError(error.code, error.detail, { purchaseId: id }));
+    }
+    if (record && TERMINAL.has(record.status)) {
+      metrics.purchaseOutcomes.inc({ outcome: record.status });
+      return c.json(purchaseView(record), 201);
+    }
+    metrics.purchaseOutcomes.inc({ outcome: 'accepted' });
+    return c.json({ id, status: record?.status ?? 'accepted', statusUrl: statusUrl(id) }, 202);
+  };
+
+  app.post('/', purchaseLimit, async (c) => {
+    const idemKey = c.req.header('idempotency-key');
+    if (idemKey !== undefined && !IDEMPOTENCY_KEY.test(idemKey)) {
+      throw new AppError('validation_error', 'Idempotency-Key must be 1–255 visible ASCII characters.');
+    }
+    const body = await readBody(c);
+    const customer = c.get('customer');
+    const async = deps.mode === 'async' || /respond-async/i.test(c.req.header('prefer') ?? '');
+    const { id, replay } = await deps.service.submit(customer, body, idemKey);
+    if (replay) c.header('idempotent-replayed', 'true');
+    if (async) c.header('preference-applied', 'respond-async');
+    metrics.purchasesAccepted.inc({ mode: async ? 'async' : 'sync' });
+
+    if (async && !replay) {
+      await deps.acknowledge(customer.id, id).catch(() => {});
+      return answer(c, id, undefined);
+    }
+    const load = () => stores.purchases.get(id);
+    const record = async ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load);
+    return answer(c, id, record);
+  });
+
+  app.get('/:id', async (c) => c.json(purchaseView(await owned(c))));
+
+  app.get('/:id/events', async (c) => {
+    const first = await owned(c);
+    return streamSSE(c, async (stream) => {
+      let seq = 0;
+      const send = async (record: PurchaseRecord, event: string) =>
+        stream.writeSSE({ id: String(seq++), event, data: JSON.stringify(purchaseView(record)) });
+      let done!: () => void;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      stream.onAbort(() => done());
+      // Events are serialised so the stream never interleaves two writes.
+      let chain = Promise.resolve();
+      const off = events.on(first.id, (e) => {
+        chain = chain.then(async () => {
+          const record = await stores.purchases.get(first.id);
+          if (!record) return;
+          await send(record, e.step ? 'step' : 'status');
+          if (TERMINAL.has(record.status)) done();
+        });
+      });
+      try {
+        const current = (await stores.purchases.get(first.id)) ?? first;
+        await send(current, 'status');
+        if (!TERMINAL.has(current.status)) await finished;
+        await chain;
+      } finally {
+        off();
+      }
+    });
+  });
+
+  return app;
+}

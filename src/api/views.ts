@@ -1,0 +1,35 @@
+import { STEPS } from '../queues/contract.js';
+import type { PurchaseRecord } from '../stores/purchase-store.js';
+
+/** The customer's view of a purchase (GET /v1/purchases/:id), per the contract. */
+export function purchaseView(r: PurchaseRecord) {
+  const plan = r.plan;
+  const line = (l: { productId: string; quantity: number; customization?: Record<string, unknown> }, price?: number) => ({
+    productId: l.productId,
+    quantity: l.quantity,
+    ...(price === undefined ? {} : { unitPrice: price }),
+    customization: l.customization ?? {},
+  });
+  const outcome = (i: number) => r.allocation?.[i] ?? 'fulfilled';
+  const items = plan
+    ? plan.lines.flatMap((l, i) => (outcome(i) === 'fulfilled' ? [{ ...line(l, l.unitPrice), ...(l.free ? { free: true } : {}) }] : []))
+    : r.request.items.map((l) => line(l));
+  const missing = plan ? plan.lines.filter((_, i) => outcome(i) === 'out_of_stock').map((l) => line(l)) : [];
+  const backorder = r.request.outOfStock === 'backorder';
+  return {
+    id: r.id,
+    status: r.status,
+    items,
+    removed: backorder ? [] : missing,
+    backordered: backorder ? missing : [],
+    steps: STEPS.map((s) => ({ name: s.name, status: r.steps[s.name] })),
+    payment: { status: r.payment.status, amount: r.payment.amount, currency: r.payment.currency },
+    ...(r.orderId ? { orderId: r.orderId } : {}),
+    ...(r.error && r.status === 'failed' ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } } : {}),
+    ...(plan ? { appliedRules: plan.appliedRules } : {}),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+export const statusUrl = (id: string) => `/v1/purchases/${id}`;

@@ -1,0 +1,73 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export interface LocalRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Starts `redis-server` as a child with AOF on and noeviction, data under `dir`.
+ * Resolves once it accepts connections.
+ */
+export async function startRedisServer(opts: {
+  dir: string;
+  port: number;
+  appendfsync?: 'always' | 'everysec' | 'no';
+  stdio?: 'ignore' | 'inherit';
+}): Promise<LocalRedis & { child: ChildProcess }> {
+  mkdirSync(opts.dir, { recursive: true });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port', String(opts.port),
+      '--bind', '127.0.0.1',
+      '--dir', path.resolve(opts.dir),
+      '--appendonly', 'yes',
+      '--appendfsync', opts.appendfsync ?? 'everysec',
+      '--save', '',
+      '--maxmemory-policy', 'noeviction',
+      '--daemonize', 'no',
+    ],
+    { stdio: opts.stdio ?? 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 10_000;
+  while (!(await portOpen(opts.port))) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('redis-server did not start within 10 s');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    url: `redis://127.0.0.1:${opts.port}`,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import type { FlowProducer, Queue } from 'bullmq';
+import type { PaymentProvider } from '../adapters/payment-provider.js';
+import type { RulesEngine } from '../domain/rules.js';
+import type { Logger } from '../logger.js';
+import type { RetryPolicy } from '../queues/contract.js';
+import type { Stores } from '../stores/domain-stores.js';
+import type { FaultPoint } from '../stores/fault-store.js';
+
+/** What every processor may use; built once per workers process. */
+export interface WorkerContext {
+  stores: Stores;
+  provider: PaymentProvider;
+  rules: RulesEngine;
+  log: Logger;
+  flows: FlowProducer;
+  /** Queue of webhook deliveries; undefined when NOTIFY_WEBHOOK_URL is unset. */
+  webhookQueue?: Queue;
+  webhookUrl?: string;
+  compensationPolicy: RetryPolicy;
+  integrationTimeoutMs: number;
+  /** Throws when an operator armed a fault at this point (FAULT_INJECTION=1 only). */
+  injectFault(point: FaultPoint): Promise<void>;
+}
+
+export class InjectedFault extends Error {
+  override name = 'InjectedFault';
+}

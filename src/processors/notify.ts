@@ -1,0 +1,38 @@
+import type { Notification, NotificationType } from '../stores/domain-stores.js';
+import { DELIVER_JOB, stepJobOptions, type DeliverJobData } from '../queues/contract.js';
+import type { WorkerContext } from './context.js';
+
+export interface NotificationDraft {
+  type: NotificationType;
+  message: string;
+  details?: Record<string, unknown>;
+  /** Distinguishes several notifications of one type for one purchase. */
+  seq?: number;
+}
+
+/**
+ * Stores a customer notification once (its id is derived from purchase, type and
+ * seq) and, when a webhook is configured, queues its delivery with retries.
+ */
+export async function notify(
+  ctx: Pick<WorkerContext, 'stores' | 'webhookQueue'>,
+  customerId: string,
+  purchaseId: string,
+  draft: NotificationDraft,
+): Promise<Notification> {
+  const id = `ntf_${purchaseId.replace(/^pur_/, '')}_${draft.type}${draft.seq === undefined ? '' : `_${draft.seq}`}`;
+  const stored = await ctx.stores.notifications.putOnce({
+    id,
+    type: draft.type,
+    customerId,
+    purchaseId,
+    message: draft.message,
+    details: draft.details ?? {},
+    createdAt: new Date().toISOString(),
+  });
+  if (ctx.webhookQueue) {
+    const data: DeliverJobData = { notificationId: id };
+    await ctx.webhookQueue.add(DELIVER_JOB, data, { ...stepJobOptions({ attempts: 10, backoffMs: 1_000 }), jobId: id });
+  }
+  return stored;
+}

@@ -1,0 +1,41 @@
+import { amountDue } from '../domain/pricing.js';
+import { StepError } from '../errors.js';
+import type { WorkerContext } from './context.js';
+import { forwardStep, undoStep } from './step-runner.js';
+
+/** Charge and refund, both keyed by purchase so a re-run never moves money twice. */
+export function paymentHandlers(ctx: WorkerContext) {
+  const { purchases } = ctx.stores;
+  return {
+    charge: forwardStep(ctx, 'payment', async (record) => {
+      const plan = record.plan!;
+      const amount = amountDue(plan, record.allocation);
+      if (amount === 0) return { payment: { status: 'none', amount: 0, currency: plan.currency } };
+      await ctx.injectFault('payment.charge');
+      const result = await ctx.provider.charge({
+        idempotencyKey: `${record.id}-charge`,
+        token: record.request.paymentToken,
+        amount,
+        currency: plan.currency,
+        description: `purchase ${record.id}`,
+      });
+      if (result.status === 'declined') {
+        await purchases.patch(record.id, { payment: { status: 'declined', amount, currency: plan.currency } });
+        throw new StepError('payment_failed', `payment declined: ${result.reason}`);
+      }
+      return { payment: { status: 'captured', amount, currency: plan.currency, chargeId: result.chargeId } };
+    }),
+
+    refund: undoStep(ctx, 'payment', async (record) => {
+      const payment = record.payment;
+      if (payment.status !== 'captured' || !payment.chargeId) return false;
+      const { refundId } = await ctx.provider.refund({
+        idempotencyKey: `${record.id}-refund`,
+        chargeId: payment.chargeId,
+        amount: payment.amount,
+      });
+      await purchases.patch(record.id, { payment: { ...payment, status: 'refunded', refundId } });
+      return true;
+    }),
+  };
+}

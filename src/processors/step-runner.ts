@@ -1,0 +1,84 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { StepError } from '../errors.js';
+import { previousStep, stepDef, type SagaJobData, type StepName } from '../queues/contract.js';
+import type { PurchaseError, PurchaseRecord, PurchaseStore } from '../stores/purchase-store.js';
+import type { WorkerContext } from './context.js';
+
+type Fields = Parameters<PurchaseStore['completeStep']>[2];
+export type ForwardRun = (record: PurchaseRecord, job: Job<SagaJobData>) => Promise<Fields | void>;
+export type UndoRun = (record: PurchaseRecord, job: Job<SagaJobData>) => Promise<boolean>;
+export type Handler = (job: Job<SagaJobData>) => Promise<string>;
+
+export function isFinalAttempt(job: Job, err: unknown): boolean {
+  return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+export function toPurchaseError(step: StepName, err: unknown): PurchaseError {
+  if (err instanceof StepError) return { code: err.code, detail: err.detail, step };
+  return { code: stepDef(step).failure, detail: `${step} failed: ${(err as Error).message}`, step };
+}
+
+/**
+ * Wraps a forward step so it is safe to deliver more than once: it runs only
+ * while the saga is running, only after the previous step completed, and only
+ * if it has not completed already. Its last failed attempt records the failure
+ * on the purchase record, which starts compensation at the root.
+ */
+export function forwardStep(ctx: WorkerContext, step: StepName, run: ForwardRun): Handler {
+  const { purchases } = ctx.stores;
+  return async (job) => {
+    const id = job.data.purchaseId;
+    const record = await purchases.get(id);
+    if (!record) return 'missing';
+    if (record.steps[step] === 'completed') return 'already-completed';
+    if (record.phase !== 'running') {
+      await purchases.setStep(id, step, 'skipped', 'compensating');
+      return 'skipped';
+    }
+    const prev = previousStep(step);
+    if (prev && record.steps[prev] !== 'completed') {
+      // The previous job ended without recording an outcome: it crashed past its stall limit.
+      await purchases.failStep(id, prev, { code: stepDef(prev).failure, detail: `${prev} did not complete`, step: prev });
+      await purchases.setStep(id, step, 'skipped', 'compensating');
+      return 'skipped';
+    }
+    try {
+      const fields = await run(record, job);
+      await purchases.completeStep(id, step, fields ?? {});
+      ctx.log.info({ purchaseId: id, step, attempt: job.attemptsMade + 1 }, 'step completed');
+      return 'completed';
+    } catch (err) {
+      const final = isFinalAttempt(job, err);
+      ctx.log[final ? 'warn' : 'info']({ purchaseId: id, step, attempt: job.attemptsMade + 1, err: (err as Error).message }, 'step failed');
+      if (final) await purchases.failStep(id, step, toPurchaseError(step, err));
+      throw err;
+    }
+  };
+}
+
+/**
+ * Wraps an undo: runs while compensating, at most once to completion. A step
+ * that completed becomes `compensated`; a failed step whose undo found nothing
+ * to undo stays `failed`. The last failed attempt flags the purchase for review.
+ */
+export function undoStep(ctx: WorkerContext, step: StepName, run: UndoRun): Handler {
+  const { purchases } = ctx.stores;
+  return async (job) => {
+    const id = job.data.purchaseId;
+    const record = await purchases.get(id);
+    if (!record) return 'missing';
+    if (record.steps[step] === 'compensated') return 'already-compensated';
+    try {
+      const undid = await run(record, job);
+      if (record.steps[step] === 'completed' || undid) await purchases.setStep(id, step, 'compensated');
+      ctx.log.info({ purchaseId: id, step, undid }, 'compensation completed');
+      return undid ? 'compensated' : 'nothing-to-undo';
+    } catch (err) {
+      if (isFinalAttempt(job, err)) {
+        ctx.log.error({ purchaseId: id, step, err: (err as Error).message }, 'compensation failed for good: needs review');
+        await purchases.patch(id, { review: `compensation of ${step} failed: ${(err as Error).message}` });
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PaymentProvider } from '../adapters/payment-provider.js';
+import type { Config } from '../config.js';
+import type { RulesEngine } from '../domain/rules.js';
+import type { Logger } from '../logger.js';
+import { QUEUES, type QueueName } from '../queues/contract.js';
+import type { Stores } from '../stores/domain-stores.js';
+import { compensationHandlers } from './compensation.js';
+import { InjectedFault, type WorkerContext } from './context.js';
+import { inventoryHandlers } from './inventory.js';
+import { notificationHandlers } from './notifications.js';
+import { orchestratorHandlers } from './orchestrator.js';
+import { orderHandlers } from './orders.js';
+import { paymentHandlers } from './payment.js';
+import { provisioningHandlers } from './provisioning.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyHandler = (job: Job<any>) => Promise<string>;
+
+export const HEARTBEAT_MS = 2_000;
+/** A workers process is live while its heartbeat is younger than this. */
+export const HEARTBEAT_TTL_MS = 3 * HEARTBEAT_MS;
+
+export interface WorkersDeps {
+  config: Config;
+  redis: Redis;
+  stores: Stores;
+  provider: PaymentProvider;
+  rules: RulesEngine;
+  log: Logger;
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  close(): Promise<void>;
+}
+
+/** Starts one BullMQ worker per queue and a heartbeat the gateway checks before accepting work. */
+export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
+  const { config, stores, log } = deps;
+  const prefix = stores.keys.queuePrefix;
+  const flows = new FlowProducer({ connection: deps.redis, prefix });
+  const webhookQueue = config.NOTIFY_WEBHOOK_URL ? new Queue(QUEUES.notifications, { connection: deps.redis, prefix }) : undefined;
+  const ctx: WorkerContext = {
+    stores,
+    provider: deps.provider,
+    rules: deps.rules,
+    log,
+    flows,
+    webhookQueue,
+    webhookUrl: config.NOTIFY_WEBHOOK_URL,
+    compensationPolicy: { attempts: config.COMPENSATION_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+    integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
+    async injectFault(point) {
+      if (config.FAULT_INJECTION && (await stores.faults.take(point))) throw new InjectedFault(`injected fault at ${point}`);
+    },
+  };
+
+  const handlers: Record<QueueName, Record<string, AnyHandler>> = {
+    orchestrator: orchestratorHandlers(ctx),
+    inventory: (({ reserve, commit }) => ({ reserve, commit }))(inventoryHandlers(ctx)),
+    payment: (({ charge }) => ({ charge }))(paymentHandlers(ctx)),
+    provisioning: (({ provision }) => ({ provision }))(provisioningHandlers(ctx)),
+    orders: orderHandlers(ctx),
+    notifications: notificationHandlers(ctx),
+    compensation: compensationHandlers(ctx),
+  };
+
+  const workers = Object.entries(handlers).map(
+    ([queue, byName]) =>
+      new Worker(
+        queue,
+        async (job: Job) => {
+          const handler = byName[job.name];
+          if (!handler) throw new Error(`no handler for ${queue}/${job.name}`);
+          return handler(job);
+        },
+        {
+          // Shared for commands; BullMQ duplicates it for each worker's blocking connection.
+          connection: deps.redis,
+          prefix,
+          concurrency: config.WORKER_CONCURRENCY,
+          lockDuration: config.LOCK_DURATION_MS,
+          stalledInterval: config.STALLED_INTERVAL_MS,
+          maxStalledCount: config.MAX_STALLED_COUNT,
+        },
+      ),
+  );
+  for (const w of workers) w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  const member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const beat = () =>
+    stores.redis
+      .multi()
+      .zadd(stores.keys.workerHeartbeats, Date.now(), member)
+      .zremrangebyscore(stores.keys.workerHeartbeats, 0, Date.now() - 10 * HEARTBEAT_TTL_MS)
+      .exec()
+      .catch(() => {});
+  await beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  timer.unref();
+
+  return {
+    workers,
+    async close() {
+      clearInterval(timer);
+      await stores.redis.zrem(stores.keys.workerHeartbeats, member).catch(() => {});
+      // Worker.close waits for active jobs to finish; jobs not started stay queued for another worker.
+      await Promise.all(workers.map((w) => w.close()));
+      await flows.close();
+      await webhookQueue?.close();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * JSON documents with a per-customer index, written once per deterministic id
+ * so a step that runs twice stores one document. Orders, the Product Store and
+ * notifications are all this shape.
+ */
+export class DocumentStore<T extends { id: string; customerId: string }> {
+  constructor(
+    private readonly redis: Redis,
+    private readonly docKey: (id: string) => string,
+    private readonly indexKey: (customerId: string) => string,
+  ) {}
+
+  /** Stores `doc` unless its id exists; returns the stored document either way. */
+  async putOnce(doc: T, score = Date.now()): Promise<T> {
+    const [[, created]] = (await this.redis
+      .multi()
+      .set(this.docKey(doc.id), JSON.stringify(doc), 'NX')
+      .zadd(this.indexKey(doc.customerId), 'NX', score, doc.id)
+      .exec()) as [[unknown, unknown]];
+    return created ? doc : ((await this.get(doc.id)) ?? doc);
+  }
+
+  async replace(doc: T): Promise<void> {
+    await this.redis.set(this.docKey(doc.id), JSON.stringify(doc), 'XX');
+  }
+
+  async get(id: string): Promise<T | undefined> {
+    const raw = await this.redis.get(this.docKey(id));
+    return raw ? (JSON.parse(raw) as T) : undefined;
+  }
+
+  async getMany(ids: string[]): Promise<(T | undefined)[]> {
+    if (ids.length === 0) return [];
+    const raw = await this.redis.mget(ids.map(this.docKey));
+    return raw.map((r) => (r ? (JSON.parse(r) as T) : undefined));
+  }
+
+  /** The customer's documents, newest first. */
+  async listByCustomer(customerId: string, limit = 100): Promise<T[]> {
+    const ids = await this.redis.zrevrange(this.indexKey(customerId), 0, limit - 1);
+    return (await this.getMany(ids)).filter((d): d is T => d !== undefined);
+  }
+}

@@ -1,0 +1,148 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { TestPaymentProvider } from './adapters/payment-provider.js';
+import { createApp } from './api/app.js';
+import { createOrchestratorBreaker } from './api/breaker.js';
+import { createGatewayMetrics } from './api/metrics.js';
+import { createTokenVerifier } from './api/middleware/auth.js';
+import { PurchaseEvents } from './api/purchase-events.js';
+import { createPurchaseService } from './api/purchase-service.js';
+import { createAuthApp, generateAuthKeys } from './auth/auth-server.js';
+import { readCatalogFile } from './catalog/catalog-file.js';
+import { jwksUrl, type Config } from './config.js';
+import { loadRules } from './domain/rules.js';
+import { createKeys } from './keys.js';
+import type { Logger } from './logger.js';
+import { notify } from './processors/notify.js';
+import { HEARTBEAT_TTL_MS, startWorkers } from './processors/workers.js';
+import { QUEUES } from './queues/contract.js';
+import { assertNoEviction, connectRedis, waitReady } from './redis.js';
+import { createStores } from './stores/domain-stores.js';
+import { IdempotencyStore } from './stores/idempotency-store.js';
+
+export interface RunningSystem {
+  gatewayUrl?: string;
+  authUrl?: string;
+  /** Stops taking requests and jobs, lets in-flight work finish, closes connections. */
+  stop(): Promise<void>;
+}
+
+async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }, host: string, port: number): Promise<{ server: ServerType; url: string }> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => resolve({ server, url: `http://${host}:${info.port}` }));
+    server.once('error', reject);
+  });
+}
+
+function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Idle keep-alive sockets would hold close() open; SSE streams end with the process.
+    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  });
+}
+
+/** Starts the roles named in config.ROLES against `redisUrl`. */
+export async function startSystem(config: Config, redisUrl: string, log: Logger): Promise<RunningSystem> {
+  const keys = createKeys(config.KEY_PREFIX);
+  const stops: (() => Promise<unknown>)[] = [];
+  const redis: Redis = connectRedis(redisUrl, 'request');
+  stops.push(() => redis.quit().catch(() => redis.disconnect()));
+  const system: RunningSystem = {
+    async stop() {
+      for (const stop of stops.splice(0).reverse()) await stop().catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'));
+    },
+  };
+  try {
+    await waitReady(redis, 10_000);
+    await assertNoEviction(redis);
+    // Every process loads the catalog: new products appear, known stock is never reset.
+    await createStores(redis, keys).catalog.load(await readCatalogFile(config.CATALOG_FILE));
+
+    if (config.ROLES.includes('auth')) {
+      const app = createAuthApp({ keys: await generateAuthKeys(), issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE });
+      const { server, url } = await listen(app, config.HOST, config.AUTH_PORT);
+      system.authUrl = url;
+      stops.push(() => closeServer(server));
+      log.info({ url }, 'auth server listening');
+    }
+
+    if (config.ROLES.includes('workers')) {
+      const workerRedis = connectRedis(redisUrl, 'worker');
+      stops.push(() => workerRedis.quit().catch(() => workerRedis.disconnect()));
+      const stores = createStores(workerRedis, keys);
+      const workers = await startWorkers({ config, redis: workerRedis, stores, provider: new TestPaymentProvider(workerRedis, keys), rules: loadRules(config.RULES_FILE), log });
+      stops.push(() => workers.close());
+      log.info({ queues: Object.values(QUEUES) }, 'workers started');
+    }
+
+    if (config.ROLES.includes('gateway')) {
+      const stores = createStores(redis, keys);
+      const prefix = keys.queuePrefix;
+      const subscriber = connectRedis(redisUrl, 'subscriber');
+      const events = await PurchaseEvents.start(subscriber, keys.events);
+      stops.push(() => events.close());
+      const flows = new FlowProducer({ connection: redis, prefix });
+      const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));
+      stops.push(async () => Promise.all([flows.close(), ...queues.map((q) => q.close())]));
+      const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.find((q) => q.name === QUEUES.notifications) : undefined;
+      const metrics = createGatewayMetrics();
+      const breaker = createOrchestratorBreaker({ threshold: config.BREAKER_THRESHOLD, halfOpenMs: config.BREAKER_HALF_OPEN_MS, metrics });
+
+      // Cached for a second: the liveness check must not cost a round trip per request.
+      let alive = { at: 0, value: false };
+      const workersAlive = async () => {
+        if (Date.now() - alive.at < 1_000) return alive.value;
+        const count = await redis.zcount(keys.workerHeartbeats, Date.now() - HEARTBEAT_TTL_MS, '+inf');
+        alive = { at: Date.now(), value: count > 0 };
+        return alive.value;
+      };
+      const service = createPurchaseService({
+        stores,
+        idempotency: new IdempotencyStore(redis, keys),
+        flows,
+        breaker,
+        policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+        rootAttempts: config.COMPENSATION_ATTEMPTS,
+        workersAlive,
+      });
+      const verifier = createTokenVerifier({
+        jwksUrl: jwksUrl(config, system.authUrl ? Number(new URL(system.authUrl).port) : config.AUTH_PORT),
+        issuer: config.AUTH_ISSUER,
+        audience: config.AUTH_AUDIENCE,
+        timeoutMs: config.AUTH_TIMEOUT_MS,
+      });
+      const app = createApp({
+        config,
+        redis,
+        stores,
+        queues,
+        verifier,
+        service,
+        events,
+        breaker,
+        metrics,
+        log,
+        workersAlive,
+        acknowledge: async (customerId, purchaseId) => {
+          await notify({ stores, webhookQueue }, customerId, purchaseId, {
+            type: 'purchase_accepted',
+            message: `Purchase ${purchaseId} accepted; we will let you know when it is done.`,
+            details: { statusUrl: `/v1/purchases/${purchaseId}` },
+          });
+        },
+      });
+      const { server, url } = await listen(app, config.HOST, config.PORT);
+      system.gatewayUrl = url;
+      // Stop taking requests first; in-flight ones finish before the connections close.
+      stops.push(() => closeServer(server));
+      log.info({ url }, 'gateway listening');
+    }
+  } catch (err) {
+    await system.stop();
+    throw err;
+  }
+  return system;
+}
