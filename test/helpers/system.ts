@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import type { Product } from '../../src/catalog/catalog-file.js';
+import { parseConfig, type Config } from '../../src/config.js';
+import { createKeys } from '../../src/keys.js';
+import { createLogger } from '../../src/logger.js';
+import { createStores, type Stores } from '../../src/stores/domain-stores.js';
+import { startSystem, type RunningSystem } from '../../src/system.js';
+import { Customer } from './customer.js';
+
+/** A catalog with known stock for tests; integration products point at `integrationUrl`. */
+export function testCatalog(integrationUrl = 'http://127.0.0.1:9/unused'): Product[] {
+  return [
+    { id: 'basic-plan', name: 'Basic plan', price: { amount: 999, currency: 'USD' }, stock: 100, dependencies: [] },
+    {
+      id: 'pro-plan',
+      name: 'Pro plan',
+      price: { amount: 1999, currency: 'USD' },
+      stock: 50,
+      customization: { type: 'object', required: ['domain'], properties: { domain: { type: 'string', pattern: '^[a-z0-9.-]+\\.[a-z]{2,}$' } } },
+      quotaPerCustomer: 2,
+      dependencies: ['ip-address'],
+    },
+    { id: 'ip-address', name: 'Dedicated IP', price: { amount: 300, currency: 'USD' }, stock: 100, dependencies: [] },
+    { id: 'storage-addon', name: 'Extra storage', price: { amount: 499, currency: 'USD' }, stock: 100, dependencies: [], customization: { type: 'object', properties: { sizeGb: { type: 'integer', enum: [50, 100, 500] } } } },
+    { id: 'analytics', name: 'Analytics', price: { amount: 2999, currency: 'USD' }, stock: 50, dependencies: [], integration: { url: integrationUrl } },
+    { id: 'sold-out', name: 'Sold out theme', price: { amount: 4999, currency: 'USD' }, stock: 0, dependencies: [] },
+    { id: 'gift-card', name: 'Gift card', price: { amount: 500, currency: 'USD' }, stock: 100, dependencies: [] },
+  ];
+}
+
+export interface TestSystemOptions {
+  env?: Record<string, string>;
+  catalog?: Product[];
+  rules?: unknown[];
+  redisUrl?: string;
+}
+
+export interface TestSystem {
+  config: Config;
+  gatewayUrl: string;
+  authUrl: string;
+  redisUrl: string;
+  /** Direct store access for assertions an operator could make (stock levels, records). */
+  stores: Stores;
+  redis: Redis;
+  customer(sub?: string, roles?: string[]): Promise<Customer>;
+  admin(method: string, path: string, body?: unknown): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export const TEST_ADMIN = { user: 'admin', password: 'admin-pw' };
+
+/** Runs every role in-process against a real Redis, on a key prefix of its own. */
+export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
+  const redisUrl = opts.redisUrl ?? inject('redisUrl');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-test-'));
+  const catalogFile = path.join(dir, 'catalog.json');
+  writeFileSync(catalogFile, JSON.stringify({ products: opts.catalog ?? testCatalog() }));
+  let rulesFile: string | undefined;
+  if (opts.rules) {
+    rulesFile = path.join(dir, 'rules.json');
+    writeFileSync(rulesFile, JSON.stringify(opts.rules));
+  }
+  const config = parseConfig({
+    PORT: '0',
+    AUTH_PORT: '0',
+    KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
+    CATALOG_FILE: catalogFile,
+    ...(rulesFile ? { RULES_FILE: rulesFile } : {}),
+    ADMIN_USER: TEST_ADMIN.user,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    FAULT_INJECTION: '1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    STEP_ATTEMPTS: '3',
+    STEP_BACKOFF_MS: '20',
+    COMPENSATION_ATTEMPTS: '5',
+    RATE_LIMIT_POINTS: '1000',
+    READ_RATE_LIMIT_POINTS: '10000',
+    LOCK_DURATION_MS: '5000',
+    STALLED_INTERVAL_MS: '2000',
+    INTEGRATION_TIMEOUT_MS: '500',
+    SYNC_TIMEOUT_MS: '10000',
+    ...opts.env,
+  });
+  const system: RunningSystem = await startSystem(config, redisUrl, createLogger(config.LOG_LEVEL));
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const gatewayUrl = system.gatewayUrl ?? '';
+  const authUrl = system.authUrl ?? '';
+  return {
+    config,
+    gatewayUrl,
+    authUrl,
+    redisUrl,
+    redis,
+    stores: createStores(redis, createKeys(config.KEY_PREFIX)),
+    customer: (sub = `cust-${randomUUID().slice(0, 8)}`, roles = []) => Customer.login(gatewayUrl, authUrl, sub, roles),
+    admin: (method, p, body) =>
+      fetch(`${gatewayUrl}${p}`, {
+        method,
+        headers: {
+          authorization: `Basic ${Buffer.from(`${TEST_ADMIN.user}:${TEST_ADMIN.password}`).toString('base64')}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    async stop() {
+      await system.stop();
+      redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

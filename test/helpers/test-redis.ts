@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startRedisServer } from '../../src/local-redis.js';
+import { freePort } from './free-port.js';
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  dir: string;
+  /** SIGKILL: the server dies as in a crash (AOF keeps what was fsynced). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port from the same AOF. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real redis-server of a test's own, on a free port in a temp dir. */
+export async function startTestRedis(opts: { appendfsync?: 'always' | 'everysec' } = {}): Promise<TestRedis> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-redis-'));
+  const port = await freePort();
+  let server = await startRedisServer({ dir, port, appendfsync: opts.appendfsync ?? 'always' });
+  return {
+    url: server.url,
+    port,
+    dir,
+    async kill() {
+      const exited = new Promise((r) => server.child.once('exit', r));
+      server.child.kill('SIGKILL');
+      await exited;
+    },
+    async restart() {
+      server = await startRedisServer({ dir, port, appendfsync: opts.appendfsync ?? 'always' });
+    },
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
