@@ -7,7 +7,7 @@ export type Role = (typeof ROLE_NAMES)[number];
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 const port = z.coerce.number().int().min(0).max(65535);
 const ms = z.coerce.number().int().min(0);
-const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url().optional());
+const optionalUrl = z.url().optional();
 
 export const BUNDLED_CATALOG = fileURLToPath(new URL('./catalog/sample-catalog.json', import.meta.url));
 
@@ -60,7 +60,9 @@ export class ConfigError extends Error {
 
 /** Parses the environment once; every problem is reported with its variable name. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
-  const result = schema.safeParse(env);
+  // An empty variable (as .env files and compose leave them) means "use the default".
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(given);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
