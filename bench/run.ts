@@ -156,7 +156,12 @@ async function main() {
       LOG_LEVEL: 'warn',
       SYNC_TIMEOUT_MS: '30000',
     };
-    const system = fork(path.join(root, 'src/main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    // The deployment the README recommends, on the same two cores the baseline uses: a
+    // gateway(+auth) process and a workers process, both started by src/main.ts.
+    const spawnRole = (roles: string) =>
+      fork(path.join(root, 'src/main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env, ROLES: roles }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const workersProc = spawnRole('workers');
+    const system = spawnRole('gateway,auth');
     const gateway = `http://127.0.0.1:${port}`;
     const authUrl = `http://127.0.0.1:${authPort}`;
     await waitHttp(`${gateway}/healthz`);
@@ -179,7 +184,7 @@ async function main() {
     });
     const commands = (await commandCount(redis)) - before;
     const memAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-    results.push({ name: 'system: sync POST /v1/purchases (whole saga)', ...sync, redisCommandsPerOp: commands / sync.ops, peakRssMb: { system: peakRssMb(system.pid!) } });
+    results.push({ name: 'system: sync POST /v1/purchases (whole saga)', ...sync, redisCommandsPerOp: commands / sync.ops, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
     console.log(`  system done: ${sync.perSecond.toFixed(0)}/s, errors ${sync.errors}`);
 
     const accept = await closedLoop(N, SECONDS, async (w, i) => {
@@ -187,7 +192,7 @@ async function main() {
       await res.arrayBuffer();
       return res.status === 202;
     });
-    results.push({ name: 'gateway: async POST accept', ...accept, peakRssMb: { system: peakRssMb(system.pid!) } });
+    results.push({ name: 'gateway: async POST accept', ...accept, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
 
     const bare = await start('bench/bare-jwt-server.ts', { PORT: String(barePort), AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json` });
     const bareRun = await closedLoop(N, SECONDS, async (w) => {
@@ -213,6 +218,7 @@ async function main() {
       soak = { seconds: SOAK_S, purchases: run.ops, errors: run.errors, redisGrowthPct: (100 * (last.redis - first.redis)) / first.redis, rssGrowthPct: (100 * (last.rss - first.rss)) / first.rss };
     }
     await stop(system);
+    await stop(workersProc);
 
     const [base, sys, acc, bareR] = results as [PhaseResult, PhaseResult, PhaseResult, PhaseResult];
     const summary = {

@@ -27,6 +27,8 @@ const schema = z.object({
   AUTH_ISSUER: z.string().min(1).default('purchase-auth-dev'),
   AUTH_AUDIENCE: z.string().min(1).default('purchase-api'),
   AUTH_TIMEOUT_MS: ms.default(2000),
+  /** Minimum time between JWKS refetches triggered by an unknown `kid` (key rotation). */
+  AUTH_JWKS_COOLDOWN_MS: ms.default(30_000),
   PURCHASE_MODE: z.enum(['sync', 'async']).default('sync'),
   SYNC_TIMEOUT_MS: ms.default(10_000),
   RATE_LIMIT_POINTS: z.coerce.number().int().positive().default(10),
@@ -48,6 +50,8 @@ const schema = z.object({
   LOCK_DURATION_MS: ms.default(30_000),
   STALLED_INTERVAL_MS: ms.default(15_000),
   MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
+  WATCHDOG_INTERVAL_MS: ms.default(15_000),
+  PURCHASE_DEADLINE_MS: ms.default(120_000),
   INTEGRATION_TIMEOUT_MS: ms.default(3_000),
   SHUTDOWN_TIMEOUT_MS: ms.default(10_000),
 });

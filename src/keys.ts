@@ -30,5 +30,13 @@ export function createKeys(prefix: string) {
     fault: (point: string) => k('fault', point),
     workerHeartbeats: k('workers'),
     rateLimit: k('rl'),
+    /** SCAN patterns for the audit, which has to look at everything. */
+    patterns: {
+      purchase: k('purchase', '*'),
+      reservation: k('reservation', '*'),
+      providerCharge: k('provider', 'charge', '*'),
+      provisioned: k('provisioned', '*'),
+    },
+    idFrom: (key: string) => key.slice(key.lastIndexOf(':') + 1),
   } as const;
 }

@@ -113,6 +113,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
         issuer: config.AUTH_ISSUER,
         audience: config.AUTH_AUDIENCE,
         timeoutMs: config.AUTH_TIMEOUT_MS,
+        cooldownMs: config.AUTH_JWKS_COOLDOWN_MS,
       });
       const app = createApp({
         config,

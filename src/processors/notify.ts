@@ -10,6 +10,10 @@ export interface NotificationDraft {
   seq?: number;
 }
 
+/** Derived from purchase, type and seq, so writing it again finds the first one. */
+export const notificationId = (purchaseId: string, type: NotificationType, seq?: number) =>
+  `ntf_${purchaseId.replace(/^pur_/, '')}_${type}${seq === undefined ? '' : `_${seq}`}`;
+
 /**
  * Stores a customer notification once (its id is derived from purchase, type and
  * seq) and, when a webhook is configured, queues its delivery with retries.
@@ -20,7 +24,7 @@ export async function notify(
   purchaseId: string,
   draft: NotificationDraft,
 ): Promise<Notification> {
-  const id = `ntf_${purchaseId.replace(/^pur_/, '')}_${draft.type}${draft.seq === undefined ? '' : `_${draft.seq}`}`;
+  const id = notificationId(purchaseId, draft.type, draft.seq);
   const stored = await ctx.stores.notifications.putOnce({
     id,
     type: draft.type,

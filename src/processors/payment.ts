@@ -3,6 +3,11 @@ import { StepError } from '../errors.js';
 import type { WorkerContext } from './context.js';
 import { forwardStep, undoStep } from './step-runner.js';
 
+/** Provider idempotency keys: one charge and one refund per purchase, whatever the retries. */
+export const chargeKey = (purchaseId: string) => `${purchaseId}-charge`;
+export const refundKey = (purchaseId: string) => `${purchaseId}-refund`;
+export const purchaseOfChargeKey = (key: string) => key.replace(/-charge$/, '');
+
 /** Charge and refund, both keyed by purchase so a re-run never moves money twice. */
 export function paymentHandlers(ctx: WorkerContext) {
   const { purchases } = ctx.stores;
@@ -13,7 +18,7 @@ export function paymentHandlers(ctx: WorkerContext) {
       if (amount === 0) return { payment: { status: 'none', amount: 0, currency: plan.currency } };
       await ctx.injectFault('payment.charge');
       const result = await ctx.provider.charge({
-        idempotencyKey: `${record.id}-charge`,
+        idempotencyKey: chargeKey(record.id),
         token: record.request.paymentToken,
         amount,
         currency: plan.currency,
@@ -30,7 +35,7 @@ export function paymentHandlers(ctx: WorkerContext) {
       const payment = record.payment;
       if (payment.status !== 'captured' || !payment.chargeId) return false;
       const { refundId } = await ctx.provider.refund({
-        idempotencyKey: `${record.id}-refund`,
+        idempotencyKey: refundKey(record.id),
         chargeId: payment.chargeId,
         amount: payment.amount,
       });

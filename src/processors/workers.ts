@@ -16,6 +16,7 @@ import { orchestratorHandlers } from './orchestrator.js';
 import { orderHandlers } from './orders.js';
 import { paymentHandlers } from './payment.js';
 import { provisioningHandlers } from './provisioning.js';
+import { createWatchdog, SWEEP_JOB } from './watchdog.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHandler = (job: Job<any>) => Promise<string>;
@@ -43,7 +44,8 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   const { config, stores, log } = deps;
   const prefix = stores.keys.queuePrefix;
   const flows = new FlowProducer({ connection: deps.redis, prefix });
-  const webhookQueue = config.NOTIFY_WEBHOOK_URL ? new Queue(QUEUES.notifications, { connection: deps.redis, prefix }) : undefined;
+  const queues = Object.fromEntries(Object.values(QUEUES).map((name) => [name, new Queue(name, { connection: deps.redis, prefix })])) as Record<QueueName, Queue>;
+  const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.notifications : undefined;
   const ctx: WorkerContext = {
     stores,
     provider: deps.provider,
@@ -59,8 +61,15 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     },
   };
 
+  const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS);
   const handlers: Record<QueueName, Record<string, AnyHandler>> = {
-    orchestrator: orchestratorHandlers(ctx),
+    orchestrator: {
+      ...orchestratorHandlers(ctx),
+      [SWEEP_JOB]: async () => {
+        const counts = await watchdog.sweep();
+        return JSON.stringify(counts);
+      },
+    },
     inventory: (({ reserve, commit }) => ({ reserve, commit }))(inventoryHandlers(ctx)),
     payment: (({ charge }) => ({ charge }))(paymentHandlers(ctx)),
     provisioning: (({ provision }) => ({ provision }))(provisioningHandlers(ctx)),
@@ -91,6 +100,12 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   );
   for (const w of workers) w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // One scheduler for the whole deployment: upserting the same id from every workers process is idempotent.
+  await queues.orchestrator.upsertJobScheduler(
+    'watchdog',
+    { every: config.WATCHDOG_INTERVAL_MS },
+    { name: SWEEP_JOB, data: {}, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
+  );
 
   const member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const beat = () =>
@@ -112,7 +127,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
       // Worker.close waits for active jobs to finish; jobs not started stay queued for another worker.
       await Promise.all(workers.map((w) => w.close()));
       await flows.close();
-      await webhookQueue?.close();
+      await Promise.all(Object.values(queues).map((q) => q.close()));
     },
   };
 }

@@ -2,11 +2,21 @@ import type { Redis } from 'ioredis';
 import type { Product, ProductDef } from '../catalog/catalog-file.js';
 import type { Keys } from '../keys.js';
 
+/** Conserved: available + reserved + sold = stocked, each never below zero. */
 export interface StockLevel {
   available: number;
   reserved: number;
   sold: number;
+  stocked: number;
 }
+
+/* Sets available and moves `stocked` by the same delta, so conservation still holds. */
+const SET_AVAILABLE = `
+local old = tonumber(redis.call('HGET', KEYS[1], 'available') or '0')
+redis.call('HSET', KEYS[1], 'available', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'stocked', tonumber(ARGV[1]) - old)
+return old
+`;
 
 export interface CatalogEntry extends ProductDef {
   available: number;
@@ -28,6 +38,7 @@ export class CatalogStore {
       tx.hsetnx(this.keys.stock(def.id), 'available', stock);
       tx.hsetnx(this.keys.stock(def.id), 'reserved', 0);
       tx.hsetnx(this.keys.stock(def.id), 'sold', 0);
+      tx.hsetnx(this.keys.stock(def.id), 'stocked', stock);
     }
     await tx.exec();
   }
@@ -46,12 +57,16 @@ export class CatalogStore {
   }
 
   async stock(id: string): Promise<StockLevel> {
-    const [available, reserved, sold] = await this.redis.hmget(this.keys.stock(id), 'available', 'reserved', 'sold');
-    return { available: Number(available ?? 0), reserved: Number(reserved ?? 0), sold: Number(sold ?? 0) };
+    const [available, reserved, sold, stocked] = await this.redis.hmget(this.keys.stock(id), 'available', 'reserved', 'sold', 'stocked');
+    return { available: Number(available ?? 0), reserved: Number(reserved ?? 0), sold: Number(sold ?? 0), stocked: Number(stocked ?? 0) };
+  }
+
+  async ids(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.productIds)).sort();
   }
 
   async list(): Promise<CatalogEntry[]> {
-    const ids = (await this.redis.smembers(this.keys.productIds)).sort();
+    const ids = await this.ids();
     return this.entries(ids);
   }
 
@@ -71,7 +86,7 @@ export class CatalogStore {
   /** Operator override of the units available for sale; units reserved or sold are untouched. */
   async setAvailable(id: string, available: number): Promise<boolean> {
     if (!(await this.redis.exists(this.keys.product(id)))) return false;
-    await this.redis.hset(this.keys.stock(id), 'available', available);
+    await this.redis.eval(SET_AVAILABLE, 1, this.keys.stock(id), available);
     return true;
   }
 }

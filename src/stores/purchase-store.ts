@@ -139,6 +139,11 @@ export class PurchaseStore {
     return this.redis.zrangebyscore(this.keys.purchasesOpen, 0, before, 'LIMIT', 0, limit);
   }
 
+  /** Drops a finished or vanished purchase from the open index. */
+  async forgetOpen(id: string): Promise<void> {
+    await this.redis.zrem(this.keys.purchasesOpen, id);
+  }
+
   /** Records a forward step's success while the saga is running. */
   completeStep(id: string, step: StepName, fields: Fields = {}): Promise<boolean> {
     return this.update(id, 'running', { ...fields, status: 'processing' }, { [step]: 'completed' });

@@ -15,6 +15,8 @@ export interface AuthOptions {
   issuer: string;
   audience: string;
   timeoutMs: number;
+  /** Minimum gap between refetches on an unknown kid; default 30 s. */
+  cooldownMs?: number;
 }
 
 export interface TokenVerifier {
@@ -28,12 +30,12 @@ const UNAVAILABLE = () =>
 
 /**
  * Verifies bearer JWTs against a remote JWKS (cached; refetched on an unknown
- * kid, at most every 30 s) with an algorithm allow-list and iss/aud/exp checks.
+ * kid, at most every `cooldownMs`) with an algorithm allow-list and iss/aud/exp checks.
  */
 export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
   const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), {
     timeoutDuration: opts.timeoutMs,
-    cooldownDuration: 30_000,
+    cooldownDuration: opts.cooldownMs ?? 30_000,
     cacheMaxAge: 10 * 60_000,
   });
 
@@ -51,6 +53,8 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw new AppError('expired_token', 'The token has expired.');
       if (err instanceof errors.JWKSTimeout) throw UNAVAILABLE();
+      // jose throws a bare JOSEError only when the key set cannot be fetched (non-200, not JSON).
+      if (err instanceof errors.JOSEError && err.code === errors.JOSEError.code) throw UNAVAILABLE();
       if (err instanceof errors.JOSEError) throw new AppError('invalid_token', 'The token could not be verified.');
       // Anything else is the key fetch failing: the server is down or unreachable.
       throw UNAVAILABLE();

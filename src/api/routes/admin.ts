@@ -5,6 +5,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
+import { runAudit } from '../../audit.js';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import { describeIssues, faultBody, stockBody } from '../schemas.js';
@@ -41,6 +42,11 @@ export function adminRoutes(deps: AdminDeps) {
     const id = c.req.param('id');
     if (!(await deps.stores.catalog.setAvailable(id, body.data.stock))) throw new AppError('not_found', `No product ${id}.`);
     return c.json({ id, ...(await deps.stores.catalog.stock(id)) });
+  });
+
+  app.get('/audit', async (c) => {
+    const report = await runAudit(deps.stores);
+    return c.json(report, report.violations.length === 0 ? 200 : 409);
   });
 
   if (deps.faultInjection) {

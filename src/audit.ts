@@ -1,0 +1,115 @@
+import type { Redis } from 'ioredis';
+import { notificationId } from './processors/notify.js';
+import { purchaseOfChargeKey, refundKey } from './processors/payment.js';
+import type { Stores } from './stores/domain-stores.js';
+import type { PurchaseRecord, PurchaseStatus } from './stores/purchase-store.js';
+
+export interface AuditReport {
+  quiet: boolean;
+  figures: {
+    purchases: number;
+    byStatus: Partial<Record<PurchaseStatus, number>>;
+    orders: number;
+    charges: number;
+    refunds: number;
+    provisionedActive: number;
+    needsReview: number;
+  };
+  violations: string[];
+}
+
+async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function values<T>(redis: Redis, keys: string[]): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const raw = await redis.mget(keys.slice(i, i + 500));
+    for (const r of raw) if (r) out.push(JSON.parse(r) as T);
+  }
+  return out;
+}
+
+/**
+ * Checks the contract's invariants over the stores. `quiet` (no purchase open)
+ * makes the in-flight checks strict: nothing reserved, nothing non-terminal.
+ */
+export async function runAudit(stores: Stores): Promise<AuditReport> {
+  const { redis, keys } = stores;
+  const violations: string[] = [];
+
+  const purchaseIds = (await scanKeys(redis, keys.patterns.purchase)).map(keys.idFrom);
+  const records = new Map<string, PurchaseRecord>();
+  for (const id of purchaseIds) {
+    const r = await stores.purchases.get(id);
+    if (r) records.set(id, r);
+  }
+  const open = [...records.values()].filter((r) => r.phase !== 'done');
+  const quiet = open.length === 0;
+  const byStatus: AuditReport['figures']['byStatus'] = {};
+  for (const r of records.values()) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+
+  // Stock: conserved and never negative; units sold = units in committed reservations.
+  const soldByKey = new Map<string, number>();
+  for (const res of await values<{ state: string; stock: Record<string, number> }>(redis, await scanKeys(redis, keys.patterns.reservation))) {
+    if (res.state !== 'committed') continue;
+    for (const [key, n] of Object.entries(res.stock)) soldByKey.set(key, (soldByKey.get(key) ?? 0) + n);
+  }
+  for (const id of await stores.catalog.ids()) {
+    const s = await stores.catalog.stock(id);
+    if (s.available < 0 || s.reserved < 0 || s.sold < 0) violations.push(`stock ${id}: negative ${JSON.stringify(s)}`);
+    if (s.available + s.reserved + s.sold !== s.stocked) violations.push(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
+    if (quiet && s.reserved !== 0) violations.push(`stock ${id}: ${s.reserved} units still reserved with no purchase open`);
+    const committed = soldByKey.get(keys.stock(id)) ?? 0;
+    if (committed !== s.sold) violations.push(`stock ${id}: sold ${s.sold} but committed reservations hold ${committed}`);
+  }
+
+  // Money: a charge ends in an order or a refund, never both, never neither.
+  const chargeKeys = await scanKeys(redis, keys.patterns.providerCharge);
+  let charges = 0;
+  let refunds = 0;
+  for (const key of chargeKeys) {
+    const charge = JSON.parse((await redis.get(key)) ?? '{}') as { status?: string; chargeId?: string };
+    if (charge.status !== 'captured') continue;
+    charges++;
+    const purchaseId = purchaseOfChargeKey(keys.idFrom(key));
+    const record = records.get(purchaseId);
+    const refunded = (await redis.exists(keys.providerRefund(refundKey(purchaseId)))) === 1;
+    if (refunded) refunds++;
+    const ordered = record?.orderId !== undefined && (await stores.orders.get(record.orderId)) !== undefined;
+    if (record && record.payment.chargeId !== charge.chargeId) violations.push(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`);
+    if (ordered && refunded) violations.push(`purchase ${purchaseId}: ordered and refunded`);
+    if (!ordered && !refunded && (quiet || record?.phase === 'done')) violations.push(`purchase ${purchaseId}: charged with no order and no refund`);
+    if (record?.status === 'failed' && !refunded) violations.push(`purchase ${purchaseId}: failed but its charge was not refunded`);
+  }
+
+  // Provisioning: nothing active without a placed order.
+  const provisioned = await values<{ id: string; purchaseId: string; status: string }>(redis, await scanKeys(redis, keys.patterns.provisioned));
+  let provisionedActive = 0;
+  for (const unit of provisioned) {
+    if (unit.status !== 'active') continue;
+    provisionedActive++;
+    const record = records.get(unit.purchaseId);
+    if (!record?.orderId && (quiet || record?.phase === 'done')) violations.push(`provisioned ${unit.id}: active with no order`);
+  }
+
+  // Purchases: terminal once quiet; a completed one has exactly one confirmation.
+  let orders = 0;
+  for (const r of records.values()) {
+    if (r.orderId) orders++;
+    if (r.phase === 'done' && (r.status === 'completed' || r.status === 'partially_fulfilled')) {
+      const confirmation = await stores.notifications.get(notificationId(r.id, 'order_confirmation'));
+      if (!confirmation) violations.push(`purchase ${r.id}: completed without an order confirmation`);
+    }
+  }
+  const needsReview = [...records.values()].filter((r) => r.review).length;
+  return { quiet, figures: { purchases: records.size, byStatus, orders, charges, refunds, provisionedActive, needsReview }, violations };
+}

@@ -1,0 +1,431 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Product } from '../src/catalog/catalog-file.js';
+import type { Customer, HttpResult } from './helpers/customer.js';
+import { startFakeService } from './helpers/fake-service.js';
+import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
+
+/**
+ * An integration endpoint of our own whose next `failNext` provision calls answer
+ * 500 before it answers 200 like the fake service: a deterministic "fails once, then
+ * works" without racing the step's retry backoff.
+ */
+async function startFlakyService() {
+  const requests: { headers: http.IncomingHttpHeaders; body: any; status: number }[] = [];
+  const state = { failNext: 0 };
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      const body = JSON.parse(raw || '{}');
+      const fail = body.event === 'provision' && state.failNext > 0;
+      if (fail) state.failNext--;
+      const status = fail ? 500 : 200;
+      requests.push({ headers: req.headers, body, status });
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(fail ? { error: 'boom' } : { externalRef: `ext-${body.provisionedId}` }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/provision`,
+    requests,
+    state,
+    stop: () => new Promise((r) => server.close(r)),
+  };
+}
+
+const PRODUCTS = ['basic-plan', 'pro-plan', 'ip-address', 'storage-addon', 'analytics', 'sold-out', 'gift-card', 'bundle', 'rare-part'];
+
+describe('Feature: Product Provisioner', () => {
+  let sys: TestSystem;
+  let fake: Awaited<ReturnType<typeof startFakeService>>;
+  let flaky: Awaited<ReturnType<typeof startFlakyService>>;
+
+  beforeAll(async () => {
+    fake = await startFakeService('ok');
+    flaky = await startFlakyService();
+    const extra: Product[] = [
+      // A product whose only dependency is sold out: nothing to provision it with.
+      { id: 'bundle', name: 'Bundle', price: { amount: 1500, currency: 'USD' }, stock: 10, dependencies: ['rare-part'] },
+      { id: 'rare-part', name: 'Rare part', price: { amount: 100, currency: 'USD' }, stock: 0, dependencies: [] },
+      { id: 'flaky-analytics', name: 'Analytics (flaky endpoint)', price: { amount: 2999, currency: 'USD' }, stock: 10, dependencies: [], integration: { url: flaky.url } },
+    ];
+    sys = await startTestSystem({ catalog: [...testCatalog(fake.url), ...extra] });
+  });
+  afterEach(async () => {
+    fake.set('ok');
+    await sys.admin('DELETE', '/admin/faults');
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await fake?.stop();
+    await flaky?.stop();
+  });
+
+  const stockOf = async (ids = PRODUCTS) =>
+    Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await sys.stores.catalog.stock(id)] as const)));
+  const arm = async (point: string, times: number) => expect((await sys.admin('POST', '/admin/faults', { point, times })).status).toBeLessThan(300);
+  const unitsOf = async (customer: Customer, purchaseId: string) => (await customer.provisioned()).filter((p) => p.purchaseId === purchaseId);
+  const notesOf = async (customer: Customer, purchaseId: string, type: string) =>
+    (await customer.notifications()).filter((n) => n.purchaseId === purchaseId && n.type === type);
+  const fromService = (purchaseId: string, event: string) => fake.requests.filter((r) => r.body?.purchaseId === purchaseId && r.body?.event === event);
+
+  /** The purchase was rejected with `code`: problem+json, a purchase id, status failed, nothing charged. */
+  async function expectRejected(customer: Customer, res: HttpResult, status: number, code: string) {
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.body).toMatchObject({ code, status });
+    expect(res.body.purchaseId).toMatch(/^pur_/);
+    const state = await customer.purchaseState(res.body.purchaseId);
+    expect(state.status).toBe('failed');
+    expect(state.error.code).toBe(code);
+    expect(state.payment.status).toBe('none');
+    expect(state.steps.find((s: any) => s.name === 'provisioning').status).not.toBe('completed');
+    return state;
+  }
+
+  /** A failure that leaves nothing behind: no Product Store record, no stock moved, no product_provisioned. */
+  async function expectNothingProvisioned(customer: Customer, purchaseId: string, stockBefore: Record<string, unknown>) {
+    expect(await customer.provisioned()).toEqual([]);
+    expect(await notesOf(customer, purchaseId, 'product_provisioned')).toEqual([]);
+    expect(await customer.orders()).toEqual([]);
+    expect(await stockOf()).toEqual(stockBefore);
+  }
+
+  it('Successful product provisioning', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf();
+    const res = await customer.buy('basic-plan');
+    // Then the product should be provisioned successfully
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('completed');
+    expect(res.body.steps.find((s: any) => s.name === 'provisioning').status).toBe('completed');
+    expect(res.body.payment).toEqual({ status: 'captured', amount: 999, currency: 'USD' });
+    expect((await sys.stores.catalog.stock('basic-plan')).available).toBe(before['basic-plan']!.available - 1);
+    // And the product details should be stored in the Product Store
+    const units = await customer.provisioned();
+    expect(units).toHaveLength(1);
+    expect(units[0]).toMatchObject({ productId: 'basic-plan', purchaseId: res.body.id, customization: {}, dependencyOf: null, status: 'active' });
+    expect(units[0].id).toEqual(expect.any(String));
+    expect(units[0].integration?.status).not.toBe('established');
+    // And the customer should receive a confirmation message
+    const provisioned = await notesOf(customer, res.body.id, 'product_provisioned');
+    expect(provisioned).toHaveLength(1);
+    expect(provisioned[0]).toMatchObject({ details: { productId: 'basic-plan', quantity: 1 } });
+    expect(provisioned[0].message).toContain('basic-plan');
+    const [confirmation] = await notesOf(customer, res.body.id, 'order_confirmation');
+    expect(confirmation.details.orderId).toBe(res.body.orderId);
+  });
+
+  it('Product not available in the inventory', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf();
+    const res = await customer.buy('sold-out');
+    // Then the product provisioning should fail
+    const state = await expectRejected(customer, res, 409, 'out_of_stock');
+    await expectNothingProvisioned(customer, state.id, before);
+    // And an "out_of_stock" error message should be returned to the customer
+    expect(res.body.code).toBe('out_of_stock');
+    expect(res.body.detail).toEqual(expect.any(String));
+    expect((await customer.product('sold-out')).available).toBe(0);
+  });
+
+  it('Invalid product selection', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf();
+    const res = await customer.buy('no-such-product');
+    // Then the product provisioning should fail
+    const state = await expectRejected(customer, res, 422, 'invalid_product');
+    await expectNothingProvisioned(customer, state.id, before);
+    // And an "invalid_product" error message should be returned to the customer
+    expect(res.body.code).toBe('invalid_product');
+    expect(res.body.detail).toContain('no-such-product');
+  });
+
+  it('Provisioning a product with customization options', async () => {
+    const customer = await sys.customer();
+    const res = await customer.purchase({
+      items: [
+        { productId: 'pro-plan', quantity: 1, customization: { domain: 'shop.example' } },
+        { productId: 'storage-addon', quantity: 1, customization: { sizeGb: 500 } },
+      ],
+      payment: { token: 'tok_visa' },
+    });
+    // Then the product should be provisioned successfully with the specified customizations
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('completed');
+    expect(res.body.items.map((i: any) => i.customization)).toEqual([{ domain: 'shop.example' }, { sizeGb: 500 }]);
+    // And the customized product details should be stored in the Product Store (exactly what was given)
+    const units = await unitsOf(customer, res.body.id);
+    expect(units.find((u) => u.productId === 'pro-plan')).toMatchObject({ status: 'active', dependencyOf: null });
+    expect(units.find((u) => u.productId === 'pro-plan').customization).toEqual({ domain: 'shop.example' });
+    expect(units.find((u) => u.productId === 'storage-addon').customization).toEqual({ sizeGb: 500 });
+    const [order] = await customer.orders();
+    expect(order.items.map((i: any) => i.customization)).toEqual([{ domain: 'shop.example' }, { sizeGb: 500 }]);
+    // And the customer should receive a confirmation message
+    const notes = await notesOf(customer, res.body.id, 'product_provisioned');
+    expect(notes.map((n) => n.details.customization)).toEqual(expect.arrayContaining([{ domain: 'shop.example' }, { sizeGb: 500 }]));
+    expect(await notesOf(customer, res.body.id, 'order_confirmation')).toHaveLength(1);
+  });
+
+  it('Provisioning a product with missing customization details', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf();
+    const res = await customer.buy('pro-plan', 1, {});
+    // Then the product provisioning should fail (nothing charged, no stock moved)
+    const state = await expectRejected(customer, res, 422, 'incomplete_customization');
+    await expectNothingProvisioned(customer, state.id, before);
+    // And an "incomplete_customization" error message should be returned to the customer
+    expect(res.body.code).toBe('incomplete_customization');
+    expect(res.body.detail).toContain('domain');
+  });
+
+  it('Provisioning multiple products in a single request', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf();
+    const items = [
+      { productId: 'basic-plan', quantity: 2 },
+      { productId: 'storage-addon', quantity: 1, customization: { sizeGb: 50 } },
+      { productId: 'gift-card', quantity: 3 },
+    ];
+    const res = await customer.purchase({ items, payment: { token: 'tok_visa' } });
+    // Then all the products should be provisioned successfully
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('completed');
+    expect(res.body.payment.amount).toBe(999 * 2 + 499 + 500 * 3);
+    const after = await stockOf();
+    for (const { productId, quantity } of items) expect(after[productId]!.available).toBe(before[productId]!.available - quantity);
+    // And the product details should be stored in the Product Store
+    const units = await unitsOf(customer, res.body.id);
+    expect(units).toHaveLength(6);
+    expect(units.every((u) => u.status === 'active' && u.dependencyOf === null)).toBe(true);
+    for (const { productId, quantity } of items) expect(units.filter((u) => u.productId === productId)).toHaveLength(quantity);
+    expect(new Set(units.map((u) => u.id)).size).toBe(6);
+    // And the customer should receive a confirmation message for each provisioned product
+    const notes = await notesOf(customer, res.body.id, 'product_provisioned');
+    expect(notes.map((n) => [n.details.productId, n.details.quantity]).sort()).toEqual([['basic-plan', 2], ['gift-card', 3], ['storage-addon', 1]]);
+    expect(await notesOf(customer, res.body.id, 'order_confirmation')).toHaveLength(1);
+  });
+
+  it('Provisioning a product with a limited quota', async () => {
+    const customer = await sys.customer();
+    // Given the customer has already reached the quota limit for the product (2)
+    const first = await customer.buy('pro-plan', 2, { domain: 'one.example' });
+    expect(first.status).toBe(201);
+    const before = await stockOf();
+    const res = await customer.buy('pro-plan', 1, { domain: 'two.example' });
+    // Then the product provisioning should fail (nothing charged, no stock moved)
+    const state = await expectRejected(customer, res, 409, 'quota_exceeded');
+    expect(await stockOf()).toEqual(before);
+    expect(await unitsOf(customer, state.id)).toEqual([]);
+    expect((await customer.provisioned()).filter((u) => u.productId === 'pro-plan' && u.status === 'active')).toHaveLength(2);
+    // And a "quota_exceeded" error message should be returned to the customer
+    expect(res.body.code).toBe('quota_exceeded');
+    expect(res.body.detail).toContain('pro-plan');
+  });
+
+  it('Provisioning a product with dependencies', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf();
+    const res = await customer.buy('pro-plan', 2, { domain: 'deps.example' });
+    // Then the product and its dependencies should be provisioned successfully
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('completed');
+    // (dependencies are not charged, but take one unit of stock each)
+    expect(res.body.payment).toEqual({ status: 'captured', amount: 1999 * 2, currency: 'USD' });
+    const after = await stockOf();
+    expect(after['pro-plan']!.available).toBe(before['pro-plan']!.available - 2);
+    expect(after['ip-address']!.available).toBe(before['ip-address']!.available - 2);
+    expect(after['ip-address']!.sold).toBe(before['ip-address']!.sold + 2);
+    // And the product and dependency details should be stored in the Product Store
+    const units = await unitsOf(customer, res.body.id);
+    expect(units).toHaveLength(4);
+    expect(units.every((u) => u.status === 'active')).toBe(true);
+    const products = units.filter((u) => u.productId === 'pro-plan');
+    expect(products).toHaveLength(2);
+    expect(products.every((u) => u.dependencyOf === null && u.customization.domain === 'deps.example')).toBe(true);
+    const deps = units.filter((u) => u.productId === 'ip-address');
+    expect(deps).toHaveLength(2);
+    expect(deps.every((u) => u.dependencyOf === 'pro-plan')).toBe(true);
+    // And the customer should receive a confirmation message
+    const notes = await notesOf(customer, res.body.id, 'product_provisioned');
+    expect(notes).toHaveLength(1);
+    expect(notes[0].details).toMatchObject({ productId: 'pro-plan', quantity: 2, dependencies: ['ip-address'] });
+    const [confirmation] = await notesOf(customer, res.body.id, 'order_confirmation');
+    expect(confirmation.details.total).toEqual({ amount: 1999 * 2, currency: 'USD' });
+  });
+
+  it('Provisioning a product with missing dependencies', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf();
+    expect(before['bundle']!.available).toBeGreaterThan(0);
+    const res = await customer.buy('bundle');
+    // Then the product provisioning should fail (nothing charged, the product's stock untouched)
+    const state = await expectRejected(customer, res, 409, 'missing_dependencies');
+    await expectNothingProvisioned(customer, state.id, before);
+    // And a "missing_dependencies" error message should be returned to the customer
+    expect(res.body.code).toBe('missing_dependencies');
+    expect(res.body.detail).toContain('rare-part');
+  });
+
+  it('Provisioning a product with an external service integration', async () => {
+    const customer = await sys.customer();
+    const res = await customer.buy('analytics');
+    // Then the product should be provisioned successfully
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('completed');
+    // And the product details should be stored in the Product Store
+    const units = await unitsOf(customer, res.body.id);
+    expect(units).toHaveLength(1);
+    expect(units[0]).toMatchObject({ productId: 'analytics', status: 'active', dependencyOf: null });
+    // And the necessary integration with the external service should be established
+    const calls = fromService(res.body.id, 'provision');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.headers['content-type']).toContain('application/json');
+    expect(calls[0]!.headers['idempotency-key']).toEqual(expect.any(String));
+    expect(calls[0]!.body).toMatchObject({ event: 'provision', provisionedId: units[0].id, productId: 'analytics' });
+    expect(units[0].integration).toEqual({ status: 'established', externalRef: `ext-${units[0].id}` });
+    expect(fromService(res.body.id, 'deprovision')).toEqual([]);
+    // And the customer should receive a confirmation message
+    expect(await notesOf(customer, res.body.id, 'product_provisioned')).toHaveLength(1);
+    expect(await notesOf(customer, res.body.id, 'order_confirmation')).toHaveLength(1);
+  });
+
+  describe('customizations are checked against the product schema before anything is charged', () => {
+    it.each([
+      ['a value of the wrong type', 'pro-plan', { domain: 42 }],
+      ['a value not matching the pattern', 'pro-plan', { domain: 'not a domain' }],
+      ['a value outside the enum', 'storage-addon', { sizeGb: 42 }],
+      ['a number sent as a string', 'storage-addon', { sizeGb: '100' }],
+      ['a field the schema does not know', 'pro-plan', { domain: 'ok.example', color: 'red' }],
+      ['customization for a product that takes none', 'basic-plan', { color: 'red' }],
+    ])('rejects %s with invalid_customization', async (_what, productId, customization) => {
+      const customer = await sys.customer();
+      const before = await stockOf();
+      const res = await customer.buy(productId, 1, customization);
+      const state = await expectRejected(customer, res, 422, 'invalid_customization');
+      await expectNothingProvisioned(customer, state.id, before);
+    });
+  });
+
+  describe('quotas', () => {
+    it('lets exactly quota-many of concurrent purchases through', async () => {
+      const customer = await sys.customer();
+      const before = await stockOf();
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => customer.buy('pro-plan', 1, { domain: `race${i}.example` })));
+      expect(results.filter((r) => r.status === 201)).toHaveLength(2);
+      const rejected = results.filter((r) => r.status !== 201);
+      expect(rejected.map((r) => [r.status, r.body.code])).toEqual(Array(4).fill([409, 'quota_exceeded']));
+      for (const r of rejected) expect((await customer.purchaseState(r.body.purchaseId)).payment.status).toBe('none');
+      const active = (await customer.provisioned()).filter((u) => u.status === 'active');
+      expect(active.filter((u) => u.productId === 'pro-plan')).toHaveLength(2);
+      expect(active.filter((u) => u.productId === 'ip-address')).toHaveLength(2);
+      const after = await stockOf(['pro-plan', 'ip-address']);
+      expect(after['pro-plan']!.available).toBe(before['pro-plan']!.available - 2);
+      expect(after['ip-address']!.available).toBe(before['ip-address']!.available - 2);
+    });
+
+    it('counts each customer separately', async () => {
+      const alice = await sys.customer();
+      const bob = await sys.customer();
+      expect((await alice.buy('pro-plan', 2, { domain: 'alice.example' })).status).toBe(201);
+      expect((await bob.buy('pro-plan', 2, { domain: 'bob.example' })).status).toBe(201);
+      expect((await alice.buy('pro-plan', 1, { domain: 'alice.example' })).body.code).toBe('quota_exceeded');
+      expect((await bob.buy('pro-plan', 1, { domain: 'bob.example' })).body.code).toBe('quota_exceeded');
+    });
+
+    it('gives the quota back when the purchase fails after taking it', async () => {
+      const customer = await sys.customer();
+      await arm('order.place', 10);
+      const failed = await customer.buy('pro-plan', 2, { domain: 'lost.example' });
+      expect(failed.status).toBe(502);
+      expect(failed.body.code).toBe('purchase_failed');
+      expect((await customer.purchaseState(failed.body.purchaseId)).payment.status).toBe('refunded');
+      await sys.admin('DELETE', '/admin/faults');
+      expect((await customer.buy('pro-plan', 2, { domain: 'again.example' })).status).toBe(201);
+      expect((await customer.buy('pro-plan', 1, { domain: 'again.example' })).body.code).toBe('quota_exceeded');
+    });
+  });
+
+  it('deprovisions the product and its dependency when the purchase is compensated', async () => {
+    const customer = await sys.customer();
+    const before = await stockOf(['pro-plan', 'ip-address']);
+    await arm('order.place', 10);
+    const res = await customer.buy('pro-plan', 1, { domain: 'undo.example' });
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe('purchase_failed');
+    const state = await customer.purchaseState(res.body.purchaseId);
+    expect(state.payment).toMatchObject({ status: 'refunded', amount: 1999 });
+    expect(state.steps.find((s: any) => s.name === 'provisioning').status).toBe('compensated');
+    const units = await unitsOf(customer, res.body.purchaseId);
+    expect(units.map((u) => [u.productId, u.dependencyOf, u.status]).sort()).toEqual([
+      ['ip-address', 'pro-plan', 'deprovisioned'],
+      ['pro-plan', null, 'deprovisioned'],
+    ]);
+    expect(await stockOf(['pro-plan', 'ip-address'])).toEqual(before);
+    expect(await customer.orders()).toEqual([]);
+  });
+
+  describe('external integrations', () => {
+    it('retries a failed call with the same idempotency key and succeeds', async () => {
+      const customer = await sys.customer();
+      flaky.state.failNext = 1;
+      const res = await customer.buy('flaky-analytics');
+      expect(res.status).toBe(201);
+      const calls = flaky.requests.filter((r) => r.body.purchaseId === res.body.id && r.body.event === 'provision');
+      expect(calls.map((c) => c.status)).toEqual([500, 200]);
+      const key = calls[0]!.headers['idempotency-key'];
+      expect(key).toEqual(expect.any(String));
+      expect(calls[1]!.headers['idempotency-key']).toBe(key);
+      const [unit] = await unitsOf(customer, res.body.id);
+      expect(unit).toMatchObject({ status: 'active', integration: { status: 'established', externalRef: `ext-${unit.id}` } });
+    });
+
+    it('rolls back and refunds when the service keeps failing', async () => {
+      const customer = await sys.customer();
+      const before = await stockOf(['analytics']);
+      fake.set('fail');
+      const res = await customer.buy('analytics');
+      expect(res.status).toBe(502);
+      expect(res.body.code).toBe('purchase_failed');
+      const id = res.body.purchaseId;
+      expect((await customer.purchaseState(id)).payment).toMatchObject({ status: 'refunded', amount: 2999 });
+      expect(fromService(id, 'provision')).toHaveLength(sys.config.STEP_ATTEMPTS);
+      expect(fromService(id, 'deprovision').length).toBeGreaterThan(0);
+      expect((await unitsOf(customer, id)).filter((u) => u.status !== 'deprovisioned')).toEqual([]);
+      expect(await stockOf(['analytics'])).toEqual(before);
+      expect(await customer.orders()).toEqual([]);
+    });
+
+    it('times out a hanging service and fails cleanly within a bounded time', async () => {
+      const customer = await sys.customer();
+      fake.set('hang');
+      const started = Date.now();
+      const res = await customer.buy('analytics');
+      const elapsed = Date.now() - started;
+      expect(res.status).toBe(502);
+      expect(res.body.code).toBe('purchase_failed');
+      expect(elapsed).toBeLessThan(sys.config.SYNC_TIMEOUT_MS);
+      const id = res.body.purchaseId;
+      const calls = fromService(id, 'provision');
+      expect(calls).toHaveLength(sys.config.STEP_ATTEMPTS);
+      // Each attempt waited for the per-call timeout before the next one started.
+      for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(sys.config.INTEGRATION_TIMEOUT_MS - 50);
+      expect((await customer.purchaseState(id)).payment.status).toBe('refunded');
+      expect((await unitsOf(customer, id)).filter((u) => u.status !== 'deprovisioned')).toEqual([]);
+    });
+
+    it('accepts a slow answer that comes within the timeout', async () => {
+      const customer = await sys.customer();
+      fake.set({ slowMs: 200 });
+      const res = await customer.buy('analytics');
+      expect(res.status).toBe(201);
+      expect(fromService(res.body.id, 'provision')).toHaveLength(1);
+      const [unit] = await unitsOf(customer, res.body.id);
+      expect(unit.integration).toEqual({ status: 'established', externalRef: `ext-${unit.id}` });
+    });
+  });
+});
