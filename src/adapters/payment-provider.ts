@@ -24,6 +24,8 @@ export interface PaymentProvider {
   /** Declines are results; throws only when the outcome is unknown (retry with the same key). */
   charge(req: ChargeRequest): Promise<ChargeResult>;
   refund(req: RefundRequest): Promise<{ refundId: string }>;
+  /** The charge made under this idempotency key, if any: resolves a charge whose answer was lost. */
+  findCharge(idempotencyKey: string): Promise<ChargeResult | undefined>;
 }
 
 export class ProviderUnavailableError extends Error {
@@ -51,6 +53,11 @@ export class TestPaymentProvider implements PaymentProvider {
     const created = await this.redis.set(key, entry, 'NX');
     if (created) return result;
     return JSON.parse((await this.redis.get(key))!) as ChargeResult;
+  }
+
+  async findCharge(idempotencyKey: string): Promise<ChargeResult | undefined> {
+    const raw = await this.redis.get(this.keys.providerCharge(idempotencyKey));
+    return raw ? (JSON.parse(raw) as ChargeResult) : undefined;
   }
 
   async refund(req: RefundRequest): Promise<{ refundId: string }> {

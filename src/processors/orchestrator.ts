@@ -9,6 +9,7 @@ import type { SagaJobData } from '../queues/contract.js';
 import type { PlannedLine, PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
 import { notify } from './notify.js';
+import { orderIdFor } from './orders.js';
 import { forwardStep } from './step-runner.js';
 
 function plannedLine(def: ProductDef, quantity: number, customization: Record<string, unknown>, free: boolean): PlannedLine {
@@ -67,7 +68,10 @@ export function orchestratorHandlers(ctx: WorkerContext) {
     let record = await purchases.get(id);
     if (!record || record.phase === 'done') return 'done';
     if (record.phase === 'running' && record.steps.order_placement !== 'completed') {
-      await purchases.failStep(id, 'order_placement', { code: 'purchase_failed', detail: 'order_placement did not complete', step: 'order_placement' });
+      // An order in the OMS means the pivot was passed even if its step never recorded it (a crash).
+      const order = await ctx.stores.orders.get(orderIdFor(id));
+      if (order) await purchases.completeStep(id, 'order_placement', { orderId: order.id });
+      else await purchases.failStep(id, 'order_placement', { code: 'purchase_failed', detail: 'order_placement did not complete', step: 'order_placement' });
       record = (await purchases.get(id))!;
     }
     if (record.phase === 'compensating') {

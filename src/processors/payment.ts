@@ -32,11 +32,17 @@ export function paymentHandlers(ctx: WorkerContext) {
     }),
 
     refund: undoStep(ctx, 'payment', async (record) => {
-      const payment = record.payment;
-      if (payment.status !== 'captured' || !payment.chargeId) return false;
+      let payment = record.payment;
+      if (payment.status === 'refunded') return false;
+      if (payment.status !== 'captured') {
+        // The charge may have gone through with its answer lost (a crash mid-step): ask the provider.
+        const lost = await ctx.provider.findCharge(chargeKey(record.id));
+        if (lost?.status !== 'captured') return false;
+        payment = { status: 'captured', amount: amountDue(record.plan!, record.allocation), currency: record.plan!.currency, chargeId: lost.chargeId };
+      }
       const { refundId } = await ctx.provider.refund({
         idempotencyKey: refundKey(record.id),
-        chargeId: payment.chargeId,
+        chargeId: payment.chargeId!,
         amount: payment.amount,
       });
       await purchases.patch(record.id, { payment: { ...payment, status: 'refunded', refundId } });

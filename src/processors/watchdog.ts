@@ -3,6 +3,7 @@ import { buildCompensationFlow, plannedUndos } from '../flows/compensation-plan.
 import { jobId, QUEUES, SETTLE_JOB, STEPS, stepJobOptions, type QueueName } from '../queues/contract.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
+import { orderIdFor } from './orders.js';
 
 export const SWEEP_JOB = 'sweep';
 
@@ -46,7 +47,8 @@ export function createWatchdog(ctx: WorkerContext, queues: Record<QueueName, Que
     if (states.some((s) => MOVING.has(s))) return 'none';
 
     const log = ctx.log.child({ purchaseId: id, phase: record.phase, states: states.join(',') });
-    if (record.phase === 'running' && record.steps.order_placement === 'completed') {
+    const ordered = record.steps.order_placement === 'completed' || (await ctx.stores.orders.get(orderIdFor(id))) !== undefined;
+    if (record.phase === 'running' && ordered) {
       // Past the pivot: never compensate; finish the completion instead.
       const root = STEPS[STEPS.length - 1]!;
       if (!(await retryIfFailed(root.queue, jobId(id, root.name)))) {
