@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FAULT_POINTS } from '../stores/fault-store.js';
+import { FAULT_MODES, FAULT_POINTS } from '../stores/fault-store.js';
 
 export const MAX_ITEMS = 50;
 export const MAX_QUANTITY = 100;
@@ -32,6 +32,7 @@ export const faultBody = z
   .object({
     point: z.enum(FAULT_POINTS),
     times: z.number().int().min(1).max(10_000).default(1),
+    mode: z.enum(FAULT_MODES).default('error'),
   })
   .strict();
 

@@ -27,6 +27,8 @@ export function purchaseView(r: PurchaseRecord) {
     ...(r.orderId ? { orderId: r.orderId } : {}),
     ...(r.error && r.status === 'failed' ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } } : {}),
     ...(plan ? { appliedRules: plan.appliedRules } : {}),
+    // A compensation that could not complete: an operator must finish it (see logs and Bull Board).
+    ...(r.review ? { review: { status: 'manual_review', reason: r.review } } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

@@ -57,7 +57,13 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     compensationPolicy: { attempts: config.COMPENSATION_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
     integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
     async injectFault(point) {
-      if (config.FAULT_INJECTION && (await stores.faults.take(point))) throw new InjectedFault(`injected fault at ${point}`);
+      if (!config.FAULT_INJECTION) return;
+      const mode = await stores.faults.take(point);
+      if (mode === 'crash') {
+        log.warn({ point }, 'injected crash: killing this workers process');
+        process.kill(process.pid, 'SIGKILL');
+      }
+      if (mode) throw new InjectedFault(`injected fault at ${point}`);
     },
   };
 

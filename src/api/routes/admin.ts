@@ -53,7 +53,7 @@ export function adminRoutes(deps: AdminDeps) {
     app.post('/faults', async (c) => {
       const body = faultBody.safeParse(await json(c));
       if (!body.success) throw new AppError('validation_error', describeIssues(body.error));
-      await deps.stores.faults.arm(body.data.point, body.data.times);
+      await deps.stores.faults.arm(body.data.point, body.data.times, body.data.mode);
       return c.json(body.data, 201);
     });
     app.delete('/faults', async (c) => {
