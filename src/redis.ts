@@ -54,3 +54,16 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
     );
   }
 }
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH']);
+
+/** True for the errors ioredis raises when Redis cannot be reached (as opposed to a bug or a bad reply). */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
+    /enableOfflineQueue|Connection is closed|Command timed out|Stream isn't writeable/.test(err.message)
+  );
+}

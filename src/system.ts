@@ -86,6 +86,10 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
       stops.push(() => events.close());
       const flows = new FlowProducer({ connection: redis, prefix });
       const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));
+      // Connection errors surface through the calls that fail; keep them out of stderr.
+      const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
+      for (const q of queues) q.on('error', quiet);
+      flows.on('error', quiet);
       stops.push(async () => Promise.all([flows.close(), ...queues.map((q) => q.close())]));
       const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.find((q) => q.name === QUEUES.notifications) : undefined;
       const metrics = createGatewayMetrics();

@@ -7,6 +7,8 @@ import { forwardStep, undoStep } from './step-runner.js';
 
 interface Unit {
   id: string;
+  /** The unit this one is a dependency of. */
+  parentId?: string;
   productId: string;
   dependencyOf: string | null;
   customization: Record<string, unknown>;
@@ -25,7 +27,7 @@ async function unitsOf(ctx: WorkerContext, record: PurchaseRecord): Promise<Unit
     for (let u = 0; u < line.quantity; u++) {
       const id = `${record.id}-${li}-${u}`;
       for (const dep of line.dependencies) {
-        units.push({ id: `${id}-${dep}`, productId: dep, dependencyOf: line.productId, customization: {}, integrationUrl: defs.get(dep)?.integration?.url });
+        units.push({ id: `${id}-${dep}`, parentId: id, productId: dep, dependencyOf: line.productId, customization: {}, integrationUrl: defs.get(dep)?.integration?.url });
       }
       units.push({ id, productId: line.productId, dependencyOf: null, customization: line.customization, integrationUrl: line.integrationUrl });
     }
@@ -72,11 +74,15 @@ export function provisioningHandlers(ctx: WorkerContext) {
       }
     }),
 
-    // Reverse order: a product goes before the dependencies it was built on.
+    // Reverse order: a product goes before the dependencies it was built on. A unit whose
+    // external removal fails does not stop the others; its own dependencies stay until it is gone.
     deprovision: undoStep(ctx, 'provisioning', async (record) => {
       if (!record.plan) return false;
       let undid = false;
+      const stillActive = new Set<string>();
+      const failures: string[] = [];
       for (const unit of (await unitsOf(ctx, record)).reverse()) {
+        if (unit.parentId && stillActive.has(unit.parentId)) continue;
         const stored = await provisioned.get(unit.id);
         if (stored?.status === 'deprovisioned') continue;
         // Also call when nothing was stored: the service may have acted on a request whose answer we lost.
@@ -84,7 +90,11 @@ export function provisioningHandlers(ctx: WorkerContext) {
           try {
             await call(unit, record, 'deprovision');
           } catch (err) {
-            if (!(err instanceof OutsideServiceError && err.status === 404)) throw err;
+            if (!(err instanceof OutsideServiceError && err.status === 404)) {
+              stillActive.add(unit.id);
+              failures.push(`${unit.id}: ${(err as Error).message}`);
+              continue;
+            }
           }
         }
         if (stored) {
@@ -93,6 +103,7 @@ export function provisioningHandlers(ctx: WorkerContext) {
           undid = true;
         }
       }
+      if (failures.length > 0) throw new Error(`could not deprovision ${failures.join('; ')}`);
       return undid;
     }),
   };

@@ -45,6 +45,9 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   const prefix = stores.keys.queuePrefix;
   const flows = new FlowProducer({ connection: deps.redis, prefix });
   const queues = Object.fromEntries(Object.values(QUEUES).map((name) => [name, new Queue(name, { connection: deps.redis, prefix })])) as Record<QueueName, Queue>;
+  const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
+  for (const q of Object.values(queues)) q.on('error', quiet);
+  flows.on('error', quiet);
   const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.notifications : undefined;
   const ctx: WorkerContext = {
     stores,

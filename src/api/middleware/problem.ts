@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError, ERRORS, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { isRedisUnavailable } from '../../redis.js';
 
 /** Renders an RFC 9457 problem document with the contract's stable `code`. */
 export function problem(c: Context, error: AppError): Response {
@@ -27,6 +28,10 @@ export function problemOnError(log?: Logger): ErrorHandler {
     if (err instanceof HTTPException) {
       const code = HTTP_CODES[err.status] ?? (err.status >= 500 ? 'internal_error' : 'validation_error');
       return problem(c, new AppError(code, err.message || ERRORS[code].title));
+    }
+    if (isRedisUnavailable(err)) {
+      log?.warn({ path: c.req.path, method: c.req.method, err: err.message }, 'redis unavailable');
+      return problem(c, new AppError('service_unavailable', 'The service is temporarily unavailable; try again shortly.', {}, { 'retry-after': '5' }));
     }
     log?.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
     return problem(c, new AppError('internal_error', 'An unexpected error occurred.'));

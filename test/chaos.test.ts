@@ -1,0 +1,191 @@
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Product } from '../src/catalog/catalog-file.js';
+import { QUEUES } from '../src/queues/contract.js';
+import { load, startCluster, type Cluster } from './helpers/chaos.js';
+import { http } from './helpers/customer.js';
+
+/*
+ * The chaos suite: real processes (gateway, workers), a real redis-server, real
+ * kill -9. Each scenario ends with faults off → settle → the audit finds zero
+ * violations, and enough purchases succeeded that a broken system cannot pass.
+ * Figures are printed as `CHAOS <scenario> {...}` lines.
+ */
+
+const CATALOG: Product[] = [
+  { id: 'widget', name: 'Widget', price: { amount: 250, currency: 'USD' }, stock: 100_000, dependencies: [] },
+  { id: 'server', name: 'Server', price: { amount: 4000, currency: 'USD' }, stock: 100_000, dependencies: ['ip'] },
+  { id: 'ip', name: 'IP address', price: { amount: 100, currency: 'USD' }, stock: 100_000, dependencies: [] },
+];
+
+const report = (scenario: string, figures: Record<string, unknown>) => console.log(`CHAOS ${scenario} ${JSON.stringify(figures)}`);
+
+const statusesOf = async (c: Cluster, ids: string[]) => {
+  const byStatus: Record<string, number> = {};
+  for (const id of ids) {
+    const record = await c.stores.purchases.get(id);
+    const key = record?.status ?? 'missing';
+    byStatus[key] = (byStatus[key] ?? 0) + 1;
+  }
+  return byStatus;
+};
+
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+describe('chaos', () => {
+  it('500 purchases while a workers process is kill -9ed three times: nothing stuck, nothing charged twice, stock conserved', async () => {
+    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 2 }));
+    const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => c.token(`kill-${i}`)));
+    const total = 500;
+    const kills = [100, 250, 400];
+    let killed = 0;
+    const started = Date.now();
+    const results = await load(total, 20, async (i) => {
+      if (kills.includes(i)) {
+        // Kill the oldest workers process mid-load and start a replacement.
+        const victim = c.workers.shift()!;
+        await victim.kill9();
+        killed++;
+        await c.addWorkers();
+      }
+      const body = i % 3 === 0 ? { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } } : { items: [{ productId: 'widget', quantity: 2 }], payment: { token: 'tok_visa' } };
+      const res = await c.post(tokens[i % tokens.length]!, body, { prefer: 'respond-async', 'idempotency-key': `k-${i}` });
+      return { status: res.status, id: (res.body as { id?: string } | undefined)?.id };
+    });
+    const accepted = results.filter((r) => r.status === 202).map((r) => r.id!);
+    const audit = await c.settle(90_000);
+    const byStatus = await statusesOf(c, accepted);
+
+    // exactly one confirmation per completed purchase
+    const confirmations = new Map<string, number>();
+    for (const token of tokens) {
+      const notes = (await http(`${c.gatewayUrl}/v1/notifications`, { headers: { authorization: `Bearer ${token}` } })).body as { type: string; purchaseId: string }[];
+      for (const n of notes) if (n.type === 'order_confirmation') confirmations.set(n.purchaseId, (confirmations.get(n.purchaseId) ?? 0) + 1);
+    }
+    report('kill-workers', { purchases: total, accepted: accepted.length, kills: killed, byStatus, seconds: (Date.now() - started) / 1000, violations: audit.violations.length, figures: audit.figures });
+
+    expect(killed).toBe(3);
+    expect(accepted.length).toBe(total);
+    expect(audit.violations).toEqual([]);
+    expect(byStatus.missing ?? 0).toBe(0);
+    expect(byStatus.completed ?? 0).toBeGreaterThanOrEqual(total * 0.9);
+    expect([...confirmations.values()].every((n) => n === 1)).toBe(true);
+    expect(confirmations.size).toBe(byStatus.completed);
+  }, 150_000);
+
+  it('no oversell: hundreds of concurrent buyers for tiny stock, with a worker crash in the middle', async () => {
+    const tiny: Product[] = ['a', 'b', 'c'].map((id) => ({ id: `tiny-${id}`, name: id, price: { amount: 100, currency: 'USD' }, stock: 5, dependencies: [] }));
+    const c = (cluster = await startCluster({ catalog: tiny, workers: 2 }));
+    const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => c.token(`buyer-${i}`)));
+    const results = await load(300, 60, async (i) => {
+      if (i === 120) {
+        await c.workers.shift()!.kill9();
+        await c.addWorkers();
+      }
+      const res = await c.post(tokens[i % tokens.length]!, { items: [{ productId: `tiny-${'abc'[i % 3]}`, quantity: 1 }], payment: { token: 'tok_visa' } });
+      return res.status;
+    });
+    const audit = await c.settle(60_000);
+    const stock = await Promise.all(tiny.map((p) => c.stores.catalog.stock(p.id)));
+    const created = results.filter((s) => s === 201).length;
+    report('no-oversell', { buyers: results.length, created, outOfStock: results.filter((s) => s === 409).length, other: results.filter((s) => s !== 201 && s !== 409).length, stock, violations: audit.violations.length });
+
+    expect(audit.violations).toEqual([]);
+    for (const s of stock) {
+      expect(s.available).toBeGreaterThanOrEqual(0);
+      expect(s.sold).toBeLessThanOrEqual(5);
+      expect(s.available + s.reserved + s.sold).toBe(5);
+    }
+    // every unit sold was sold to exactly one 201 (sync purchases answered after the crash may be 202 and complete later)
+    const sold = stock.reduce((sum, s) => sum + s.sold, 0);
+    expect(created).toBeLessThanOrEqual(sold);
+    expect(sold).toBeGreaterThanOrEqual(12);
+    expect(results.filter((s) => s >= 500 && s !== 502 && s !== 503)).toEqual([]);
+  }, 120_000);
+
+  it('a poison step that crashes its worker every time: after the stall limit the purchase is compensated, no parent left waiting', async () => {
+    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 1 }));
+    const token = await c.token('poison');
+    const before = await c.stores.catalog.stock('widget');
+    // Every provisioning attempt kills the process running it.
+    expect((await c.admin('POST', '/admin/faults', { point: 'provision', times: 100, mode: 'crash' })).status).toBe(201);
+    const res = await c.post(token, { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } }, { prefer: 'respond-async' });
+    expect(res.status).toBe(202);
+    const id = (res.body as { id: string }).id;
+
+    // A supervisor restarts crashed workers, as systemd or Kubernetes would.
+    let crashes = 0;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const record = await c.stores.purchases.get(id);
+      if (record?.phase === 'done') break;
+      if (c.workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) {
+        crashes++;
+        c.workers.length = 0;
+        await c.addWorkers();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await c.admin('DELETE', '/admin/faults');
+    const audit = await c.settle(30_000);
+    const record = (await c.stores.purchases.get(id))!;
+    const waitingChildren = await Promise.all(Object.values(QUEUES).map((q) => new Queue(q, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` }).getWaitingChildrenCount()));
+    report('poison-step', { crashes, status: record.status, steps: record.steps, payment: record.payment.status, violations: audit.violations.length });
+
+    expect(crashes).toBeGreaterThanOrEqual(2);
+    expect(record.status).toBe('failed');
+    expect(record.error?.code).toBe('purchase_failed');
+    expect(record.payment.status).toBe('refunded');
+    expect(record.steps.payment).toBe('compensated');
+    expect(waitingChildren.reduce((a, b) => a + b, 0)).toBe(0);
+    expect(await c.stores.catalog.stock('widget')).toEqual(before);
+    expect(audit.violations).toEqual([]);
+  }, 120_000);
+
+  it('redis-server kill -9 mid-load, restarted from its AOF: acknowledged purchases finish, the gateway answers 503 fast meanwhile, workers resume by themselves', async () => {
+    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 2 }));
+    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => c.token(`redis-${i}`)));
+    const acknowledged: string[] = [];
+    let i = 0;
+    const submit = async () => {
+      const res = await c.post(tokens[i % tokens.length]!, { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } }, { prefer: 'respond-async', 'idempotency-key': `r-${i++}` });
+      if (res.status === 202 || res.status === 201) acknowledged.push((res.body as { id: string }).id);
+      return res;
+    };
+    await load(100, 10, submit);
+    await c.redis.kill();
+    // While Redis is down: a clear 503, fast, never a 500.
+    const downStarted = Date.now();
+    const down = await Promise.all(Array.from({ length: 10 }, () => submit()));
+    const downMs = Date.now() - downStarted;
+    expect(down.map((r) => r.status)).toEqual(Array(10).fill(503));
+    expect(down.every((r) => (r.body as { code: string }).code === 'service_unavailable')).toBe(true);
+    expect(downMs).toBeLessThan(5_000);
+    // Longer than BullMQ's drain delay (5 s): workers must come back without a restart.
+    await new Promise((r) => setTimeout(r, 7_000));
+    await c.redis.restart();
+    const recoverStarted = Date.now();
+    let after: Awaited<ReturnType<typeof submit>> | undefined;
+    while (Date.now() - recoverStarted < 30_000) {
+      after = await submit();
+      if (after.status === 202) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const recoverMs = Date.now() - recoverStarted;
+    expect(after?.status).toBe(202);
+    await load(100, 10, submit);
+    const audit = await c.settle(60_000);
+    const byStatus = await statusesOf(c, acknowledged);
+    report('redis-kill', { acknowledged: acknowledged.length, byStatus, gateway503ms: downMs, recoverMs, workerRestarts: 0, violations: audit.violations.length });
+
+    expect(c.workers.every((w) => w.child.exitCode === null)).toBe(true);
+    expect(byStatus.missing ?? 0).toBe(0);
+    expect((byStatus.completed ?? 0) + (byStatus.failed ?? 0)).toBe(acknowledged.length);
+    expect(byStatus.completed ?? 0).toBeGreaterThanOrEqual(180);
+    expect(audit.violations).toEqual([]);
+  }, 150_000);
+});
