@@ -43,19 +43,23 @@ describe('chaos', () => {
     const total = 500;
     const kills = [100, 250, 400];
     let killed = 0;
+    let replacing: Promise<unknown> = Promise.resolve();
     const started = Date.now();
     const results = await load(total, 20, async (i) => {
       if (kills.includes(i)) {
         // Kill the oldest workers process mid-load and start a replacement.
+        // The previous replacement must be up before the next kill, or no worker would be left.
+        await replacing;
         const victim = c.workers.shift()!;
         await victim.kill9();
         killed++;
-        await c.addWorkers();
+        replacing = c.addWorkers();
       }
       const body = i % 3 === 0 ? { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } } : { items: [{ productId: 'widget', quantity: 2 }], payment: { token: 'tok_visa' } };
       const res = await c.post(tokens[i % tokens.length]!, body, { prefer: 'respond-async', 'idempotency-key': `k-${i}` });
       return { status: res.status, id: (res.body as { id?: string } | undefined)?.id };
     });
+    await replacing;
     const accepted = results.filter((r) => r.status === 202).map((r) => r.id!);
     const audit = await c.settle(90_000);
     const byStatus = await statusesOf(c, accepted);
