@@ -193,3 +193,101 @@ describe('chaos', () => {
     expect(audit.violations).toEqual([]);
   }, 150_000);
 });
+
+describe('chaos: failures under load', () => {
+  it('each step made to fail in turn under concurrent load: compensation runs only for completed steps, in reverse, once each', async () => {
+    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 2 }));
+    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => c.token(`matrix-${i}`)));
+    const figures: Record<string, Record<string, number>> = {};
+    const undoOrder = ['undo-provisioning', 'undo-inventory_update', 'undo-payment', 'undo-stock_check'];
+    for (const point of ['payment.charge', 'inventory.commit', 'provision', 'order.place'] as const) {
+      // Failing calls enough for several purchases to fail for good (3 attempts each) amid concurrent traffic.
+      expect((await c.admin('POST', '/admin/faults', { point, times: 24 })).status).toBe(201);
+      const results = await load(30, 10, async (i) => {
+        const res = await c.post(tokens[i % 10]!, { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } });
+        return { status: res.status, id: ((res.body as { id?: string; purchaseId?: string }).id ?? (res.body as { purchaseId?: string }).purchaseId)! };
+      });
+      await c.admin('DELETE', '/admin/faults');
+      await c.settle(30_000);
+      const failed = [];
+      for (const r of results) {
+        const record = (await c.stores.purchases.get(r.id))!;
+        if (record.status !== 'failed') continue;
+        failed.push(record);
+        const order = ['validation', 'stock_check', 'payment', 'inventory_update', 'provisioning', 'order_placement', 'notification'] as const;
+        const at = order.indexOf(record.error!.step as (typeof order)[number]);
+        for (const [i, step] of order.entries()) {
+          const status = record.steps[step];
+          if (i < at) expect(status, `${point} ${record.id} ${step}`).toBe(['stock_check', 'payment', 'inventory_update', 'provisioning'].includes(step) ? 'compensated' : 'completed');
+          if (i > at) expect(status, `${point} ${record.id} ${step}`).toBe('skipped');
+        }
+        // the undo jobs ran latest step first
+        const q = new Queue(QUEUES.compensation, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` });
+        const finished = (await Promise.all(undoOrder.map((u) => q.getJob(`${record.id}-${u}`)))).filter((j) => j?.finishedOn).map((j) => j!.finishedOn!);
+        expect(finished).toEqual([...finished].sort((a, b) => a - b));
+        expect(finished.length).toBeGreaterThanOrEqual(at - 1);
+      }
+      figures[point] = { purchases: results.length, failed: failed.length, completed: results.filter((r) => r.status === 201).length };
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(figures[point]!.completed).toBeGreaterThanOrEqual(5);
+    }
+    const audit = await c.settle(30_000);
+    report('fault-matrix-under-load', { ...figures, violations: audit.violations.length, refunds: audit.figures.refunds });
+    expect(audit.violations).toEqual([]);
+  }, 150_000);
+
+  it('a compensation that fails for a while recovers; one that never does is left visibly for review', async () => {
+    // An outside service that provisions fine but refuses the first `refusals` deprovision calls.
+    let refusals = 3;
+    const calls: string[] = [];
+    const service = (await import('node:http')).createServer((req, res) => {
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => {
+        const body = JSON.parse(raw) as { event: string; provisionedId: string };
+        calls.push(body.event);
+        const refuse = body.event === 'deprovision' && refusals-- > 0;
+        res.writeHead(refuse ? 500 : 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ externalRef: `ext-${body.provisionedId}` }));
+      });
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(service.address() as { port: number }).port}/hooks`;
+    try {
+      const catalog: Product[] = [...CATALOG, { id: 'partner-app', name: 'Partner app', price: { amount: 900, currency: 'USD' }, stock: 100, dependencies: [], integration: { url } }];
+      const c = (cluster = await startCluster({ catalog, workers: 1, env: { STEP_BACKOFF_MS: '100', COMPENSATION_ATTEMPTS: '5' } }));
+      const token = await c.token('comp');
+      const buy = async () => {
+        expect((await c.admin('POST', '/admin/faults', { point: 'order.place', times: 3 })).status).toBe(201);
+        const res = await c.post(token, { items: [{ productId: 'partner-app', quantity: 1 }], payment: { token: 'tok_visa' } });
+        expect(res.status).toBe(502);
+        const id = (res.body as { purchaseId: string }).purchaseId;
+        return (await c.stores.purchases.get(id))!;
+      };
+
+      // Refuses three times, then accepts: the undo's retries carry it through.
+      const recovered = await buy();
+      const unit = (await c.stores.provisioned.listByCustomer('comp'))[0]!;
+      expect(recovered).toMatchObject({ status: 'failed', payment: { status: 'refunded' } });
+      expect(recovered.review).toBeUndefined();
+      expect(recovered.steps.provisioning).toBe('compensated');
+      expect(unit).toMatchObject({ status: 'deprovisioned', integration: { status: 'removed' } });
+      expect(calls.filter((e) => e === 'deprovision').length).toBe(4);
+
+      // Never accepts: the customer is still refunded, and the purchase is flagged for an operator.
+      refusals = Number.POSITIVE_INFINITY;
+      const stuck = await buy();
+      expect(stuck).toMatchObject({ status: 'failed', payment: { status: 'refunded' } });
+      expect(stuck.review).toMatch(/compensation of provisioning failed/);
+      const audit = await c.settle(30_000);
+      // The audit names exactly what an operator must finish: the unit the service never released.
+      expect(audit.figures.needsReview).toBe(1);
+      expect(audit.violations).toHaveLength(1);
+      expect(audit.violations[0]).toMatch(new RegExp(`provisioned ${stuck.id}.*active with no order`));
+      report('failing-compensation', { deprovisionCalls: calls.filter((e) => e === 'deprovision').length, recovered: recovered.status, stuckReview: stuck.review, violations: audit.violations });
+    } finally {
+      service.closeAllConnections();
+      await new Promise((r) => service.close(r));
+    }
+  }, 120_000);
+});
