@@ -50,6 +50,8 @@ const schema = z.object({
   LOCK_DURATION_MS: ms.default(30_000),
   STALLED_INTERVAL_MS: ms.default(15_000),
   MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
+  /** Workers-only processes serve /metrics here when set. */
+  METRICS_PORT: port.optional(),
   WATCHDOG_INTERVAL_MS: ms.default(15_000),
   PURCHASE_DEADLINE_MS: ms.default(120_000),
   INTEGRATION_TIMEOUT_MS: ms.default(3_000),

@@ -1,11 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { FlowProducer, Queue } from 'bullmq';
+import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { TestPaymentProvider } from './adapters/payment-provider.js';
 import { createApp } from './api/app.js';
 import { createOrchestratorBreaker } from './api/breaker.js';
-import { createGatewayMetrics } from './api/metrics.js';
+import { createGatewayMetrics } from './metrics/gateway-metrics.js';
 import { createTokenVerifier } from './api/middleware/auth.js';
 import { PurchaseEvents } from './api/purchase-events.js';
 import { createPurchaseService } from './api/purchase-service.js';
@@ -55,6 +57,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
       for (const stop of stops.splice(0).reverse()) await stop().catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'));
     },
   };
+  let workerRegistry: Registry | undefined;
   try {
     await waitReady(redis, 10_000);
     await assertNoEviction(redis);
@@ -75,6 +78,16 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
       const stores = createStores(workerRedis, keys);
       const workers = await startWorkers({ config, redis: workerRedis, stores, provider: new TestPaymentProvider(workerRedis, keys), rules: loadRules(config.RULES_FILE), log });
       stops.push(() => workers.close());
+      workerRegistry = workers.metrics.registry;
+      if (!config.ROLES.includes('gateway') && config.METRICS_PORT !== undefined) {
+        // A workers-only process has no gateway to serve its metrics: give them a port of their own.
+        const app = new Hono();
+        app.get('/metrics', async (c) => c.body(await workerRegistry!.metrics(), 200, { 'content-type': workerRegistry!.contentType }));
+        app.get('/healthz', (c) => c.json({ status: 'ok' }));
+        const { server, url } = await listen(app, config.HOST, config.METRICS_PORT);
+        stops.push(() => closeServer(server));
+        log.info({ url }, 'workers metrics listening');
+      }
       log.info({ queues: Object.values(QUEUES) }, 'workers started');
     }
 
@@ -131,6 +144,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
         metrics,
         log,
         workersAlive,
+        otherMetrics: workerRegistry ? [workerRegistry] : [],
         acknowledge: async (customerId, purchaseId) => {
           await notify({ stores, webhookQueue }, customerId, purchaseId, {
             type: 'purchase_accepted',

@@ -133,3 +133,26 @@ describe('foundation: the whole purchase path', () => {
     expect((await bob.get('/v1/nothing-here')).body.code).toBe('not_found');
   });
 });
+
+describe('operations: metrics and logs', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    sys = await startTestSystem();
+  });
+  afterAll(async () => sys?.stop());
+
+  it('exports step, outcome, compensation and queue metrics beside the gateway ones', async () => {
+    const customer = await sys.customer();
+    expect((await customer.buy('basic-plan')).status).toBe(201);
+    await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 10 });
+    expect((await customer.buy('basic-plan')).status).toBe(502);
+    await sys.admin('DELETE', '/admin/faults');
+    const text = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
+    expect(text).toMatch(/^purchases_finished_total\{status="completed",code=""\} 1$/m);
+    expect(text).toMatch(/^purchases_finished_total\{status="failed",code="purchase_failed"\} 1$/m);
+    expect(text).toMatch(/^saga_compensations_total\{step="payment",outcome="compensated"\} 1$/m);
+    expect(text).toMatch(/^saga_step_duration_seconds_count\{step="payment",outcome="completed"\} 2$/m);
+    expect(text).toMatch(/^queue_jobs\{queue="orchestrator",state="waiting"\} \d+$/m);
+    expect(text).toMatch(/^http_requests_total\{method="POST",route="\/v1\/purchases\/?",status="201"\} 1$/m);
+  });
+});

@@ -4,12 +4,13 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { OrchestratorBreaker } from './breaker.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { AuthEnv, TokenVerifier } from './middleware/auth.js';
 import { problem, problemOnError } from './middleware/problem.js';
 import { customerRateLimit } from './middleware/rate-limit.js';
@@ -33,6 +34,8 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   log: Logger;
   workersAlive(): Promise<boolean>;
+  /** Registries of other roles in this process (the workers'), served on the same /metrics. */
+  otherMetrics?: Registry[];
   acknowledge(customerId: string, purchaseId: string): Promise<void>;
 }
 
@@ -50,7 +53,9 @@ export function createApp(deps: GatewayDeps): Hono {
     const route = c.req.routePath || 'unmatched';
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
-    if (c.res.status >= 500) deps.log.warn({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status }, 'request failed');
+    const line = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) };
+    if (c.res.status >= 500) deps.log.warn(line, 'request failed');
+    else deps.log.info(line, 'request');
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -64,7 +69,10 @@ export function createApp(deps: GatewayDeps): Hono {
     const ready = redis && auth && workers && breaker !== 'open';
     return c.json({ status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } }, ready ? 200 : 503);
   });
-  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  app.get('/metrics', async (c) => {
+    const texts = await Promise.all([metrics.registry, ...(deps.otherMetrics ?? [])].map((r) => r.metrics()));
+    return c.body(texts.join('\n'), 200, { 'content-type': metrics.registry.contentType });
+  });
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
 
   if (config.ADMIN_PASSWORD) {

@@ -1,6 +1,6 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { AppError } from '../errors.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 
 export const BREAKER_STATE_NAMES: Record<CircuitState, string> = {
   [CircuitState.Closed]: 'closed',

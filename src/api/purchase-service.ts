@@ -44,7 +44,7 @@ function bodyHash(body: PurchaseBody): string {
 export function createPurchaseService(deps: PurchaseServiceDeps) {
   const { stores, idempotency, breaker } = deps;
 
-  const handOff = async (customer: Customer, body: PurchaseBody, idemKey: string | undefined): Promise<Submitted> => {
+  const handOff = async (customer: Customer, body: PurchaseBody, idemKey: string | undefined, requestId: string | undefined): Promise<Submitted> => {
     const id = newPurchaseId();
     if (idemKey) {
       const claim = await idempotency.claim(customer.id, idemKey, bodyHash(body), id);
@@ -70,6 +70,7 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
       request: { items: body.items, outOfStock: body.outOfStock, paymentToken: body.payment.token, roles: customer.roles },
       payment: { status: 'none', amount: 0, currency: 'USD' },
       steps: Object.fromEntries(STEPS.map((s) => [s.name, 'pending'])) as PurchaseRecord['steps'],
+      ...(requestId ? { requestId } : {}),
     };
     try {
       await stores.purchases.create(record);
@@ -82,9 +83,9 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
   };
 
   return {
-    async submit(customer: Customer, body: PurchaseBody, idemKey: string | undefined): Promise<Submitted> {
+    async submit(customer: Customer, body: PurchaseBody, idemKey: string | undefined, requestId?: string): Promise<Submitted> {
       try {
-        return await breaker.execute(() => handOff(customer, body, idemKey));
+        return await breaker.execute(() => handOff(customer, body, idemKey, requestId));
       } catch (err) {
         if (err instanceof AppError) throw err;
         throw unavailable('The purchase orchestrator is unavailable; nothing was charged. Try again shortly.');

@@ -30,7 +30,7 @@ export function compensationHandlers(ctx: WorkerContext) {
     if (!record || record.phase === 'done') return 'done';
     const notUndone = plannedUndos(record).filter(({ step }) => record.steps[step.name] === 'completed');
     const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.map((u) => u.step.name).join(', ')}` : undefined);
-    if (review) ctx.log.error({ purchaseId: id, review }, 'purchase failed with compensation incomplete: needs review');
+    if (review) ctx.log.error({ purchaseId: id, requestId: record.requestId, review }, 'purchase failed with compensation incomplete: needs review');
 
     const error = record.error ?? { code: 'purchase_failed' as const, detail: 'purchase failed' };
     const refunded = record.payment.status === 'refunded';
@@ -41,8 +41,11 @@ export function compensationHandlers(ctx: WorkerContext) {
       message: `Purchase ${id} failed: ${ERRORS[error.code].title.toLowerCase()}. ${error.detail}.${money}`,
       details: { code: error.code, step: error.step, detail: error.detail, refunded, payment: record.payment },
     });
-    await purchases.finish(id, 'failed', review ? { review } : {});
-    ctx.log.info({ purchaseId: id, code: error.code }, 'purchase failed and compensated');
+    if (await purchases.finish(id, 'failed', review ? { review } : {})) {
+      ctx.metrics.purchases.inc({ status: 'failed', code: error.code });
+      if (review) ctx.metrics.review.inc();
+    }
+    ctx.log.info({ purchaseId: id, requestId: record.requestId, code: error.code }, 'purchase failed and compensated');
     return 'failed';
   };
 

@@ -2,6 +2,7 @@ import type { FlowProducer, Queue } from 'bullmq';
 import type { PaymentProvider } from '../adapters/payment-provider.js';
 import type { RulesEngine } from '../domain/rules.js';
 import type { Logger } from '../logger.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { RetryPolicy } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { FaultPoint } from '../stores/fault-store.js';
@@ -12,6 +13,7 @@ export interface WorkerContext {
   provider: PaymentProvider;
   rules: RulesEngine;
   log: Logger;
+  metrics: WorkerMetrics;
   flows: FlowProducer;
   /** Queue of webhook deliveries; undefined when NOTIFY_WEBHOOK_URL is unset. */
   webhookQueue?: Queue;

@@ -82,8 +82,9 @@ export function orchestratorHandlers(ctx: WorkerContext) {
     await sendConfirmations(ctx, record);
     await purchases.completeStep(id, 'notification');
     const partial = record.allocation?.includes('out_of_stock') ?? false;
-    await purchases.finish(id, partial ? 'partially_fulfilled' : 'completed');
-    ctx.log.info({ purchaseId: id, status: partial ? 'partially_fulfilled' : 'completed' }, 'purchase finished');
+    const status = partial ? 'partially_fulfilled' : 'completed';
+    if (await purchases.finish(id, status)) ctx.metrics.purchases.inc({ status, code: '' });
+    ctx.log.info({ purchaseId: id, requestId: record.requestId, status }, 'purchase finished');
     return 'completed';
   };
 

@@ -42,14 +42,17 @@ export function forwardStep(ctx: WorkerContext, step: StepName, run: ForwardRun)
       await purchases.setStep(id, step, 'skipped', 'compensating');
       return 'skipped';
     }
+    const timer = ctx.metrics.stepDuration.startTimer({ step });
+    const fields = { purchaseId: id, requestId: record.requestId, step, attempt: job.attemptsMade + 1 };
     try {
-      const fields = await run(record, job);
-      await purchases.completeStep(id, step, fields ?? {});
-      ctx.log.info({ purchaseId: id, step, attempt: job.attemptsMade + 1 }, 'step completed');
+      await purchases.completeStep(id, step, (await run(record, job)) ?? {});
+      timer({ outcome: 'completed' });
+      ctx.log.info(fields, 'step completed');
       return 'completed';
     } catch (err) {
       const final = isFinalAttempt(job, err);
-      ctx.log[final ? 'warn' : 'info']({ purchaseId: id, step, attempt: job.attemptsMade + 1, err: (err as Error).message }, 'step failed');
+      timer({ outcome: final ? 'failed' : 'retried' });
+      ctx.log[final ? 'warn' : 'info']({ ...fields, err: (err as Error).message }, 'step failed');
       if (final) await purchases.failStep(id, step, toPurchaseError(step, err));
       throw err;
     }
@@ -68,15 +71,24 @@ export function undoStep(ctx: WorkerContext, step: StepName, run: UndoRun): Hand
     const record = await purchases.get(id);
     if (!record) return 'missing';
     if (record.steps[step] === 'compensated') return 'already-compensated';
+    const timer = ctx.metrics.stepDuration.startTimer({ step: `undo:${step}` });
+    const fields = { purchaseId: id, requestId: record.requestId, step, attempt: job.attemptsMade + 1 };
     try {
       const undid = await run(record, job);
       if (record.steps[step] === 'completed' || undid) await purchases.setStep(id, step, 'compensated');
-      ctx.log.info({ purchaseId: id, step, undid }, 'compensation completed');
-      return undid ? 'compensated' : 'nothing-to-undo';
+      const outcome = undid ? 'compensated' : 'nothing_to_undo';
+      timer({ outcome });
+      ctx.metrics.compensations.inc({ step, outcome });
+      ctx.log.info({ ...fields, undid }, 'compensation completed');
+      return outcome;
     } catch (err) {
+      timer({ outcome: 'failed' });
       if (isFinalAttempt(job, err)) {
-        ctx.log.error({ purchaseId: id, step, err: (err as Error).message }, 'compensation failed for good: needs review');
+        ctx.metrics.compensations.inc({ step, outcome: 'failed' });
+        ctx.log.error({ ...fields, err: (err as Error).message }, 'compensation failed for good: needs review');
         await purchases.patch(id, { review: `compensation of ${step} failed: ${(err as Error).message}` });
+      } else {
+        ctx.log.warn({ ...fields, err: (err as Error).message }, 'compensation attempt failed; will retry');
       }
       throw err;
     }

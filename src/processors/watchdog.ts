@@ -76,6 +76,19 @@ export function createWatchdog(ctx: WorkerContext, queues: Record<QueueName, Que
 
   return {
     reconcile,
+    /**
+     * Notices queues nobody consumes (BullMQ workers have been known to stop silently
+     * after a Redis outage): the age of each queue's oldest waiting job, logged when
+     * it passes the purchase deadline.
+     */
+    async checkConsumers(): Promise<void> {
+      for (const queue of Object.values(queues)) {
+        const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
+        const age = oldest ? (Date.now() - oldest.timestamp) / 1000 : 0;
+        ctx.metrics.oldestWaiting.set({ queue: queue.name }, age);
+        if (age * 1000 > deadlineMs) ctx.log.error({ queue: queue.name, oldestWaitingSeconds: Math.round(age) }, 'watchdog: queue is not being consumed');
+      }
+    },
     /** One pass over the purchases open longer than the deadline. */
     async sweep(): Promise<Record<SweepAction, number>> {
       const counts: Record<SweepAction, number> = { none: 0, forgotten: 0, 'completion-retried': 0, 'failed-and-compensating': 0, 'compensation-redriven': 0 };

@@ -17,6 +17,7 @@ import { orderHandlers } from './orders.js';
 import { paymentHandlers } from './payment.js';
 import { provisioningHandlers } from './provisioning.js';
 import { createWatchdog, SWEEP_JOB } from './watchdog.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHandler = (job: Job<any>) => Promise<string>;
@@ -36,6 +37,7 @@ export interface WorkersDeps {
 
 export interface RunningWorkers {
   workers: Worker[];
+  metrics: WorkerMetrics;
   close(): Promise<void>;
 }
 
@@ -49,8 +51,10 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   for (const q of Object.values(queues)) q.on('error', quiet);
   flows.on('error', quiet);
   const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.notifications : undefined;
+  const metrics = createWorkerMetrics(Object.values(queues));
   const ctx: WorkerContext = {
     stores,
+    metrics,
     provider: deps.provider,
     rules: deps.rules,
     log,
@@ -76,6 +80,8 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
       ...orchestratorHandlers(ctx),
       [SWEEP_JOB]: async () => {
         const counts = await watchdog.sweep();
+        for (const [action, n] of Object.entries(counts)) if (n > 0 && action !== 'none') metrics.watchdog.inc({ action }, n);
+        await watchdog.checkConsumers();
         return JSON.stringify(counts);
       },
     },
@@ -130,6 +136,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
 
   return {
     workers,
+    metrics,
     async close() {
       clearInterval(timer);
       await stores.redis.zrem(stores.keys.workerHeartbeats, member).catch(() => {});

@@ -75,6 +75,8 @@ export interface PurchaseRecord {
   steps: Record<StepName, StepStatus>;
   /** Set when a compensation could not complete: an operator must look. */
   review?: string;
+  /** The gateway request that created it, for log correlation. */
+  requestId?: string;
 }
 
 export interface PurchaseEvent {
@@ -213,6 +215,7 @@ function decode(hash: Record<string, string>): PurchaseRecord {
     updatedAt: hash.updatedAt!,
     orderId: hash.orderId,
     review: hash.review,
+    requestId: hash.requestId,
     ...(parsed as Pick<PurchaseRecord, 'request' | 'payment'>),
     steps: steps as PurchaseRecord['steps'],
   };

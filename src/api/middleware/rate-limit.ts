@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../../errors.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { AuthEnv } from './auth.js';
 
 export interface LimitOptions {

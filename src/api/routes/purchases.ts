@@ -5,7 +5,7 @@ import type { Stores } from '../../stores/domain-stores.js';
 import { TERMINAL, type PurchaseRecord } from '../../stores/purchase-store.js';
 import type { AuthEnv } from '../middleware/auth.js';
 import { problem } from '../middleware/problem.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { PurchaseEvents } from '../purchase-events.js';
 import type { PurchaseService } from '../purchase-service.js';
 import { describeIssues, purchaseBody } from '../schemas.js';
@@ -70,7 +70,7 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
     const body = await readBody(c);
     const customer = c.get('customer');
     const async = deps.mode === 'async' || /respond-async/i.test(c.req.header('prefer') ?? '');
-    const { id, replay } = await deps.service.submit(customer, body, idemKey);
+    const { id, replay } = await deps.service.submit(customer, body, idemKey, c.get('requestId'));
     if (replay) c.header('idempotent-replayed', 'true');
     if (async) c.header('preference-applied', 'respond-async');
     metrics.purchasesAccepted.inc({ mode: async ? 'async' : 'sync' });

@@ -1,0 +1,34 @@
+import type { Queue } from 'bullmq';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The workers' Prometheus metrics: steps, compensations, outcomes, queues, watchdog. */
+export function createWorkerMetrics(queues: Queue[]) {
+  const registry = new Registry();
+  const stepDuration = new Histogram({
+    name: 'saga_step_duration_seconds',
+    help: 'Saga step (and undo) processing time by step and outcome',
+    labelNames: ['step', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const compensations = new Counter({ name: 'saga_compensations_total', help: 'Undo jobs by step and outcome (compensated, nothing_to_undo, failed)', labelNames: ['step', 'outcome'], registers: [registry] });
+  const purchases = new Counter({ name: 'purchases_finished_total', help: 'Purchases that reached a terminal status, by status and error code', labelNames: ['status', 'code'], registers: [registry] });
+  const review = new Counter({ name: 'purchases_needing_review_total', help: 'Purchases whose compensation could not complete', registers: [registry] });
+  const watchdog = new Counter({ name: 'watchdog_actions_total', help: 'What the reconciler did to purchases past their deadline', labelNames: ['action'], registers: [registry] });
+  const oldestWaiting = new Gauge({ name: 'queue_oldest_waiting_seconds', help: 'Age of the oldest waiting job per queue (a growing value means no one consumes it)', labelNames: ['queue'], registers: [registry] });
+  new Gauge({
+    name: 'queue_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      for (const q of queues) {
+        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children').catch(() => undefined);
+        for (const [state, n] of Object.entries(counts ?? {})) this.set({ queue: q.name, state }, n);
+      }
+    },
+  });
+  return { registry, stepDuration, compensations, purchases, review, watchdog, oldestWaiting };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

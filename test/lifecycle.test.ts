@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getToken, http } from './helpers/customer.js';
+import { freePort } from './helpers/free-port.js';
+import { startRole, writeCatalog } from './helpers/processes.js';
+import { startTestSystem, testCatalog } from './helpers/system.js';
+import { startTestRedis, type TestRedis } from './helpers/test-redis.js';
+
+/** Runs src/main.ts to its exit; resolves with exit code and everything it printed. */
+function runMain(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe('process lifecycle', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => redis?.stop());
+
+  it('refuses to start on a Redis that may evict keys, saying why', async () => {
+    const other = await startTestRedis();
+    const admin = new Redis(other.url);
+    try {
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      const { code, output } = await runMain({ REDIS_URL: other.url, PORT: String(await freePort()), AUTH_PORT: String(await freePort()) });
+      expect(code).not.toBe(0);
+      expect(output).toMatch(/maxmemory-policy is "allkeys-lru"; it must be "noeviction"/);
+    } finally {
+      admin.disconnect();
+      await other.stop();
+    }
+  });
+
+  it('fails fast on a bad configuration value, naming the variable', async () => {
+    const { code, output } = await runMain({ REDIS_URL: redis.url, SYNC_TIMEOUT_MS: 'soon' });
+    expect(code).toBe(1);
+    expect(output).toMatch(/SYNC_TIMEOUT_MS/);
+    expect(output).not.toMatch(/at .*\.ts:\d+/); // one clear message, no stack trace
+  });
+
+  it('SIGTERM lets an in-flight purchase finish, then exits 0', async () => {
+    const [port, authPort] = [await freePort(), await freePort()];
+    const catalogFile = writeCatalog(testCatalog());
+    const env = { REDIS_URL: redis.url, KEY_PREFIX: 'life', PORT: String(port), AUTH_PORT: String(authPort), CATALOG_FILE: catalogFile };
+    const proc = await startRole('gateway,workers,auth', env);
+    const token = await getToken(`http://127.0.0.1:${authPort}`, 'life-1');
+    const inFlight = http(`http://127.0.0.1:${port}/v1/purchases`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_visa' } }),
+    });
+    // Signal once the purchase is accepted and running.
+    const probe = new Redis(redis.url);
+    const deadline = Date.now() + 10_000;
+    while ((await probe.zcard('life:purchases-open')) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    const exited = proc.stop();
+    const res = await inFlight;
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('completed');
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(proc.logs.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    probe.disconnect();
+  });
+
+  it('SIGTERM still exits within the shutdown deadline when Redis is down', async () => {
+    const own = await startTestRedis();
+    const env = { REDIS_URL: own.url, KEY_PREFIX: 'life2', PORT: String(await freePort()), AUTH_PORT: String(await freePort()), CATALOG_FILE: writeCatalog(testCatalog()), SHUTDOWN_TIMEOUT_MS: '3000' };
+    const proc = await startRole('gateway,workers,auth', env);
+    await own.kill();
+    const started = Date.now();
+    await proc.stop();
+    expect(Date.now() - started).toBeLessThan(6_000);
+    await own.stop();
+  });
+
+  it('an in-process system also serves its workers metrics on the gateway', async () => {
+    const sys = await startTestSystem();
+    try {
+      const text = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
+      expect(text).toMatch(/queue_jobs\{queue="payment",state="waiting"\}/);
+    } finally {
+      await sys.stop();
+    }
+  });
+});
