@@ -42,17 +42,20 @@ export class PurchaseEvents {
   /**
    * Resolves with the record once it is terminal, or with its latest state after
    * `timeoutMs`. Polls once a second too, in case an event was lost in a reconnect.
+   * `justCreated` skips the first read: a purchase handed off this instant is not terminal yet.
    */
-  async waitForTerminal(id: string, timeoutMs: number, load: () => Promise<PurchaseRecord | undefined>): Promise<PurchaseRecord | undefined> {
+  async waitForTerminal(id: string, timeoutMs: number, load: () => Promise<PurchaseRecord | undefined>, justCreated = false): Promise<PurchaseRecord | undefined> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     const off = this.on(id, (e) => {
       if (TERMINAL.has(e.status)) wake();
     });
     const deadline = Date.now() + timeoutMs;
+    let skip = justCreated;
     try {
       for (;;) {
-        const record = await load();
+        const record = skip ? undefined : await load();
+        skip = false;
         if (record && TERMINAL.has(record.status)) return record;
         const left = deadline - Date.now();
         if (left <= 0) return record;

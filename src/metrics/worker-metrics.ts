@@ -22,10 +22,13 @@ export function createWorkerMetrics(queues: Queue[]) {
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
-      for (const q of queues) {
-        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children').catch(() => undefined);
-        for (const [state, n] of Object.entries(counts ?? {})) this.set({ queue: q.name, state }, n);
-      }
+      // The workers' connection waits for Redis forever; a scrape must not.
+      const timeout = new Promise<undefined>((resolve) => (globalThis.setTimeout(resolve, 500) as unknown as NodeJS.Timeout).unref());
+      const all = await Promise.race([Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children'))).catch(() => undefined), timeout]);
+      if (!all) return;
+      queues.forEach((q, i) => {
+        for (const [state, n] of Object.entries(all[i]!)) this.set({ queue: q.name, state }, n);
+      });
     },
   });
   return { registry, stepDuration, compensations, purchases, review, watchdog, oldestWaiting };

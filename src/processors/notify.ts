@@ -15,28 +15,29 @@ export const notificationId = (purchaseId: string, type: NotificationType, seq?:
   `ntf_${purchaseId.replace(/^pur_/, '')}_${type}${seq === undefined ? '' : `_${seq}`}`;
 
 /**
- * Stores a customer notification once (its id is derived from purchase, type and
- * seq) and, when a webhook is configured, queues its delivery with retries.
+ * Stores customer notifications once each (ids derive from purchase, type and
+ * seq) in one round trip and, when a webhook is configured, queues their
+ * delivery with retries.
  */
 export async function notify(
   ctx: Pick<WorkerContext, 'stores' | 'webhookQueue'>,
   customerId: string,
   purchaseId: string,
-  draft: NotificationDraft,
-): Promise<Notification> {
-  const id = notificationId(purchaseId, draft.type, draft.seq);
-  const stored = await ctx.stores.notifications.putOnce({
-    id,
-    type: draft.type,
+  ...drafts: NotificationDraft[]
+): Promise<void> {
+  const createdAt = new Date().toISOString();
+  const docs: Notification[] = drafts.map((d) => ({
+    id: notificationId(purchaseId, d.type, d.seq),
+    type: d.type,
     customerId,
     purchaseId,
-    message: draft.message,
-    details: draft.details ?? {},
-    createdAt: new Date().toISOString(),
-  });
+    message: d.message,
+    details: d.details ?? {},
+    createdAt,
+  }));
+  await ctx.stores.notifications.putAllOnce(docs);
   if (ctx.webhookQueue) {
-    const data: DeliverJobData = { notificationId: id };
-    await ctx.webhookQueue.add(DELIVER_JOB, data, { ...stepJobOptions({ attempts: 10, backoffMs: 1_000 }), jobId: id });
+    const opts = stepJobOptions({ attempts: 10, backoffMs: 1_000 });
+    await ctx.webhookQueue.addBulk(docs.map((d) => ({ name: DELIVER_JOB, data: { notificationId: d.id } satisfies DeliverJobData, opts: { ...opts, jobId: d.id } })));
   }
-  return stored;
 }

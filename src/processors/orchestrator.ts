@@ -8,7 +8,7 @@ import { buildCompensationFlow } from '../flows/compensation-plan.js';
 import type { SagaJobData } from '../queues/contract.js';
 import type { PlannedLine, PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
-import { notify } from './notify.js';
+import { notify, type NotificationDraft } from './notify.js';
 import { orderIdFor } from './orders.js';
 import { forwardStep } from './step-runner.js';
 
@@ -80,10 +80,9 @@ export function orchestratorHandlers(ctx: WorkerContext) {
       return 'compensating';
     }
     await sendConfirmations(ctx, record);
-    await purchases.completeStep(id, 'notification');
     const partial = record.allocation?.includes('out_of_stock') ?? false;
     const status = partial ? 'partially_fulfilled' : 'completed';
-    if (await purchases.finish(id, status)) ctx.metrics.purchases.inc({ status, code: '' });
+    if (await purchases.finish(id, status, {}, 'notification')) ctx.metrics.purchases.inc({ status, code: '' });
     ctx.log.info({ purchaseId: id, requestId: record.requestId, status }, 'purchase finished');
     return 'completed';
   };
@@ -96,9 +95,8 @@ async function sendConfirmations(ctx: WorkerContext, record: PurchaseRecord): Pr
   const fulfilled = fulfilledLines(plan, record.allocation);
   const total = formatMoney(record.payment.amount, plan.currency);
   const describe = fulfilled.map(([l]) => `${l.quantity} × ${l.productId}`).join(', ');
-  const { id, customerId } = record;
-  const notifications = [
-    notify(ctx, customerId, id, {
+  const drafts: NotificationDraft[] = [
+    {
       type: 'order_confirmation',
       message: `Order ${record.orderId} placed: ${describe}; total ${total}.`,
       details: {
@@ -107,15 +105,13 @@ async function sendConfirmations(ctx: WorkerContext, record: PurchaseRecord): Pr
         total: { amount: record.payment.amount, currency: plan.currency },
         appliedRules: plan.appliedRules,
       },
-    }),
-    ...fulfilled.map(([l, i]) =>
-      notify(ctx, customerId, id, {
-        type: 'product_provisioned',
-        seq: i,
-        message: `${l.productId} is ready${l.dependencies.length ? ` (with ${l.dependencies.join(', ')})` : ''}.`,
-        details: { productId: l.productId, quantity: l.quantity, customization: l.customization, dependencies: l.dependencies, orderId: record.orderId },
-      }),
-    ),
+    },
+    ...fulfilled.map(([l, i]): NotificationDraft => ({
+      type: 'product_provisioned',
+      seq: i,
+      message: `${l.productId} is ready${l.dependencies.length ? ` (with ${l.dependencies.join(', ')})` : ''}.`,
+      details: { productId: l.productId, quantity: l.quantity, customization: l.customization, dependencies: l.dependencies, orderId: record.orderId },
+    })),
   ];
   if (record.allocation?.includes('out_of_stock')) {
     const policy = record.request.outOfStock;
@@ -124,16 +120,8 @@ async function sendConfirmations(ctx: WorkerContext, record: PurchaseRecord): Pr
       quantity: l.quantity,
       outcome: record.allocation![i] === 'fulfilled' ? 'fulfilled' : policy === 'backorder' ? 'backordered' : 'removed',
     }));
-    notifications.push(
-      notify(ctx, customerId, id, {
-        type: 'partial_fulfillment',
-        message: `Part of your order could not be fulfilled: ${lines
-          .filter((l) => l.outcome !== 'fulfilled')
-          .map((l) => `${l.productId} ${l.outcome}`)
-          .join(', ')}.`,
-        details: { orderId: record.orderId, lines },
-      }),
-    );
+    const missing = lines.filter((l) => l.outcome !== 'fulfilled').map((l) => `${l.productId} ${l.outcome}`);
+    drafts.push({ type: 'partial_fulfillment', message: `Part of your order could not be fulfilled: ${missing.join(', ')}.`, details: { orderId: record.orderId, lines } });
   }
-  await Promise.all(notifications);
+  await notify(ctx, record.customerId, record.id, ...drafts);
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from '../lua.js';
 import type { Product, ProductDef } from '../catalog/catalog-file.js';
 import type { Keys } from '../keys.js';
 
@@ -11,12 +12,12 @@ export interface StockLevel {
 }
 
 /* Sets available and moves `stocked` by the same delta, so conservation still holds. */
-const SET_AVAILABLE = `
+const SET_AVAILABLE = luaScript(`
 local old = tonumber(redis.call('HGET', KEYS[1], 'available') or '0')
 redis.call('HSET', KEYS[1], 'available', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'stocked', tonumber(ARGV[1]) - old)
 return old
-`;
+`);
 
 export interface CatalogEntry extends ProductDef {
   available: number;
@@ -86,7 +87,7 @@ export class CatalogStore {
   /** Operator override of the units available for sale; units reserved or sold are untouched. */
   async setAvailable(id: string, available: number): Promise<boolean> {
     if (!(await this.redis.exists(this.keys.product(id)))) return false;
-    await this.redis.eval(SET_AVAILABLE, 1, this.keys.stock(id), available);
+    await SET_AVAILABLE(this.redis, [this.keys.stock(id)], [available]);
     return true;
   }
 }

@@ -22,6 +22,13 @@ export class DocumentStore<T extends { id: string; customerId: string }> {
     return created ? doc : ((await this.get(doc.id)) ?? doc);
   }
 
+  /** putOnce for several documents in one round trip. */
+  async putAllOnce(docs: T[], score = Date.now()): Promise<void> {
+    const tx = this.redis.multi();
+    for (const doc of docs) tx.set(this.docKey(doc.id), JSON.stringify(doc), 'NX').zadd(this.indexKey(doc.customerId), 'NX', score, doc.id);
+    await tx.exec();
+  }
+
   async replace(doc: T): Promise<void> {
     await this.redis.set(this.docKey(doc.id), JSON.stringify(doc), 'XX');
   }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from '../lua.js';
 import type { Keys } from '../keys.js';
 
 /** One line of a reservation request: the product, its dependencies and its quota. */
@@ -21,7 +22,7 @@ export type ReserveResult =
  * once per purchase, so a re-run returns the first answer instead of reserving twice.
  * KEYS: reservation, stock keys…, quota keys…   ARGV: request JSON
  */
-const RESERVE = `
+const RESERVE = luaScript(`
 local existing = redis.call('GET', KEYS[1])
 if existing then return cjson.decode(existing).result end
 local req = cjson.decode(ARGV[1])
@@ -65,14 +66,14 @@ end
 local result = cjson.encode({ok=true, lines=outcomes})
 redis.call('SET', KEYS[1], cjson.encode({state='reserved', stock=stock, quota=quota, result=result}))
 return result
-`;
+`);
 
 /*
  * Moves a reservation between states exactly once; every other call is a no-op
  * that reports the current state. ARGV: from-state, to-state, then stock deltas
  * per field as {available, reserved, sold} multipliers, and whether quota returns.
  */
-const TRANSITION = `
+const TRANSITION = luaScript(`
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'none' end
 local r = cjson.decode(raw)
@@ -89,7 +90,7 @@ end
 r.state = ARGV[2]
 redis.call('SET', KEYS[1], cjson.encode(r))
 return ARGV[2]
-`;
+`);
 
 type Transition = { from: string; to: string; available: number; reserved: number; sold: number; quota: boolean };
 const TRANSITIONS = {
@@ -121,7 +122,7 @@ export class InventoryStore {
         quota: l.quotaPerCustomer ?? 0,
       })),
     };
-    const raw = (await this.redis.eval(RESERVE, keys.length, ...keys, JSON.stringify(req))) as string;
+    const raw = (await RESERVE(this.redis, keys, [JSON.stringify(req)])) as string;
     const parsed = JSON.parse(raw) as ReserveResult & { lines?: LineOutcome[] | Record<string, never> };
     // cjson encodes an empty table as {}; normalise.
     if (parsed.ok) return { ok: true, lines: Array.isArray(parsed.lines) ? parsed.lines : [] };
@@ -131,17 +132,7 @@ export class InventoryStore {
   /** Applies a transition once; returns the reservation's state afterwards ('none' if never reserved). */
   async transition(purchaseId: string, name: keyof typeof TRANSITIONS): Promise<string> {
     const t: Transition = TRANSITIONS[name];
-    return (await this.redis.eval(
-      TRANSITION,
-      1,
-      this.keys.reservation(purchaseId),
-      t.from,
-      t.to,
-      t.available,
-      t.reserved,
-      t.sold,
-      t.quota ? '1' : '0',
-    )) as string;
+    return (await TRANSITION(this.redis, [this.keys.reservation(purchaseId)], [t.from, t.to, t.available, t.reserved, t.sold, t.quota ? '1' : '0'])) as string;
   }
 
   async quotaHeld(customerId: string, productId: string): Promise<number> {

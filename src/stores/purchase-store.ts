@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from '../lua.js';
 import type { ErrorCode } from '../errors.js';
 import type { Keys } from '../keys.js';
 import { STEPS, type StepName } from '../queues/contract.js';
@@ -94,7 +95,7 @@ type Fields = Partial<Omit<PurchaseRecord, 'id' | 'steps'>>;
  * matches the guard ('' any, 'x' equal, '!x' not equal), then publishes the event.
  * KEYS: record, open-set   ARGV: guard, channel, id, close, step, step-status, field/value pairs…
  */
-const UPDATE = `
+const UPDATE = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local g = ARGV[1]
 if g ~= '' then
@@ -109,7 +110,7 @@ local event = {id = ARGV[3], status = redis.call('HGET', KEYS[1], 'status')}
 if ARGV[5] ~= '' then event.step = ARGV[5]; event.stepStatus = ARGV[6] end
 redis.call('PUBLISH', ARGV[2], cjson.encode(event))
 return 1
-`;
+`);
 
 /** The saga record: the source of truth for a purchase; BullMQ is only the transport. */
 export class PurchaseStore {
@@ -165,9 +166,9 @@ export class PurchaseStore {
     return this.update(id, '', fields, {});
   }
 
-  /** Moves the purchase to a terminal status, once. */
-  finish(id: string, status: PurchaseStatus, fields: Fields = {}): Promise<boolean> {
-    return this.update(id, '!done', { ...fields, phase: 'done', status }, {}, true);
+  /** Moves the purchase to a terminal status, once; `completedStep` is recorded with it. */
+  finish(id: string, status: PurchaseStatus, fields: Fields = {}, completedStep?: StepName): Promise<boolean> {
+    return this.update(id, '!done', { ...fields, phase: 'done', status }, completedStep ? { [completedStep]: 'completed' } : {}, true);
   }
 
   private async update(
@@ -182,7 +183,7 @@ export class PurchaseStore {
     for (const [step, status] of Object.entries(steps)) flat[`step:${step}`] = status as string;
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
     const args = [guard, this.keys.events, id, close ? '1' : '', step, stepStatus, ...Object.entries(flat).flat()];
-    const applied = (await this.redis.eval(UPDATE, 2, this.keys.purchase(id), this.keys.purchasesOpen, ...args)) as number;
+    const applied = (await UPDATE(this.redis, [this.keys.purchase(id), this.keys.purchasesOpen], args)) as number;
     return applied === 1;
   }
 }

@@ -27,7 +27,9 @@ export function problemOnError(log?: Logger): ErrorHandler {
     if (err instanceof AppError) return problem(c, err);
     if (err instanceof HTTPException) {
       const code = HTTP_CODES[err.status] ?? (err.status >= 500 ? 'internal_error' : 'validation_error');
-      return problem(c, new AppError(code, err.message || ERRORS[code].title));
+      // Keep basicAuth's challenge: without WWW-Authenticate a browser never offers the admin login.
+      const challenge = err.res?.headers.get('www-authenticate');
+      return problem(c, new AppError(code, err.message || ERRORS[code].title, {}, challenge ? { 'www-authenticate': challenge } : {}));
     }
     if (isRedisUnavailable(err)) {
       log?.warn({ path: c.req.path, method: c.req.method, err: err.message }, 'redis unavailable');

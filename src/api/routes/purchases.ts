@@ -80,7 +80,7 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       return answer(c, id, undefined);
     }
     const load = () => stores.purchases.get(id);
-    const record = async ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load);
+    const record = async ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, !replay);
     return answer(c, id, record);
   });
 
