@@ -3,6 +3,7 @@ import { ConfigError, parseConfig } from './config.js';
 import { portOpen, redisServerInstalled, startRedisServer, type LocalRedis } from './local-redis.js';
 import { createLogger } from './logger.js';
 import { startSystem } from './system.js';
+import { startTracing } from './telemetry.js';
 
 /** REDIS_URL, or whatever answers on 127.0.0.1:6379, or a redis-server child of our own. */
 async function resolveRedis(redisUrl: string | undefined, dataDir: string): Promise<{ url: string; local?: LocalRedis }> {
@@ -31,9 +32,11 @@ async function main(): Promise<void> {
   const redis = await resolveRedis(config.REDIS_URL, config.DATA_DIR);
   if (redis.local) log.info({ url: redis.url, dir: path.join(config.DATA_DIR, 'redis') }, 'started a local redis-server (AOF on)');
 
+  const tracing = startTracing(process.env);
+  if (tracing) log.info('OpenTelemetry tracing on');
   let system;
   try {
-    system = await startSystem(config, redis.url, log);
+    system = await startSystem(config, redis.url, log, tracing);
   } catch (err) {
     console.error(`start-up failed: ${(err as Error).message}`);
     await redis.local?.stop();
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     timer.unref();
     await system.stop();
+    await tracing?.shutdown().catch(() => {});
     await redis.local?.stop();
     log.info('stopped');
     process.exit(0);

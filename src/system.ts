@@ -17,6 +17,7 @@ import { jwksUrl, type Config } from './config.js';
 import { loadRules } from './domain/rules.js';
 import { createKeys } from './keys.js';
 import type { Logger } from './logger.js';
+import type { Tracing } from './telemetry.js';
 import { notify } from './processors/notify.js';
 import { HEARTBEAT_TTL_MS, startWorkers } from './processors/workers.js';
 import { QUEUES } from './queues/contract.js';
@@ -47,7 +48,7 @@ function closeServer(server: ServerType): Promise<void> {
 }
 
 /** Starts the roles named in config.ROLES against `redisUrl`. */
-export async function startSystem(config: Config, redisUrl: string, log: Logger): Promise<RunningSystem> {
+export async function startSystem(config: Config, redisUrl: string, log: Logger, tracing?: Tracing): Promise<RunningSystem> {
   const keys = createKeys(config.KEY_PREFIX);
   const stops: (() => Promise<unknown>)[] = [];
   const redis: Redis = connectRedis(redisUrl, 'request');
@@ -76,7 +77,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
       const workerRedis = connectRedis(redisUrl, 'worker');
       stops.push(() => workerRedis.quit().catch(() => workerRedis.disconnect()));
       const stores = createStores(workerRedis, keys);
-      const workers = await startWorkers({ config, redis: workerRedis, stores, provider: new TestPaymentProvider(workerRedis, keys), rules: loadRules(config.RULES_FILE), log });
+      const workers = await startWorkers({ config, redis: workerRedis, stores, provider: new TestPaymentProvider(workerRedis, keys), rules: loadRules(config.RULES_FILE), log, tracing });
       stops.push(() => workers.close());
       workerRegistry = workers.metrics.registry;
       if (!config.ROLES.includes('gateway') && config.METRICS_PORT !== undefined) {
@@ -97,8 +98,9 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
       const subscriber = connectRedis(redisUrl, 'subscriber');
       const events = await PurchaseEvents.start(subscriber, keys.events);
       stops.push(() => events.close());
-      const flows = new FlowProducer({ connection: redis, prefix });
-      const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));
+      const telemetry = tracing?.bullmq;
+      const flows = new FlowProducer({ connection: redis, prefix, telemetry });
+      const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, telemetry }));
       // Connection errors surface through the calls that fail; keep them out of stderr.
       const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
       for (const q of queues) q.on('error', quiet);
@@ -144,6 +146,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger)
         metrics,
         log,
         workersAlive,
+        tracing,
         otherMetrics: workerRegistry ? [workerRegistry] : [],
         acknowledge: async (customerId, purchaseId) => {
           await notify({ stores, webhookQueue }, customerId, purchaseId, {

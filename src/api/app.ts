@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Tracing } from '../telemetry.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { OrchestratorBreaker } from './breaker.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -36,6 +37,8 @@ export interface GatewayDeps {
   workersAlive(): Promise<boolean>;
   /** Registries of other roles in this process (the workers'), served on the same /metrics. */
   otherMetrics?: Registry[];
+  /** OpenTelemetry HTTP spans, when tracing is on. */
+  tracing?: Tracing;
   acknowledge(customerId: string, purchaseId: string): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ export function createApp(deps: GatewayDeps): Hono {
   const app = new Hono();
   app.onError(problemOnError(deps.log));
   app.notFound((c) => problem(c, new AppError('not_found', `No route ${c.req.method} ${c.req.path}.`)));
+  if (deps.tracing) app.use('*', deps.tracing.http);
   app.use('*', requestId());
   app.use('*', secureHeaders());
   app.use('*', async (c, next) => {

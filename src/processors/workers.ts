@@ -6,6 +6,7 @@ import type { PaymentProvider } from '../adapters/payment-provider.js';
 import type { Config } from '../config.js';
 import type { RulesEngine } from '../domain/rules.js';
 import type { Logger } from '../logger.js';
+import type { Tracing } from '../telemetry.js';
 import { QUEUES, type QueueName } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import { compensationHandlers } from './compensation.js';
@@ -33,6 +34,7 @@ export interface WorkersDeps {
   provider: PaymentProvider;
   rules: RulesEngine;
   log: Logger;
+  tracing?: Tracing;
 }
 
 export interface RunningWorkers {
@@ -45,8 +47,9 @@ export interface RunningWorkers {
 export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   const { config, stores, log } = deps;
   const prefix = stores.keys.queuePrefix;
-  const flows = new FlowProducer({ connection: deps.redis, prefix });
-  const queues = Object.fromEntries(Object.values(QUEUES).map((name) => [name, new Queue(name, { connection: deps.redis, prefix })])) as Record<QueueName, Queue>;
+  const telemetry = deps.tracing?.bullmq;
+  const flows = new FlowProducer({ connection: deps.redis, prefix, telemetry });
+  const queues = Object.fromEntries(Object.values(QUEUES).map((name) => [name, new Queue(name, { connection: deps.redis, prefix, telemetry })])) as Record<QueueName, Queue>;
   const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
   for (const q of Object.values(queues)) q.on('error', quiet);
   flows.on('error', quiet);
@@ -106,6 +109,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
           // Shared for commands; BullMQ duplicates it for each worker's blocking connection.
           connection: deps.redis,
           prefix,
+          telemetry,
           concurrency: config.WORKER_CONCURRENCY,
           lockDuration: config.LOCK_DURATION_MS,
           stalledInterval: config.STALLED_INTERVAL_MS,

@@ -10,6 +10,7 @@ import { createKeys } from '../../src/keys.js';
 import { createLogger } from '../../src/logger.js';
 import { createStores, type Stores } from '../../src/stores/domain-stores.js';
 import { startSystem, type RunningSystem } from '../../src/system.js';
+import type { Tracing } from '../../src/telemetry.js';
 import { Customer } from './customer.js';
 
 /** A catalog with known stock for tests; integration products point at `integrationUrl`. */
@@ -38,6 +39,7 @@ export interface TestSystemOptions {
   catalog?: Product[];
   rules?: unknown[];
   redisUrl?: string;
+  tracing?: Tracing;
 }
 
 export interface TestSystem {
@@ -87,7 +89,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     SYNC_TIMEOUT_MS: '10000',
     ...opts.env,
   });
-  const system: RunningSystem = await startSystem(config, redisUrl, createLogger(config.LOG_LEVEL));
+  const system: RunningSystem = await startSystem(config, redisUrl, createLogger(config.LOG_LEVEL), opts.tracing);
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const gatewayUrl = system.gatewayUrl ?? '';
   const authUrl = system.authUrl ?? '';

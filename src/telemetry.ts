@@ -1,0 +1,33 @@
+import { httpInstrumentationMiddleware } from '@hono/otel';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BullMQOtel } from 'bullmq-otel';
+import type { MiddlewareHandler } from 'hono';
+
+export interface Tracing {
+  /** Passed to every Queue, FlowProducer and Worker: carries the trace from gateway to steps. */
+  bullmq: BullMQOtel;
+  http: MiddlewareHandler;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * OpenTelemetry tracing, off unless the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
+ * is set (and OTEL_SDK_DISABLED is not "true"). The OTLP exporter and the SDK read
+ * the other OTEL_* variables themselves (headers, protocol, batch delay…).
+ */
+export function startTracing(env: Record<string, string | undefined>): Tracing | undefined {
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (!endpoint || env.OTEL_SDK_DISABLED === 'true') return undefined;
+  const serviceName = env.OTEL_SERVICE_NAME ?? 'purchase-system';
+  // Metrics are Prometheus's (/metrics); unless told otherwise the SDK exports traces only.
+  process.env.OTEL_METRICS_EXPORTER ??= 'none';
+  process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  const sdk = new NodeSDK({ serviceName, traceExporter: new OTLPTraceExporter() });
+  sdk.start();
+  return {
+    bullmq: new BullMQOtel({ tracerName: serviceName }),
+    http: httpInstrumentationMiddleware({ serviceName }),
+    shutdown: () => sdk.shutdown(),
+  };
+}
