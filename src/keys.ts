@@ -9,7 +9,9 @@ export function createKeys(prefix: string) {
   const k = (...parts: string[]) => [prefix, ...parts].join(':');
   return {
     queuePrefix: k('q'),
+    /** Pub/sub: terminal outcomes (every gateway listens) and every change (only while someone streams). */
     events: k('events'),
+    progress: k('progress'),
     productIds: k('products'),
     product: (id: string) => k('product', id),
     stock: (id: string) => k('stock', id),

@@ -96,7 +96,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       const stores = createStores(redis, keys);
       const prefix = keys.queuePrefix;
       const subscriber = connectRedis(redisUrl, 'subscriber');
-      const events = await PurchaseEvents.start(subscriber, keys.events);
+      const events = await PurchaseEvents.start(subscriber, keys.events, keys.progress);
       stops.push(() => events.close());
       const telemetry = tracing?.bullmq;
       const flows = new FlowProducer({ connection: redis, prefix, telemetry });

@@ -5,37 +5,55 @@ type Listener = (event: PurchaseEvent) => void;
 
 /**
  * One Redis subscription per gateway process fans purchase events out to the
- * requests waiting on them (sync responses, SSE), so a waiting request costs no
- * connection and no QueueEvents of its own.
+ * requests waiting on them, so a waiting request costs no connection and no
+ * QueueEvents of its own. Terminal outcomes (all a sync response needs) come on
+ * one channel; every step change comes on another, subscribed only while a
+ * client streams progress (SSE), so plain traffic does not pay for it.
  */
 export class PurchaseEvents {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly outcomeListeners = new Map<string, Set<Listener>>();
+  private readonly progressListeners = new Map<string, Set<Listener>>();
+  private progressSubscription: Promise<unknown> | undefined;
 
-  private constructor(private readonly subscriber: Redis) {
-    subscriber.on('message', (_channel: string, message: string) => {
+  private constructor(
+    private readonly subscriber: Redis,
+    private readonly outcomes: string,
+    private readonly progress: string,
+  ) {
+    subscriber.on('message', (channel: string, message: string) => {
       let event: PurchaseEvent;
       try {
         event = JSON.parse(message) as PurchaseEvent;
       } catch {
         return;
       }
-      for (const fn of this.listeners.get(event.id) ?? []) fn(event);
+      const listeners = channel === this.outcomes ? this.outcomeListeners : this.progressListeners;
+      for (const fn of listeners.get(event.id) ?? []) fn(event);
     });
   }
 
-  static async start(subscriber: Redis, channel: string): Promise<PurchaseEvents> {
-    const events = new PurchaseEvents(subscriber);
-    await subscriber.subscribe(channel);
+  static async start(subscriber: Redis, outcomes: string, progress: string): Promise<PurchaseEvents> {
+    const events = new PurchaseEvents(subscriber, outcomes, progress);
+    await subscriber.subscribe(outcomes);
     return events;
   }
 
-  on(id: string, fn: Listener): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
+  /** Calls `fn` with the purchase's terminal event. */
+  onOutcome(id: string, fn: Listener): () => void {
+    return add(this.outcomeListeners, id, fn);
+  }
+
+  /** Calls `fn` with every change of the purchase, terminal included. */
+  async onProgress(id: string, fn: Listener): Promise<() => void> {
+    const off = add(this.progressListeners, id, fn);
+    this.progressSubscription ??= this.subscriber.subscribe(this.progress);
+    await this.progressSubscription;
     return () => {
-      set.delete(fn);
-      if (set.size === 0) this.listeners.delete(id);
+      off();
+      if (this.progressListeners.size === 0 && this.progressSubscription) {
+        this.progressSubscription = undefined;
+        void this.subscriber.unsubscribe(this.progress).catch(() => {});
+      }
     };
   }
 
@@ -47,9 +65,7 @@ export class PurchaseEvents {
   async waitForTerminal(id: string, timeoutMs: number, load: () => Promise<PurchaseRecord | undefined>, justCreated = false): Promise<PurchaseRecord | undefined> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    const off = this.on(id, (e) => {
-      if (TERMINAL.has(e.status)) wake();
-    });
+    const off = this.onOutcome(id, () => wake());
     const deadline = Date.now() + timeoutMs;
     let skip = justCreated;
     try {
@@ -69,7 +85,18 @@ export class PurchaseEvents {
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.outcomeListeners.clear();
+    this.progressListeners.clear();
     await this.subscriber.quit().catch(() => this.subscriber.disconnect());
   }
+}
+
+function add(map: Map<string, Set<Listener>>, id: string, fn: Listener): () => void {
+  let set = map.get(id);
+  if (!set) map.set(id, (set = new Set()));
+  set.add(fn);
+  return () => {
+    set.delete(fn);
+    if (set.size === 0) map.delete(id);
+  };
 }

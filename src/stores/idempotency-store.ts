@@ -16,12 +16,9 @@ export class IdempotencyStore {
   async claim(customerId: string, key: string, bodyHash: string, purchaseId: string): Promise<Claim> {
     const redisKey = this.keys.idempotency(customerId, key);
     const value = JSON.stringify({ bodyHash, purchaseId });
-    const [[, created], [, existing]] = (await this.redis
-      .multi()
-      .set(redisKey, value, 'EX', IDEMPOTENCY_TTL_S, 'NX')
-      .get(redisKey)
-      .exec()) as [[unknown, unknown], [unknown, string]];
-    if (created) return { status: 'new' };
+    // SET NX GET (Redis 7): claims the key, or answers with the first claim, in one command.
+    const existing = (await this.redis.call('SET', redisKey, value, 'EX', IDEMPOTENCY_TTL_S, 'NX', 'GET')) as string | null;
+    if (existing === null) return { status: 'new' };
     const first = JSON.parse(existing) as { bodyHash: string; purchaseId: string };
     return first.bodyHash === bodyHash ? { status: 'replay', purchaseId: first.purchaseId } : { status: 'conflict' };
   }

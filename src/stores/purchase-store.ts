@@ -92,8 +92,9 @@ type Fields = Partial<Omit<PurchaseRecord, 'id' | 'steps'>>;
 
 /*
  * Guarded update: applies the fields only if the record exists and its phase
- * matches the guard ('' any, 'x' equal, '!x' not equal), then publishes the event.
- * KEYS: record, open-set   ARGV: guard, channel, id, close, step, step-status, field/value pairs…
+ * matches the guard ('' any, 'x' equal, '!x' not equal), then publishes the event
+ * on the progress channel, and on the outcome channel when the status is terminal.
+ * KEYS: record, open-set   ARGV: guard, outcome channel, progress channel, id, close, step, step-status, field/value pairs…
  */
 const UPDATE = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -104,11 +105,14 @@ if g ~= '' then
     if phase == string.sub(g, 2) then return 0 end
   elseif phase ~= g then return 0 end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
-if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[3]) end
-local event = {id = ARGV[3], status = redis.call('HGET', KEYS[1], 'status')}
-if ARGV[5] ~= '' then event.step = ARGV[5]; event.stepStatus = ARGV[6] end
-redis.call('PUBLISH', ARGV[2], cjson.encode(event))
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+if ARGV[5] == '1' then redis.call('ZREM', KEYS[2], ARGV[4]) end
+local status = redis.call('HGET', KEYS[1], 'status')
+local event = {id = ARGV[4], status = status}
+if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
+local message = cjson.encode(event)
+redis.call('PUBLISH', ARGV[3], message)
+if status == 'completed' or status == 'partially_fulfilled' or status == 'failed' then redis.call('PUBLISH', ARGV[2], message) end
 return 1
 `);
 
@@ -182,7 +186,7 @@ export class PurchaseStore {
     const flat = encode({ ...fields, updatedAt: now });
     for (const [step, status] of Object.entries(steps)) flat[`step:${step}`] = status as string;
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
-    const args = [guard, this.keys.events, id, close ? '1' : '', step, stepStatus, ...Object.entries(flat).flat()];
+    const args = [guard, this.keys.events, this.keys.progress, id, close ? '1' : '', step, stepStatus, ...Object.entries(flat).flat()];
     const applied = (await UPDATE(this.redis, [this.keys.purchase(id), this.keys.purchasesOpen], args)) as number;
     return applied === 1;
   }

@@ -23,6 +23,7 @@ export interface PurchaseRoutesDeps {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const MAX_STREAM_MS = 10 * 60_000;
 
 async function readBody(c: Context) {
   let raw: unknown;
@@ -95,9 +96,12 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       let done!: () => void;
       const finished = new Promise<void>((resolve) => (done = resolve));
       stream.onAbort(() => done());
-      // Events are serialised so the stream never interleaves two writes.
-      let chain = Promise.resolve();
-      const off = events.on(first.id, (e) => {
+      // A stream lives at most this long; a client reconnects with the status URL.
+      const cap = setTimeout(() => done(), MAX_STREAM_MS);
+      // Events are serialised behind the first (current state) write, so the stream never interleaves writes.
+      let ready!: () => void;
+      let chain = new Promise<void>((resolve) => (ready = resolve));
+      const off = await events.onProgress(first.id, (e) => {
         chain = chain.then(async () => {
           const record = await stores.purchases.get(first.id);
           if (!record) return;
@@ -108,9 +112,11 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       try {
         const current = (await stores.purchases.get(first.id)) ?? first;
         await send(current, 'status');
+        ready();
         if (!TERMINAL.has(current.status)) await finished;
         await chain;
       } finally {
+        clearTimeout(cap);
         off();
       }
     });
