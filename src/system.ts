@@ -108,6 +108,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       stops.push(async () => Promise.all([flows.close(), ...queues.map((q) => q.close())]));
       const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.find((q) => q.name === QUEUES.notifications) : undefined;
       const metrics = createGatewayMetrics();
+      const shutdown = new AbortController();
       const breaker = createOrchestratorBreaker({ threshold: config.BREAKER_THRESHOLD, halfOpenMs: config.BREAKER_HALF_OPEN_MS, metrics });
 
       // Cached for a second: the liveness check must not cost a round trip per request.
@@ -147,6 +148,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
         log,
         workersAlive,
         tracing,
+        shutdown: shutdown.signal,
         otherMetrics: workerRegistry ? [workerRegistry] : [],
         acknowledge: async (customerId, purchaseId) => {
           await notify({ stores, webhookQueue }, customerId, purchaseId, {
@@ -158,8 +160,11 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       });
       const { server, url } = await listen(app, config.HOST, config.PORT);
       system.gatewayUrl = url;
-      // Stop taking requests first; in-flight ones finish before the connections close.
-      stops.push(() => closeServer(server));
+      // Stop taking requests first; in-flight ones finish before the connections close, event streams end.
+      stops.push(() => {
+        shutdown.abort();
+        return closeServer(server);
+      });
       log.info({ url }, 'gateway listening');
     }
   } catch (err) {

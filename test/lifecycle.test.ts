@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getToken, http } from './helpers/customer.js';
+import { startFakeService } from './helpers/fake-service.js';
 import { freePort } from './helpers/free-port.js';
 import { startRole, writeCatalog } from './helpers/processes.js';
 import { startTestSystem, testCatalog } from './helpers/system.js';
@@ -85,6 +86,30 @@ describe('process lifecycle', () => {
     await proc.stop();
     expect(Date.now() - started).toBeLessThan(6_000);
     await own.stop();
+  });
+
+  it('stopping ends open event streams instead of waiting for them', async () => {
+    const hanging = await startFakeService('hang');
+    const sys = await startTestSystem({ catalog: testCatalog(hanging.url), env: { INTEGRATION_TIMEOUT_MS: '3000' } });
+    try {
+      const customer = await sys.customer();
+      const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: { token: 'tok_visa' } }, { async: true });
+      expect(res.status).toBe(202);
+      const stream = await fetch(`${sys.gatewayUrl}/v1/purchases/${res.body.id}/events`, { headers: { authorization: `Bearer ${customer.token}` } });
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.getReader();
+      expect((await reader.read()).done).toBe(false); // the current state arrived; the purchase hangs in provisioning
+      const started = Date.now();
+      const ended = (async () => {
+        for (;;) if ((await reader.read().catch(() => ({ done: true }))).done) return Date.now();
+      })();
+      const stopped = sys.stop().then(() => Date.now());
+      // The stream ends at once; stopping then waits only for the worker's active job (its calls time out after 3 s).
+      expect((await ended) - started).toBeLessThan(1_500);
+      expect((await stopped) - started).toBeLessThan(10_000);
+    } finally {
+      await hanging.stop();
+    }
   });
 
   it('an in-process system also serves its workers metrics on the gateway', async () => {

@@ -40,6 +40,7 @@ export interface GatewayDeps {
   /** OpenTelemetry HTTP spans, when tracing is on. */
   tracing?: Tracing;
   acknowledge(customerId: string, purchaseId: string): Promise<void>;
+  shutdown: AbortSignal;
 }
 
 /** The Purchase Gateway as a Hono app; everything it needs comes in `deps`. */
@@ -94,7 +95,7 @@ export function createApp(deps: GatewayDeps): Hono {
   v1.route(
     '/purchases',
     purchaseRoutes(
-      { stores: deps.stores, service: deps.service, events: deps.events, metrics, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, acknowledge: deps.acknowledge },
+      { stores: deps.stores, service: deps.service, events: deps.events, metrics, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, acknowledge: deps.acknowledge, shutdown: deps.shutdown },
       purchaseLimit,
     ),
   );

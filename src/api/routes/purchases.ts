@@ -20,10 +20,13 @@ export interface PurchaseRoutesDeps {
   syncTimeoutMs: number;
   /** Tells the customer an async purchase was accepted. */
   acknowledge(customerId: string, purchaseId: string): Promise<void>;
+  /** Aborted at shutdown: open event streams end so the server can close. */
+  shutdown: AbortSignal;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_STREAM_MS = 10 * 60_000;
+const HEARTBEAT_MS = 15_000;
 
 async function readBody(c: Context) {
   let raw: unknown;
@@ -96,8 +99,21 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       let done!: () => void;
       const finished = new Promise<void>((resolve) => (done = resolve));
       stream.onAbort(() => done());
-      // A stream lives at most this long; a client reconnects with the status URL.
+      // A stream lives at most this long, and ends at shutdown; a client reconnects with the status URL.
       const cap = setTimeout(() => done(), MAX_STREAM_MS);
+      const onShutdown = () => done();
+      deps.shutdown.addEventListener('abort', onShutdown);
+      // Keep-alive for proxies; and a re-read, in case the terminal event was lost in a Redis reconnect.
+      const beat = setInterval(() => {
+        chain = chain.then(async () => {
+          await stream.write(': keep-alive\n\n');
+          const record = await stores.purchases.get(first.id);
+          if (record && TERMINAL.has(record.status)) {
+            await send(record, 'status');
+            done();
+          }
+        }).catch(() => done());
+      }, HEARTBEAT_MS);
       // Events are serialised behind the first (current state) write, so the stream never interleaves writes.
       let ready!: () => void;
       let chain = new Promise<void>((resolve) => (ready = resolve));
@@ -117,6 +133,8 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
         await chain;
       } finally {
         clearTimeout(cap);
+        clearInterval(beat);
+        deps.shutdown.removeEventListener('abort', onShutdown);
         off();
       }
     });

@@ -1,0 +1,194 @@
+/** The demo's customer: drives the public API and checks what it sees against the scenario's expected outcome. */
+import { randomUUID } from 'node:crypto';
+
+export interface DemoOptions {
+  gatewayUrl: string;
+  authUrl: string;
+  adminUser?: string;
+  adminPassword?: string;
+}
+
+export interface DemoRow {
+  scenario: string;
+  httpStatus: string;
+  outcome: string;
+  payment: string;
+  order: string;
+  provisioned: string;
+  notifications: string;
+  ok: boolean;
+  skipped: boolean;
+  /** What did not match the expected outcome (empty when `ok`). */
+  problems: string[];
+}
+
+/** What the customer can see of one purchase attempt. */
+interface Seen {
+  status: number;
+  /** True when the answer was 202 and the status URL was polled to the end. */
+  polled: boolean;
+  body: any;
+  headers: Headers;
+  view?: any;
+  orders: any[];
+  provisioned: any[];
+  notifications: string[];
+}
+
+export interface Expected {
+  status: number;
+  outcome: string;
+  payment: string;
+  order: boolean;
+  provisioned?: { count: number; status: 'active' | 'deprovisioned' };
+  notifications?: string[];
+  /** Units whose external integration answered (sample catalog: `analytics`). */
+  integrations?: number;
+  /** Out-of-stock lines left out of a partial fulfilment, as the customer chose. */
+  left?: { removed: string[]; backordered: string[] };
+}
+
+const TERMINAL = ['completed', 'partially_fulfilled', 'failed'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function json(res: Response): Promise<any> {
+  const text = await res.text();
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
+/** A fresh demo customer: `demo-<scenario>-<random>`, with its own token. */
+export async function customer(o: DemoOptions, scenario: string) {
+  const sub = `demo-${scenario}-${randomUUID().slice(0, 8)}`;
+  const res = await fetch(`${o.authUrl}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub, ttlSeconds: 600 }) });
+  if (res.status !== 200) throw new Error(`token for ${sub}: HTTP ${res.status}`);
+  const auth = { authorization: `Bearer ${(await res.json()).access_token}` };
+  const get = async (path: string) => json(await fetch(`${o.gatewayUrl}${path}`, { headers: auth }));
+  return {
+    async buy(body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+      const res = await fetch(`${o.gatewayUrl}/v1/purchases`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      return { status: res.status, headers: res.headers, body: await json(res) };
+    },
+    /** Polls the status URL until the purchase is terminal (30 s at most). */
+    async poll(id: string): Promise<any> {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const view = await get(`/v1/purchases/${id}`);
+        if (TERMINAL.includes(view?.status) || Date.now() > deadline) return view;
+        await sleep(100);
+      }
+    },
+    /** Every order of this customer, whatever the purchase. */
+    async allOrders(): Promise<any[]> {
+      const list = await get('/v1/orders');
+      return Array.isArray(list) ? list : [];
+    },
+    async look(res: Answer): Promise<Seen> {
+      const id = res.body?.id ?? res.body?.purchaseId;
+      const mine = (list: any) => (Array.isArray(list) ? list.filter((x) => x.purchaseId === id) : []);
+      const [view, orders, provisioned, notifications] = await Promise.all([
+        id ? get(`/v1/purchases/${id}`) : undefined,
+        get('/v1/orders'),
+        get('/v1/provisioned'),
+        get('/v1/notifications'),
+      ]);
+      return {
+        ...res,
+        polled: res.status === 202,
+        view,
+        orders: mine(orders),
+        provisioned: mine(provisioned),
+        // Newest first on the wire; oldest first reads better.
+        notifications: mine(notifications).map((n: any) => n.type).reverse(),
+      };
+    },
+  };
+}
+type DemoCustomer = Awaited<ReturnType<typeof customer>>;
+export type Answer = { status: number; headers: Headers; body: any };
+
+export const card = (token = 'tok_visa') => ({ token });
+export const item = (productId: string, quantity = 1, customization?: Record<string, unknown>) => ({ productId, quantity, ...(customization ? { customization } : {}) });
+export const domain = () => ({ domain: `demo-${randomUUID().slice(0, 6)}.example` });
+
+/** The problem's code, or the purchase's status (its error code once failed). */
+export const outcomeOf = (seen: Seen): string => seen.body?.code ?? (seen.view?.status === 'failed' ? seen.view.error?.code : seen.view?.status) ?? '-';
+
+function mismatches(seen: Seen, want: Expected): string[] {
+  const out: string[] = [];
+  // A sync purchase past SYNC_TIMEOUT_MS answers 202; then the polled outcome is what counts.
+  if (seen.status !== want.status && !(seen.polled && want.status !== 202)) out.push(`HTTP ${seen.status}, expected ${want.status}`);
+  if (outcomeOf(seen) !== want.outcome) out.push(`outcome ${outcomeOf(seen)}, expected ${want.outcome}`);
+  if ((seen.view?.payment?.status ?? 'none') !== want.payment) out.push(`payment ${seen.view?.payment?.status}, expected ${want.payment}`);
+  if ((seen.orders.length > 0) !== want.order) out.push(`${seen.orders.length} orders, expected ${want.order ? 'one' : 'none'}`);
+  const units = want.provisioned ? seen.provisioned.filter((p) => p.status === want.provisioned!.status).length : 0;
+  if (units !== (want.provisioned?.count ?? 0) || seen.provisioned.length !== units) out.push(`provisioned ${describeUnits(seen.provisioned)}, expected ${want.provisioned?.count ?? 0} ${want.provisioned?.status ?? ''}`.trim());
+  for (const type of want.notifications ?? []) if (!seen.notifications.includes(type)) out.push(`no ${type} notification`);
+  const established = seen.provisioned.filter((p) => p.integration?.status === 'established' && p.integration.externalRef).length;
+  if (want.integrations !== undefined && established !== want.integrations) out.push(`${established} integrations established, expected ${want.integrations}`);
+  if (want.left) {
+    const left = { removed: (seen.view?.removed ?? []).map((l: any) => l.productId), backordered: (seen.view?.backordered ?? []).map((l: any) => l.productId) };
+    if (JSON.stringify(left) !== JSON.stringify(want.left)) out.push(`left out ${JSON.stringify(left)}, expected ${JSON.stringify(want.left)}`);
+  }
+  return out;
+}
+
+function describeUnits(units: any[]): string {
+  if (units.length === 0) return '-';
+  const by = new Map<string, number>();
+  for (const u of units) by.set(u.status, (by.get(u.status) ?? 0) + 1);
+  return [...by].map(([status, n]) => `${n} ${status}`).join(', ');
+}
+
+function describeNotes(types: string[]): string {
+  const counts = new Map<string, number>();
+  for (const t of types) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return [...counts].map(([t, n]) => (n > 1 ? `${t}×${n}` : t)).join(', ') || '-';
+}
+
+/**
+ * Follows a 202 to the end, then looks (again, as notifications and undo jobs
+ * finish just after the answer) until it matches or 5 s pass.
+ */
+export async function settle(c: DemoCustomer, res: Answer, want: Expected) {
+  if (res.status === 202 && res.body?.id) await c.poll(res.body.id);
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const seen = await c.look(res);
+    const problems = mismatches(seen, want);
+    if (problems.length === 0 || Date.now() > deadline) return { seen, problems };
+    await sleep(100);
+  }
+}
+
+export function row(scenario: string, seen: Seen, problems: string[], httpStatus = seen.polled ? '202 → polled' : String(seen.status), outcome = outcomeOf(seen)): DemoRow {
+  return {
+    scenario,
+    httpStatus,
+    outcome,
+    payment: seen.view?.payment?.status ?? '-',
+    order: seen.orders.length ? seen.orders.map((o) => o.status).join(', ') : '-',
+    provisioned: describeUnits(seen.provisioned),
+    notifications: describeNotes(seen.notifications),
+    ok: problems.length === 0,
+    skipped: false,
+    problems,
+  };
+}
+
+export type Scenario = (o: DemoOptions) => Promise<DemoRow>;
+
+/** One purchase by a fresh customer, checked against what should happen. */
+export const simple =
+  (name: string, body: unknown, want: Expected): Scenario =>
+  async (o) => {
+    const c = await customer(o, name);
+    const { seen, problems } = await settle(c, await c.buy(body), want);
+    return row(name, seen, problems);
+  };
+
+export const done = (units: number, ...notes: string[]): Expected => ({ status: 201, outcome: 'completed', payment: 'captured', order: true, provisioned: { count: units, status: 'active' }, notifications: ['order_confirmation', ...notes] });
+export const refused = (status: number, code: string, payment = 'none', notes: string[] = []): Expected => ({ status, outcome: code, payment, order: false, notifications: notes });

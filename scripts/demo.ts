@@ -1,0 +1,176 @@
+/**
+ * `npm run demo`: drives the seed scenarios against a running system with the
+ * bundled sample catalog and prints what a customer sees, one row per scenario.
+ * GATEWAY_URL, AUTH_URL, ADMIN_PASSWORD (and ADMIN_USER) pick the system; the
+ * rollback scenario needs ADMIN_PASSWORD and a system with FAULT_INJECTION=1.
+ * Exits 0 when every scenario matched its expected outcome, 1 otherwise.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { card, customer, domain, done, item, outcomeOf, refused, row, settle, simple, type DemoOptions, type DemoRow, type Scenario } from './demo-client.js';
+
+export type { DemoOptions, DemoRow } from './demo-client.js';
+
+/** The sample catalog's integration (src/catalog/sample-catalog.json, product `analytics`). */
+const INTEGRATION = { host: '127.0.0.1', port: 4000 };
+
+const SCENARIOS: Scenario[] = [
+  simple('success', { items: [item('pro-plan', 1, domain())], payment: card() }, done(2, 'product_provisioned')),
+  simple('multiple-products', { items: [item('basic-plan'), item('storage-addon', 1, { sizeGb: 100 }), item('analytics')], payment: card() }, { ...done(3, 'product_provisioned'), integrations: 1 }),
+  simple('out-of-stock', { items: [item('limited-edition')], payment: card() }, refused(409, 'out_of_stock', 'none', ['out_of_stock'])),
+  simple('invalid-product', { items: [item('no-such-product')], payment: card() }, refused(422, 'invalid_product', 'none', ['purchase_failed'])),
+  simple('missing-customization', { items: [item('pro-plan')], payment: card() }, refused(422, 'incomplete_customization', 'none', ['purchase_failed'])),
+  simple('declined-card', { items: [item('basic-plan')], payment: card('tok_declined') }, refused(402, 'payment_failed', 'declined', ['payment_failed'])),
+  simple('partial-remove', { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'remove' }, { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: ['limited-edition'], backordered: [] } }),
+  simple('partial-backorder', { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'backorder' }, { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: [], backordered: ['limited-edition'] } }),
+
+  async function quotaExceeded(o) {
+    const c = await customer(o, 'quota');
+    // The quota is 2 pro plans per customer: two go through, the third is refused.
+    const before: number[] = [];
+    for (let i = 0; i < 2; i++) before.push((await c.buy({ items: [item('pro-plan', 1, domain())], payment: card() })).status);
+    const res = await c.buy({ items: [item('pro-plan', 1, domain())], payment: card() });
+    const { seen, problems } = await settle(c, res, refused(409, 'quota_exceeded', 'none', ['purchase_failed']));
+    if (before.some((s) => s !== 201)) problems.unshift(`first two purchases answered ${before.join(', ')}, expected 201`);
+    return row('quota-exceeded', seen, problems, `${before.join(', ')}, ${res.status}`);
+  },
+
+  async function asyncWithPolling(o) {
+    const c = await customer(o, 'async');
+    const res = await c.buy({ items: [item('basic-plan')], payment: card() }, { prefer: 'respond-async' });
+    const problems: string[] = [];
+    if (res.status !== 202 || res.body?.status !== 'accepted' || res.headers.get('location') !== res.body?.statusUrl) problems.push(`answered ${res.status} ${JSON.stringify(res.body)}, expected 202 accepted with Location`);
+    const settled = await settle(c, res, { ...done(1, 'purchase_accepted'), status: 202 });
+    return row('async-polling', settled.seen, [...problems, ...settled.problems], '202 → polled', `accepted → ${outcomeOf(settled.seen)}`);
+  },
+
+  async function idempotentReplay(o) {
+    const c = await customer(o, 'idempotent');
+    const body = { items: [item('basic-plan')], payment: card() };
+    const key = `demo-${randomUUID()}`;
+    const first = await c.buy(body, { 'idempotency-key': key });
+    const again = await c.buy(body, { 'idempotency-key': key });
+    const { seen, problems } = await settle(c, again, done(1));
+    if (first.status !== 201 || again.body?.id !== first.body?.id) problems.push(`replay answered ${again.body?.id}, first was ${first.status} ${first.body?.id}`);
+    if (again.headers.get('idempotent-replayed') !== 'true') problems.push('no Idempotent-Replayed header');
+    const orders = await c.allOrders();
+    if (orders.length !== 1) problems.push(`${orders.length} orders for the customer, expected exactly one`);
+    return row('idempotent-replay', seen, problems, `${first.status}, ${again.status} (replayed)`);
+  },
+
+  async function rollback(o) {
+    const skip = (why: string): DemoRow => ({ scenario: 'rollback', httpStatus: '-', outcome: `skipped: ${why}`, payment: '-', order: '-', provisioned: '-', notifications: '-', ok: true, skipped: true, problems: [] });
+    if (!o.adminPassword) return skip('no ADMIN_PASSWORD');
+    const admin = (method: string, body?: unknown) =>
+      fetch(`${o.gatewayUrl}/admin/faults`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from(`${o.adminUser ?? 'admin'}:${o.adminPassword}`).toString('base64')}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    // Placing the order fails on every attempt (20 ≥ any STEP_ATTEMPTS): everything done before is undone.
+    const armed = await admin('POST', { point: 'order.place', times: 20 });
+    if (armed.status === 404) return skip('FAULT_INJECTION is off');
+    if (armed.status !== 201) return { ...skip(''), outcome: `fault not armed: HTTP ${armed.status}`, ok: false, skipped: false, problems: [`POST /admin/faults answered ${armed.status}`] };
+    try {
+      return await simple('rollback', { items: [item('pro-plan', 1, domain())], payment: card() }, {
+        status: 502,
+        outcome: 'purchase_failed',
+        payment: 'refunded',
+        order: false,
+        provisioned: { count: 2, status: 'deprovisioned' },
+        notifications: ['purchase_failed'],
+      })(o);
+    } finally {
+      await admin('DELETE');
+    }
+  },
+];
+
+/** Starts a stand-in for the sample catalog's integration on 127.0.0.1:4000 unless something listens there. */
+async function startIntegration(): Promise<() => Promise<void>> {
+  const listening = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(INTEGRATION.port, INTEGRATION.host);
+    socket.setTimeout(500);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+  if (listening) return async () => {};
+  let calls = 0;
+  const server = http.createServer((req, res) => {
+    req.resume().on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ externalRef: `demo-ext-${++calls}` }));
+    });
+  });
+  const started = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false)); // EADDRINUSE: someone else just took the port; use theirs
+    server.listen(INTEGRATION.port, INTEGRATION.host, () => resolve(true));
+  });
+  if (!started) return async () => {};
+  return () => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+}
+
+/** Runs every scenario in turn, each with a fresh customer, and returns one row per scenario. */
+export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
+  const stopIntegration = await startIntegration();
+  try {
+    const rows: DemoRow[] = [];
+    for (const scenario of SCENARIOS) rows.push(await scenario(o));
+    return rows;
+  } finally {
+    await stopIntegration();
+  }
+}
+
+const COLUMNS = [
+  ['scenario', 'scenario'],
+  ['httpStatus', 'HTTP status'],
+  ['outcome', 'code/status'],
+  ['payment', 'payment'],
+  ['order', 'order'],
+  ['provisioned', 'provisioned'],
+  ['notifications', 'notifications'],
+] as const;
+
+export function formatTable(rows: DemoRow[]): string {
+  const cells = [COLUMNS.map(([, title]) => title), ...rows.map((r) => COLUMNS.map(([key]) => r[key]))];
+  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
+  const line = (values: string[], mark: string) => `${mark} ${values.map((v, i) => v.padEnd(widths[i]!)).join(' | ')}`.trimEnd();
+  const mark = (r: DemoRow) => (r.skipped ? '-' : r.ok ? '✓' : '✗');
+  return [line(cells[0]!, ' '), `  ${widths.map((w) => '-'.repeat(w)).join('-|-')}`, ...rows.map((r, i) => line(cells[i + 1]!, mark(r)))].join('\n');
+}
+
+async function main() {
+  const options: DemoOptions = {
+    gatewayUrl: process.env.GATEWAY_URL ?? 'http://127.0.0.1:3000',
+    authUrl: process.env.AUTH_URL ?? 'http://127.0.0.1:3001',
+    adminUser: process.env.ADMIN_USER,
+    adminPassword: process.env.ADMIN_PASSWORD,
+  };
+  const up = await fetch(`${options.gatewayUrl}/healthz`).then((r) => r.ok, () => false);
+  if (!up) {
+    console.error(`No gateway answers at ${options.gatewayUrl}: start the system first (npm start), or set GATEWAY_URL and AUTH_URL.`);
+    process.exit(1);
+  }
+  const rows = await runDemo(options);
+  console.log(formatTable(rows));
+  const failed = rows.filter((r) => !r.ok);
+  for (const r of failed) console.log(`\n✗ ${r.scenario}: ${r.problems.join('; ')}`);
+  const ran = rows.filter((r) => !r.skipped);
+  const skipped = rows.length - ran.length;
+  console.log(`\n${ran.length - failed.length} of ${ran.length} scenarios as expected${skipped ? `, ${skipped} skipped` : ''}.`);
+  process.exit(failed.length === 0 ? 0 : 1);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(`demo failed: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}
