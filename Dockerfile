@@ -3,7 +3,7 @@
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --omit=dev
+RUN npm install --no-audit --no-fund --omit=dev
 
 # Runtime stage: sources + production dependencies, unprivileged.
 FROM node:20-bookworm-slim
