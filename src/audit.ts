@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { notificationId } from './processors/notify.js';
+import { orderIdFor } from './processors/orders.js';
 import { purchaseOfChargeKey, refundKey } from './processors/payment.js';
 import type { Stores } from './stores/domain-stores.js';
 import type { PurchaseRecord, PurchaseStatus } from './stores/purchase-store.js';
@@ -84,7 +85,8 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     const record = records.get(purchaseId);
     const refunded = (await redis.exists(keys.providerRefund(refundKey(purchaseId)))) === 1;
     if (refunded) refunds++;
-    const ordered = record?.orderId !== undefined && (await stores.orders.get(record.orderId)) !== undefined;
+    // The order is looked up by its derived id: the purchase record may have expired by retention.
+    const ordered = (await stores.orders.get(orderIdFor(purchaseId))) !== undefined;
     if (record && record.payment.chargeId !== charge.chargeId) violations.push(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`);
     if (ordered && refunded) violations.push(`purchase ${purchaseId}: ordered and refunded`);
     if (!ordered && !refunded && (quiet || record?.phase === 'done')) violations.push(`purchase ${purchaseId}: charged with no order and no refund`);
@@ -98,7 +100,8 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     if (unit.status !== 'active') continue;
     provisionedActive++;
     const record = records.get(unit.purchaseId);
-    if (!record?.orderId && (quiet || record?.phase === 'done')) violations.push(`provisioned ${unit.id}: active with no order`);
+    const ordered = (await stores.orders.get(orderIdFor(unit.purchaseId))) !== undefined;
+    if (!ordered && (quiet || !record || record.phase === 'done')) violations.push(`provisioned ${unit.id}: active with no order`);
   }
 
   // Purchases: terminal once quiet; a completed one has exactly one confirmation.

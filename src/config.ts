@@ -52,6 +52,8 @@ const schema = z.object({
   MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
   /** Workers-only processes serve /metrics here when set. */
   METRICS_PORT: port.optional(),
+  /** Finished purchase records and notifications expire after this; orders and the Product Store stay. */
+  RETENTION_S: z.coerce.number().int().min(0).default(30 * 24 * 3_600),
   WATCHDOG_INTERVAL_MS: ms.default(15_000),
   PURCHASE_DEADLINE_MS: ms.default(120_000),
   INTEGRATION_TIMEOUT_MS: ms.default(3_000),

@@ -76,7 +76,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
     if (config.ROLES.includes('workers')) {
       const workerRedis = connectRedis(redisUrl, 'worker');
       stops.push(() => workerRedis.quit().catch(() => workerRedis.disconnect()));
-      const stores = createStores(workerRedis, keys);
+      const stores = createStores(workerRedis, keys, config.RETENTION_S);
       const workers = await startWorkers({ config, redis: workerRedis, stores, provider: new TestPaymentProvider(workerRedis, keys), rules: loadRules(config.RULES_FILE), log, tracing });
       stops.push(() => workers.close());
       workerRegistry = workers.metrics.registry;
@@ -93,7 +93,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
     }
 
     if (config.ROLES.includes('gateway')) {
-      const stores = createStores(redis, keys);
+      const stores = createStores(redis, keys, config.RETENTION_S);
       const prefix = keys.queuePrefix;
       const subscriber = connectRedis(redisUrl, 'subscriber');
       const events = await PurchaseEvents.start(subscriber, keys.events, keys.progress);

@@ -115,3 +115,24 @@ describe('reliability: watchdog and audit', () => {
     expect(res.status).toBe(201);
   });
 });
+
+describe('retention', () => {
+  it('finished purchase records and notifications expire by policy; orders and the Product Store stay, and the books still balance', async () => {
+    const sys = await startTestSystem({ env: { RETENTION_S: '1' } });
+    try {
+      const customer = await sys.customer();
+      const res = await customer.buy('pro-plan', 1, { domain: 'kept.example' });
+      expect(res.status).toBe(201);
+      expect((await customer.notifications()).length).toBeGreaterThan(0);
+      await eventually('the purchase record to expire', async () => (await customer.get(`/v1/purchases/${res.body.id}`)).status === 404, 5_000);
+      const left = await customer.notifications();
+      expect(left.map((n) => n.type)).toEqual([]);
+      expect((await customer.orders()).map((o) => o.purchaseId)).toEqual([res.body.id]);
+      expect((await customer.provisioned()).filter((p) => p.status === 'active')).toHaveLength(2);
+      const audit = await runAudit(sys.stores);
+      expect(audit.violations).toEqual([]);
+    } finally {
+      await sys.stop();
+    }
+  });
+});

@@ -10,6 +10,8 @@ export class DocumentStore<T extends { id: string; customerId: string }> {
     private readonly redis: Redis,
     private readonly docKey: (id: string) => string,
     private readonly indexKey: (customerId: string) => string,
+    /** 0 keeps documents forever; otherwise each expires, and the index drops what has. */
+    private readonly retentionS = 0,
   ) {}
 
   /** Stores `doc` unless its id exists; returns the stored document either way. */
@@ -25,7 +27,14 @@ export class DocumentStore<T extends { id: string; customerId: string }> {
   /** putOnce for several documents in one round trip. */
   async putAllOnce(docs: T[], score = Date.now()): Promise<void> {
     const tx = this.redis.multi();
-    for (const doc of docs) tx.set(this.docKey(doc.id), JSON.stringify(doc), 'NX').zadd(this.indexKey(doc.customerId), 'NX', score, doc.id);
+    for (const doc of docs) {
+      if (this.retentionS > 0) tx.set(this.docKey(doc.id), JSON.stringify(doc), 'EX', this.retentionS, 'NX');
+      else tx.set(this.docKey(doc.id), JSON.stringify(doc), 'NX');
+      tx.zadd(this.indexKey(doc.customerId), 'NX', score, doc.id);
+    }
+    if (this.retentionS > 0) {
+      for (const customerId of new Set(docs.map((d) => d.customerId))) tx.zremrangebyscore(this.indexKey(customerId), 0, score - this.retentionS * 1000);
+    }
     await tx.exec();
   }
 

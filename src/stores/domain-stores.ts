@@ -56,16 +56,17 @@ export interface Notification {
 /** Every Redis-backed store, built once per connection. */
 export type Stores = ReturnType<typeof createStores>;
 
-export function createStores(redis: Redis, keys: Keys) {
+/** `retentionS`: how long finished purchase records and notifications are kept (0 = forever). */
+export function createStores(redis: Redis, keys: Keys, retentionS = 0) {
   return {
     redis,
     keys,
     catalog: new CatalogStore(redis, keys),
     inventory: new InventoryStore(redis, keys),
-    purchases: new PurchaseStore(redis, keys),
+    purchases: new PurchaseStore(redis, keys, retentionS),
     orders: new DocumentStore<Order>(redis, keys.order, keys.ordersByCustomer),
     provisioned: new DocumentStore<ProvisionedProduct>(redis, keys.provisioned, keys.provisionedByCustomer),
-    notifications: new DocumentStore<Notification>(redis, keys.notification, keys.notificationsByCustomer),
+    notifications: new DocumentStore<Notification>(redis, keys.notification, keys.notificationsByCustomer, retentionS),
     faults: new FaultStore(redis, keys),
   };
 }

@@ -94,7 +94,8 @@ type Fields = Partial<Omit<PurchaseRecord, 'id' | 'steps'>>;
  * Guarded update: applies the fields only if the record exists and its phase
  * matches the guard ('' any, 'x' equal, '!x' not equal), then publishes the event
  * on the progress channel, and on the outcome channel when the status is terminal.
- * KEYS: record, open-set   ARGV: guard, outcome channel, progress channel, id, close, step, step-status, field/value pairs…
+ * KEYS: record, open-set   ARGV: guard, outcome channel, progress channel, id, close ('' or the record's
+ * retention in seconds, 0 = keep), step, step-status, field/value pairs…
  */
 const UPDATE = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -106,7 +107,10 @@ if g ~= '' then
   elseif phase ~= g then return 0 end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-if ARGV[5] == '1' then redis.call('ZREM', KEYS[2], ARGV[4]) end
+if ARGV[5] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+end
 local status = redis.call('HGET', KEYS[1], 'status')
 local event = {id = ARGV[4], status = status}
 if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
@@ -121,6 +125,8 @@ export class PurchaseStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** How long a finished purchase's record is kept (0 = forever); its order stays in the OMS. */
+    private readonly retentionS = 0,
   ) {}
 
   async create(record: PurchaseRecord): Promise<void> {
@@ -186,7 +192,7 @@ export class PurchaseStore {
     const flat = encode({ ...fields, updatedAt: now });
     for (const [step, status] of Object.entries(steps)) flat[`step:${step}`] = status as string;
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
-    const args = [guard, this.keys.events, this.keys.progress, id, close ? '1' : '', step, stepStatus, ...Object.entries(flat).flat()];
+    const args = [guard, this.keys.events, this.keys.progress, id, close ? String(this.retentionS) : '', step, stepStatus, ...Object.entries(flat).flat()];
     const applied = (await UPDATE(this.redis, [this.keys.purchase(id), this.keys.purchasesOpen], args)) as number;
     return applied === 1;
   }
