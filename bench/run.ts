@@ -1,7 +1,8 @@
 /**
  * npm run bench — the purchase system beside bare BullMQ, in one run, on one
  * redis-server (AOF on, appendfsync everysec). Prints a table, writes JSON.
- *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase, BENCH_SOAK_S (0) soak length.
+ *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase, BENCH_SOAK_S (0) soak length,
+ *   BENCH_RETENTION_S (60) record retention of the system under test.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { freePort } from '../test/helpers/free-port.js';
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 0);
+// Finished purchase records and notifications expire after this (orders and the Product Store stay).
+const RETENTION_S = process.env.BENCH_RETENTION_S ?? '60';
 const root = path.resolve(import.meta.dirname, '..');
 
 interface PhaseResult {
@@ -138,7 +141,7 @@ async function main() {
   const catalogFile = path.join(dir, 'catalog.json');
   writeFileSync(catalogFile, JSON.stringify({ products: [{ id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 }] }));
   const cores = os.cpus().length;
-  console.log(`purchase-system bench: N=${N}, ${SECONDS}s per phase, ${cores} cores, ${os.cpus()[0]?.model}, node ${process.version}`);
+  console.log(`purchase-system bench: N=${N}, ${SECONDS}s per phase, ${cores} cores, ${os.cpus()[0]?.model}, node ${process.version}, RETENTION_S=${RETENTION_S}`);
 
   try {
     results.push(await baseline(server.url, redis));
@@ -155,6 +158,7 @@ async function main() {
       READ_RATE_LIMIT_POINTS: '1000000000',
       LOG_LEVEL: 'warn',
       SYNC_TIMEOUT_MS: '30000',
+      RETENTION_S: RETENTION_S,
     };
     // The deployment the README recommends, on the same two cores the baseline uses: a
     // gateway(+auth) process and a workers process, both started by src/main.ts.
