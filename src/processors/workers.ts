@@ -6,6 +6,7 @@ import type { PaymentProvider } from '../adapters/payment-provider.js';
 import type { Config } from '../config.js';
 import type { RulesEngine } from '../domain/rules.js';
 import type { Logger } from '../logger.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Tracing } from '../telemetry.js';
 import { QUEUES, type QueueName } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
@@ -18,10 +19,9 @@ import { orderHandlers } from './orders.js';
 import { paymentHandlers } from './payment.js';
 import { provisioningHandlers } from './provisioning.js';
 import { createWatchdog, SWEEP_JOB } from './watchdog.js';
-import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyHandler = (job: Job<any>) => Promise<string>;
+// Each queue's handlers take their own job data; the dispatcher only routes by name.
+type AnyHandler = (job: Job<never>) => Promise<string>;
 
 export const HEARTBEAT_MS = 2_000;
 /** A workers process is live while its heartbeat is younger than this. */
@@ -103,7 +103,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
         async (job: Job) => {
           const handler = byName[job.name];
           if (!handler) throw new Error(`no handler for ${queue}/${job.name}`);
-          return handler(job);
+          return handler(job as Job<never>);
         },
         {
           // Shared for commands; BullMQ duplicates it for each worker's blocking connection.

@@ -1,0 +1,69 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './helpers/customer.js';
+import { startFakeService } from './helpers/fake-service.js';
+import { startTestSystem, type TestSystem } from './helpers/system.js';
+import { createLogger } from '../src/logger.js';
+
+describe('notifications webhook', () => {
+  let hook: Awaited<ReturnType<typeof startFakeService>>;
+  let sys: TestSystem;
+  beforeAll(async () => {
+    hook = await startFakeService('ok');
+    sys = await startTestSystem({ env: { NOTIFY_WEBHOOK_URL: hook.url } });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await hook?.stop();
+  });
+
+  it('POSTs every notification to NOTIFY_WEBHOOK_URL with a stable Idempotency-Key', async () => {
+    const customer = await sys.customer();
+    const res = await customer.buy('basic-plan');
+    expect(res.status).toBe(201);
+    const stored = await customer.notifications();
+    const delivered = await eventually('deliveries', async () => {
+      const mine = hook.requests.filter((r) => r.body?.purchaseId === res.body.id);
+      return mine.length === stored.length ? mine : undefined;
+    });
+    expect(delivered.map((r) => r.body.type).sort()).toEqual(stored.map((n) => n.type).sort());
+    for (const r of delivered) expect(r.headers['idempotency-key']).toBe(r.body.id);
+  });
+
+  it('a webhook outage never undoes a purchase: it completes, and deliveries are retried until the receiver is back', async () => {
+    hook.set({ status: 503 });
+    const customer = await sys.customer();
+    const res = await customer.buy('basic-plan');
+    // the pivot was passed: the purchase completed and was not refunded
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('completed');
+    expect(res.body.payment.status).toBe('captured');
+    const attempts = await eventually('failed delivery attempts', async () => {
+      const mine = hook.requests.filter((r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation');
+      return mine.length >= 2 ? mine : undefined;
+    });
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    hook.set('ok');
+    // Backoff doubles from 1 s; the third attempt comes about 3 s after the first.
+    await eventually('the confirmation to be delivered after the outage', async () => {
+      const n = hook.requests.filter((r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation').length;
+      return n > attempts.length;
+    }, 15_000);
+    expect((await customer.purchaseState(res.body.id)).payment.status).toBe('captured');
+    expect(await customer.orders()).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('logs', () => {
+  it('redact payment tokens and credentials', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+    const real = createLogger('info', sink);
+    real.info({ payment: { token: 'tok_visa' }, req: { headers: { authorization: 'Bearer secret.jwt' } }, password: 'hunter2' }, 'hello');
+    const out = lines.join('');
+    expect(out).toContain('hello');
+    expect(out).not.toContain('tok_visa');
+    expect(out).not.toContain('secret.jwt');
+    expect(out).not.toContain('hunter2');
+  });
+});
