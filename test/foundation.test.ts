@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config.js';
 import { eventually, visa } from './helpers/customer.js';
-import { startTestSystem, type TestSystem } from './helpers/system.js';
+import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
 describe('configuration', () => {
   it('fails fast naming the variable with a bad value', () => {
@@ -154,5 +154,30 @@ describe('operations: metrics and logs', () => {
     expect(text).toMatch(/^saga_step_duration_seconds_count\{step="payment",outcome="completed"\} 2$/m);
     expect(text).toMatch(/^queue_jobs\{queue="orchestrator",state="waiting"\} \d+$/m);
     expect(text).toMatch(/^http_requests_total\{method="POST",route="\/v1\/purchases\/?",status="201"\} 1$/m);
+  });
+});
+
+describe('catalog loading', () => {
+  it('a restart with an edited catalog adds new products and updates descriptions but never resets known stock', async () => {
+    const first = await startTestSystem();
+    const prefix = first.config.KEY_PREFIX;
+    try {
+      const customer = await first.customer();
+      expect((await customer.buy('basic-plan', 3)).status).toBe(201);
+    } finally {
+      await first.stop();
+    }
+    const edited = testCatalog().map((p) => (p.id === 'basic-plan' ? { ...p, name: 'Basic plan (2027)', stock: 5 } : p));
+    edited.push({ id: 'new-thing', name: 'New thing', price: { amount: 100, currency: 'USD' }, stock: 7, dependencies: [] });
+    const second = await startTestSystem({ catalog: edited, env: { KEY_PREFIX: prefix } });
+    try {
+      const customer = await second.customer();
+      const basic = await customer.product('basic-plan');
+      expect(basic.name).toBe('Basic plan (2027)');
+      expect(basic.available).toBe(97); // 100 stocked, 3 sold: the file's new "5" does not reset it
+      expect((await customer.product('new-thing')).available).toBe(7);
+    } finally {
+      await second.stop();
+    }
   });
 });
