@@ -112,6 +112,19 @@ describe('process lifecycle', () => {
     }
   });
 
+  it('a workers-only process serves its metrics on METRICS_PORT', async () => {
+    const metricsPort = await freePort();
+    const env = { REDIS_URL: redis.url, KEY_PREFIX: 'life3', CATALOG_FILE: writeCatalog(testCatalog()), METRICS_PORT: String(metricsPort) };
+    const proc = await startRole('workers', env);
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(text).toMatch(/^queue_jobs\{queue="orchestrator",state="waiting"\} \d+$/m);
+      expect(text).toContain('saga_step_duration_seconds');
+    } finally {
+      expect(await proc.stop()).toBe(0);
+    }
+  });
+
   it('an in-process system also serves its workers metrics on the gateway', async () => {
     const sys = await startTestSystem();
     try {
