@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { FlowProducer, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -99,13 +99,11 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       const events = await PurchaseEvents.start(subscriber, keys.events, keys.progress);
       stops.push(() => events.close());
       const telemetry = tracing?.bullmq;
-      const flows = new FlowProducer({ connection: redis, prefix, telemetry });
       const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix, telemetry }));
       // Connection errors surface through the calls that fail; keep them out of stderr.
       const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
       for (const q of queues) q.on('error', quiet);
-      flows.on('error', quiet);
-      stops.push(async () => Promise.all([flows.close(), ...queues.map((q) => q.close())]));
+      stops.push(async () => Promise.all(queues.map((q) => q.close())));
       const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.find((q) => q.name === QUEUES.notifications) : undefined;
       const metrics = createGatewayMetrics();
       const shutdown = new AbortController();
@@ -122,7 +120,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       const service = createPurchaseService({
         stores,
         idempotency: new IdempotencyStore(redis, keys),
-        flows,
+        orchestrator: queues.find((q) => q.name === QUEUES.orchestrator)!,
         breaker,
         policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
         rootAttempts: config.COMPENSATION_ATTEMPTS,

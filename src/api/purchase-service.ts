@@ -1,9 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { FlowProducer } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { AppError } from '../errors.js';
-import { buildPurchaseFlow } from '../flows/purchase-flow.js';
-import type { RetryPolicy } from '../queues/contract.js';
-import { STEPS } from '../queues/contract.js';
+import { jobId, START_JOB, STEPS, stepJobOptions, type RetryPolicy, type SagaJobData } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { IdempotencyStore } from '../stores/idempotency-store.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
@@ -20,7 +18,8 @@ export interface Submitted {
 export interface PurchaseServiceDeps {
   stores: Stores;
   idempotency: IdempotencyStore;
-  flows: FlowProducer;
+  /** The orchestrator queue: the gateway hands a purchase over with one `start` job. */
+  orchestrator: Queue;
   breaker: OrchestratorBreaker;
   policy: RetryPolicy;
   rootAttempts: number;
@@ -74,7 +73,8 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
     };
     try {
       await stores.purchases.create(record);
-      await deps.flows.add(buildPurchaseFlow(id, deps.policy, deps.rootAttempts));
+      const data: SagaJobData = { purchaseId: id };
+      await deps.orchestrator.add(START_JOB, data, { ...stepJobOptions({ ...deps.policy, attempts: deps.rootAttempts }), jobId: jobId(id, START_JOB) });
     } catch (err) {
       await giveBack();
       throw err;

@@ -19,6 +19,9 @@ export interface WorkerContext {
   webhookQueue?: Queue;
   webhookUrl?: string;
   compensationPolicy: RetryPolicy;
+  /** Retry policy of forward steps, and attempts of the flow's root. */
+  stepPolicy: RetryPolicy;
+  rootAttempts: number;
   integrationTimeoutMs: number;
   /** Throws when an operator armed a fault at this point (FAULT_INJECTION=1 only). */
   injectFault(point: FaultPoint): Promise<void>;

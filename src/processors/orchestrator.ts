@@ -5,6 +5,7 @@ import { formatMoney } from '../domain/money.js';
 import { fulfilledLines } from '../domain/pricing.js';
 import { StepError } from '../errors.js';
 import { buildCompensationFlow } from '../flows/compensation-plan.js';
+import { buildPurchaseFlow } from '../flows/purchase-flow.js';
 import type { SagaJobData } from '../queues/contract.js';
 import type { PlannedLine, PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
@@ -87,7 +88,13 @@ export function orchestratorHandlers(ctx: WorkerContext) {
     return 'completed';
   };
 
-  return { validate, complete };
+  /** The hand-off from the gateway becomes the saga's flow (deterministic ids: adding twice adds once). */
+  const start = async (job: Job<SagaJobData>): Promise<string> => {
+    await ctx.flows.add(buildPurchaseFlow(job.data.purchaseId, ctx.stepPolicy, ctx.rootAttempts));
+    return 'started';
+  };
+
+  return { start, validate, complete };
 }
 
 async function sendConfirmations(ctx: WorkerContext, record: PurchaseRecord): Promise<void> {

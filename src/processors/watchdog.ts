@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { buildCompensationFlow, plannedUndos } from '../flows/compensation-plan.js';
-import { jobId, QUEUES, SETTLE_JOB, STEPS, stepJobOptions, type QueueName } from '../queues/contract.js';
+import { jobId, QUEUES, SETTLE_JOB, START_JOB, STEPS, stepJobOptions, type QueueName } from '../queues/contract.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
 import { orderIdFor } from './orders.js';
@@ -16,7 +16,8 @@ export type SweepAction = 'none' | 'forgotten' | 'completion-retried' | 'failed-
 function jobsOf(record: PurchaseRecord): { queue: QueueName; id: string }[] {
   const forward = STEPS.map((s) => ({ queue: s.queue as QueueName, id: jobId(record.id, s.name) }));
   const undo = STEPS.filter((s) => 'undo' in s).map((s) => ({ queue: QUEUES.compensation as QueueName, id: jobId(record.id, `undo-${s.name}`) }));
-  return [...forward, ...undo, { queue: QUEUES.compensation, id: jobId(record.id, SETTLE_JOB) }];
+  const start = { queue: QUEUES.orchestrator as QueueName, id: jobId(record.id, START_JOB) };
+  return [start, ...forward, ...undo, { queue: QUEUES.compensation, id: jobId(record.id, SETTLE_JOB) }];
 }
 
 /**

@@ -65,6 +65,8 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     webhookQueue,
     webhookUrl: config.NOTIFY_WEBHOOK_URL,
     compensationPolicy: { attempts: config.COMPENSATION_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+    stepPolicy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+    rootAttempts: config.COMPENSATION_ATTEMPTS,
     integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
     async injectFault(point) {
       if (!config.FAULT_INJECTION) return;

@@ -40,6 +40,8 @@ export interface StepDef {
 export type StepName = (typeof STEPS)[number]['name'];
 export type UndoJob = 'release' | 'refund' | 'restock' | 'deprovision';
 export const SETTLE_JOB = 'settle';
+/** The hand-off: one small job the gateway adds; the orchestrator turns it into the saga's flow. */
+export const START_JOB = 'start';
 export const DELIVER_JOB = 'deliver';
 
 export function stepDef(name: StepName): StepDef {
