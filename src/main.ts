@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const redis = await resolveRedis(config.REDIS_URL, config.DATA_DIR);
   if (redis.local) log.info({ url: redis.url, dir: path.join(config.DATA_DIR, 'redis') }, 'started a local redis-server (AOF on)');
 
-  const tracing = startTracing(process.env);
+  const tracing = await startTracing(process.env);
   if (tracing) log.info('OpenTelemetry tracing on');
   let system;
   try {

@@ -1,7 +1,4 @@
-import { httpInstrumentationMiddleware } from '@hono/otel';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BullMQOtel } from 'bullmq-otel';
+import type { BullMQOtel } from 'bullmq-otel';
 import type { MiddlewareHandler } from 'hono';
 
 export interface Tracing {
@@ -14,11 +11,18 @@ export interface Tracing {
 /**
  * OpenTelemetry tracing, off unless the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
  * is set (and OTEL_SDK_DISABLED is not "true"). The OTLP exporter and the SDK read
- * the other OTEL_* variables themselves (headers, protocol, batch delay…).
+ * the other OTEL_* variables themselves (headers, protocol, batch delay…). The SDK is
+ * loaded only when tracing is on.
  */
-export function startTracing(env: Record<string, string | undefined>): Tracing | undefined {
+export async function startTracing(env: Record<string, string | undefined>): Promise<Tracing | undefined> {
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint || env.OTEL_SDK_DISABLED === 'true') return undefined;
+  const [{ httpInstrumentationMiddleware }, { OTLPTraceExporter }, { NodeSDK }, { BullMQOtel }] = await Promise.all([
+    import('@hono/otel'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/sdk-node'),
+    import('bullmq-otel'),
+  ]);
   const serviceName = env.OTEL_SERVICE_NAME ?? 'purchase-system';
   // Metrics are Prometheus's (/metrics); unless told otherwise the SDK exports traces only.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../../errors.js';
 import { TOKEN_ALGORITHMS } from '../../auth/algorithms.js';
 
@@ -25,6 +26,8 @@ export interface TokenVerifier {
   ready(): Promise<boolean>;
 }
 
+const CLOCK_TOLERANCE_S = 5;
+
 const UNAVAILABLE = () =>
   new AppError('service_unavailable', 'The authentication server is unavailable; try again shortly.', {}, { 'retry-after': '5' });
 
@@ -39,17 +42,34 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
     cacheMaxAge: 10 * 60_000,
   });
 
+  // Verified tokens, for at most a minute and never past their exp: an ES256 verification
+  // costs more than the rest of an accepted purchase on the gateway (Envoy's jwt_authn
+  // caches the same way). A hit counts only while its key is still published, so a key
+  // withdrawn from the JWKS stops working as soon as the gateway has refetched the set.
+  const verified = new LRUCache<string, { customer: Customer; exp: number; kid: string }>({ max: 50_000, ttl: 60_000 });
+  let published = new Set<string>();
+
   const verify = async (token: string): Promise<Customer> => {
+    const hit = verified.get(token);
+    if (hit && published.has(hit.kid)) {
+      if (hit.exp + CLOCK_TOLERANCE_S < Date.now() / 1000) throw new AppError('expired_token', 'The token has expired.');
+      return hit.customer;
+    }
     try {
-      const { payload } = await jwtVerify(token, jwks, {
+      const { payload, protectedHeader } = await jwtVerify(token, jwks, {
         issuer: opts.issuer,
         audience: opts.audience,
         algorithms: [...TOKEN_ALGORITHMS],
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_S,
         requiredClaims: ['sub', 'exp', 'iat'],
       });
       const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-      return { id: payload.sub!, roles };
+      const customer = { id: payload.sub!, roles };
+      // Misses are rare; refresh the published kids from jose's cached set on each.
+      published = new Set((jwks.jwks()?.keys ?? []).flatMap((k) => (k.kid ? [k.kid] : [])));
+      const ttl = Math.min(60_000, Math.max(1, (payload.exp! + CLOCK_TOLERANCE_S) * 1000 - Date.now()));
+      verified.set(token, { customer, exp: payload.exp!, kid: protectedHeader.kid ?? '' }, { ttl });
+      return customer;
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw new AppError('expired_token', 'The token has expired.');
       if (err instanceof errors.JWKSTimeout) throw UNAVAILABLE();
