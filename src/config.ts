@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 export const ROLE_NAMES = ['gateway', 'workers', 'auth'] as const;
-export type Role = (typeof ROLE_NAMES)[number];
 
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 const port = z.coerce.number().int().min(0).max(65535);

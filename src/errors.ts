@@ -25,10 +25,6 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
-}
-
 /** An error the gateway renders as problem+json with its code. */
 export class AppError extends Error {
   override name = 'AppError';

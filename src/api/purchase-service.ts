@@ -36,7 +36,7 @@ function bodyHash(body: PurchaseBody): string {
 }
 
 /**
- * Hands a purchase to the orchestrator: record first, then the flow. If the flow
+ * Hands a purchase to the orchestrator: record first, then its `start` job. If the job
  * cannot be enqueued the record and the idempotency claim are removed, so a 503
  * leaves nothing behind to run later by surprise.
  */

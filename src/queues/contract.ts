@@ -38,7 +38,6 @@ export interface StepDef {
 }
 
 export type StepName = (typeof STEPS)[number]['name'];
-export type UndoJob = 'release' | 'refund' | 'restock' | 'deprovision';
 export const SETTLE_JOB = 'settle';
 /** The hand-off: one small job the gateway adds; the orchestrator turns it into the saga's flow. */
 export const START_JOB = 'start';
