@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, http as request, visa } from './helpers/customer.js';
+import { expectProblem, metricsText, oneBasicPlan, purchaseRecords, readyz } from './helpers/gateway.js';
+import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
+
+// ---------------------------------------------------------------- shared systems
+
+let sys: TestSystem;
+/** A system with a tiny purchase budget: 3 per 60 s per customer. */
+let limited: TestSystem;
+
+beforeAll(async () => {
+  [sys, limited] = await Promise.all([
+    startTestSystem(),
+    startTestSystem({ env: { RATE_LIMIT_POINTS: '3', RATE_LIMIT_DURATION_S: '60' } }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([sys?.stop(), limited?.stop()]);
+});
+
+describe('gateway: rate limiting', () => {
+  it('limits each customer separately, and status polling does not eat the purchase budget', async () => {
+    const greedy = await limited.customer();
+    for (let i = 0; i < 3; i++) expect((await greedy.buy('gift-card')).status).toBe(201);
+    expectProblem(await greedy.buy('gift-card'), 429, 'rate_limit_exceeded');
+
+    // Another customer is unaffected.
+    const other = await limited.customer();
+    const first = await other.buy('gift-card');
+    expect(first.status).toBe(201);
+    expect(first.headers.get('ratelimit-remaining')).toBe('2');
+
+    // Twenty status polls later the budget is where it was.
+    for (let i = 0; i < 20; i++) expect((await other.get(`/v1/purchases/${first.body.id}`)).status).toBe(200);
+    const second = await other.buy('gift-card');
+    expect(second.status).toBe(201);
+    expect(second.headers.get('ratelimit-remaining')).toBe('1');
+
+    expect(await metricsText(limited)).toMatch(/^rate_limit_rejections_total\{limit="purchases"\} [1-9]/m);
+  });
+});
+
+describe('gateway: Idempotency-Key', () => {
+  it('replays the same key and body: one purchase, one order, one charge', async () => {
+    const customer = await sys.customer();
+    const first = await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'order-42' });
+    const again = await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'order-42' });
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.status).toBe(201);
+    expect(again.body.id).toBe(first.body.id);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await customer.orders()).toHaveLength(1);
+    const record = await sys.stores.purchases.get(first.body.id);
+    expect(record!.payment).toMatchObject({ status: 'captured', amount: 999 });
+    expect(await sys.redis.exists(sys.stores.keys.providerCharge(`${first.body.id}-charge`))).toBe(1);
+  });
+
+  it('answers ten concurrent duplicates with one purchase, one order and stock taken once', async () => {
+    const customer = await sys.customer();
+    const before = await sys.stores.catalog.stock('gift-card');
+    const recordsBefore = await purchaseRecords(sys);
+    const body = { items: [{ productId: 'gift-card', quantity: 3 }], payment: visa };
+    const answers = await Promise.all(Array.from({ length: 10 }, () => customer.purchase(body, { idempotencyKey: 'burst-1' })));
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+    expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
+    expect(await purchaseRecords(sys)).toBe(recordsBefore + 1);
+    expect(await customer.orders()).toHaveLength(1);
+    expect((await customer.orders())[0].items).toEqual([{ productId: 'gift-card', quantity: 3, unitPrice: 500, customization: {} }]);
+    const after = await sys.stores.catalog.stock('gift-card');
+    expect(before.available - after.available).toBe(3);
+    expect(after.sold - before.sold).toBe(3);
+  });
+
+  it('rejects the same key with another body, and scopes keys per customer', async () => {
+    const alice = await sys.customer();
+    const bob = await sys.customer();
+    const first = await alice.buy('basic-plan', 1, undefined, { idempotencyKey: 'shared-key' });
+    expect(first.status).toBe(201);
+    const changed = await alice.buy('basic-plan', 2, undefined, { idempotencyKey: 'shared-key' });
+    expectProblem(changed, 422, 'idempotency_key_reused');
+    expect(await alice.orders()).toHaveLength(1);
+
+    const bobs = await bob.buy('basic-plan', 1, undefined, { idempotencyKey: 'shared-key' });
+    expect(bobs.status).toBe(201);
+    expect(bobs.body.id).not.toBe(first.body.id);
+    expect(bobs.headers.get('idempotent-replayed')).toBeNull();
+    expect(await bob.orders()).toHaveLength(1);
+    expect(await alice.orders()).toHaveLength(1);
+  });
+});
+
+describe('gateway: input validation', () => {
+  const item = (over: Record<string, unknown>) => ({ items: [{ productId: 'basic-plan', quantity: 1, ...over }], payment: visa });
+  const bad: [string, unknown][] = [
+    ['malformed JSON', '{"items": [{"productId": "basic-plan",'],
+    ['an empty body', ''],
+    ['a JSON null body', 'null'],
+    ['a JSON array body', []],
+    ['an unknown top-level field', { ...oneBasicPlan(), coupon: 'FREE100' }],
+    ['an unknown item field', item({ unitPrice: 0 })],
+    ['quantity 0', item({ quantity: 0 })],
+    ['quantity -1', item({ quantity: -1 })],
+    ['quantity 1.5', item({ quantity: 1.5 })],
+    ['quantity "2"', item({ quantity: '2' })],
+    ['quantity 101', item({ quantity: 101 })],
+    ['no items', { items: [], payment: visa }],
+    ['51 items', { items: Array.from({ length: 51 }, () => ({ productId: 'basic-plan', quantity: 1 })), payment: visa }],
+    ['no payment', { items: [{ productId: 'basic-plan', quantity: 1 }] }],
+    ['items that are not an array', { items: 'basic-plan', payment: visa }],
+    ['a numeric productId', item({ productId: 42 })],
+    ['a numeric payment token', { items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 4242 } }],
+    ['an unknown outOfStock policy', { ...oneBasicPlan(), outOfStock: 'ignore' }],
+    ['a customization that is not an object', item({ customization: 'large' })],
+  ];
+
+  it.each(bad)('answers %s with validation_error', async (_name, body) => {
+    const customer = await sys.customer();
+    const res = await customer.purchase(body);
+    expectProblem(res, 400, 'validation_error');
+    expect(typeof res.body.detail).toBe('string');
+  });
+
+  it('refuses a body over 64 KiB with 413', async () => {
+    const customer = await sys.customer();
+    const res = await customer.purchase(item({ customization: { note: 'x'.repeat(70 * 1024) } }));
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.body.status).toBe(413);
+  });
+
+  it('refuses a malformed Idempotency-Key', async () => {
+    const customer = await sys.customer();
+    expectProblem(await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'k'.repeat(256) }), 400, 'validation_error');
+  });
+
+  it('does not let a customer act for another one through the body', async () => {
+    const attacker = await sys.customer();
+    const victim = await sys.customer();
+    const recordsBefore = await purchaseRecords(sys);
+    const stockBefore = await sys.stores.catalog.stock('basic-plan');
+    for (const field of ['customerId', 'sub']) {
+      expectProblem(await attacker.purchase({ ...oneBasicPlan(), [field]: victim.id }), 400, 'validation_error');
+    }
+    expect(await purchaseRecords(sys)).toBe(recordsBefore);
+    expect(await sys.stores.catalog.stock('basic-plan')).toEqual(stockBefore);
+    expect(await victim.orders()).toEqual([]);
+    expect(await attacker.orders()).toEqual([]);
+  });
+});
+
+describe('gateway: owner-only reads', () => {
+  it("answers another customer's purchase, order and event stream with not_found", async () => {
+    const alice = await sys.customer();
+    const bob = await sys.customer();
+    const bought = await alice.buy('basic-plan');
+    expect(bought.status).toBe(201);
+    const { id, orderId } = bought.body;
+
+    // Control: the owner sees all three.
+    expect((await alice.get(`/v1/purchases/${id}`)).status).toBe(200);
+    expect((await alice.get(`/v1/orders/${orderId}`)).status).toBe(200);
+    const own = await alice.get<string>(`/v1/purchases/${id}/events`);
+    expect(own.status).toBe(200);
+    expect(own.headers.get('content-type')).toContain('text/event-stream');
+    expect(own.body).toContain(`"id":"${id}"`);
+    expect(own.body).toContain('"status":"completed"');
+
+    expectProblem(await bob.get(`/v1/purchases/${id}`), 404, 'not_found');
+    expectProblem(await bob.get(`/v1/orders/${orderId}`), 404, 'not_found');
+    expectProblem(await bob.get(`/v1/purchases/${id}/events`), 404, 'not_found');
+    expect(await bob.orders()).toEqual([]);
+  });
+});
+
+describe('gateway: operations', () => {
+  it('serves /healthz, /readyz and /metrics', async () => {
+    const health = await request(`${sys.gatewayUrl}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await eventually('/readyz to be ready', async () => {
+      const res = await readyz(sys);
+      return res.status === 200 ? res : undefined;
+    });
+    expect(ready.body.checks).toEqual({ redis: true, auth: true, workers: true, breaker: 'closed' });
+    const metrics = await metricsText(sys);
+    expect(metrics).toMatch(/^http_requests_total\{/m);
+    expect(metrics).toContain('rate_limit_rejections_total');
+    expect(metrics).toMatch(/^orchestrator_breaker_state 0$/m);
+  });
+
+  it('publishes an OpenAPI 3.1 document whose purchase schema rejects unknown fields', async () => {
+    const res = await request(`${sys.gatewayUrl}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = res.body;
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    let schema = doc.paths['/v1/purchases'].post.requestBody.content['application/json'].schema;
+    if (schema.$ref) schema = schema.$ref.split('/').slice(1).reduce((node: any, part: string) => node[part], doc);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.required).toEqual(expect.arrayContaining(['items', 'payment']));
+    expect(schema.properties.items.items.additionalProperties).toBe(false);
+  });
+
+  it('guards the admin routes with Basic auth and turns them off without a password', async () => {
+    const anonymous = await request(`${sys.gatewayUrl}/admin/queues`);
+    expect(anonymous.status).toBe(401);
+    const wrong = await request(`${sys.gatewayUrl}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`${TEST_ADMIN.user}:nope`).toString('base64')}` } });
+    expect(wrong.status).toBe(401);
+    const board = await sys.admin('GET', '/admin/queues');
+    expect(board.status).toBe(200);
+    expect(board.headers.get('content-type')).toContain('text/html');
+    expect(await board.text()).toMatch(/<html/i);
+
+    const closed = await startTestSystem({ env: { ROLES: 'gateway', ADMIN_PASSWORD: '' } });
+    try {
+      expect((await closed.admin('GET', '/admin/queues')).status).toBe(404);
+      expect((await request(`${closed.gatewayUrl}/admin/queues`)).status).toBe(404);
+    } finally {
+      await closed.stop();
+    }
+  });
+});
+
