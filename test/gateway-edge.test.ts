@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, http as request, visa } from './helpers/customer.js';
-import { expectProblem, metricsText, oneBasicPlan, purchaseRecords, readyz } from './helpers/gateway.js';
+import { expectProblem, gatewaySystems, metricsText, oneBasicPlan, purchaseRecords, readyz } from './helpers/gateway.js';
 import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
 
-// ---------------------------------------------------------------- shared systems
-
+const shared = gatewaySystems();
 let sys: TestSystem;
-/** A system with a tiny purchase budget: 3 per 60 s per customer. */
 let limited: TestSystem;
-
-beforeAll(async () => {
-  [sys, limited] = await Promise.all([
-    startTestSystem(),
-    startTestSystem({ env: { RATE_LIMIT_POINTS: '3', RATE_LIMIT_DURATION_S: '60' } }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([sys?.stop(), limited?.stop()]);
-});
+beforeAll(() => ({ sys, limited } = shared));
 
 describe('gateway: rate limiting', () => {
   it('limits each customer separately, and status polling does not eat the purchase budget', async () => {

@@ -1,25 +1,14 @@
 import { generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getToken, visa } from './helpers/customer.js';
 import { freePort } from './helpers/free-port.js';
-import { claims, expectProblem, expectRetryAfter, metricsText, noJobs, postPurchase, purchaseRecords, queuedJobs, readyz, signingKey, timed } from './helpers/gateway.js';
+import { claims, expectProblem, expectRetryAfter, gatewaySystems, metricsText, noJobs, postPurchase, purchaseRecords, queuedJobs, readyz, signingKey, timed } from './helpers/gateway.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
 
-// ---------------------------------------------------------------- shared systems
-
+const shared = gatewaySystems();
 let sys: TestSystem;
-/** A system with a tiny purchase budget: 3 per 60 s per customer. */
 let limited: TestSystem;
-
-beforeAll(async () => {
-  [sys, limited] = await Promise.all([
-    startTestSystem(),
-    startTestSystem({ env: { RATE_LIMIT_POINTS: '3', RATE_LIMIT_DURATION_S: '60' } }),
-  ]);
-});
-afterAll(async () => {
-  await Promise.all([sys?.stop(), limited?.stop()]);
-});
+beforeAll(() => ({ sys, limited } = shared));
 
 // ---------------------------------------------------------------- seed scenarios
 

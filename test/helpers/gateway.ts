@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import type { JWK } from 'jose';
 import { SignJWT } from 'jose';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { QUEUES } from '../../src/queues/contract.js';
 import { http as request, visa, type HttpResult } from './customer.js';
-import type { TestSystem } from './system.js';
+import { startTestSystem, type TestSystem } from './system.js';
 
 /** Shared by the gateway test files: requests, problem checks, probes of queues and keys. */
 export const oneBasicPlan = () => ({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: visa });
@@ -101,3 +101,21 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [value, performance.now() - started];
 }
 
+
+/**
+ * The two systems most gateway files share, started before and stopped after the file:
+ * a default one, and `limited` with a tiny purchase budget (3 per 60 s per customer).
+ */
+export function gatewaySystems(): { sys: TestSystem; limited: TestSystem } {
+  const systems = {} as { sys: TestSystem; limited: TestSystem };
+  beforeAll(async () => {
+    [systems.sys, systems.limited] = await Promise.all([
+      startTestSystem(),
+      startTestSystem({ env: { RATE_LIMIT_POINTS: '3', RATE_LIMIT_DURATION_S: '60' } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([systems.sys?.stop(), systems.limited?.stop()]);
+  });
+  return systems;
+}
