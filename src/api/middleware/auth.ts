@@ -22,7 +22,7 @@ export interface AuthOptions {
 
 export interface TokenVerifier {
   middleware: MiddlewareHandler<AuthEnv>;
-  /** Fetches the keys once; false when the Authentication Server cannot be reached. */
+  /** True while fresh keys are cached, or once they can be fetched; false when they cannot. */
   ready(): Promise<boolean>;
 }
 
@@ -91,6 +91,8 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
       await next();
     },
     async ready() {
+      // Fresh cached keys verify tokens even while the server is away; fetch only without them.
+      if (jwks.fresh) return true;
       try {
         await jwks.reload();
         return true;
