@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeys } from '../src/keys.js';
 import { getToken, http } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { freePort } from './helpers/free-port.js';
@@ -65,7 +66,7 @@ describe('process lifecycle', () => {
     // Signal once the purchase is accepted and running.
     const probe = new Redis(redis.url);
     const deadline = Date.now() + 10_000;
-    while ((await probe.zcard('life:purchases-open')) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while ((await probe.zcard(createKeys('life').purchasesOpen)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     const started = Date.now();
     const exited = proc.stop();
     const res = await inFlight;

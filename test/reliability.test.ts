@@ -7,7 +7,8 @@ import { chargeKey } from '../src/processors/payment.js';
 import { STEPS } from '../src/queues/contract.js';
 import type { PurchaseRecord } from '../src/stores/purchase-store.js';
 import { eventually, visa } from './helpers/customer.js';
-import { startTestSystem, type TestSystem } from './helpers/system.js';
+import { startFakeService } from './helpers/fake-service.js';
+import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
 /** A purchase as a crash would leave it: some steps done, and no job left to move it. */
 async function orphanedPurchase(sys: TestSystem, customerId: string, done: number): Promise<PurchaseRecord> {
@@ -79,11 +80,25 @@ describe('reliability: watchdog and audit', () => {
   });
 
   it('leaves a purchase that is merely slow alone', async () => {
-    const customer = await sys.customer();
-    // Waits in the queue behind a slow step? Here: an ordinary purchase finishing well after the deadline check starts.
-    const res = await customer.buy('basic-plan');
-    expect(res.status).toBe(201);
-    expect(res.body.status).toBe('completed');
+    // A provisioning call that outlasts the purchase deadline several times over: the watchdog
+    // sees a job still active and must not fail (and refund) a purchase that is only slow.
+    const slow = await startFakeService({ slowMs: 2_000 });
+    const own = await startTestSystem({
+      catalog: testCatalog(slow.url),
+      env: { PURCHASE_DEADLINE_MS: '300', WATCHDOG_INTERVAL_MS: '200', INTEGRATION_TIMEOUT_MS: '5000' },
+    });
+    try {
+      const customer = await own.customer();
+      const res = await customer.buy('analytics');
+      expect(res.status).toBe(201);
+      expect(res.body.status).toBe('completed');
+      expect(res.body.payment.status).toBe('captured');
+      expect((await customer.notifications()).map((n) => n.type)).not.toContain('purchase_failed');
+      expect((await customer.provisioned()).map((p) => p.status)).toEqual(['active']);
+    } finally {
+      await own.stop();
+      await slow.stop();
+    }
   });
 
   it('audit finds no violation after a mix of outcomes, and reports a planted one', async () => {
@@ -109,7 +124,8 @@ describe('reliability: watchdog and audit', () => {
     await sys.redis.hincrby(createKeys(sys.config.KEY_PREFIX).stock('gift-card'), 'available', -5);
   });
 
-  it('the purchase budget is for purchases: a sync purchase with the visa card still works', async () => {
+  it('once the planted fault is undone the audit is clean again, and purchases go on', async () => {
+    expect((await runAudit(sys.stores)).violations).toEqual([]);
     const customer = await sys.customer();
     const res = await customer.purchase({ items: [{ productId: 'gift-card', quantity: 1 }], payment: visa });
     expect(res.status).toBe(201);
