@@ -11,7 +11,8 @@ import path from 'node:path';
 import { FlowProducer, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../src/local-redis.js';
-import { baselineFlow } from './baseline-flow.js';
+import { baselineFlow, baselineRootId } from './baseline-flow.js';
+import { ROOT_STAGE, STAGES, STEPS } from '../src/queues/contract.js';
 import { freePort } from '../test/helpers/free-port.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
@@ -100,22 +101,24 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-async function baseline(redisUrl: string, redis: Redis): Promise<PhaseResult> {
+/** A bare BullMQ flow in a closed loop; `perStage` gives it our flow's job count instead of one job per step. */
+async function baseline(redisUrl: string, redis: Redis, perStage: boolean): Promise<PhaseResult> {
   const workers = await start('bench/baseline-workers.ts', { REDIS_URL: redisUrl });
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const producer = new FlowProducer({ connection, prefix: 'bench' });
   // One QueueEvents for every waiting producer, as a real service would share it.
-  const events = new QueueEvents('bench-orchestrator', { connection: connection.duplicate(), prefix: 'bench' });
+  const events = new QueueEvents(`bench-${ROOT_STAGE.queue}`, { connection: connection.duplicate(), prefix: 'bench' });
   await events.waitUntilReady();
   const waiting = new Map<string, () => void>();
   events.on('completed', ({ jobId }) => waiting.get(jobId)?.());
   const before = await commandCount(redis);
   const run = await closedLoop(N, SECONDS, async (w, i) => {
-    const id = `b${w}x${i}x${Date.now()}`;
-    const done = new Promise<void>((r) => waiting.set(`${id}-notification`, r));
-    await producer.add(baselineFlow(id));
+    const id = `b${perStage ? 's' : ''}${w}x${i}x${Date.now()}`;
+    const root = baselineRootId(id, perStage);
+    const done = new Promise<void>((r) => waiting.set(root, r));
+    await producer.add(baselineFlow(id, perStage));
     await done;
-    waiting.delete(`${id}-notification`);
+    waiting.delete(root);
     return true;
   });
   const commands = (await commandCount(redis)) - before;
@@ -124,7 +127,8 @@ async function baseline(redisUrl: string, redis: Redis): Promise<PhaseResult> {
   await producer.close();
   connection.disconnect();
   await stop(workers);
-  return { name: 'baseline: bare BullMQ flow (7 jobs)', ...run, redisCommandsPerOp: commands / run.ops, peakRssMb: rss };
+  const name = perStage ? `reference: bare BullMQ flow, one job per stage (${STAGES.length} jobs)` : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`;
+  return { name, ...run, redisCommandsPerOp: commands / run.ops, peakRssMb: rss };
 }
 
 async function token(authUrl: string, sub: string): Promise<string> {
@@ -144,8 +148,10 @@ async function main() {
   console.log(`purchase-system bench: N=${N}, ${SECONDS}s per phase, ${cores} cores, ${os.cpus()[0]?.model}, node ${process.version}, RETENTION_S=${RETENTION_S}`);
 
   try {
-    results.push(await baseline(server.url, redis));
+    results.push(await baseline(server.url, redis, false));
     console.log(`  baseline done: ${results[0]!.perSecond.toFixed(0)}/s`);
+    const reference = await baseline(server.url, redis, true);
+    console.log(`  reference done: ${reference.perSecond.toFixed(0)}/s`);
 
     const [port, authPort, barePort] = await Promise.all([freePort(), freePort(), freePort()]);
     const env = {
@@ -206,6 +212,7 @@ async function main() {
     });
     results.push({ name: 'bare Hono route verifying the same JWT', ...bareRun, peakRssMb: { bare: peakRssMb(bare.pid!) } });
     await stop(bare);
+    results.push(reference);
 
     let soak: Record<string, number> | undefined;
     if (SOAK_S > 0) {
@@ -235,6 +242,8 @@ async function main() {
         systemVsBaselineThroughput: sys.perSecond / base.perSecond,
         systemVsBaselineP99: sys.p99 / base.p99,
         acceptVsBareJwt: acc.perSecond / bareR.perSecond,
+        systemVsSameJobCountThroughput: sys.perSecond / reference.perSecond,
+        systemVsSameJobCountP99: sys.p99 / reference.p99,
       },
       redisBytesPerRetainedPurchase: (memAfter - memBefore) / sys.ops,
       ...(soak ? { soak } : {}),
@@ -250,6 +259,7 @@ async function main() {
     console.log(`system/baseline throughput ${summary.ratios.systemVsBaselineThroughput.toFixed(2)} (target ≥ 0.70)`);
     console.log(`system/baseline p99        ${summary.ratios.systemVsBaselineP99.toFixed(2)} (target ≤ 2.00)`);
     console.log(`async accept / bare JWT    ${summary.ratios.acceptVsBareJwt.toFixed(2)} (target ≥ 0.50)`);
+    console.log(`for reference, against a bare flow with our job count: throughput ${summary.ratios.systemVsSameJobCountThroughput.toFixed(2)}, p99 ${summary.ratios.systemVsSameJobCountP99.toFixed(2)}`);
     console.log(`Redis memory per retained purchase ${(summary.redisBytesPerRetainedPurchase / 1024).toFixed(1)} KiB`);
     if (soak) console.log(`soak ${SOAK_S}s: ${soak.purchases} purchases, ${soak.errors} errors, Redis memory ${soak.redisGrowthPct.toFixed(1)}%, RSS ${soak.rssGrowthPct.toFixed(1)}%`);
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });

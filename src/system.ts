@@ -123,7 +123,6 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
         orchestrator: queues.find((q) => q.name === QUEUES.orchestrator)!,
         breaker,
         policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
-        rootAttempts: config.COMPENSATION_ATTEMPTS,
         workersAlive,
       });
       const verifier = createTokenVerifier({

@@ -5,6 +5,8 @@ export interface Tracing {
   /** Passed to every Queue, FlowProducer and Worker: carries the trace from gateway to steps. */
   bullmq: BullMQOtel;
   http: MiddlewareHandler;
+  /** Runs `fn` in a span of its own, a child of the active one (a saga step inside its job's span). */
+  span<T>(name: string, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T>;
   shutdown(): Promise<void>;
 }
 
@@ -17,7 +19,8 @@ export interface Tracing {
 export async function startTracing(env: Record<string, string | undefined>): Promise<Tracing | undefined> {
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint || env.OTEL_SDK_DISABLED === 'true') return undefined;
-  const [{ httpInstrumentationMiddleware }, { OTLPTraceExporter }, { NodeSDK }, { BullMQOtel }] = await Promise.all([
+  const [{ trace, SpanStatusCode }, { httpInstrumentationMiddleware }, { OTLPTraceExporter }, { NodeSDK }, { BullMQOtel }] = await Promise.all([
+    import('@opentelemetry/api'),
     import('@hono/otel'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/sdk-node'),
@@ -29,7 +32,20 @@ export async function startTracing(env: Record<string, string | undefined>): Pro
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
   const sdk = new NodeSDK({ serviceName, traceExporter: new OTLPTraceExporter() });
   sdk.start();
+  const tracer = trace.getTracer(serviceName);
   return {
+    span: (name, attributes, fn) =>
+      tracer.startActiveSpan(name, { attributes }, async (span) => {
+        try {
+          return await fn();
+        } catch (err) {
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+          throw err;
+        } finally {
+          span.end();
+        }
+      }),
     bullmq: new BullMQOtel({ tracerName: serviceName }),
     http: httpInstrumentationMiddleware({ serviceName }),
     shutdown: () => sdk.shutdown(),

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobId, QUEUES, STEPS } from '../src/queues/contract.js';
+import { jobId, QUEUES, ROOT_STAGE, STAGES, START_STAGE } from '../src/queues/contract.js';
 import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
 
 /** Debian's chromium (scripts/ensure-chromium.sh installs it); playwright-core brings no browser. */
@@ -47,7 +47,8 @@ describe('Bull Board in a real browser', () => {
     const bought = await customer.buy('basic-plan');
     expect(bought.status, JSON.stringify(bought.body)).toBe(201);
     expect(bought.body.status).toBe('completed');
-    const rootJob = jobId(bought.body.id, 'notification');
+    const rootJob = jobId(bought.body.id, ROOT_STAGE.name);
+    const flowStages = STAGES.filter((s) => s !== START_STAGE);
 
     const context = await loopbackContext(await browser(), { username: TEST_ADMIN.user, password: TEST_ADMIN.password });
     try {
@@ -72,17 +73,17 @@ describe('Bull Board in a real browser', () => {
       await page.getByRole('link', { name: rootJob, exact: true }).click();
       await page.waitForURL(new RegExp(`/admin/queues/queue/orchestrator/${rootJob}(\\?|$)`));
 
-      // The job page shows the job id, and its flow: the root with every step of the saga below it, all completed.
+      // The job page shows the job id, and its flow: the root with every stage after `prepare` below it, all completed.
       await page.getByText('Job flow').waitFor();
       expect(await page.locator('body').innerText()).toContain(rootJob);
       const nodes = page.locator('.react-flow__node');
-      await nodes.nth(STEPS.length - 1).waitFor();
+      await nodes.nth(flowStages.length - 1).waitFor();
       const flow = await nodes.allInnerTexts();
-      expect(flow).toHaveLength(STEPS.length);
-      for (const step of STEPS) {
-        const node = flow.find((text) => text.split('\n')[0] === step.job);
-        expect(node, `flow node ${step.job}`).toBeDefined();
-        expect(node).toContain(step.queue);
+      expect(flow).toHaveLength(flowStages.length);
+      for (const stage of flowStages) {
+        const node = flow.find((text) => text.split('\n')[0] === stage.job);
+        expect(node, `flow node ${stage.job}`).toBeDefined();
+        expect(node).toContain(stage.queue);
         expect(node).toMatch(/completed/i);
       }
 

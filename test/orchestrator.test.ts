@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, type HttpResult, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
+import { jobId, stageDef, stepDef, type StepName } from '../src/queues/contract.js';
 
 type FaultPoint = 'inventory.commit' | 'order.place' | 'payment.charge' | 'provision' | 'external';
 type Stock = { available: number; reserved: number; sold: number };
@@ -70,9 +71,10 @@ describe('Feature: Purchase Orchestrator', () => {
     (await customer.notifications()).filter((n) => n.purchaseId === id && (!type || n.type === type));
   const unitsOf = async (customer: Customer, id: string) => (await customer.provisioned()).filter((p) => p.purchaseId === id);
   const ordersOf = async (customer: Customer, id: string) => (await customer.orders()).filter((o) => o.purchaseId === id);
-  /** The operator's view of a step's job (Bull Board): how many attempts it took. */
-  const attemptsOf = async (queue: string, jobId: string): Promise<number> => {
-    const res = await sys.admin('GET', `/admin/queues/api/queues/${queue}/${jobId}`);
+  /** The operator's view (Bull Board) of the job a step ran in: how many attempts it took. */
+  const attemptsOf = async (purchaseId: string, step: StepName): Promise<number> => {
+    const stage = stageDef(stepDef(step).stage);
+    const res = await sys.admin('GET', `/admin/queues/api/queues/${stage.queue}/${jobId(purchaseId, stage.name)}`);
     expect(res.status).toBe(200);
     return ((await res.json()) as { job: { attempts: number } }).job.attempts;
   };
@@ -622,7 +624,7 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(res.body.status).toBe('completed');
       expect(res.body.steps.every((s: any) => s.status === 'completed')).toBe(true);
       // the fault did fire: the commit needed a second attempt
-      expect(await attemptsOf('inventory', `${id}-inventory_update`)).toBe(2);
+      expect(await attemptsOf(id, 'inventory_update')).toBe(2);
       expect((await stocks(['basic-plan']))['basic-plan']).toEqual({ ...before['basic-plan'], available: before['basic-plan']!.available - 1, sold: before['basic-plan']!.sold + 1 });
       expect(await ordersOf(customer, id)).toHaveLength(1);
     });
@@ -636,7 +638,7 @@ describe('Feature: Purchase Orchestrator', () => {
       const id = track(customer, res);
       expect(res.status).toBe(402);
       expect(res.body).toMatchObject({ code: 'payment_failed', purchaseId: id });
-      expect(await attemptsOf('payment', `${id}-payment`)).toBe(1); // a decline is an answer, not retried
+      expect(await attemptsOf(id, 'payment')).toBe(1); // a decline is an answer, not retried
       expect((await notes(customer, id)).map((n) => n.type)).toEqual(['payment_failed']);
       expect(await customer.provisioned()).toEqual([]);
       expect(await customer.orders()).toEqual([]);
@@ -651,7 +653,7 @@ describe('Feature: Purchase Orchestrator', () => {
       const id = track(customer, res);
       expect(res.status).toBe(402);
       expect(res.body).toMatchObject({ code: 'payment_failed', purchaseId: id });
-      expect(await attemptsOf('payment', `${id}-payment`)).toBe(sys.config.STEP_ATTEMPTS);
+      expect(await attemptsOf(id, 'payment')).toBe(sys.config.STEP_ATTEMPTS);
       expect((await customer.purchaseState(id)).payment.status).toBe('none');
       expect((await notes(customer, id)).map((n) => n.type)).toEqual(['payment_failed']);
       expect(await customer.orders()).toEqual([]);

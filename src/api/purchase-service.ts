@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { AppError } from '../errors.js';
-import { jobId, START_JOB, STEPS, stepJobOptions, type RetryPolicy, type SagaJobData } from '../queues/contract.js';
+import { startJob } from '../flows/purchase-flow.js';
+import { STEPS, type RetryPolicy } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { IdempotencyStore } from '../stores/idempotency-store.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
@@ -18,11 +19,10 @@ export interface Submitted {
 export interface PurchaseServiceDeps {
   stores: Stores;
   idempotency: IdempotencyStore;
-  /** The orchestrator queue: the gateway hands a purchase over with one `start` job. */
+  /** The orchestrator queue: the gateway hands a purchase over with its `prepare` job. */
   orchestrator: Queue;
   breaker: OrchestratorBreaker;
   policy: RetryPolicy;
-  rootAttempts: number;
   /** True while at least one workers process has a fresh heartbeat. */
   workersAlive(): Promise<boolean>;
 }
@@ -73,8 +73,8 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
     };
     try {
       await stores.purchases.create(record);
-      const data: SagaJobData = { purchaseId: id };
-      await deps.orchestrator.add(START_JOB, data, { ...stepJobOptions({ ...deps.policy, attempts: deps.rootAttempts }), jobId: jobId(id, START_JOB) });
+      const start = startJob(id, deps.policy);
+      await deps.orchestrator.add(start.name, start.data, start.opts);
     } catch (err) {
       await giveBack();
       throw err;

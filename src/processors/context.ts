@@ -6,6 +6,7 @@ import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { RetryPolicy } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { FaultPoint } from '../stores/fault-store.js';
+import type { Tracing } from '../telemetry.js';
 
 /** What every processor may use; built once per workers process. */
 export interface WorkerContext {
@@ -23,6 +24,8 @@ export interface WorkerContext {
   stepPolicy: RetryPolicy;
   rootAttempts: number;
   integrationTimeoutMs: number;
+  /** Set when tracing is on: each saga step gets a span inside its job's. */
+  tracing?: Tracing;
   /** Throws when an operator armed a fault at this point (FAULT_INJECTION=1 only). */
   injectFault(point: FaultPoint): Promise<void>;
 }

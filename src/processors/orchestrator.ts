@@ -1,68 +1,54 @@
 import type { Job } from 'bullmq';
-import type { ProductDef } from '../catalog/catalog-file.js';
-import { checkCustomization } from '../domain/customization.js';
 import { formatMoney } from '../domain/money.js';
 import { fulfilledLines } from '../domain/pricing.js';
-import { StepError } from '../errors.js';
 import { buildCompensationFlow } from '../flows/compensation-plan.js';
 import { buildPurchaseFlow } from '../flows/purchase-flow.js';
-import type { SagaJobData } from '../queues/contract.js';
-import type { PlannedLine, PurchaseRecord } from '../stores/purchase-store.js';
+import { START_STAGE, STEPS, stepsOf, type SagaJobData } from '../queues/contract.js';
+import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
+import { forwardSteps } from './forward-steps.js';
 import { notify, type NotificationDraft } from './notify.js';
 import { orderIdFor } from './orders.js';
-import { forwardStep } from './step-runner.js';
+import { isFinalAttempt, PROCEEDS, runSteps } from './step-runner.js';
 
-function plannedLine(def: ProductDef, quantity: number, customization: Record<string, unknown>, free: boolean): PlannedLine {
-  return {
-    productId: def.id,
-    quantity,
-    unitPrice: free ? 0 : def.price.amount,
-    customization,
-    free,
-    dependencies: def.dependencies,
-    ...(def.quotaPerCustomer ? { quotaPerCustomer: def.quotaPerCustomer } : {}),
-    ...(def.integration ? { integrationUrl: def.integration.url } : {}),
-  };
-}
-
-/** The orchestrator's own steps: validation first, and `complete` at the root of the flow. */
+/**
+ * The orchestrator's own jobs: `start` (the `prepare` stage, which then adds the rest
+ * of the saga as a flow) and `complete`, the flow's root, which finishes the purchase
+ * or starts its compensation.
+ */
 export function orchestratorHandlers(ctx: WorkerContext) {
-  const { catalog, purchases } = ctx.stores;
+  const { purchases } = ctx.stores;
+  const forward = forwardSteps(ctx);
+  const prepare = runSteps(stepsOf(START_STAGE.name).map((name) => forward[name as keyof typeof forward]));
 
-  const validate = forwardStep(ctx, 'validation', async (record) => {
-    const items = record.request.items;
-    const defs = await catalog.getDefs(items.map((i) => i.productId));
-    const unknown = items.filter((i) => !defs.has(i.productId)).map((i) => i.productId);
-    if (unknown.length > 0) throw new StepError('invalid_product', `unknown product: ${[...new Set(unknown)].join(', ')}`);
-    for (const item of items) {
-      const problem = checkCustomization(defs.get(item.productId)!, item.customization);
-      if (problem) throw new StepError(problem.code, problem.detail);
-    }
-    const currencies = new Set([...defs.values()].map((d) => d.price.currency));
-    if (currencies.size > 1) throw new StepError('invalid_product', 'products priced in different currencies cannot be bought together');
-    const currency = [...currencies][0]!;
-    const lines = items.map((i) => plannedLine(defs.get(i.productId)!, i.quantity, i.customization ?? {}, false));
+  /** Undoes what was done, latest first; steps that never ran are marked skipped. */
+  const compensate = async (record: PurchaseRecord) => {
+    await ctx.flows.add(buildCompensationFlow(record, ctx.compensationPolicy));
+    const pending = STEPS.filter((s) => record.steps[s.name] === 'pending').map((s) => s.name);
+    if (pending.length) await purchases.skip(record.id, pending);
+  };
 
-    const outcome = await ctx.rules.evaluate({
-      customerId: record.customerId,
-      roles: record.request.roles,
-      orderTotal: lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0),
-      itemCount: lines.reduce((sum, l) => sum + l.quantity, 0),
-      productIds: [...new Set(lines.map((l) => l.productId))],
-    });
-    if (outcome.rejected) throw new StepError('rule_rejected', `${outcome.rejected.rule}: ${outcome.rejected.message}`);
-    const extras = await catalog.getDefs(outcome.addItems);
-    for (const productId of outcome.addItems) {
-      const def = extras.get(productId);
-      if (def) lines.push(plannedLine(def, 1, {}, true));
-      else ctx.log.warn({ purchaseId: record.id, productId }, 'rule adds an unknown product; ignored');
+  /** The hand-off from the gateway: prepare, then the rest of the saga (deterministic ids: adding twice adds once). */
+  const start = async (job: Job<SagaJobData>): Promise<string> => {
+    const id = job.data.purchaseId;
+    let failure: unknown;
+    try {
+      const outcomes = await prepare(job);
+      if (outcomes.every((o) => PROCEEDS.has(o))) {
+        await ctx.flows.add(buildPurchaseFlow(id, ctx.stepPolicy, ctx.rootAttempts));
+        return 'started';
+      }
+    } catch (err) {
+      // Not the last attempt: BullMQ retries the stage. The last one recorded the failure.
+      if (!isFinalAttempt(job, err)) throw err;
+      failure = err;
     }
-    return {
-      plan: { lines, currency, discountPercent: outcome.discountPercent, appliedRules: outcome.appliedRules },
-      payment: { status: 'none', amount: 0, currency },
-    };
-  });
+    const record = await purchases.get(id);
+    if (record?.phase === 'compensating') await compensate(record);
+    // Rethrown so the operator sees the failed job; the purchase is already compensating.
+    if (failure) throw failure;
+    return record?.phase ?? 'missing';
+  };
 
   const complete = async (job: Job<SagaJobData>): Promise<string> => {
     const id = job.data.purchaseId;
@@ -76,8 +62,7 @@ export function orchestratorHandlers(ctx: WorkerContext) {
       record = (await purchases.get(id))!;
     }
     if (record.phase === 'compensating') {
-      await ctx.flows.add(buildCompensationFlow(record, ctx.compensationPolicy));
-      await purchases.setStep(id, 'notification', 'skipped', 'compensating');
+      await compensate(record);
       return 'compensating';
     }
     await sendConfirmations(ctx, record);
@@ -88,13 +73,7 @@ export function orchestratorHandlers(ctx: WorkerContext) {
     return 'completed';
   };
 
-  /** The hand-off from the gateway becomes the saga's flow (deterministic ids: adding twice adds once). */
-  const start = async (job: Job<SagaJobData>): Promise<string> => {
-    await ctx.flows.add(buildPurchaseFlow(job.data.purchaseId, ctx.stepPolicy, ctx.rootAttempts));
-    return 'started';
-  };
-
-  return { start, validate, complete };
+  return { start, complete };
 }
 
 async function sendConfirmations(ctx: WorkerContext, record: PurchaseRecord): Promise<void> {

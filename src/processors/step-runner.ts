@@ -45,7 +45,9 @@ export function forwardStep(ctx: WorkerContext, step: StepName, run: ForwardRun)
     const timer = ctx.metrics.stepDuration.startTimer({ step });
     const fields = { purchaseId: id, requestId: record.requestId, step, attempt: job.attemptsMade + 1 };
     try {
-      await purchases.completeStep(id, step, (await run(record, job)) ?? {});
+      const exec = () => run(record, job);
+      const done = ctx.tracing ? await ctx.tracing.span(`step ${step}`, { 'purchase.id': id, 'saga.step': step }, exec) : await exec();
+      await purchases.completeStep(id, step, done ?? {});
       timer({ outcome: 'completed' });
       ctx.log.info(fields, 'step completed');
       return 'completed';
@@ -56,6 +58,22 @@ export function forwardStep(ctx: WorkerContext, step: StepName, run: ForwardRun)
       if (final) await purchases.failStep(id, step, toPurchaseError(step, err));
       throw err;
     }
+  };
+}
+
+/** Outcomes of a forward step after which the saga may go on. */
+export const PROCEEDS = new Set(['completed', 'already-completed']);
+
+/**
+ * A stage: its steps in order, in one job. A step that throws ends the attempt and
+ * BullMQ retries the job; on the retry the steps already done return at once.
+ * Resolves with each step's outcome.
+ */
+export function runSteps(steps: Handler[]) {
+  return async (job: Job<SagaJobData>): Promise<string[]> => {
+    const outcomes: string[] = [];
+    for (const step of steps) outcomes.push(await step(job));
+    return outcomes;
   };
 }
 

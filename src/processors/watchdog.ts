@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { buildCompensationFlow, plannedUndos } from '../flows/compensation-plan.js';
-import { jobId, QUEUES, SETTLE_JOB, START_JOB, STEPS, stepJobOptions, type QueueName } from '../queues/contract.js';
+import { jobId, QUEUES, ROOT_STAGE, SETTLE_JOB, STAGES, STEPS, stepJobOptions, type QueueName } from '../queues/contract.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
 import { orderIdFor } from './orders.js';
@@ -14,10 +14,9 @@ export type SweepAction = 'none' | 'forgotten' | 'completion-retried' | 'failed-
 
 /** Every job a purchase may have: its forward flow and its compensation flow. */
 function jobsOf(record: PurchaseRecord): { queue: QueueName; id: string }[] {
-  const forward = STEPS.map((s) => ({ queue: s.queue as QueueName, id: jobId(record.id, s.name) }));
+  const forward = STAGES.map((s) => ({ queue: s.queue as QueueName, id: jobId(record.id, s.name) }));
   const undo = STEPS.filter((s) => 'undo' in s).map((s) => ({ queue: QUEUES.compensation as QueueName, id: jobId(record.id, `undo-${s.name}`) }));
-  const start = { queue: QUEUES.orchestrator as QueueName, id: jobId(record.id, START_JOB) };
-  return [start, ...forward, ...undo, { queue: QUEUES.compensation, id: jobId(record.id, SETTLE_JOB) }];
+  return [...forward, ...undo, { queue: QUEUES.compensation, id: jobId(record.id, SETTLE_JOB) }];
 }
 
 /**
@@ -51,7 +50,7 @@ export function createWatchdog(ctx: WorkerContext, queues: Record<QueueName, Que
     const ordered = record.steps.order_placement === 'completed' || (await ctx.stores.orders.get(orderIdFor(id))) !== undefined;
     if (record.phase === 'running' && ordered) {
       // Past the pivot: never compensate; finish the completion instead.
-      const root = STEPS[STEPS.length - 1]!;
+      const root = ROOT_STAGE;
       if (!(await retryIfFailed(root.queue, jobId(id, root.name)))) {
         await queues[root.queue].add(root.job, { purchaseId: id }, { ...stepJobOptions(ctx.compensationPolicy), jobId: jobId(id, root.name) });
       }
@@ -62,7 +61,7 @@ export function createWatchdog(ctx: WorkerContext, queues: Record<QueueName, Que
       const stuck = STEPS.find((s) => record!.steps[s.name] !== 'completed')!;
       await purchases.failStep(id, stuck.name, { code: stuck.failure, detail: `${stuck.name} did not complete in time`, step: stuck.name });
       // The forward flow will never finish: drop what is left of it so it cannot wake up later.
-      await queues[STEPS[STEPS.length - 1]!.queue].remove(jobId(id, STEPS[STEPS.length - 1]!.name), { removeChildren: true }).catch(() => 0);
+      await queues[ROOT_STAGE.queue].remove(jobId(id, ROOT_STAGE.name), { removeChildren: true }).catch(() => 0);
       record = (await purchases.get(id))!;
       await ctx.flows.add(buildCompensationFlow(record, ctx.compensationPolicy));
       log.warn({ step: stuck.name, undo: plannedUndos(record).map((u) => u.undo) }, 'watchdog: stuck purchase failed; compensating');

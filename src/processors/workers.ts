@@ -8,16 +8,14 @@ import type { RulesEngine } from '../domain/rules.js';
 import type { Logger } from '../logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Tracing } from '../telemetry.js';
-import { QUEUES, type QueueName } from '../queues/contract.js';
+import { QUEUES, ROOT_STAGE, STAGES, START_STAGE, stepsOf, type QueueName, type SagaJobData, type StageName } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import { compensationHandlers } from './compensation.js';
 import { InjectedFault, type WorkerContext } from './context.js';
-import { inventoryHandlers } from './inventory.js';
+import { forwardSteps, type ForwardStepName } from './forward-steps.js';
 import { notificationHandlers } from './notifications.js';
 import { orchestratorHandlers } from './orchestrator.js';
-import { orderHandlers } from './orders.js';
-import { paymentHandlers } from './payment.js';
-import { provisioningHandlers } from './provisioning.js';
+import { runSteps } from './step-runner.js';
 import { createWatchdog, SWEEP_JOB } from './watchdog.js';
 
 // Each queue's handlers take their own job data; the dispatcher only routes by name.
@@ -68,6 +66,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     stepPolicy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
     rootAttempts: config.COMPENSATION_ATTEMPTS,
     integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
+    tracing: deps.tracing,
     async injectFault(point) {
       if (!config.FAULT_INJECTION) return;
       const mode = await stores.faults.take(point);
@@ -80,22 +79,28 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   };
 
   const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS);
+  const orchestrator = orchestratorHandlers(ctx);
+  const forward = forwardSteps(ctx);
+  /** A stage between the first and the root runs its steps and nothing else. */
+  const stageJob = (stage: StageName): AnyHandler => {
+    if (stage === START_STAGE.name) return orchestrator.start as AnyHandler;
+    if (stage === ROOT_STAGE.name) return orchestrator.complete as AnyHandler;
+    const run = runSteps(stepsOf(stage).map((name) => forward[name as ForwardStepName]));
+    return (async (job: Job<SagaJobData>) => (await run(job)).join(',')) as AnyHandler;
+  };
   const handlers: Record<QueueName, Record<string, AnyHandler>> = {
-    orchestrator: {
-      ...orchestratorHandlers(ctx),
-      [SWEEP_JOB]: async () => {
-        const counts = await watchdog.sweep();
-        for (const [action, n] of Object.entries(counts)) if (n > 0 && action !== 'none') metrics.watchdog.inc({ action }, n);
-        await watchdog.checkConsumers();
-        return JSON.stringify(counts);
-      },
-    },
-    inventory: (({ reserve, commit }) => ({ reserve, commit }))(inventoryHandlers(ctx)),
-    payment: (({ charge }) => ({ charge }))(paymentHandlers(ctx)),
-    provisioning: (({ provision }) => ({ provision }))(provisioningHandlers(ctx)),
-    orders: orderHandlers(ctx),
+    orchestrator: {},
+    payment: {},
+    provisioning: {},
     notifications: notificationHandlers(ctx),
     compensation: compensationHandlers(ctx),
+  };
+  for (const stage of STAGES) handlers[stage.queue][stage.job] = stageJob(stage.name);
+  handlers.orchestrator[SWEEP_JOB] = async () => {
+    const counts = await watchdog.sweep();
+    for (const [action, n] of Object.entries(counts)) if (n > 0 && action !== 'none') metrics.watchdog.inc({ action }, n);
+    await watchdog.checkConsumers();
+    return JSON.stringify(counts);
   };
 
   const workers = Object.entries(handlers).map(

@@ -7,31 +7,50 @@ import type { ErrorCode } from '../errors.js';
  */
 export const QUEUES = {
   orchestrator: 'orchestrator',
-  inventory: 'inventory',
   payment: 'payment',
   provisioning: 'provisioning',
-  orders: 'orders',
   notifications: 'notifications',
   compensation: 'compensation',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-/** The saga's forward steps, in execution order. `undo` names the compensation job. */
+/**
+ * The jobs of a purchase, in order. A stage runs one or more saga steps, each still
+ * recorded, retried and undone on its own. Steps share a job where a queue hop would
+ * buy nothing: a hop costs more than a local step (bench/README), while the steps that
+ * call an outside system (payment, provisioning and the OMS) keep a queue of their own
+ * so their concurrency and retries can be tuned apart.
+ * `prepare` is the gateway's hand-off; it adds the rest as a flow whose root is `complete`.
+ */
+export const STAGES = [
+  { name: 'prepare', queue: QUEUES.orchestrator, job: 'start' },
+  { name: 'charge', queue: QUEUES.payment, job: 'charge' },
+  { name: 'fulfil', queue: QUEUES.provisioning, job: 'fulfil' },
+  { name: 'complete', queue: QUEUES.orchestrator, job: 'complete' },
+] as const satisfies readonly StageDef[];
+
+export interface StageDef {
+  name: string;
+  queue: QueueName;
+  job: string;
+}
+export type StageName = (typeof STAGES)[number]['name'];
+
+/** The saga's forward steps, in execution order, each in its stage. `undo` names the compensation job. */
 export const STEPS = [
-  { name: 'validation', queue: QUEUES.orchestrator, job: 'validate', failure: 'purchase_failed' },
-  { name: 'stock_check', queue: QUEUES.inventory, job: 'reserve', undo: 'release', failure: 'purchase_failed' },
-  { name: 'payment', queue: QUEUES.payment, job: 'charge', undo: 'refund', failure: 'payment_failed' },
-  { name: 'inventory_update', queue: QUEUES.inventory, job: 'commit', undo: 'restock', failure: 'purchase_failed' },
-  { name: 'provisioning', queue: QUEUES.provisioning, job: 'provision', undo: 'deprovision', failure: 'purchase_failed' },
+  { name: 'validation', stage: 'prepare', failure: 'purchase_failed' },
+  { name: 'stock_check', stage: 'prepare', undo: 'release', failure: 'purchase_failed' },
+  { name: 'payment', stage: 'charge', undo: 'refund', failure: 'payment_failed' },
+  { name: 'inventory_update', stage: 'charge', undo: 'restock', failure: 'purchase_failed' },
+  { name: 'provisioning', stage: 'fulfil', undo: 'deprovision', failure: 'purchase_failed' },
   // The pivot: once the order is placed the purchase completes; nothing after it compensates.
-  { name: 'order_placement', queue: QUEUES.orders, job: 'place', failure: 'purchase_failed' },
-  { name: 'notification', queue: QUEUES.orchestrator, job: 'complete', failure: 'purchase_failed' },
+  { name: 'order_placement', stage: 'fulfil', failure: 'purchase_failed' },
+  { name: 'notification', stage: 'complete', failure: 'purchase_failed' },
 ] as const satisfies readonly StepDef[];
 
 export interface StepDef {
   name: string;
-  queue: QueueName;
-  job: string;
+  stage: StageName;
   undo?: string;
   /** The code a purchase fails with when this step fails for a technical reason. */
   failure: ErrorCode;
@@ -39,8 +58,11 @@ export interface StepDef {
 
 export type StepName = (typeof STEPS)[number]['name'];
 export const SETTLE_JOB = 'settle';
-/** The hand-off: one small job the gateway adds; the orchestrator turns it into the saga's flow. */
-export const START_JOB = 'start';
+/** The hand-off: the one job the gateway adds, the `prepare` stage. */
+export const START_JOB = STAGES[0].job;
+export const START_STAGE = STAGES[0];
+/** The flow's root: it always runs, and starts compensation when a step failed. */
+export const ROOT_STAGE = STAGES[STAGES.length - 1]!;
 export const DELIVER_JOB = 'deliver';
 
 export function stepDef(name: StepName): StepDef {
@@ -48,6 +70,12 @@ export function stepDef(name: StepName): StepDef {
   if (!def) throw new Error(`unknown step ${name}`);
   return def;
 }
+
+export function stageDef(name: StageName): StageDef {
+  return STAGES.find((s) => s.name === name)!;
+}
+
+export const stepsOf = (stage: StageName): StepName[] => STEPS.filter((s) => s.stage === stage).map((s) => s.name);
 
 export function previousStep(name: StepName): StepName | undefined {
   const i = STEPS.findIndex((s) => s.name === name);

@@ -171,6 +171,11 @@ export class PurchaseStore {
     return this.update(id, guard, fields, { [step]: status });
   }
 
+  /** Marks steps that will never run as skipped, once the saga is compensating. */
+  skip(id: string, steps: StepName[]): Promise<boolean> {
+    return this.update(id, 'compensating', {}, Object.fromEntries(steps.map((s) => [s, 'skipped'])));
+  }
+
   /** Writes fields whatever the phase (compensation bookkeeping). */
   patch(id: string, fields: Fields): Promise<boolean> {
     return this.update(id, '', fields, {});
