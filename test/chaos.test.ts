@@ -1,7 +1,8 @@
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Product } from '../src/catalog/catalog-file.js';
-import { QUEUES } from '../src/queues/contract.js';
+import { QUEUES, stepDef, type StepName } from '../src/queues/contract.js';
+import { chargeKey } from '../src/processors/payment.js';
 import { load, startCluster, type Cluster } from './helpers/chaos.js';
 import { http } from './helpers/customer.js';
 
@@ -18,6 +19,7 @@ const CATALOG: Product[] = [
   { id: 'ip', name: 'IP address', price: { amount: 100, currency: 'USD' }, stock: 100_000, dependencies: [] },
 ];
 
+const stageOf = (step: StepName) => stepDef(step).stage;
 const report = (scenario: string, figures: Record<string, unknown>) => console.log(`CHAOS ${scenario} ${JSON.stringify(figures)}`);
 
 const statusesOf = async (c: Cluster, ids: string[]) => {
@@ -29,6 +31,23 @@ const statusesOf = async (c: Cluster, ids: string[]) => {
   }
   return byStatus;
 };
+
+/** A supervisor, as systemd or Kubernetes would be: restarts crashed workers until the purchase is terminal. Returns the crashes. */
+async function superviseUntilDone(c: Cluster, id: string, ms: number): Promise<number> {
+  let crashes = 0;
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const record = await c.stores.purchases.get(id);
+    if (record?.phase === 'done') break;
+    if (c.workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) {
+      crashes++;
+      c.workers.length = 0;
+      await c.addWorkers();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return crashes;
+}
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -121,19 +140,7 @@ describe('chaos', () => {
     expect(res.status).toBe(202);
     const id = (res.body as { id: string }).id;
 
-    // A supervisor restarts crashed workers, as systemd or Kubernetes would.
-    let crashes = 0;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const record = await c.stores.purchases.get(id);
-      if (record?.phase === 'done') break;
-      if (c.workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) {
-        crashes++;
-        c.workers.length = 0;
-        await c.addWorkers();
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const crashes = await superviseUntilDone(c, id, 60_000);
     await c.admin('DELETE', '/admin/faults');
     const audit = await c.settle(30_000);
     const record = (await c.stores.purchases.get(id))!;
@@ -143,10 +150,41 @@ describe('chaos', () => {
     expect(crashes).toBeGreaterThanOrEqual(2);
     expect(record.status).toBe('failed');
     expect(record.error?.code).toBe('purchase_failed');
+    // the step that crashed is the one blamed, so its own undo is planned
+    expect(record.error?.step).toBe('provisioning');
+    expect(record.steps.provisioning).toBe('failed');
     expect(record.payment.status).toBe('refunded');
     expect(record.steps.payment).toBe('compensated');
     expect(waitingChildren.reduce((a, b) => a + b, 0)).toBe(0);
     expect(await c.stores.catalog.stock('widget')).toEqual(before);
+    expect(audit.violations).toEqual([]);
+  }, 120_000);
+
+  it('a crash inside a stage after one of its steps completed: the job resumes at the next step, charging once', async () => {
+    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 1 }));
+    const customer = await c.token('mid-stage');
+    const before = await c.stores.catalog.stock('widget');
+    // payment and inventory_update share the `charge` job: the process dies after the charge, before the commit.
+    expect(stageOf('payment')).toBe(stageOf('inventory_update'));
+    expect((await c.admin('POST', '/admin/faults', { point: 'inventory.commit', times: 1, mode: 'crash' })).status).toBe(201);
+    const res = await c.post(customer, { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } }, { prefer: 'respond-async' });
+    expect(res.status).toBe(202);
+    const id = (res.body as { id: string }).id;
+
+    const crashes = await superviseUntilDone(c, id, 60_000);
+    const audit = await c.settle(30_000);
+    const record = (await c.stores.purchases.get(id))!;
+    const ledger = JSON.parse((await c.client.get(c.stores.keys.providerCharge(chargeKey(id)))) ?? '{}') as { status?: string; chargeId?: string; amount?: number };
+    report('mid-stage-crash', { crashes, status: record.status, steps: record.steps, payment: record.payment.status, violations: audit.violations.length });
+
+    expect(crashes).toBe(1);
+    expect(record.status).toBe('completed');
+    expect(Object.values(record.steps).every((s) => s === 'completed')).toBe(true);
+    expect(record.payment.status).toBe('captured');
+    // the provider's one capture is the one the purchase recorded
+    expect(ledger).toMatchObject({ status: 'captured', chargeId: record.payment.chargeId, amount: 250 });
+    expect(await c.stores.catalog.stock('widget')).toEqual({ ...before, available: before.available - 1, sold: before.sold + 1 });
+    // charges against orders and refunds: one capture for the one order
     expect(audit.violations).toEqual([]);
   }, 120_000);
 

@@ -9,7 +9,7 @@ import type { WorkerContext } from './context.js';
 import { forwardSteps } from './forward-steps.js';
 import { notify, type NotificationDraft } from './notify.js';
 import { orderIdFor } from './orders.js';
-import { isFinalAttempt, PROCEEDS, runSteps } from './step-runner.js';
+import { didNotComplete, isFinalAttempt, PROCEEDS, runSteps, unfinishedBefore } from './step-runner.js';
 
 /**
  * The orchestrator's own jobs: `start` (the `prepare` stage, which then adds the rest
@@ -54,11 +54,12 @@ export function orchestratorHandlers(ctx: WorkerContext) {
     const id = job.data.purchaseId;
     let record = await purchases.get(id);
     if (!record || record.phase === 'done') return 'done';
-    if (record.phase === 'running' && record.steps.order_placement !== 'completed') {
+    const stuck = record.phase === 'running' ? unfinishedBefore(record, 'notification') : undefined;
+    if (stuck) {
       // An order in the OMS means the pivot was passed even if its step never recorded it (a crash).
       const order = await ctx.stores.orders.get(orderIdFor(id));
       if (order) await purchases.completeStep(id, 'order_placement', { orderId: order.id });
-      else await purchases.failStep(id, 'order_placement', { code: 'purchase_failed', detail: 'order_placement did not complete', step: 'order_placement' });
+      else await purchases.failStep(id, stuck.name, didNotComplete(stuck.name));
       record = (await purchases.get(id))!;
     }
     if (record.phase === 'compensating') {

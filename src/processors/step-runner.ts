@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { StepError } from '../errors.js';
-import { previousStep, stepDef, type SagaJobData, type StepName } from '../queues/contract.js';
+import { stepDef, STEPS, type SagaJobData, type StepName } from '../queues/contract.js';
 import type { PurchaseError, PurchaseRecord, PurchaseStore } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
 
@@ -12,6 +12,18 @@ export type Handler = (job: Job<SagaJobData>) => Promise<string>;
 export function isFinalAttempt(job: Job, err: unknown): boolean {
   return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
+
+/** The first step before `step` (or of all, without one) that has not completed. */
+export function unfinishedBefore(record: PurchaseRecord, step?: StepName): (typeof STEPS)[number] | undefined {
+  for (const s of STEPS) {
+    if (s.name === step) return undefined;
+    if (record.steps[s.name] !== 'completed') return s;
+  }
+  return undefined;
+}
+
+/** The failure of a step whose job died (or stalled for good) without recording an outcome. */
+export const didNotComplete = (step: StepName, why = 'did not complete'): PurchaseError => ({ code: stepDef(step).failure, detail: `${step} ${why}`, step });
 
 export function toPurchaseError(step: StepName, err: unknown): PurchaseError {
   if (err instanceof StepError) return { code: err.code, detail: err.detail, step };
@@ -35,10 +47,10 @@ export function forwardStep(ctx: WorkerContext, step: StepName, run: ForwardRun)
       await purchases.setStep(id, step, 'skipped', 'compensating');
       return 'skipped';
     }
-    const prev = previousStep(step);
-    if (prev && record.steps[prev] !== 'completed') {
-      // The previous job ended without recording an outcome: it crashed past its stall limit.
-      await purchases.failStep(id, prev, { code: stepDef(prev).failure, detail: `${prev} did not complete`, step: prev });
+    const stuck = unfinishedBefore(record, step);
+    if (stuck) {
+      // The job that ran it ended without recording an outcome: it crashed past its stall limit.
+      await purchases.failStep(id, stuck.name, didNotComplete(stuck.name));
       await purchases.setStep(id, step, 'skipped', 'compensating');
       return 'skipped';
     }

@@ -4,6 +4,7 @@ import { jobId, QUEUES, ROOT_STAGE, SETTLE_JOB, STAGES, STEPS, stepJobOptions, t
 import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
 import { orderIdFor } from './orders.js';
+import { didNotComplete, unfinishedBefore } from './step-runner.js';
 
 export const SWEEP_JOB = 'sweep';
 
@@ -58,8 +59,8 @@ export function createWatchdog(ctx: WorkerContext, queues: Record<QueueName, Que
       return 'completion-retried';
     }
     if (record.phase === 'running') {
-      const stuck = STEPS.find((s) => record!.steps[s.name] !== 'completed')!;
-      await purchases.failStep(id, stuck.name, { code: stuck.failure, detail: `${stuck.name} did not complete in time`, step: stuck.name });
+      const stuck = unfinishedBefore(record)!;
+      await purchases.failStep(id, stuck.name, didNotComplete(stuck.name, 'did not complete in time'));
       // The forward flow will never finish: drop what is left of it so it cannot wake up later.
       await queues[ROOT_STAGE.queue].remove(jobId(id, ROOT_STAGE.name), { removeChildren: true }).catch(() => 0);
       record = (await purchases.get(id))!;

@@ -77,10 +77,6 @@ export function stageDef(name: StageName): StageDef {
 
 export const stepsOf = (stage: StageName): StepName[] => STEPS.filter((s) => s.stage === stage).map((s) => s.name);
 
-export function previousStep(name: StepName): StepName | undefined {
-  const i = STEPS.findIndex((s) => s.name === name);
-  return i > 0 ? STEPS[i - 1]!.name : undefined;
-}
 
 /** Every saga job carries only the purchase id; the purchase record holds the rest. */
 export interface SagaJobData {
