@@ -2,7 +2,8 @@
  * npm run bench — the purchase system beside bare BullMQ, in one run, on one
  * redis-server (AOF on, appendfsync everysec). Prints a table, writes JSON.
  *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase, BENCH_SOAK_S (0) soak length,
- *   BENCH_RETENTION_S (60) record retention of the system under test.
+ *   BENCH_RETENTION_S (60) record retention of the system under test,
+ *   BENCH_PROFILE=1 CPU profiles of every process into bench/results/profiles (see profile-summary.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FlowProducer, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
+import { createKeys } from '../src/keys.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { ROOT_STAGE, STAGES, STEPS } from '../src/queues/contract.js';
@@ -21,6 +23,9 @@ const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 0);
 // Finished purchase records and notifications expire after this (orders and the Product Store stay).
 const RETENTION_S = process.env.BENCH_RETENTION_S ?? '60';
 const root = path.resolve(import.meta.dirname, '..');
+// BENCH_PROFILE=1: every process of the run writes V8 CPU profiles, one directory per role (bench/profile-summary.ts reads them).
+const PROFILE_DIR = path.join(root, 'bench/results/profiles');
+const execArgv = (label: string) => ['--import', 'tsx', ...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, label)}`] : [])];
 
 interface PhaseResult {
   name: string;
@@ -32,10 +37,22 @@ interface PhaseResult {
   p95: number;
   p99: number;
   redisCommandsPerOp?: number;
+  /** CPU ms per op of each process (the bench's own client, Redis, the processes under test). */
+  cpuMsPerOp?: Record<string, number>;
+  /** The busiest Redis commands, calls per op. */
+  redisCommandMix?: Record<string, number>;
   peakRssMb: Record<string, number>;
 }
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+
+/** A closed loop measured from outside: Redis commands and CPU per op of the bench, Redis and `pids`. */
+async function measured(redis: Redis, pids: Record<string, number>, n: number, seconds: number, op: (worker: number, i: number) => Promise<boolean>) {
+  const [calls, cpu] = [await commandCalls(redis), await cpuMs(redis, pids)];
+  const run = await closedLoop(n, seconds, op);
+  const commands = commandsPerOp(calls, await commandCalls(redis), run.ops);
+  return { ...run, redisCommandsPerOp: commands.total, redisCommandMix: commands.top, cpuMsPerOp: cpuPerOp(cpu, await cpuMs(redis, pids), run.ops) };
+}
 
 /** N workers in a closed loop for `seconds`: each starts its next op when the last one ends. */
 async function closedLoop(n: number, seconds: number, op: (worker: number, i: number) => Promise<boolean>) {
@@ -58,10 +75,37 @@ async function closedLoop(n: number, seconds: number, op: (worker: number, i: nu
   return { ops: latencies.length, errors, seconds: elapsed, perSecond: latencies.length / elapsed, p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99) };
 }
 
-async function commandCount(redis: Redis): Promise<number> {
+/** Calls per Redis command so far (INFO commandstats). */
+async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   const info = await redis.info('commandstats');
-  return [...info.matchAll(/calls=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
+  return new Map([...info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
+
+/** Commands per op between two snapshots: the total and the busiest commands. */
+function commandsPerOp(before: Map<string, number>, after: Map<string, number>, ops: number) {
+  const perOp = [...after].map(([cmd, n]) => [cmd, (n - (before.get(cmd) ?? 0)) / ops] as const).filter(([, n]) => n > 0);
+  const total = perOp.reduce((s, [, n]) => s + n, 0);
+  const top = Object.fromEntries(perOp.sort((a, b) => b[1] - a[1]).slice(0, 12).map(([cmd, n]) => [cmd, Math.round(n * 10) / 10]));
+  return { total, top };
+}
+
+/** CPU time (user + system) of each process so far, in ms: the bench itself, Redis, and the given pids. */
+async function cpuMs(redis: Redis, pids: Record<string, number>): Promise<Record<string, number>> {
+  const info = await redis.info('cpu');
+  const redisS = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
+  const self = process.cpuUsage();
+  const out: Record<string, number> = { client: (self.user + self.system) / 1000, redis: redisS * 1000 };
+  const tick = 1000 / 100; // USER_HZ on Linux
+  for (const [label, pid] of Object.entries(pids)) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    out[label] = (Number(fields[11]) + Number(fields[12])) * tick;
+  }
+  return out;
+}
+
+/** CPU ms per op of each process between two snapshots. */
+const cpuPerOp = (before: Record<string, number>, after: Record<string, number>, ops: number) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, Math.round((100 * (v - (before[k] ?? 0))) / ops) / 100]));
 
 function peakRssMb(pid: number): number {
   try {
@@ -74,7 +118,7 @@ function peakRssMb(pid: number): number {
 
 function start(script: string, env: Record<string, string>): Promise<ChildProcess> {
   const child = fork(path.join(root, script), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: execArgv(path.basename(script, '.ts')),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -111,8 +155,7 @@ async function baseline(redisUrl: string, redis: Redis, perStage: boolean): Prom
   await events.waitUntilReady();
   const waiting = new Map<string, () => void>();
   events.on('completed', ({ jobId }) => waiting.get(jobId)?.());
-  const before = await commandCount(redis);
-  const run = await closedLoop(N, SECONDS, async (w, i) => {
+  const run = await measured(redis, { workers: workers.pid! }, N, SECONDS, async (w, i) => {
     const id = `b${perStage ? 's' : ''}${w}x${i}x${Date.now()}`;
     const root = baselineRootId(id, perStage);
     const done = new Promise<void>((r) => waiting.set(root, r));
@@ -121,14 +164,23 @@ async function baseline(redisUrl: string, redis: Redis, perStage: boolean): Prom
     waiting.delete(root);
     return true;
   });
-  const commands = (await commandCount(redis)) - before;
   const rss = { workers: peakRssMb(workers.pid!), producers: Math.round(process.resourceUsage().maxRSS / 1024) };
   await events.close();
   await producer.close();
   connection.disconnect();
   await stop(workers);
   const name = perStage ? `reference: bare BullMQ flow, one job per stage (${STAGES.length} jobs)` : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`;
-  return { name, ...run, redisCommandsPerOp: commands / run.ops, peakRssMb: rss };
+  return { name, ...run, peakRssMb: rss };
+}
+
+/** Waits until the system under test has no open purchase; false on timeout. */
+async function drain(redis: Redis, openIndex: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await redis.zcard(openIndex)) === 0) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
 }
 
 async function token(authUrl: string, sub: string): Promise<string> {
@@ -169,7 +221,7 @@ async function main() {
     // The deployment the README recommends, on the same two cores the baseline uses: a
     // gateway(+auth) process and a workers process, both started by src/main.ts.
     const spawnRole = (roles: string) =>
-      fork(path.join(root, 'src/main.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env, ROLES: roles }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      fork(path.join(root, 'src/main.ts'), [], { execArgv: execArgv(roles.replace(',', '+')), env: { ...process.env, ...env, ROLES: roles }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const workersProc = spawnRole('workers');
     const system = spawnRole('gateway,auth');
     const gateway = `http://127.0.0.1:${port}`;
@@ -186,26 +238,29 @@ async function main() {
       });
 
     const memBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-    const before = await commandCount(redis);
-    const sync = await closedLoop(N, SECONDS, async (w, i) => {
+    const pids = { gateway: system.pid!, workers: workersProc.pid! };
+    const sync = await measured(redis, pids, N, SECONDS, async (w, i) => {
       const res = await post(w, i);
       await res.arrayBuffer();
       return res.status === 201;
     });
-    const commands = (await commandCount(redis)) - before;
     const memAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-    results.push({ name: 'system: sync POST /v1/purchases (whole saga)', ...sync, redisCommandsPerOp: commands / sync.ops, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
+    results.push({ name: 'system: sync POST /v1/purchases (whole saga)', ...sync, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
     console.log(`  system done: ${sync.perSecond.toFixed(0)}/s, errors ${sync.errors}`);
 
-    const accept = await closedLoop(N, SECONDS, async (w, i) => {
+    // CPU of the gateway alone: the workers run the accepted purchases meanwhile, as they would in production.
+    const accept = await measured(redis, { gateway: system.pid! }, N, SECONDS, async (w, i) => {
       const res = await post(w, 1_000_000 + i, { prefer: 'respond-async' });
       await res.arrayBuffer();
       return res.status === 202;
     });
     results.push({ name: 'gateway: async POST accept', ...accept, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
+    // The accepted purchases finish before the next phase, so they do not compete with it for the CPU.
+    const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen, 180_000);
+    console.log(`  accept done: ${accept.perSecond.toFixed(0)}/s; backlog drained${backlog ? '' : ' NOT (timed out)'}`);
 
     const bare = await start('bench/bare-jwt-server.ts', { PORT: String(barePort), AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json` });
-    const bareRun = await closedLoop(N, SECONDS, async (w) => {
+    const bareRun = await measured(redis, { bare: bare.pid! }, N, SECONDS, async (w) => {
       const res = await fetch(`http://127.0.0.1:${barePort}/v1/purchases`, { method: 'POST', headers: { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' }, body });
       await res.arrayBuffer();
       return res.status === 202;
@@ -260,6 +315,8 @@ async function main() {
     console.log(`system/baseline p99        ${summary.ratios.systemVsBaselineP99.toFixed(2)} (target ≤ 2.00)`);
     console.log(`async accept / bare JWT    ${summary.ratios.acceptVsBareJwt.toFixed(2)} (target ≥ 0.50)`);
     console.log(`for reference, against a bare flow with our job count: throughput ${summary.ratios.systemVsSameJobCountThroughput.toFixed(2)}, p99 ${summary.ratios.systemVsSameJobCountP99.toFixed(2)}`);
+    for (const r of [base, reference, sys, acc, bareR]) console.log(`CPU ms per op, ${r.name.split(':')[0]}: ${Object.entries(r.cpuMsPerOp ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}, total ${Object.values(r.cpuMsPerOp ?? {}).reduce((a, b) => a + b, 0).toFixed(2)}`);
+    for (const r of [base, reference, sys, acc]) console.log(`Redis commands per op, ${r.name.split(':')[0]}: ${Object.entries(r.redisCommandMix ?? {}).map(([c, n]) => `${c} ${n}`).join(', ')}`);
     console.log(`Redis memory per retained purchase ${(summary.redisBytesPerRetainedPurchase / 1024).toFixed(1)} KiB`);
     if (soak) console.log(`soak ${SOAK_S}s: ${soak.purchases} purchases, ${soak.errors} errors, Redis memory ${soak.redisGrowthPct.toFixed(1)}%, RSS ${soak.rssGrowthPct.toFixed(1)}%`);
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { TERMINAL, type PurchaseEvent, type PurchaseRecord } from '../stores/purchase-store.js';
+import { recordOfEvent, TERMINAL, type PurchaseEvent, type PurchaseRecord } from '../stores/purchase-store.js';
 
 type Listener = (event: PurchaseEvent) => void;
 
@@ -64,13 +64,17 @@ export class PurchaseEvents {
    */
   async waitForTerminal(id: string, timeoutMs: number, load: () => Promise<PurchaseRecord | undefined>, justCreated = false): Promise<PurchaseRecord | undefined> {
     let wake!: () => void;
+    let carried: PurchaseRecord | undefined;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    const off = this.onOutcome(id, () => wake());
+    const off = this.onOutcome(id, (event) => {
+      carried = recordOfEvent(event);
+      wake();
+    });
     const deadline = Date.now() + timeoutMs;
     let skip = justCreated;
     try {
       for (;;) {
-        const record = skip ? undefined : await load();
+        const record = carried ?? (skip ? undefined : await load());
         skip = false;
         if (record && TERMINAL.has(record.status)) return record;
         const left = deadline - Date.now();

@@ -4,13 +4,13 @@ import { inventoryHandlers } from './inventory.js';
 import { orderHandlers } from './orders.js';
 import { paymentHandlers } from './payment.js';
 import { provisioningHandlers } from './provisioning.js';
-import type { Handler } from './step-runner.js';
+import type { StepHandler } from './step-runner.js';
 import { validationHandlers } from './validation.js';
 
 /** Every forward step but the last (notification belongs to `complete`, which also compensates). */
 export type ForwardStepName = Exclude<StepName, 'notification'>;
 
-export function forwardSteps(ctx: WorkerContext): Record<ForwardStepName, Handler> {
+export function forwardSteps(ctx: WorkerContext): Record<ForwardStepName, StepHandler> {
   const { reserve, commit } = inventoryHandlers(ctx);
   return {
     validation: validationHandlers(ctx).validate,

@@ -51,9 +51,10 @@ export function provisioningHandlers(ctx: WorkerContext) {
     provision: forwardStep(ctx, 'provisioning', async (record) => {
       await ctx.injectFault('provision');
       for (const unit of await unitsOf(ctx, record)) {
-        if (await provisioned.get(unit.id)) continue;
         let integration: ProvisionedProduct['integration'] = null;
         if (unit.integrationUrl) {
+          // Provisioned on an earlier attempt: do not call the service again. (Without a service, putOnce is enough.)
+          if (await provisioned.get(unit.id)) continue;
           const answer = (await call(unit, record, 'provision')) as { externalRef?: unknown; id?: unknown };
           const ref = answer.externalRef ?? answer.id;
           integration = { status: 'established', externalRef: ref == null ? null : String(ref) };

@@ -8,6 +8,13 @@ type Fields = Parameters<PurchaseStore['completeStep']>[2];
 export type ForwardRun = (record: PurchaseRecord, job: Job<SagaJobData>) => Promise<Fields | void>;
 export type UndoRun = (record: PurchaseRecord, job: Job<SagaJobData>) => Promise<boolean>;
 export type Handler = (job: Job<SagaJobData>) => Promise<string>;
+/** A step's outcome, and the record as it stands after the step when the saga may go on. */
+export interface StepResult {
+  outcome: string;
+  record?: PurchaseRecord;
+}
+/** A forward step; `known` is the record as the previous step of the same job left it. */
+export type StepHandler = (job: Job<SagaJobData>, known?: PurchaseRecord) => Promise<StepResult>;
 
 export function isFinalAttempt(job: Job, err: unknown): boolean {
   return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -36,33 +43,35 @@ export function toPurchaseError(step: StepName, err: unknown): PurchaseError {
  * if it has not completed already. Its last failed attempt records the failure
  * on the purchase record, which starts compensation at the root.
  */
-export function forwardStep(ctx: WorkerContext, step: StepName, run: ForwardRun): Handler {
+export function forwardStep(ctx: WorkerContext, step: StepName, run: ForwardRun): StepHandler {
   const { purchases } = ctx.stores;
-  return async (job) => {
+  return async (job, known) => {
     const id = job.data.purchaseId;
-    const record = await purchases.get(id);
-    if (!record) return 'missing';
-    if (record.steps[step] === 'completed') return 'already-completed';
+    const record = known ?? (await purchases.get(id));
+    if (!record) return { outcome: 'missing' };
+    if (record.steps[step] === 'completed') return { outcome: 'already-completed', record };
     if (record.phase !== 'running') {
       await purchases.setStep(id, step, 'skipped', 'compensating');
-      return 'skipped';
+      return { outcome: 'skipped' };
     }
     const stuck = unfinishedBefore(record, step);
     if (stuck) {
       // The job that ran it ended without recording an outcome: it crashed past its stall limit.
       await purchases.failStep(id, stuck.name, didNotComplete(stuck.name));
       await purchases.setStep(id, step, 'skipped', 'compensating');
-      return 'skipped';
+      return { outcome: 'skipped' };
     }
     const timer = ctx.metrics.stepDuration.startTimer({ step });
     const fields = { purchaseId: id, requestId: record.requestId, step, attempt: job.attemptsMade + 1 };
     try {
       const exec = () => run(record, job);
-      const done = ctx.tracing ? await ctx.tracing.span(`step ${step}`, { 'purchase.id': id, 'saga.step': step }, exec) : await exec();
-      await purchases.completeStep(id, step, done ?? {});
+      const done = (ctx.tracing ? await ctx.tracing.span(`step ${step}`, { 'purchase.id': id, 'saga.step': step }, exec) : await exec()) ?? {};
+      // Not applied: the saga stopped running meanwhile (the watchdog); the next step reads it afresh and skips.
+      const applied = await purchases.completeStep(id, step, done);
       timer({ outcome: 'completed' });
       ctx.log.info(fields, 'step completed');
-      return 'completed';
+      const after: PurchaseRecord = { ...record, ...done, status: 'processing', steps: { ...record.steps, [step]: 'completed' } };
+      return { outcome: 'completed', ...(applied ? { record: after } : {}) };
     } catch (err) {
       const final = isFinalAttempt(job, err);
       timer({ outcome: final ? 'failed' : 'retried' });
@@ -81,10 +90,16 @@ export const PROCEEDS = new Set(['completed', 'already-completed']);
  * BullMQ retries the job; on the retry the steps already done return at once.
  * Resolves with each step's outcome.
  */
-export function runSteps(steps: Handler[]) {
+export function runSteps(steps: StepHandler[]) {
   return async (job: Job<SagaJobData>): Promise<string[]> => {
     const outcomes: string[] = [];
-    for (const step of steps) outcomes.push(await step(job));
+    // Each step hands the next the record as it left it: one read per job, not one per step.
+    let record: PurchaseRecord | undefined;
+    for (const step of steps) {
+      const result = await step(job, record);
+      outcomes.push(result.outcome);
+      record = result.record;
+    }
     return outcomes;
   };
 }

@@ -85,6 +85,16 @@ export interface PurchaseEvent {
   status: PurchaseStatus;
   step?: StepName;
   stepStatus?: StepStatus;
+  /** On terminal events: the record's hash as field/value pairs (see recordOfEvent). */
+  record?: string[];
+}
+
+/** The record a terminal event carries, if any. */
+export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined {
+  if (!event.record) return undefined;
+  const hash: Record<string, string> = {};
+  for (let i = 0; i + 1 < event.record.length; i += 2) hash[event.record[i]!] = event.record[i + 1]!;
+  return hash.id ? decode(hash) : undefined;
 }
 
 const JSON_FIELDS = ['request', 'plan', 'allocation', 'payment', 'error'] as const;
@@ -114,9 +124,12 @@ end
 local status = redis.call('HGET', KEYS[1], 'status')
 local event = {id = ARGV[4], status = status}
 if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
+local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed'
+-- A terminal event carries the record, so a waiting request answers without reading it back.
+if terminal then event.record = redis.call('HGETALL', KEYS[1]) end
 local message = cjson.encode(event)
 redis.call('PUBLISH', ARGV[3], message)
-if status == 'completed' or status == 'partially_fulfilled' or status == 'failed' then redis.call('PUBLISH', ARGV[2], message) end
+if terminal then redis.call('PUBLISH', ARGV[2], message) end
 return 1
 `);
 
