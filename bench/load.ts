@@ -4,6 +4,8 @@
  *   GATEWAY_URL AUTH_URL [MODE=sync|async] [N=64] [SECONDS=10] npx tsx bench/load.ts
  * Start the system with e.g. `node --cpu-prof --import tsx src/main.ts` to profile it.
  */
+import { httpClient } from './http-client.js';
+
 const gateway = process.env.GATEWAY_URL ?? 'http://127.0.0.1:3000';
 const auth = process.env.AUTH_URL ?? 'http://127.0.0.1:3001';
 const mode = process.env.MODE ?? 'sync';
@@ -18,6 +20,7 @@ const tokens = await Promise.all(
   }),
 );
 const body = JSON.stringify({ items: [{ productId, quantity: 1 }], payment: { token: 'tok_visa' } });
+const client = httpClient(n);
 const expected = mode === 'async' ? 202 : 201;
 const latencies: number[] = [];
 const statuses = new Map<number, number>();
@@ -26,12 +29,11 @@ await Promise.all(
   tokens.map(async (token, w) => {
     for (let i = 0; performance.now() < until; i++) {
       const t = performance.now();
-      const res = await fetch(`${gateway}/v1/purchases`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `l-${w}-${i}-${Date.now()}`, ...(mode === 'async' ? { prefer: 'respond-async' } : {}) },
+      const res = await client.post(
+        `${gateway}/v1/purchases`,
+        { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `l-${w}-${i}-${Date.now()}`, ...(mode === 'async' ? { prefer: 'respond-async' } : {}) },
         body,
-      });
-      await res.arrayBuffer();
+      );
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (res.status === expected) latencies.push(performance.now() - t);
     }
@@ -39,4 +41,5 @@ await Promise.all(
 );
 latencies.sort((a, b) => a - b);
 const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]?.toFixed(1);
+client.close();
 console.log(`${mode}: ${(latencies.length / seconds).toFixed(0)}/s, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);

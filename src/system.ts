@@ -18,12 +18,12 @@ import { loadRules } from './domain/rules.js';
 import { createKeys } from './keys.js';
 import type { Logger } from './logger.js';
 import type { Tracing } from './telemetry.js';
-import { notify } from './processors/notify.js';
 import { HEARTBEAT_TTL_MS, startWorkers } from './processors/workers.js';
 import { QUEUES } from './queues/contract.js';
 import { assertNoEviction, connectRedis, waitReady } from './redis.js';
 import { createStores } from './stores/domain-stores.js';
 import { IdempotencyStore } from './stores/idempotency-store.js';
+import { PurchaseIntake } from './stores/purchase-intake.js';
 
 export interface RunningSystem {
   gatewayUrl?: string;
@@ -130,8 +130,9 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
         return alive.value;
       };
       const service = createPurchaseService({
-        stores,
+        intake: new PurchaseIntake(redis, keys, config.RETENTION_S),
         idempotency: new IdempotencyStore(redis, keys),
+        webhookQueue,
         orchestrator: queues.find((q) => q.name === QUEUES.orchestrator)!,
         breaker,
         policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
@@ -159,13 +160,6 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
         tracing,
         shutdown: shutdown.signal,
         otherMetrics: workerRegistry ? [workerRegistry] : [],
-        acknowledge: async (customerId, purchaseId) => {
-          await notify({ stores, webhookQueue }, customerId, purchaseId, {
-            type: 'purchase_accepted',
-            message: `Purchase ${purchaseId} accepted; we will let you know when it is done.`,
-            details: { statusUrl: `/v1/purchases/${purchaseId}` },
-          });
-        },
       });
       const { server, url } = await listen(app, config.HOST, config.PORT);
       system.gatewayUrl = url;

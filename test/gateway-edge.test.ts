@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, http as request, visa } from './helpers/customer.js';
 import { expectProblem, gatewaySystems, metricsText, oneBasicPlan, purchaseRecords, readyz } from './helpers/gateway.js';
+import { START_STAGE } from '../src/queues/contract.js';
 import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
 
 const shared = gatewaySystems();
@@ -78,6 +79,34 @@ describe('gateway: Idempotency-Key', () => {
     expect(bobs.headers.get('idempotent-replayed')).toBeNull();
     expect(await bob.orders()).toHaveLength(1);
     expect(await alice.orders()).toHaveLength(1);
+  });
+});
+
+describe('gateway: a hand-off that fails half-way', () => {
+  it('takes back what it wrote: 503, no purchase, no acknowledgement, and the Idempotency-Key is free again', async () => {
+    const customer = await sys.customer();
+    const recordsBefore = await purchaseRecords(sys);
+    // The purchase is written, then adding its job fails: BullMQ cannot count jobs on a counter that is not a number.
+    const counter = `${sys.stores.keys.queuePrefix}:${START_STAGE.queue}:id`;
+    const saved = await sys.redis.get(counter);
+    await sys.redis.set(counter, 'not-a-number');
+    let failed;
+    try {
+      failed = await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'half-way', async: true });
+    } finally {
+      if (saved === null) await sys.redis.del(counter);
+      else await sys.redis.set(counter, saved);
+    }
+    expectProblem(failed, 503, 'service_unavailable');
+    expect(await purchaseRecords(sys)).toBe(recordsBefore);
+    expect(await customer.notifications()).toEqual([]);
+
+    // The same key again is a new purchase, not a replay of the one taken back.
+    const retried = await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'half-way', async: true });
+    expect(retried.status).toBe(202);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect((await customer.notifications()).map((n) => [n.type, n.purchaseId])).toEqual([['purchase_accepted', retried.body.id]]);
+    expect((await customer.waitForTerminal(retried.body.id)).status).toBe('completed');
   });
 });
 

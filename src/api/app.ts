@@ -39,7 +39,6 @@ export interface GatewayDeps {
   otherMetrics?: Registry[];
   /** OpenTelemetry HTTP spans, when tracing is on. */
   tracing?: Tracing;
-  acknowledge(customerId: string, purchaseId: string): Promise<void>;
   shutdown: AbortSignal;
 }
 
@@ -95,7 +94,7 @@ export function createApp(deps: GatewayDeps): Hono {
   v1.route(
     '/purchases',
     purchaseRoutes(
-      { stores: deps.stores, service: deps.service, events: deps.events, metrics, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, acknowledge: deps.acknowledge, shutdown: deps.shutdown },
+      { stores: deps.stores, service: deps.service, events: deps.events, metrics, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, shutdown: deps.shutdown },
       purchaseLimit,
     ),
   );

@@ -3,8 +3,9 @@ import type { Queue } from 'bullmq';
 import { AppError } from '../errors.js';
 import { startJob } from '../flows/purchase-flow.js';
 import { STEPS, type RetryPolicy } from '../queues/contract.js';
-import type { Stores } from '../stores/domain-stores.js';
-import type { IdempotencyStore } from '../stores/idempotency-store.js';
+import { notificationDocs, deliverByWebhook } from '../processors/notify.js';
+import { IdempotencyStore } from '../stores/idempotency-store.js';
+import type { Intake, PurchaseIntake } from '../stores/purchase-intake.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { OrchestratorBreaker } from './breaker.js';
 import type { Customer } from './middleware/auth.js';
@@ -16,9 +17,18 @@ export interface Submitted {
   replay: boolean;
 }
 
+export interface SubmitOptions {
+  idempotencyKey?: string;
+  requestId?: string;
+  /** Asynchronous purchases get a `purchase_accepted` notification. */
+  acknowledge?: boolean;
+}
+
 export interface PurchaseServiceDeps {
-  stores: Stores;
+  intake: PurchaseIntake;
   idempotency: IdempotencyStore;
+  /** Webhook deliveries, when NOTIFY_WEBHOOK_URL is set. */
+  webhookQueue?: Queue;
   /** The orchestrator queue: the gateway hands a purchase over with its `prepare` job. */
   orchestrator: Queue;
   breaker: OrchestratorBreaker;
@@ -35,27 +45,31 @@ function bodyHash(body: PurchaseBody): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
+/** The acknowledgement an asynchronous purchase gets as a notification. */
+const acknowledgementOf = (customerId: string, purchaseId: string, createdAt: string) =>
+  notificationDocs(customerId, purchaseId, [{ type: 'purchase_accepted', message: `Purchase ${purchaseId} accepted; we will let you know when it is done.`, details: { statusUrl: `/v1/purchases/${purchaseId}` } }], createdAt)[0]!;
+
 /**
- * Hands a purchase to the orchestrator: record first, then its `start` job. If the job
- * cannot be enqueued the record and the idempotency claim are removed, so a 503
- * leaves nothing behind to run later by surprise.
+ * Hands a purchase to the orchestrator: one atomic write (Idempotency-Key claim, record,
+ * acknowledgement), then its `prepare` job. If the job cannot be enqueued the write is
+ * withdrawn, so a 503 leaves nothing behind to run later by surprise.
  */
 export function createPurchaseService(deps: PurchaseServiceDeps) {
-  const { stores, idempotency, breaker } = deps;
+  const { idempotency, intake, breaker } = deps;
 
-  const handOff = async (customer: Customer, body: PurchaseBody, idemKey: string | undefined, requestId: string | undefined): Promise<Submitted> => {
+  const duplicateOf = (earlier: string, hash: string): Submitted => {
+    const answer = IdempotencyStore.answer(earlier, hash);
+    if (answer.status === 'conflict') throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body.');
+    return { id: answer.purchaseId, replay: true };
+  };
+
+  const handOff = async (customer: Customer, body: PurchaseBody, opts: SubmitOptions): Promise<Submitted> => {
     const id = newPurchaseId();
-    if (idemKey) {
-      const claim = await idempotency.claim(customer.id, idemKey, bodyHash(body), id);
-      if (claim.status === 'conflict') throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body.');
-      if (claim.status === 'replay') return { id: claim.purchaseId, replay: true };
-    }
-    const giveBack = async () => {
-      await stores.purchases.discard(id).catch(() => {});
-      if (idemKey) await idempotency.release(customer.id, idemKey).catch(() => {});
-    };
+    const hash = opts.idempotencyKey ? bodyHash(body) : '';
     if (!(await deps.workersAlive())) {
-      await giveBack();
+      // A replay needs no orchestrator: it answers with the purchase made before.
+      const earlier = opts.idempotencyKey ? await idempotency.earlier(customer.id, opts.idempotencyKey) : undefined;
+      if (earlier) return duplicateOf(earlier, hash);
       throw unavailable('No purchase orchestrator is running; nothing was charged. Try again shortly.');
     }
     const now = new Date().toISOString();
@@ -69,23 +83,30 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
       request: { items: body.items, outOfStock: body.outOfStock, paymentToken: body.payment.token, roles: customer.roles },
       payment: { status: 'none', amount: 0, currency: 'USD' },
       steps: Object.fromEntries(STEPS.map((s) => [s.name, 'pending'])) as PurchaseRecord['steps'],
-      ...(requestId ? { requestId } : {}),
+      ...(opts.requestId ? { requestId: opts.requestId } : {}),
     };
+    const accepted: Intake = {
+      record,
+      ...(opts.idempotencyKey ? { claim: idempotency.claimOf(customer.id, opts.idempotencyKey, hash, id) } : {}),
+      ...(opts.acknowledge ? { acknowledgement: acknowledgementOf(customer.id, id, now) } : {}),
+    };
+    const earlier = await intake.accept(accepted);
+    if (earlier) return duplicateOf(earlier, hash);
     try {
-      await stores.purchases.create(record);
       const start = startJob(id, deps.policy);
       await deps.orchestrator.add(start.name, start.data, start.opts);
     } catch (err) {
-      await giveBack();
+      await intake.withdraw(accepted).catch(() => {});
       throw err;
     }
+    if (accepted.acknowledgement) await deliverByWebhook(deps.webhookQueue, [accepted.acknowledgement]).catch(() => {});
     return { id, replay: false };
   };
 
   return {
-    async submit(customer: Customer, body: PurchaseBody, idemKey: string | undefined, requestId?: string): Promise<Submitted> {
+    async submit(customer: Customer, body: PurchaseBody, opts: SubmitOptions = {}): Promise<Submitted> {
       try {
-        return await breaker.execute(() => handOff(customer, body, idemKey, requestId));
+        return await breaker.execute(() => handOff(customer, body, opts));
       } catch (err) {
         if (err instanceof AppError) throw err;
         throw unavailable('The purchase orchestrator is unavailable; nothing was charged. Try again shortly.');

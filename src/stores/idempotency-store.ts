@@ -12,19 +12,19 @@ export class IdempotencyStore {
     private readonly keys: Keys,
   ) {}
 
-  /** Atomically claims `key` for `purchaseId`; a concurrent or later duplicate sees the first claim. */
-  async claim(customerId: string, key: string, bodyHash: string, purchaseId: string): Promise<Claim> {
-    const redisKey = this.keys.idempotency(customerId, key);
-    const value = JSON.stringify({ bodyHash, purchaseId });
-    // SET NX GET (Redis 7): claims the key, or answers with the first claim, in one command.
-    const existing = (await this.redis.call('SET', redisKey, value, 'EX', IDEMPOTENCY_TTL_S, 'NX', 'GET')) as string | null;
-    if (existing === null) return { status: 'new' };
-    const first = JSON.parse(existing) as { bodyHash: string; purchaseId: string };
+  /** The key and value that claim `key` for `purchaseId` (written by PurchaseIntake.accept). */
+  claimOf(customerId: string, key: string, bodyHash: string, purchaseId: string): { key: string; value: string; ttlS: number } {
+    return { key: this.keys.idempotency(customerId, key), value: JSON.stringify({ bodyHash, purchaseId }), ttlS: IDEMPOTENCY_TTL_S };
+  }
+
+  /** What an earlier claim means for a request with this body: the same purchase again, or a misuse of the key. */
+  static answer(earlier: string, bodyHash: string): Exclude<Claim, { status: 'new' }> {
+    const first = JSON.parse(earlier) as { bodyHash: string; purchaseId: string };
     return first.bodyHash === bodyHash ? { status: 'replay', purchaseId: first.purchaseId } : { status: 'conflict' };
   }
 
-  /** Gives the key back when the purchase it was claimed for could not be accepted. */
-  async release(customerId: string, key: string): Promise<void> {
-    await this.redis.del(this.keys.idempotency(customerId, key));
+  /** The claim an earlier request made on `key`, if any. */
+  async earlier(customerId: string, key: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.idempotency(customerId, key))) ?? undefined;
   }
 }

@@ -150,11 +150,6 @@ export class PurchaseStore {
       .exec();
   }
 
-  /** Removes a record whose flow could not be enqueued (nothing ran for it). */
-  async discard(id: string): Promise<void> {
-    await this.redis.multi().del(this.keys.purchase(id)).zrem(this.keys.purchasesOpen, id).exec();
-  }
-
   async get(id: string): Promise<PurchaseRecord | undefined> {
     const hash = await this.redis.hgetall(this.keys.purchase(id));
     return hash.id ? decode(hash) : undefined;
@@ -216,7 +211,8 @@ export class PurchaseStore {
   }
 }
 
-function encode(fields: Fields & { id?: string; steps?: PurchaseRecord['steps'] }): Record<string, string> {
+/** A record (or some of its fields) as the hash fields it is stored in. */
+export function encode(fields: Fields & { id?: string; steps?: PurchaseRecord['steps'] }): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;

@@ -19,7 +19,6 @@ export interface PurchaseRoutesDeps {
   mode: 'sync' | 'async';
   syncTimeoutMs: number;
   /** Tells the customer an async purchase was accepted. */
-  acknowledge(customerId: string, purchaseId: string): Promise<void>;
   /** Aborted at shutdown: open event streams end so the server can close. */
   shutdown: AbortSignal;
 }
@@ -74,15 +73,12 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
     const body = await readBody(c);
     const customer = c.get('customer');
     const async = deps.mode === 'async' || /respond-async/i.test(c.req.header('prefer') ?? '');
-    const { id, replay } = await deps.service.submit(customer, body, idemKey, c.get('requestId'));
+    const { id, replay } = await deps.service.submit(customer, body, { idempotencyKey: idemKey, requestId: c.get('requestId'), acknowledge: async });
     if (replay) c.header('idempotent-replayed', 'true');
     if (async) c.header('preference-applied', 'respond-async');
     metrics.purchasesAccepted.inc({ mode: async ? 'async' : 'sync' });
 
-    if (async && !replay) {
-      await deps.acknowledge(customer.id, id).catch(() => {});
-      return answer(c, id, undefined);
-    }
+    if (async && !replay) return answer(c, id, undefined);
     const load = () => stores.purchases.get(id);
     const record = async ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, !replay);
     return answer(c, id, record);
