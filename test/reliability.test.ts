@@ -5,6 +5,7 @@ import { newPurchaseId } from '../src/api/purchase-service.js';
 import { createKeys } from '../src/keys.js';
 import { chargeKey } from '../src/processors/payment.js';
 import { STEPS } from '../src/queues/contract.js';
+import { PurchaseIntake } from '../src/stores/purchase-intake.js';
 import type { PurchaseRecord } from '../src/stores/purchase-store.js';
 import { eventually, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
@@ -40,7 +41,8 @@ async function orphanedPurchase(sys: TestSystem, customerId: string, done: numbe
     if (charge.status !== 'captured') throw new Error('test charge was not captured');
     record.payment = { status: 'captured', amount: 999, currency: 'USD', chargeId: charge.chargeId };
   }
-  await sys.stores.purchases.create(record);
+  // Written the way the gateway writes a purchase, without the job that would move it.
+  await new PurchaseIntake(sys.redis, sys.stores.keys).accept({ record });
   return record;
 }
 

@@ -3,23 +3,21 @@ import { formatMoney } from '../domain/money.js';
 import { fulfilledLines } from '../domain/pricing.js';
 import { buildCompensationFlow } from '../flows/compensation-plan.js';
 import { buildPurchaseFlow } from '../flows/purchase-flow.js';
-import { START_STAGE, STEPS, stepsOf, type SagaJobData } from '../queues/contract.js';
+import { STEPS, type SagaJobData } from '../queues/contract.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
-import { forwardSteps } from './forward-steps.js';
+import type { StageSteps } from './forward-steps.js';
 import { notify, type NotificationDraft } from './notify.js';
 import { orderIdFor } from './orders.js';
-import { didNotComplete, isFinalAttempt, PROCEEDS, runSteps, unfinishedBefore } from './step-runner.js';
+import { didNotComplete, isFinalAttempt, PROCEEDS, unfinishedBefore } from './step-runner.js';
 
 /**
  * The orchestrator's own jobs: `start` (the `prepare` stage, which then adds the rest
  * of the saga as a flow) and `complete`, the flow's root, which finishes the purchase
  * or starts its compensation.
  */
-export function orchestratorHandlers(ctx: WorkerContext) {
+export function orchestratorHandlers(ctx: WorkerContext, prepare: StageSteps) {
   const { purchases } = ctx.stores;
-  const forward = forwardSteps(ctx);
-  const prepare = runSteps(stepsOf(START_STAGE.name).map((name) => forward[name as keyof typeof forward]));
 
   /** Undoes what was done, latest first; steps that never ran are marked skipped. */
   const compensate = async (record: PurchaseRecord) => {

@@ -8,14 +8,13 @@ import type { RulesEngine } from '../domain/rules.js';
 import type { Logger } from '../logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Tracing } from '../telemetry.js';
-import { QUEUES, ROOT_STAGE, STAGES, START_STAGE, stepsOf, type QueueName, type SagaJobData, type StageName } from '../queues/contract.js';
+import { QUEUES, ROOT_STAGE, STAGES, START_STAGE, type QueueName, type SagaJobData, type StageName } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import { compensationHandlers } from './compensation.js';
 import { InjectedFault, type WorkerContext } from './context.js';
-import { forwardSteps, type ForwardStepName } from './forward-steps.js';
+import { stageSteps } from './forward-steps.js';
 import { notificationHandlers } from './notifications.js';
 import { orchestratorHandlers } from './orchestrator.js';
-import { runSteps } from './step-runner.js';
 import { createWatchdog, SWEEP_JOB } from './watchdog.js';
 
 // Each queue's handlers take their own job data; the dispatcher only routes by name.
@@ -79,13 +78,13 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   };
 
   const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS);
-  const orchestrator = orchestratorHandlers(ctx);
-  const forward = forwardSteps(ctx);
+  const runStage = stageSteps(ctx);
+  const orchestrator = orchestratorHandlers(ctx, runStage(START_STAGE.name));
   /** A stage between the first and the root runs its steps and nothing else. */
   const stageJob = (stage: StageName): AnyHandler => {
     if (stage === START_STAGE.name) return orchestrator.start as AnyHandler;
     if (stage === ROOT_STAGE.name) return orchestrator.complete as AnyHandler;
-    const run = runSteps(stepsOf(stage).map((name) => forward[name as ForwardStepName]));
+    const run = runStage(stage);
     return (async (job: Job<SagaJobData>) => (await run(job)).join(',')) as AnyHandler;
   };
   const handlers: Record<QueueName, Record<string, AnyHandler>> = {

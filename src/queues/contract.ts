@@ -58,8 +58,7 @@ export interface StepDef {
 
 export type StepName = (typeof STEPS)[number]['name'];
 export const SETTLE_JOB = 'settle';
-/** The hand-off: the one job the gateway adds, the `prepare` stage. */
-export const START_JOB = STAGES[0].job;
+/** The hand-off: the one job the gateway adds. */
 export const START_STAGE = STAGES[0];
 /** The flow's root: it always runs, and starts compensation when a step failed. */
 export const ROOT_STAGE = STAGES[STAGES.length - 1]!;
@@ -76,7 +75,6 @@ export function stageDef(name: StageName): StageDef {
 }
 
 export const stepsOf = (stage: StageName): StepName[] => STEPS.filter((s) => s.stage === stage).map((s) => s.name);
-
 
 /** Every saga job carries only the purchase id; the purchase record holds the rest. */
 export interface SagaJobData {

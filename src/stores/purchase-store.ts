@@ -142,14 +142,6 @@ export class PurchaseStore {
     private readonly retentionS = 0,
   ) {}
 
-  async create(record: PurchaseRecord): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.keys.purchase(record.id), encode(record))
-      .zadd(this.keys.purchasesOpen, Date.parse(record.createdAt), record.id)
-      .exec();
-  }
-
   async get(id: string): Promise<PurchaseRecord | undefined> {
     const hash = await this.redis.hgetall(this.keys.purchase(id));
     return hash.id ? decode(hash) : undefined;

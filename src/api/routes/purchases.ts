@@ -18,7 +18,6 @@ export interface PurchaseRoutesDeps {
   metrics: GatewayMetrics;
   mode: 'sync' | 'async';
   syncTimeoutMs: number;
-  /** Tells the customer an async purchase was accepted. */
   /** Aborted at shutdown: open event streams end so the server can close. */
   shutdown: AbortSignal;
 }
