@@ -15,6 +15,7 @@ import { createKeys } from '../src/keys.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { httpClient } from './http-client.js';
+import { census, growth } from './redis-census.js';
 import { ROOT_STAGE, STAGES, START_STAGE, STEPS } from '../src/queues/contract.js';
 import { freePort } from '../test/helpers/free-port.js';
 
@@ -185,20 +186,26 @@ async function drain(redis: Redis, openIndex: string, timeoutMs: number): Promis
 }
 
 /**
+ * What the soak does not count as growth: the business's records (orders and the Product
+ * Store, with their per-customer indexes), Idempotency-Keys (the contract keeps them 24 h)
+ * and the built-in payment provider's ledger (a real provider keeps it on its side).
+ */
+const KEPT_KINDS = new Set(['order', 'orders', 'provisioned', 'provisioned-by', 'idem', 'provider']);
+
+/**
  * The soak: sync purchases arriving at `rate` per second (half the measured peak) for
  * SOAK_S seconds, after a warm-up longer than the retention, so that records, notifications
  * and jobs expire as fast as they arrive. Memory is sampled after the warm-up and at the
- * end. Orders and the Product Store are kept by design (they are the business's records):
- * their share of the growth is reported apart.
+ * end, with a census of every key by kind; what is kept by design is reported apart.
  */
-async function soakAt(redis: Redis, keys: ReturnType<typeof createKeys>, pids: Record<string, number>, rate: number, op: (i: number) => Promise<{ status: number }>) {
+async function soakAt(redis: Redis, prefix: string, pids: Record<string, number>, rate: number, op: (i: number) => Promise<{ status: number }>) {
   const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
-  const permanentKeys = async () => (await redis.keys(keys.order('*'))).length + (await redis.keys(keys.provisioned('*'))).length;
-  const sample = async () => ({
-    redis: Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]),
-    permanent: await permanentKeys(),
-    rss: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, rss(pid)])),
-  });
+  const sample = async () => {
+    const keys = await census(redis, prefix);
+    const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+    const kept = Object.entries(keys).filter(([kind]) => KEPT_KINDS.has(kind)).reduce((s, [, e]) => s + e.bytes, 0);
+    return { used, kept, keys, rss: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, rss(pid)])) };
+  };
   let errors = 0;
   let done = 0;
   const openLoop = async (seconds: number) => {
@@ -221,20 +228,19 @@ async function soakAt(redis: Redis, keys: ReturnType<typeof createKeys>, pids: R
   [errors, done] = [0, 0];
   await openLoop(SOAK_S);
   const last = await sample();
-  // What the kept business records grew by: their count times their average size.
-  const sampleKeys = (await redis.keys(keys.order('*'))).slice(0, 50).concat((await redis.keys(keys.provisioned('*'))).slice(0, 50));
-  const sizes = await Promise.all(sampleKeys.map(async (k) => Number(await redis.memory('USAGE', k)) || 0));
-  const avg = sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
-  const permanentBytes = (last.permanent - first.permanent) * avg * 1.5; // and their per-customer index entries
   const pct = (a: number, b: number) => Math.round((1000 * (b - a)) / a) / 10;
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 17) / 8;
   return {
     seconds: SOAK_S,
     ratePerSecond: Math.round(rate),
     purchases: done,
     errors,
-    redisGrowthPct: pct(first.redis, last.redis),
-    redisGrowthWithoutKeptRecordsPct: pct(first.redis, last.redis - permanentBytes),
-    keptRecordsGrowthMb: Math.round(permanentBytes / 2 ** 20),
+    redisGrowthPct: pct(first.used, last.used),
+    /** Everything but the kinds kept by design or contract (KEPT_KINDS). */
+    redisGrowthWithoutKeptPct: pct(first.used - first.kept, last.used - last.kept),
+    keptGrowthMb: mb(last.kept - first.kept),
+    /** Per kind of key: count and MB it grew by, biggest first. */
+    growthByKind: growth(first.keys, last.keys).map(({ bytes, ...g }) => ({ ...g, mb: mb(bytes), kept: KEPT_KINDS.has(g.kind) })),
     rssGrowthPct: Object.fromEntries(Object.keys(pids).map((k) => [k, pct(first.rss[k]!, last.rss[k]!)])),
   };
 }
@@ -326,7 +332,7 @@ async function main() {
 
     let soak: Awaited<ReturnType<typeof soakAt>> | undefined;
     if (SOAK_S > 0) {
-      soak = await soakAt(redis, createKeys(env.KEY_PREFIX), { gateway: system.pid!, workers: workersProc.pid! }, sync.perSecond / 2, (i) => post(i % N, 3_000_000 + i));
+      soak = await soakAt(redis, env.KEY_PREFIX, { gateway: system.pid!, workers: workersProc.pid! }, sync.perSecond / 2, (i) => post(i % N, 3_000_000 + i));
       console.log(`  soak done: ${soak.purchases} purchases`);
     }
     client.close();
@@ -367,7 +373,8 @@ async function main() {
     console.log(`Redis memory per retained purchase ${(summary.redisBytesPerRetainedPurchase / 1024).toFixed(1)} KiB`);
     if (soak) {
       console.log(`soak ${SOAK_S}s at ${soak.ratePerSecond}/s (half the sync peak): ${soak.purchases} purchases, ${soak.errors} errors`);
-      console.log(`  Redis memory ${soak.redisGrowthPct}% (without the orders and Product Store kept by design: ${soak.redisGrowthWithoutKeptRecordsPct}%; they grew ${soak.keptRecordsGrowthMb} MB)`);
+      console.log(`  Redis memory ${soak.redisGrowthPct}%; without what is kept by design (${[...KEPT_KINDS].join(', ')}): ${soak.redisGrowthWithoutKeptPct}%; that grew ${soak.keptGrowthMb} MB`);
+      console.log(`  grew, per kind of key: ${soak.growthByKind.slice(0, 10).map((g) => `${g.kind} ${g.keys >= 0 ? '+' : ''}${g.keys} keys ${g.mb} MB`).join('; ')}`);
       console.log(`  RSS ${Object.entries(soak.rssGrowthPct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
     }
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });

@@ -58,7 +58,7 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
   const byStatus: AuditReport['figures']['byStatus'] = {};
   for (const r of records.values()) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
 
-  // Stock: conserved and never negative; units sold = units in committed reservations.
+  // Stock: conserved and never negative; units sold = units in committed reservations + those settled.
   const soldByKey = new Map<string, number>();
   for (const res of await values<{ state: string; stock: Record<string, number> }>(redis, await scanKeys(redis, keys.patterns.reservation))) {
     if (res.state !== 'committed') continue;
@@ -69,7 +69,7 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     if (s.available < 0 || s.reserved < 0 || s.sold < 0) violations.push(`stock ${id}: negative ${JSON.stringify(s)}`);
     if (s.available + s.reserved + s.sold !== s.stocked) violations.push(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
     if (quiet && s.reserved !== 0) violations.push(`stock ${id}: ${s.reserved} units still reserved with no purchase open`);
-    const committed = soldByKey.get(keys.stock(id)) ?? 0;
+    const committed = (soldByKey.get(keys.stock(id)) ?? 0) + (await stores.inventory.settledUnits(id));
     if (committed !== s.sold) violations.push(`stock ${id}: sold ${s.sold} but committed reservations hold ${committed}`);
   }
 

@@ -135,6 +135,32 @@ describe('reliability: watchdog and audit', () => {
 });
 
 describe('retention', () => {
+  it('a finished purchase leaves no stock reservation behind: sold units are settled, released ones are gone', async () => {
+    const sys = await startTestSystem();
+    try {
+      const keys = createKeys(sys.config.KEY_PREFIX);
+      const customer = await sys.customer();
+      const before = await sys.stores.catalog.stock('gift-card');
+      const bought = await customer.purchase({ items: [{ productId: 'gift-card', quantity: 2 }], payment: visa });
+      const declined = await customer.purchase({ items: [{ productId: 'gift-card', quantity: 1 }], payment: { token: 'tok_declined' } });
+      expect([bought.status, bought.body.status]).toEqual([201, 'completed']);
+      expect([declined.status, declined.body.code]).toEqual([402, 'payment_failed']);
+      expect(await sys.redis.keys(keys.patterns.reservation)).toEqual([]);
+      const after = await sys.stores.catalog.stock('gift-card');
+      expect(after.sold - before.sold).toBe(2);
+      expect(after.available - before.available).toBe(-2);
+      expect(after.reserved).toBe(before.reserved);
+      expect(await sys.stores.inventory.settledUnits('gift-card')).toBe(after.sold);
+      expect((await runAudit(sys.stores)).violations).toEqual([]);
+      // The books still catch a sale nobody settled.
+      await sys.redis.hincrby(keys.stock('gift-card'), 'sold', 1);
+      await sys.redis.hincrby(keys.stock('gift-card'), 'available', -1);
+      expect((await runAudit(sys.stores)).violations).toContainEqual(expect.stringMatching(/^stock gift-card: sold/));
+    } finally {
+      await sys.stop();
+    }
+  });
+
   it('finished purchase records and notifications expire by policy; orders and the Product Store stay, and the books still balance', async () => {
     const sys = await startTestSystem({ env: { RETENTION_S: '1' } });
     try {

@@ -4,6 +4,7 @@ import { plannedUndos } from '../flows/compensation-plan.js';
 import type { SagaJobData } from '../queues/contract.js';
 import type { NotificationType } from '../stores/domain-stores.js';
 import type { WorkerContext } from './context.js';
+import { finishPurchase } from './finish.js';
 import { inventoryHandlers } from './inventory.js';
 import { notify } from './notify.js';
 import { paymentHandlers } from './payment.js';
@@ -41,7 +42,7 @@ export function compensationHandlers(ctx: WorkerContext) {
       message: `Purchase ${id} failed: ${ERRORS[error.code].title.toLowerCase()}. ${error.detail}.${money}`,
       details: { code: error.code, step: error.step, detail: error.detail, refunded, payment: record.payment },
     });
-    if (await purchases.finish(id, 'failed', review ? { review } : {})) {
+    if (await finishPurchase(ctx, id, 'failed', review ? { review } : {})) {
       ctx.metrics.purchases.inc({ status: 'failed', code: error.code });
       if (review) ctx.metrics.review.inc();
     }

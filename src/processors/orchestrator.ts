@@ -6,6 +6,7 @@ import { buildPurchaseFlow } from '../flows/purchase-flow.js';
 import { STEPS, type SagaJobData } from '../queues/contract.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
+import { finishPurchase } from './finish.js';
 import type { StageSteps } from './forward-steps.js';
 import { notify, type NotificationDraft } from './notify.js';
 import { orderIdFor } from './orders.js';
@@ -67,7 +68,7 @@ export function orchestratorHandlers(ctx: WorkerContext, prepare: StageSteps) {
     await sendConfirmations(ctx, record);
     const partial = record.allocation?.includes('out_of_stock') ?? false;
     const status = partial ? 'partially_fulfilled' : 'completed';
-    if (await purchases.finish(id, status, {}, 'notification')) ctx.metrics.purchases.inc({ status, code: '' });
+    if (await finishPurchase(ctx, id, status, {}, 'notification')) ctx.metrics.purchases.inc({ status, code: '' });
     ctx.log.info({ purchaseId: id, requestId: record.requestId, status }, 'purchase finished');
     return 'completed';
   };

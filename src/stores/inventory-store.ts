@@ -92,6 +92,23 @@ redis.call('SET', KEYS[1], cjson.encode(r))
 return ARGV[2]
 `);
 
+/*
+ * Settles a finished purchase's reservation: its committed units move to the stock's
+ * `settled` count and the reservation goes, so reservations do not pile up forever.
+ * A reservation still `reserved` is left for the audit to flag. Returns the state it had.
+ */
+const SETTLE = luaScript(`
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 'none' end
+local r = cjson.decode(raw)
+if r.state == 'reserved' then return r.state end
+if r.state == 'committed' then
+  for key, n in pairs(r.stock) do redis.call('HINCRBY', key, 'settled', n) end
+end
+redis.call('DEL', KEYS[1])
+return r.state
+`);
+
 type Transition = { from: string; to: string; available: number; reserved: number; sold: number; quota: boolean };
 const TRANSITIONS = {
   commit: { from: 'reserved', to: 'committed', available: 0, reserved: -1, sold: 1, quota: false },
@@ -133,6 +150,16 @@ export class InventoryStore {
   async transition(purchaseId: string, name: keyof typeof TRANSITIONS): Promise<string> {
     const t: Transition = TRANSITIONS[name];
     return (await TRANSITION(this.redis, [this.keys.reservation(purchaseId)], [t.from, t.to, t.available, t.reserved, t.sold, t.quota ? '1' : '0'])) as string;
+  }
+
+  /** Once the purchase is terminal: nothing can move its reservation any more. */
+  async settle(purchaseId: string): Promise<string> {
+    return (await SETTLE(this.redis, [this.keys.reservation(purchaseId)], [])) as string;
+  }
+
+  /** Units of a product sold by purchases whose reservations were settled. */
+  async settledUnits(productId: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys.stock(productId), 'settled')) ?? 0);
   }
 
   async quotaHeld(customerId: string, productId: string): Promise<number> {
