@@ -1,7 +1,7 @@
 /**
  * npm run bench — the purchase system beside bare BullMQ, in one run, on one
  * redis-server (AOF on, appendfsync everysec). Prints a table, writes JSON.
- *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase, BENCH_SOAK_S (0) soak length,
+ *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase after BENCH_WARMUP_S (3) unmeasured, BENCH_SOAK_S (0) soak length,
  *   BENCH_RETENTION_S (60) record retention of the system under test,
  *   BENCH_PROFILE=1 CPU profiles of every process into bench/results/profiles (see profile-summary.ts).
  */
@@ -22,6 +22,7 @@ import { freePort } from '../test/helpers/free-port.js';
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 0);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 // Finished purchase records and notifications expire after this (orders and the Product Store stay).
 const RETENTION_S = process.env.BENCH_RETENTION_S ?? '60';
 const root = path.resolve(import.meta.dirname, '..');
@@ -48,8 +49,12 @@ interface PhaseResult {
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
 
-/** A closed loop measured from outside: Redis commands and CPU per op of the bench, Redis and `pids`. */
+/**
+ * A closed loop measured from outside: Redis commands and CPU per op of the bench, Redis and `pids`.
+ * A warm-up loop goes first, unmeasured, so that no phase pays for JIT compilation and cold caches.
+ */
 async function measured(redis: Redis, pids: Record<string, number>, n: number, seconds: number, op: (worker: number, i: number) => Promise<boolean>) {
+  if (WARMUP_S > 0) await closedLoop(n, WARMUP_S, (w, i) => op(w, 10_000_000 + i));
   const [calls, cpu] = [await commandCalls(redis), await cpuMs(redis, pids)];
   const run = await closedLoop(n, seconds, op);
   const commands = commandsPerOp(calls, await commandCalls(redis), run.ops);

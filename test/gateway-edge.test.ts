@@ -149,6 +149,29 @@ describe('gateway: input validation', () => {
     expect(res.body.status).toBe(413);
   });
 
+  it('measures a chunked body (no Content-Length) as it arrives: over 64 KiB is 413, under it is a purchase', async () => {
+    const customer = await sys.customer();
+    const chunked = (body: unknown) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(body));
+      const stream = new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 8 * 1024) controller.enqueue(bytes.subarray(i, i + 8 * 1024));
+          controller.close();
+        },
+      });
+      return request(`${sys.gatewayUrl}/v1/purchases`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${customer.token}`, 'content-type': 'application/json' },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+    };
+    const big = await chunked(item({ customization: { note: 'x'.repeat(70 * 1024) } }));
+    expectProblem(big, 413, 'payload_too_large');
+    const small = await chunked(item({}));
+    expect([small.status, small.body.status]).toEqual([201, 'completed']);
+  });
+
   it('refuses a malformed Idempotency-Key', async () => {
     const customer = await sys.customer();
     expectProblem(await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'k'.repeat(256) }), 400, 'validation_error');

@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
@@ -22,6 +21,7 @@ import { adminRoutes } from './routes/admin.js';
 import { customerReadRoutes } from './routes/customer-reads.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { MAX_BODY_BYTES } from './schemas.js';
+import { limitBody } from './middleware/body-limit.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -84,7 +84,7 @@ export function createApp(deps: GatewayDeps): Hono {
   }
 
   const v1 = new Hono<AuthEnv>();
-  v1.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, new AppError('payload_too_large', `Bodies are limited to ${MAX_BODY_BYTES} bytes.`)) }));
+  v1.use('*', limitBody({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, new AppError('payload_too_large', `Bodies are limited to ${MAX_BODY_BYTES} bytes.`)) }));
   v1.use('*', deps.verifier.middleware);
   const limits = { redis: deps.redis, keyPrefix: deps.stores.keys.rateLimit, metrics };
   const purchaseLimit = customerRateLimit({ ...limits, name: 'purchases', points: config.RATE_LIMIT_POINTS, durationS: config.RATE_LIMIT_DURATION_S });
