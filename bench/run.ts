@@ -203,13 +203,17 @@ const KEPT_KINDS = new Set(['order', 'orders', 'provisioned', 'provisioned-by', 
  * and jobs expire as fast as they arrive. Memory is sampled after the warm-up and at the
  * end, with a census of every key by kind; what is kept by design is reported apart.
  */
-async function soakAt(redis: Redis, prefix: string, pids: Record<string, number>, rate: number, op: (i: number) => Promise<{ status: number }>) {
+async function soakAt(redis: Redis, prefix: string, processes: Record<string, { pid: number; metrics: string }>, rate: number, op: (i: number) => Promise<{ status: number }>) {
   const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+  // The V8 heap in use, from prom-client's default metrics: a leak grows it, allocator slack does not.
+  const heap = async (url: string) => Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(await (await fetch(url)).text())?.[1]);
+  const pids = Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid]));
   const sample = async () => {
     const keys = await census(redis, prefix);
     const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
     const kept = Object.entries(keys).filter(([kind]) => KEPT_KINDS.has(kind)).reduce((s, [, e]) => s + e.bytes, 0);
-    return { used, kept, keys, rss: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, rss(pid)])) };
+    const heaps = Object.fromEntries(await Promise.all(Object.entries(processes).map(async ([k, p]) => [k, await heap(p.metrics)] as const)));
+    return { used, kept, keys, heaps, rss: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, rss(pid)])) };
   };
   let errors = 0;
   let done = 0;
@@ -247,6 +251,8 @@ async function soakAt(redis: Redis, prefix: string, pids: Record<string, number>
     /** Per kind of key: count and MB it grew by, biggest first. */
     growthByKind: growth(first.keys, last.keys).map(({ bytes, ...g }) => ({ ...g, mb: mb(bytes), kept: KEPT_KINDS.has(g.kind) })),
     rssGrowthPct: Object.fromEntries(Object.keys(pids).map((k) => [k, pct(first.rss[k]!, last.rss[k]!)])),
+    rssMb: Object.fromEntries(Object.keys(pids).map((k) => [k, [mb(first.rss[k]!), mb(last.rss[k]!)]])),
+    heapUsedGrowthPct: Object.fromEntries(Object.keys(pids).map((k) => [k, pct(first.heaps[k]!, last.heaps[k]!)])),
   };
 }
 
@@ -272,11 +278,13 @@ async function main() {
     const reference = await baseline(server.url, redis, true);
     console.log(`  reference done: ${reference.perSecond.toFixed(0)}/s`);
 
-    const [port, authPort, barePort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [port, authPort, barePort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const env = {
       REDIS_URL: server.url,
       PORT: String(port),
       AUTH_PORT: String(authPort),
+      // The workers process serves its /metrics here (the gateway serves its own on PORT).
+      METRICS_PORT: String(metricsPort),
       KEY_PREFIX: 'bsys',
       CATALOG_FILE: catalogFile,
       RATE_LIMIT_POINTS: '1000000000',
@@ -337,7 +345,8 @@ async function main() {
 
     let soak: Awaited<ReturnType<typeof soakAt>> | undefined;
     if (SOAK_S > 0) {
-      soak = await soakAt(redis, env.KEY_PREFIX, { gateway: system.pid!, workers: workersProc.pid! }, sync.perSecond / 2, (i) => post(i % N, 3_000_000 + i));
+      const processes = { gateway: { pid: system.pid!, metrics: `${gateway}/metrics` }, workers: { pid: workersProc.pid!, metrics: `http://127.0.0.1:${metricsPort}/metrics` } };
+      soak = await soakAt(redis, env.KEY_PREFIX, processes, sync.perSecond / 2, (i) => post(i % N, 3_000_000 + i));
       console.log(`  soak done: ${soak.purchases} purchases`);
     }
     client.close();
@@ -380,7 +389,7 @@ async function main() {
       console.log(`soak ${SOAK_S}s at ${soak.ratePerSecond}/s (half the sync peak): ${soak.purchases} purchases, ${soak.errors} errors`);
       console.log(`  Redis memory ${soak.redisGrowthPct}%; without what is kept by design (${[...KEPT_KINDS].join(', ')}): ${soak.redisGrowthWithoutKeptPct}%; that grew ${soak.keptGrowthMb} MB`);
       console.log(`  grew, per kind of key: ${soak.growthByKind.slice(0, 10).map((g) => `${g.kind} ${g.keys >= 0 ? '+' : ''}${g.keys} keys ${g.mb} MB`).join('; ')}`);
-      console.log(`  RSS ${Object.entries(soak.rssGrowthPct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
+      console.log(`  RSS ${Object.entries(soak.rssGrowthPct).map(([k, v]) => `${k} ${v}% (${soak.rssMb[k]!.join(' → ')} MB)`).join(', ')}; V8 heap in use ${Object.entries(soak.heapUsedGrowthPct).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
     }
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(path.join(root, 'bench/results/latest.json'), JSON.stringify(summary, null, 2));

@@ -3,7 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { TestPaymentProvider } from './adapters/payment-provider.js';
 import { createApp } from './api/app.js';
 import { createOrchestratorBreaker } from './api/breaker.js';
@@ -85,7 +85,9 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       stops.push(() => workers.close());
       workerRegistry = workers.metrics.registry;
       if (!config.ROLES.includes('gateway') && config.METRICS_PORT !== undefined) {
-        // A workers-only process has no gateway to serve its metrics: give them a port of their own.
+        // A workers-only process has no gateway to serve its metrics: give them a port of their own,
+        // with the process's own (memory, event loop) that the gateway's registry would otherwise carry.
+        collectDefaultMetrics({ register: workers.metrics.registry });
         const app = new Hono();
         app.get('/metrics', async (c) => c.body(await workerRegistry!.metrics(), 200, { 'content-type': workerRegistry!.contentType }));
         app.get('/healthz', (c) => c.json({ status: 'ok' }));

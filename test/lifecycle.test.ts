@@ -113,7 +113,7 @@ describe('process lifecycle', () => {
     }
   });
 
-  it('a workers-only process serves its metrics on METRICS_PORT', async () => {
+  it('a workers-only process serves its metrics, with its own memory and event loop, on METRICS_PORT', async () => {
     const metricsPort = await freePort();
     const env = { REDIS_URL: redis.url, KEY_PREFIX: 'life3', CATALOG_FILE: writeCatalog(testCatalog()), METRICS_PORT: String(metricsPort) };
     const proc = await startRole('workers', env);
@@ -121,6 +121,8 @@ describe('process lifecycle', () => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(text).toMatch(/^queue_jobs\{queue="orchestrator",state="waiting"\} \d+$/m);
       expect(text).toContain('saga_step_duration_seconds');
+      expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+      expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+/m);
     } finally {
       expect(await proc.stop()).toBe(0);
     }
@@ -131,6 +133,8 @@ describe('process lifecycle', () => {
     try {
       const text = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
       expect(text).toMatch(/queue_jobs\{queue="payment",state="waiting"\}/);
+      // The process's own metrics once, from the gateway's registry: a repeated name would break the scrape.
+      expect(text.match(/^# TYPE process_resident_memory_bytes /gm)).toHaveLength(1);
     } finally {
       await sys.stop();
     }
