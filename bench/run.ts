@@ -54,11 +54,12 @@ const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(so
  * A warm-up loop goes first, unmeasured, so that no phase pays for JIT compilation and cold caches.
  */
 async function measured(redis: Redis, pids: Record<string, number>, n: number, seconds: number, op: (worker: number, i: number) => Promise<boolean>) {
-  if (WARMUP_S > 0) await closedLoop(n, WARMUP_S, (w, i) => op(w, 10_000_000 + i));
+  const warmUp = WARMUP_S > 0 ? await closedLoop(n, WARMUP_S, (w, i) => op(w, 10_000_000 + i)) : { errors: 0 };
   const [calls, cpu] = [await commandCalls(redis), await cpuMs(redis, pids)];
   const run = await closedLoop(n, seconds, op);
   const commands = commandsPerOp(calls, await commandCalls(redis), run.ops);
-  return { ...run, redisCommandsPerOp: commands.total, redisCommandMix: commands.top, cpuMsPerOp: cpuPerOp(cpu, await cpuMs(redis, pids), run.ops) };
+  // An error in the warm-up is still an error of the benchmark.
+  return { ...run, errors: run.errors + warmUp.errors, redisCommandsPerOp: commands.total, redisCommandMix: commands.top, cpuMsPerOp: cpuPerOp(cpu, await cpuMs(redis, pids), run.ops) };
 }
 
 /** N workers in a closed loop for `seconds`: each starts its next op when the last one ends. */
@@ -394,6 +395,11 @@ async function main() {
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(path.join(root, 'bench/results/latest.json'), JSON.stringify(summary, null, 2));
     console.log('written bench/results/latest.json');
+    const errors = results.reduce((n, r) => n + r.errors, 0) + (soak?.errors ?? 0);
+    if (errors > 0) {
+      console.error(`${errors} errors during the benchmark (target: none)`);
+      process.exitCode = 1;
+    }
   } finally {
     redis.disconnect();
     await server.stop();
@@ -402,4 +408,4 @@ async function main() {
 }
 
 await main();
-process.exit(0);
+process.exit();

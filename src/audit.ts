@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { notificationId } from './processors/notify.js';
+import { notificationId } from './domain/notifications.js';
 import { orderIdFor } from './processors/orders.js';
 import { purchaseOfChargeKey, refundKey } from './processors/payment.js';
 import type { Stores } from './stores/domain-stores.js';

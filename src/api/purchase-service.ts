@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { notificationDocs } from '../domain/notifications.js';
 import { AppError } from '../errors.js';
 import { startJob } from '../flows/purchase-flow.js';
 import { STEPS, type RetryPolicy } from '../queues/contract.js';
-import { notificationDocs, deliverByWebhook } from '../processors/notify.js';
+import { deliverByWebhook } from '../queues/webhook-delivery.js';
 import { IdempotencyStore } from '../stores/idempotency-store.js';
 import type { Intake, PurchaseIntake } from '../stores/purchase-intake.js';
 import type { PurchaseRecord } from '../stores/purchase-store.js';

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { formatMoney } from '../domain/money.js';
+import type { NotificationDraft } from '../domain/notifications.js';
 import { fulfilledLines } from '../domain/pricing.js';
 import { buildCompensationFlow } from '../flows/compensation-plan.js';
 import { buildPurchaseFlow } from '../flows/purchase-flow.js';
@@ -8,7 +9,7 @@ import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { WorkerContext } from './context.js';
 import { finishPurchase } from './finish.js';
 import type { StageSteps } from './forward-steps.js';
-import { notify, type NotificationDraft } from './notify.js';
+import { notify } from './notify.js';
 import { orderIdFor } from './orders.js';
 import { didNotComplete, isFinalAttempt, PROCEEDS, unfinishedBefore } from './step-runner.js';
 
