@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { luaScript } from '../lua.js';
 import type { Notification } from './domain-stores.js';
-import { encode, type PurchaseRecord } from './purchase-store.js';
+import { encode, fieldArgs, type PurchaseRecord } from './purchase-store.js';
 
 /*
  * KEYS: record, open index, idempotency key ('' without one), acknowledgement, its customer index ('' without one)
@@ -57,7 +57,7 @@ export class PurchaseIntake {
       ack ? this.keys.notificationsByCustomer(ack.customerId) : '',
     ];
     const score = Date.parse(record.createdAt);
-    const args = [record.id, score, claim?.value ?? '', claim?.ttlS ?? 0, ack ? JSON.stringify(ack) : '', ack?.id ?? '', this.retentionS, ...Object.entries(encode(record)).flat()];
+    const args = fieldArgs(encode(record), [record.id, score, claim?.value ?? '', claim?.ttlS ?? 0, ack ? JSON.stringify(ack) : '', ack?.id ?? '', this.retentionS]);
     const earlier = (await ACCEPT(this.redis, keys, args)) as string | null;
     return earlier ?? undefined;
   }
