@@ -1,7 +1,8 @@
 /**
  * npm run bench — the purchase system beside bare BullMQ, in one run, on one
  * redis-server (AOF on, appendfsync everysec). Prints a table, writes JSON.
- *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase after BENCH_WARMUP_S (3) unmeasured, BENCH_SOAK_S (0) soak length,
+ *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase after BENCH_WARMUP_S (3) unmeasured,
+ *   taken in BENCH_ROUNDS (3) turns with the phase it is compared with, BENCH_SOAK_S (0) soak length,
  *   BENCH_RETENTION_S (60) record retention of the system under test,
  *   BENCH_PROFILE=1 CPU profiles of every process into bench/results/profiles (see profile-summary.ts).
  */
@@ -15,7 +16,7 @@ import { createKeys } from '../src/keys.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { httpClient } from './http-client.js';
-import { census, growth } from './redis-census.js';
+import { census, growth, totalBytes } from './redis-census.js';
 import { ROOT_STAGE, STAGES, START_STAGE, STEPS } from '../src/queues/contract.js';
 import { freePort } from '../test/helpers/free-port.js';
 
@@ -23,6 +24,7 @@ const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 0);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 // Finished purchase records and notifications expire after this (orders and the Product Store stay).
 const RETENTION_S = process.env.BENCH_RETENTION_S ?? '60';
 const root = path.resolve(import.meta.dirname, '..');
@@ -49,17 +51,67 @@ interface PhaseResult {
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
 
+/** What a phase drives: the processes whose CPU it counts, and one operation (true = success). */
+interface Contender {
+  pids: Record<string, number>;
+  op: (worker: number, i: number) => Promise<boolean>;
+}
+
+/** One closed-loop slice of a contender, measured from outside. */
+interface Slice {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+  calls: Map<string, number>;
+  cpu: Record<string, number>;
+}
+
 /**
- * A closed loop measured from outside: Redis commands and CPU per op of the bench, Redis and `pids`.
- * A warm-up loop goes first, unmeasured, so that no phase pays for JIT compilation and cold caches.
+ * Contenders measured in turns: a warm-up each (unmeasured, so no phase pays for JIT
+ * compilation and cold caches), then ROUNDS rounds of SECONDS / ROUNDS per contender.
+ * A shared VM drifts by tens of percent over minutes; taking turns puts the drift on all
+ * contenders alike, so their ratio holds. Each gets Redis commands and CPU per op of the
+ * bench's client, Redis and its own processes.
  */
-async function measured(redis: Redis, pids: Record<string, number>, n: number, seconds: number, op: (worker: number, i: number) => Promise<boolean>) {
-  const warmUp = WARMUP_S > 0 ? await closedLoop(n, WARMUP_S, (w, i) => op(w, 10_000_000 + i)) : { errors: 0 };
-  const [calls, cpu] = [await commandCalls(redis), await cpuMs(redis, pids)];
-  const run = await closedLoop(n, seconds, op);
-  const commands = commandsPerOp(calls, await commandCalls(redis), run.ops);
+async function inTurns(redis: Redis, contenders: Contender[]) {
+  const warmUpErrors = contenders.map(() => 0);
+  for (const [k, c] of contenders.entries()) if (WARMUP_S > 0) warmUpErrors[k] = (await closedLoop(N, WARMUP_S, (w, i) => c.op(w, 10_000_000 + i))).errors;
+  const slices: Slice[][] = contenders.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [k, c] of contenders.entries()) {
+      const [calls, cpu] = [await commandCalls(redis), await cpuMs(redis, c.pids)];
+      const run = await closedLoop(N, SECONDS / ROUNDS, (w, i) => c.op(w, round * 1_000_000 + i));
+      const [callsAfter, cpuAfter] = [await commandCalls(redis), await cpuMs(redis, c.pids)];
+      slices[k]!.push({ ...run, calls: delta(calls, callsAfter), cpu: Object.fromEntries(Object.entries(cpuAfter).map(([p, v]) => [p, v - (cpu[p] ?? 0)])) });
+    }
+  }
   // An error in the warm-up is still an error of the benchmark.
-  return { ...run, errors: run.errors + warmUp.errors, redisCommandsPerOp: commands.total, redisCommandMix: commands.top, cpuMsPerOp: cpuPerOp(cpu, await cpuMs(redis, pids), run.ops) };
+  return slices.map((ss, k) => summarize(ss, warmUpErrors[k]!));
+}
+
+function summarize(slices: Slice[], warmUpErrors = 0) {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = slices.reduce((t, s) => t + s.seconds, 0);
+  const ops = latencies.length;
+  const calls = new Map<string, number>();
+  const cpu: Record<string, number> = {};
+  for (const s of slices) {
+    for (const [cmd, n] of s.calls) calls.set(cmd, (calls.get(cmd) ?? 0) + n);
+    for (const [p, v] of Object.entries(s.cpu)) cpu[p] = (cpu[p] ?? 0) + v;
+  }
+  const commands = commandsPerOp(calls, ops);
+  return {
+    ops,
+    errors: slices.reduce((t, s) => t + s.errors, warmUpErrors),
+    seconds,
+    perSecond: ops / seconds,
+    p50: pct(latencies, 50),
+    p95: pct(latencies, 95),
+    p99: pct(latencies, 99),
+    redisCommandsPerOp: commands.total,
+    redisCommandMix: commands.top,
+    cpuMsPerOp: Object.fromEntries(Object.entries(cpu).map(([p, v]) => [p, Math.round((100 * v) / ops) / 100])),
+  };
 }
 
 /** N workers in a closed loop for `seconds`: each starts its next op when the last one ends. */
@@ -78,9 +130,7 @@ async function closedLoop(n: number, seconds: number, op: (worker: number, i: nu
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { ops: latencies.length, errors, seconds: elapsed, perSecond: latencies.length / elapsed, p50: pct(latencies, 50), p95: pct(latencies, 95), p99: pct(latencies, 99) };
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Calls per Redis command so far (INFO commandstats). */
@@ -89,9 +139,11 @@ async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return new Map([...info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
 
-/** Commands per op between two snapshots: the total and the busiest commands. */
-function commandsPerOp(before: Map<string, number>, after: Map<string, number>, ops: number) {
-  const perOp = [...after].map(([cmd, n]) => [cmd, (n - (before.get(cmd) ?? 0)) / ops] as const).filter(([, n]) => n > 0);
+const delta = (before: Map<string, number>, after: Map<string, number>) => new Map([...after].map(([cmd, n]) => [cmd, n - (before.get(cmd) ?? 0)]));
+
+/** Commands per op: the total and the busiest commands. */
+function commandsPerOp(calls: Map<string, number>, ops: number) {
+  const perOp = [...calls].map(([cmd, n]) => [cmd, n / ops] as const).filter(([, n]) => n > 0);
   const total = perOp.reduce((s, [, n]) => s + n, 0);
   const top = Object.fromEntries(perOp.sort((a, b) => b[1] - a[1]).slice(0, 12).map(([cmd, n]) => [cmd, Math.round(n * 10) / 10]));
   return { total, top };
@@ -110,10 +162,6 @@ async function cpuMs(redis: Redis, pids: Record<string, number>): Promise<Record
   }
   return out;
 }
-
-/** CPU ms per op of each process between two snapshots. */
-const cpuPerOp = (before: Record<string, number>, after: Record<string, number>, ops: number) =>
-  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, Math.round((100 * (v - (before[k] ?? 0))) / ops) / 100]));
 
 function peakRssMb(pid: number): number {
   try {
@@ -153,8 +201,8 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** A bare BullMQ flow in a closed loop; `perStage` gives it our flow's job count instead of one job per step. */
-async function baseline(redisUrl: string, redis: Redis, perStage: boolean): Promise<PhaseResult> {
+/** A bare BullMQ flow, driven in a closed loop; `perStage` gives it our flow's job count instead of one job per step. */
+async function bareFlow(redisUrl: string, perStage: boolean) {
   const workers = await start('bench/baseline-workers.ts', { REDIS_URL: redisUrl });
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const producer = new FlowProducer({ connection, prefix: 'bench' });
@@ -163,22 +211,29 @@ async function baseline(redisUrl: string, redis: Redis, perStage: boolean): Prom
   await events.waitUntilReady();
   const waiting = new Map<string, () => void>();
   events.on('completed', ({ jobId }) => waiting.get(jobId)?.());
-  const run = await measured(redis, { workers: workers.pid! }, N, SECONDS, async (w, i) => {
-    const id = `b${perStage ? 's' : ''}${w}x${i}x${Date.now()}`;
-    const root = baselineRootId(id, perStage);
-    const done = new Promise<void>((r) => waiting.set(root, r));
-    await producer.add(baselineFlow(id, perStage));
-    await done;
-    waiting.delete(root);
-    return true;
-  });
-  const rss = { workers: peakRssMb(workers.pid!), producers: Math.round(process.resourceUsage().maxRSS / 1024) };
-  await events.close();
-  await producer.close();
-  connection.disconnect();
-  await stop(workers);
-  const name = perStage ? `reference: bare BullMQ flow, one job per stage (${STAGES.length} jobs)` : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`;
-  return { name, ...run, peakRssMb: rss };
+  const contender: Contender = {
+    pids: { workers: workers.pid! },
+    async op(w, i) {
+      const id = `b${perStage ? 's' : ''}${w}x${i}x${Date.now()}`;
+      const root = baselineRootId(id, perStage);
+      const done = new Promise<void>((r) => waiting.set(root, r));
+      await producer.add(baselineFlow(id, perStage));
+      await done;
+      waiting.delete(root);
+      return true;
+    },
+  };
+  return {
+    contender,
+    name: perStage ? `reference: bare BullMQ flow, one job per stage (${STAGES.length} jobs)` : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`,
+    peakRssMb: () => ({ workers: peakRssMb(workers.pid!), producers: Math.round(process.resourceUsage().maxRSS / 1024) }),
+    async close() {
+      await events.close();
+      await producer.close();
+      connection.disconnect();
+      await stop(workers);
+    },
+  };
 }
 
 /** Waits until the system under test has no open purchase; false on timeout. */
@@ -274,9 +329,10 @@ async function main() {
   console.log(`purchase-system bench: N=${N}, ${SECONDS}s per phase, ${cores} cores, ${os.cpus()[0]?.model}, node ${process.version}, RETENTION_S=${RETENTION_S}`);
 
   try {
-    results.push(await baseline(server.url, redis, false));
-    console.log(`  baseline done: ${results[0]!.perSecond.toFixed(0)}/s`);
-    const reference = await baseline(server.url, redis, true);
+    const refFlow = await bareFlow(server.url, true);
+    const [referenceRun] = await inTurns(redis, [refFlow.contender]);
+    const reference: PhaseResult = { name: refFlow.name, ...referenceRun!, peakRssMb: refFlow.peakRssMb() };
+    await refFlow.close();
     console.log(`  reference done: ${reference.perSecond.toFixed(0)}/s`);
 
     const [port, authPort, barePort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -310,51 +366,54 @@ async function main() {
     const post = (w: number, i: number, extra: Record<string, string> = {}) =>
       client.post(`${gateway}/v1/purchases`, { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json', 'idempotency-key': `k-${w}-${i}-${Date.now()}`, ...extra }, body);
 
-    const memBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+    // The baseline and the system take turns (see inTurns); each idles while the other runs.
+    const baseFlow = await bareFlow(server.url, false);
     const pids = { gateway: system.pid!, workers: workersProc.pid! };
-    const sync = await measured(redis, pids, N, SECONDS, async (w, i) => {
-      const res = await post(w, i);
-      return res.status === 201;
-    });
-    const memAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-    results.push({ name: 'system: sync POST /v1/purchases (whole saga)', ...sync, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
-    console.log(`  system done: ${sync.perSecond.toFixed(0)}/s, errors ${sync.errors}`);
+    const systemKeysBefore = totalBytes(await census(redis, env.KEY_PREFIX));
+    const [base, sync] = await inTurns(redis, [
+      baseFlow.contender,
+      { pids, op: async (w, i) => (await post(w, i)).status === 201 },
+    ]);
+    // The system's own keys only (a census of its prefix), so the baseline's jobs do not count.
+    const retainedBytesPerPurchase = (totalBytes(await census(redis, env.KEY_PREFIX)) - systemKeysBefore) / sync!.ops;
+    results.push({ name: baseFlow.name, ...base!, peakRssMb: baseFlow.peakRssMb() });
+    await baseFlow.close();
+    results.push({ name: 'system: sync POST /v1/purchases (whole saga)', ...sync!, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
+    console.log(`  baseline and system done: ${base!.perSecond.toFixed(0)}/s and ${sync!.perSecond.toFixed(0)}/s, errors ${base!.errors} and ${sync!.errors}`);
 
-    // The gateway alone, with the CPU the bare route gets: the workers stay up (the gateway checks their
-    // heartbeat) but the queue they take purchases from is paused, and they run the backlog afterwards.
+    // The gateway and the bare route take turns, with the CPU to themselves: the workers stay up (the gateway
+    // checks their heartbeat) but the queue they take purchases from is paused; they run the backlog afterwards.
+    const bare = await start('bench/bare-jwt-server.ts', { PORT: String(barePort), AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json` });
     const handOff = new Queue(START_STAGE.queue, { connection: redis, prefix: createKeys(env.KEY_PREFIX).queuePrefix });
     await handOff.pause();
-    const accept = await measured(redis, { gateway: system.pid! }, N, SECONDS, async (w, i) => {
-      const res = await post(w, 1_000_000 + i, { prefer: 'respond-async' });
-      return res.status === 202;
-    });
+    const [accept, bareRun] = await inTurns(redis, [
+      { pids: { gateway: system.pid! }, op: async (w, i) => (await post(w, 5_000_000 + i, { prefer: 'respond-async' })).status === 202 },
+      {
+        pids: { bare: bare.pid! },
+        op: async (w) => (await client.post(`http://127.0.0.1:${barePort}/v1/purchases`, { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' }, body)).status === 202,
+      },
+    ]);
     await handOff.resume();
     await handOff.close();
-    results.push({ name: 'gateway: async POST accept', ...accept, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
-    // The accepted purchases finish before the next phase, so they do not compete with it for the CPU.
-    const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen, 180_000);
-    console.log(`  accept done: ${accept.perSecond.toFixed(0)}/s; backlog drained${backlog ? '' : ' NOT (timed out)'}`);
-
-    const bare = await start('bench/bare-jwt-server.ts', { PORT: String(barePort), AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json` });
-    const bareRun = await measured(redis, { bare: bare.pid! }, N, SECONDS, async (w) => {
-      const res = await client.post(`http://127.0.0.1:${barePort}/v1/purchases`, { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' }, body);
-      return res.status === 202;
-    });
-    results.push({ name: 'bare Hono route verifying the same JWT', ...bareRun, peakRssMb: { bare: peakRssMb(bare.pid!) } });
+    results.push({ name: 'gateway: async POST accept', ...accept!, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
+    results.push({ name: 'bare Hono route verifying the same JWT', ...bareRun!, peakRssMb: { bare: peakRssMb(bare.pid!) } });
     await stop(bare);
+    // The accepted purchases finish before the soak, so they do not compete with it.
+    const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen, 180_000);
+    console.log(`  accept and bare route done: ${accept!.perSecond.toFixed(0)}/s and ${bareRun!.perSecond.toFixed(0)}/s; backlog drained${backlog ? '' : ' NOT (timed out)'}`);
     results.push(reference);
 
     let soak: Awaited<ReturnType<typeof soakAt>> | undefined;
     if (SOAK_S > 0) {
       const processes = { gateway: { pid: system.pid!, metrics: `${gateway}/metrics` }, workers: { pid: workersProc.pid!, metrics: `http://127.0.0.1:${metricsPort}/metrics` } };
-      soak = await soakAt(redis, env.KEY_PREFIX, processes, sync.perSecond / 2, (i) => post(i % N, 3_000_000 + i));
+      soak = await soakAt(redis, env.KEY_PREFIX, processes, sync!.perSecond / 2, (i) => post(i % N, 3_000_000 + i));
       console.log(`  soak done: ${soak.purchases} purchases`);
     }
     client.close();
     await stop(system);
     await stop(workersProc);
 
-    const [base, sys, acc, bareR] = results as [PhaseResult, PhaseResult, PhaseResult, PhaseResult];
+    const [baseR, sys, acc, bareR] = results as [PhaseResult, PhaseResult, PhaseResult, PhaseResult];
     const summary = {
       date: new Date().toISOString(),
       machine: { cores, cpu: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
@@ -362,13 +421,13 @@ async function main() {
       seconds: SECONDS,
       results,
       ratios: {
-        systemVsBaselineThroughput: sys.perSecond / base.perSecond,
-        systemVsBaselineP99: sys.p99 / base.p99,
+        systemVsBaselineThroughput: sys.perSecond / baseR.perSecond,
+        systemVsBaselineP99: sys.p99 / baseR.p99,
         acceptVsBareJwt: acc.perSecond / bareR.perSecond,
         systemVsSameJobCountThroughput: sys.perSecond / reference.perSecond,
         systemVsSameJobCountP99: sys.p99 / reference.p99,
       },
-      redisBytesPerRetainedPurchase: (memAfter - memBefore) / sys.ops,
+      redisBytesPerRetainedPurchase: retainedBytesPerPurchase,
       ...(soak ? { soak } : {}),
     };
     console.log('');
@@ -383,8 +442,8 @@ async function main() {
     console.log(`system/baseline p99        ${summary.ratios.systemVsBaselineP99.toFixed(2)} (target ≤ 2.00)`);
     console.log(`async accept / bare JWT    ${summary.ratios.acceptVsBareJwt.toFixed(2)} (target ≥ 0.50)`);
     console.log(`for reference, against a bare flow with our job count: throughput ${summary.ratios.systemVsSameJobCountThroughput.toFixed(2)}, p99 ${summary.ratios.systemVsSameJobCountP99.toFixed(2)}`);
-    for (const r of [base, reference, sys, acc, bareR]) console.log(`CPU ms per op, ${r.name.split(':')[0]}: ${Object.entries(r.cpuMsPerOp ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}, total ${Object.values(r.cpuMsPerOp ?? {}).reduce((a, b) => a + b, 0).toFixed(2)}`);
-    for (const r of [base, reference, sys, acc]) console.log(`Redis commands per op, ${r.name.split(':')[0]}: ${Object.entries(r.redisCommandMix ?? {}).map(([c, n]) => `${c} ${n}`).join(', ')}`);
+    for (const r of [baseR, reference, sys, acc, bareR]) console.log(`CPU ms per op, ${r.name.split(':')[0]}: ${Object.entries(r.cpuMsPerOp ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}, total ${Object.values(r.cpuMsPerOp ?? {}).reduce((a, b) => a + b, 0).toFixed(2)}`);
+    for (const r of [baseR, reference, sys, acc]) console.log(`Redis commands per op, ${r.name.split(':')[0]}: ${Object.entries(r.redisCommandMix ?? {}).map(([c, n]) => `${c} ${n}`).join(', ')}`);
     console.log(`Redis memory per retained purchase ${(summary.redisBytesPerRetainedPurchase / 1024).toFixed(1)} KiB`);
     if (soak) {
       console.log(`soak ${SOAK_S}s at ${soak.ratePerSecond}/s (half the sync peak): ${soak.purchases} purchases, ${soak.errors} errors`);
