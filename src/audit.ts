@@ -69,8 +69,8 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     if (s.available < 0 || s.reserved < 0 || s.sold < 0) violations.push(`stock ${id}: negative ${JSON.stringify(s)}`);
     if (s.available + s.reserved + s.sold !== s.stocked) violations.push(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
     if (quiet && s.reserved !== 0) violations.push(`stock ${id}: ${s.reserved} units still reserved with no purchase open`);
-    const committed = (soldByKey.get(keys.stock(id)) ?? 0) + (await stores.inventory.settledUnits(id));
-    if (committed !== s.sold) violations.push(`stock ${id}: sold ${s.sold} but committed reservations hold ${committed}`);
+    const accounted = (soldByKey.get(keys.stock(id)) ?? 0) + (await stores.inventory.settledUnits(id));
+    if (accounted !== s.sold) violations.push(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
   }
 
   // Money: a charge ends in an order or a refund, never both, never neither.
