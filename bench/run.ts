@@ -17,7 +17,7 @@ import { startRedisServer } from '../src/local-redis.js';
 import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { httpClient } from './http-client.js';
 import { census, growth, totalBytes } from './redis-census.js';
-import { ROOT_STAGE, STAGES, START_STAGE, STEPS } from '../src/queues/contract.js';
+import { ROOT_STAGE, SAGA, START_STAGE, STEPS } from '../src/saga/saga.js';
 import { freePort } from '../test/helpers/free-port.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
@@ -225,7 +225,7 @@ async function bareFlow(redisUrl: string, perStage: boolean) {
   };
   return {
     contender,
-    name: perStage ? `reference: bare BullMQ flow, one job per stage (${STAGES.length} jobs)` : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`,
+    name: perStage ? `reference: bare BullMQ flow, one job per stage (${SAGA.length} jobs)` : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`,
     peakRssMb: () => ({ workers: peakRssMb(workers.pid!), producers: Math.round(process.resourceUsage().maxRSS / 1024) }),
     async close() {
       await events.close();

@@ -1,9 +1,7 @@
 import type { Redis } from 'ioredis';
-import { notificationId } from './domain/notifications.js';
-import { orderIdFor } from './processors/orders.js';
-import { purchaseOfChargeKey, refundKey } from './processors/payment.js';
+import { notificationId, orderIdFor, purchaseOfChargeKey, refundKey } from './ids.js';
+import type { PurchaseRecord, PurchaseStatus } from './purchase/record.js';
 import type { Stores } from './stores/domain-stores.js';
-import type { PurchaseRecord, PurchaseStatus } from './stores/purchase-store.js';
 
 export interface AuditReport {
   quiet: boolean;

@@ -30,6 +30,7 @@ export function createKeys(prefix: string) {
     notification: (id: string) => k('notification', id),
     notificationsByCustomer: (customerId: string) => k('notifications', customerId),
     fault: (point: string) => k('fault', point),
+    faultsArmed: k('faults'),
     workerHeartbeats: k('workers'),
     rateLimit: k('rl'),
     /** SCAN patterns for the audit, which has to look at everything. */

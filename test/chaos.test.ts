@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Product } from '../src/catalog/catalog-file.js';
-import { QUEUES, stepDef, type StepName } from '../src/queues/contract.js';
-import { chargeKey } from '../src/processors/payment.js';
+import { chargeKey, settleJobId, undoJobId } from '../src/ids.js';
+import { QUEUES } from '../src/queues/contract.js';
+import { stageOf as stageOfStep, stepNamed, type StepName } from '../src/saga/saga.js';
 import { load, startCluster, type Cluster } from './helpers/chaos.js';
 import { http } from './helpers/customer.js';
 
@@ -19,7 +20,7 @@ const CATALOG: Product[] = [
   { id: 'ip', name: 'IP address', price: { amount: 100, currency: 'USD' }, stock: 100_000, dependencies: [] },
 ];
 
-const stageOf = (step: StepName) => stepDef(step).stage;
+const stageOf = (step: StepName) => stageOfStep(stepNamed(step)!).name;
 const report = (scenario: string, figures: Record<string, unknown>) => console.log(`CHAOS ${scenario} ${JSON.stringify(figures)}`);
 
 const statusesOf = async (c: Cluster, ids: string[]) => {
@@ -237,7 +238,6 @@ describe('chaos: failures under load', () => {
     const c = (cluster = await startCluster({ catalog: CATALOG, workers: 2 }));
     const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => c.token(`matrix-${i}`)));
     const figures: Record<string, Record<string, number>> = {};
-    const undoOrder = ['undo-provisioning', 'undo-inventory_update', 'undo-payment', 'undo-stock_check'];
     for (const point of ['payment.charge', 'inventory.commit', 'provision', 'order.place'] as const) {
       // Failing calls enough for several purchases to fail for good (3 attempts each) amid concurrent traffic.
       expect((await c.admin('POST', '/admin/faults', { point, times: 24 })).status).toBe(201);
@@ -259,10 +259,13 @@ describe('chaos: failures under load', () => {
           if (i < at) expect(status, `${point} ${record.id} ${step}`).toBe(['stock_check', 'payment', 'inventory_update', 'provisioning'].includes(step) ? 'compensated' : 'completed');
           if (i > at) expect(status, `${point} ${record.id} ${step}`).toBe('skipped');
         }
-        // the undo jobs ran latest step first
-        const q = new Queue(QUEUES.compensation, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` });
-        const finished = (await Promise.all(undoOrder.map((u) => q.getJob(`${record.id}-${u}`)))).filter((j) => j?.finishedOn).map((j) => j!.finishedOn!);
-        expect(finished).toEqual([...finished].sort((a, b) => a - b));
+        // Money first: each undo ran on its own step's queue, and settle (which answered the customer)
+        // waited only for the money and stock undos, never for the partner's deprovision.
+        const queue = (name: string) => new Queue(name, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` });
+        const undoJob = (step: StepName) => queue(stageOfStep(stepNamed(step)!).queue).getJob(undoJobId(record.id, step));
+        const finished = (await Promise.all(['provisioning', 'inventory_update', 'payment', 'stock_check'].map((s) => undoJob(s as StepName)))).filter((j) => j?.finishedOn);
+        const settled = (await queue(QUEUES.orchestrator).getJob(settleJobId(record.id)))!;
+        for (const job of finished.filter((j) => j!.name !== 'deprovision')) expect(job!.finishedOn!).toBeLessThanOrEqual(settled.processedOn!);
         expect(finished.length).toBeGreaterThanOrEqual(at - 1);
       }
       figures[point] = { purchases: results.length, failed: failed.length, completed: results.filter((r) => r.status === 201).length };
@@ -300,7 +303,16 @@ describe('chaos: failures under load', () => {
         const res = await c.post(token, { items: [{ productId: 'partner-app', quantity: 1 }], payment: { token: 'tok_visa' } });
         expect(res.status).toBe(502);
         const id = (res.body as { purchaseId: string }).purchaseId;
-        return (await c.stores.purchases.get(id))!;
+        // Answered once refunded; the partner's cleanup goes on until it ends, done or for review.
+        expect((await c.stores.purchases.get(id))!.payment.status).toBe('refunded');
+        return vi.waitFor(
+          async () => {
+            const record = (await c.stores.purchases.get(id))!;
+            expect(['done', 'failed']).toContain(record.undos.provisioning?.status);
+            return record;
+          },
+          { timeout: 30_000, interval: 100 },
+        );
       };
 
       // Refuses three times, then accepts: the undo's retries carry it through.

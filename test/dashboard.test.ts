@@ -2,7 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobId, QUEUES, ROOT_STAGE, STAGES, START_STAGE } from '../src/queues/contract.js';
+import { stageJobId } from '../src/ids.js';
+import { QUEUES } from '../src/queues/contract.js';
+import { ROOT_STAGE, SAGA, START_STAGE } from '../src/saga/saga.js';
 import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
 
 /** Debian's chromium (scripts/ensure-chromium.sh installs it); playwright-core brings no browser. */
@@ -47,8 +49,8 @@ describe('Bull Board in a real browser', () => {
     const bought = await customer.buy('basic-plan');
     expect(bought.status, JSON.stringify(bought.body)).toBe(201);
     expect(bought.body.status).toBe('completed');
-    const rootJob = jobId(bought.body.id, ROOT_STAGE.name);
-    const flowStages = STAGES.filter((s) => s !== START_STAGE);
+    const rootJob = stageJobId(bought.body.id, ROOT_STAGE.name);
+    const flowStages = SAGA.filter((s) => s !== START_STAGE);
 
     const context = await loopbackContext(await browser(), { username: TEST_ADMIN.user, password: TEST_ADMIN.password });
     try {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, http as request, visa } from './helpers/customer.js';
 import { expectProblem, gatewaySystems, metricsText, oneBasicPlan, purchaseRecords, readyz } from './helpers/gateway.js';
-import { START_STAGE } from '../src/queues/contract.js';
+import { START_STAGE } from '../src/saga/saga.js';
 import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
 
 const shared = gatewaySystems();

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Customer, type HttpResult, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
-import { jobId, stageDef, stepDef, type StepName } from '../src/queues/contract.js';
+import { stageJobId } from '../src/ids.js';
+import { stageOf, stepNamed, type StepName } from '../src/saga/saga.js';
 
 type FaultPoint = 'inventory.commit' | 'order.place' | 'payment.charge' | 'provision' | 'external';
 type Stock = { available: number; reserved: number; sold: number };
@@ -43,7 +44,7 @@ describe('Feature: Purchase Orchestrator', () => {
   const initialStock = new Map<string, number>();
   const extraSystems: TestSystem[] = [];
   const extraFakes: Awaited<ReturnType<typeof startFakeService>>[] = [];
-  /** Every purchase the file starts, checked for a terminal status at the end. */
+  /** The purchases the running test started, checked for a terminal status after it. */
   const created: { customer: Customer; id: string }[] = [];
 
   beforeAll(async () => {
@@ -57,6 +58,17 @@ describe('Feature: Purchase Orchestrator', () => {
     for (const f of extraFakes) await f.stop();
     await sys?.stop();
     await fake?.stop();
+  });
+
+  // The invariants, after each test over what it started: so no test relies on another's leftovers.
+  afterEach(async () => {
+    for (const { customer, id } of created.splice(0)) expect(TERMINAL, id).toContain((await customer.waitForSettled(id)).status);
+    await vi.waitFor(async () => expect(await sys.stores.purchases.openIds()).toEqual([]), { timeout: 10_000 });
+    // units sold + units available = units stocked, nothing left reserved
+    for (const [productId, stocked] of initialStock) {
+      const level = await sys.stores.catalog.stock(productId);
+      expect({ productId, ...level, balance: level.available + level.sold }).toEqual({ productId, ...level, reserved: 0, balance: stocked });
+    }
   });
 
   const track = (customer: Customer, res: HttpResult): string => {
@@ -73,8 +85,8 @@ describe('Feature: Purchase Orchestrator', () => {
   const ordersOf = async (customer: Customer, id: string) => (await customer.orders()).filter((o) => o.purchaseId === id);
   /** The operator's view (Bull Board) of the job a step ran in: how many attempts it took. */
   const attemptsOf = async (purchaseId: string, step: StepName): Promise<number> => {
-    const stage = stageDef(stepDef(step).stage);
-    const res = await sys.admin('GET', `/admin/queues/api/queues/${stage.queue}/${jobId(purchaseId, stage.name)}`);
+    const stage = stageOf(stepNamed(step)!);
+    const res = await sys.admin('GET', `/admin/queues/api/queues/${stage.queue}/${stageJobId(purchaseId, stage.name)}`);
     expect(res.status).toBe(200);
     return ((await res.json()) as { job: { attempts: number } }).job.attempts;
   };
@@ -89,7 +101,7 @@ describe('Feature: Purchase Orchestrator', () => {
     try {
       const res = await customer.purchase({ items, payment: visa });
       const id = track(customer, res);
-      return { res, id, before, state: await customer.waitForTerminal(id) };
+      return { res, id, before, state: await customer.waitForSettled(id) };
     } finally {
       expect((await sys.admin('DELETE', '/admin/faults')).status).toBe(204);
     }
@@ -581,7 +593,7 @@ describe('Feature: Purchase Orchestrator', () => {
         const res = await customer.purchase({ items: [proPlan('down.example'), { productId: 'analytics', quantity: 1 }], payment: visa });
         const id = track(customer, res);
         expect(res.status).toBe(502);
-        const state = await customer.waitForTerminal(id);
+        const state = await customer.waitForSettled(id);
         expect(state).toMatchObject({ status: 'failed', error: { code: 'purchase_failed', step: 'provisioning' }, payment: { status: 'refunded' } });
         // the units that need no outside service are undone even though the outside one could not be
         const units = await unitsOf(customer, id);
@@ -696,19 +708,5 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(unit).toMatchObject({ productId: 'analytics', purchaseId: id, status: 'active' });
       expect(await customer.orders()).toHaveLength(1);
     });
-  });
-
-  // Runs last: the invariants over everything this file did.
-  it('leaves every purchase it started in a terminal status, with stock balanced', async () => {
-    expect(created.length).toBeGreaterThan(0);
-    for (const { customer, id } of created) {
-      expect(TERMINAL, id).toContain((await customer.purchaseState(id)).status);
-    }
-    expect(await sys.stores.purchases.openIds()).toEqual([]);
-    // units sold + units available = units stocked, nothing left reserved
-    for (const [productId, stocked] of initialStock) {
-      const level = await sys.stores.catalog.stock(productId);
-      expect({ productId, ...level, balance: level.available + level.sold }).toEqual({ productId, ...level, reserved: 0, balance: stocked });
-    }
   });
 });

@@ -357,8 +357,9 @@ describe('Feature: Product Provisioner', () => {
     const res = await customer.buy('pro-plan', 1, { domain: 'undo.example' });
     expect(res.status).toBe(502);
     expect(res.body.code).toBe('purchase_failed');
-    const state = await customer.purchaseState(res.body.purchaseId);
-    expect(state.payment).toMatchObject({ status: 'refunded', amount: 1999 });
+    expect((await customer.purchaseState(res.body.purchaseId)).payment).toMatchObject({ status: 'refunded', amount: 1999 });
+    // The deprovision runs beside the refund; once it is done the purchase shows it.
+    const state = await customer.waitForSettled(res.body.purchaseId);
     expect(state.steps.find((s: any) => s.name === 'provisioning').status).toBe('compensated');
     const units = await unitsOf(customer, res.body.purchaseId);
     expect(units.map((u) => [u.productId, u.dependencyOf, u.status]).sort()).toEqual([

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestPaymentProvider } from '../src/adapters/payment-provider.js';
 import { runAudit } from '../src/audit.js';
-import { newPurchaseId } from '../src/api/purchase-service.js';
 import { createKeys } from '../src/keys.js';
-import { chargeKey } from '../src/processors/payment.js';
-import { STEPS } from '../src/queues/contract.js';
+import { chargeKey, newPurchaseId } from '../src/ids.js';
+import type { PurchaseRecord } from '../src/purchase/record.js';
+import { STEP_NAMES } from '../src/saga/saga.js';
 import { PurchaseIntake } from '../src/stores/purchase-intake.js';
-import type { PurchaseRecord } from '../src/stores/purchase-store.js';
 import { eventually, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
@@ -15,7 +14,7 @@ import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.
 async function orphanedPurchase(sys: TestSystem, customerId: string, done: number): Promise<PurchaseRecord> {
   const id = newPurchaseId();
   const now = new Date().toISOString();
-  const steps = Object.fromEntries(STEPS.map((s, i) => [s.name, i < done ? 'completed' : 'pending'])) as PurchaseRecord['steps'];
+  const steps = Object.fromEntries(STEP_NAMES.map((name, i) => [name, i < done ? 'completed' : 'pending'])) as PurchaseRecord['steps'];
   const record: PurchaseRecord = {
     id,
     customerId,
@@ -26,6 +25,7 @@ async function orphanedPurchase(sys: TestSystem, customerId: string, done: numbe
     request: { items: [{ productId: 'basic-plan', quantity: 1 }], outOfStock: 'remove', paymentToken: 'tok_visa', roles: [] },
     payment: { status: 'none', amount: 0, currency: 'USD' },
     steps,
+    undos: {},
   };
   if (done >= 1) {
     record.plan = { lines: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {}, free: false, dependencies: [] }], currency: 'USD', discountPercent: 0, appliedRules: [] };

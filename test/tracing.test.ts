@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STEPS } from '../src/queues/contract.js';
+import { STEP_NAMES } from '../src/saga/saga.js';
 import { startTracing, type Tracing } from '../src/telemetry.js';
 import { eventually } from './helpers/customer.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
@@ -69,7 +69,7 @@ describe('tracing (OpenTelemetry)', () => {
       const names = inTrace.map((s) => s.name).join(' | ');
       // BullMQ names spans after the queue: a process span per job; inside them a span per saga step.
       const jobs = ['process orchestrator', 'process payment', 'process provisioning'];
-      const steps = STEPS.filter((s) => s.name !== 'notification').map((s) => `step ${s.name}`);
+      const steps = STEP_NAMES.filter((name) => name !== 'notification').map((name) => `step ${name}`);
       return ['addFlow', ...jobs, ...steps].every((n) => names.includes(n)) ? inTrace : undefined;
     });
     // every step span sits inside the process span of the job that ran it

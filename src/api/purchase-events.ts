@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { recordOfEvent, TERMINAL, type PurchaseEvent, type PurchaseRecord } from '../stores/purchase-store.js';
+import { TERMINAL, type PurchaseEvent, type PurchaseRecord } from '../purchase/record.js';
+import { recordOfEvent } from '../stores/purchase-store.js';
 
 type Listener = (event: PurchaseEvent) => void;
 

@@ -1,13 +1,15 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { notificationDocs } from '../domain/notifications.js';
 import { AppError } from '../errors.js';
-import { startJob } from '../flows/purchase-flow.js';
-import { STEPS, type RetryPolicy } from '../queues/contract.js';
+import { newPurchaseId } from '../ids.js';
+import { acknowledgementOf } from '../purchase/notifications.js';
+import type { PurchaseRecord } from '../purchase/record.js';
+import type { RetryPolicy } from '../queues/contract.js';
+import { startJob } from '../saga/flows.js';
+import { STEP_NAMES } from '../saga/saga.js';
 import { deliverByWebhook } from '../queues/webhook-delivery.js';
 import { IdempotencyStore } from '../stores/idempotency-store.js';
 import type { Intake, PurchaseIntake } from '../stores/purchase-intake.js';
-import type { PurchaseRecord } from '../stores/purchase-store.js';
 import type { OrchestratorBreaker } from './breaker.js';
 import type { Customer } from './middleware/auth.js';
 import type { PurchaseBody } from './schemas.js';
@@ -40,15 +42,9 @@ export interface PurchaseServiceDeps {
 
 const unavailable = (detail: string) => new AppError('service_unavailable', detail, {}, { 'retry-after': '5' });
 
-export const newPurchaseId = () => `pur_${randomUUID().replaceAll('-', '')}`;
-
 function bodyHash(body: PurchaseBody): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
-
-/** The acknowledgement an asynchronous purchase gets as a notification. */
-const acknowledgementOf = (customerId: string, purchaseId: string, createdAt: string) =>
-  notificationDocs(customerId, purchaseId, [{ type: 'purchase_accepted', message: `Purchase ${purchaseId} accepted; we will let you know when it is done.`, details: { statusUrl: `/v1/purchases/${purchaseId}` } }], createdAt)[0]!;
 
 /**
  * Hands a purchase to the orchestrator: one atomic write (Idempotency-Key claim, record,
@@ -83,7 +79,8 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
       updatedAt: now,
       request: { items: body.items, outOfStock: body.outOfStock, paymentToken: body.payment.token, roles: customer.roles },
       payment: { status: 'none', amount: 0, currency: 'USD' },
-      steps: Object.fromEntries(STEPS.map((s) => [s.name, 'pending'])) as PurchaseRecord['steps'],
+      steps: Object.fromEntries(STEP_NAMES.map((name) => [name, 'pending'])),
+      undos: {},
       ...(opts.requestId ? { requestId: opts.requestId } : {}),
     };
     const accepted: Intake = {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { FAULT_MODES, FAULT_POINTS } from '../stores/fault-store.js';
+import { FAULT_POINTS } from '../saga/saga.js';
+import { FAULT_MODES } from '../stores/fault-store.js';
 
 export const MAX_ITEMS = 50;
 export const MAX_QUANTITY = 100;
@@ -30,7 +31,7 @@ export type PurchaseBody = z.infer<typeof purchaseBody>;
 export const stockBody = z.object({ stock: z.number().int().min(0).max(1_000_000_000) }).strict();
 export const faultBody = z
   .object({
-    point: z.enum(FAULT_POINTS),
+    point: z.enum(FAULT_POINTS as unknown as [string, ...string[]]),
     times: z.number().int().min(1).max(10_000).default(1),
     mode: z.enum(FAULT_MODES).default('error'),
   })

@@ -1,5 +1,15 @@
-import { STEPS } from '../queues/contract.js';
-import type { PurchaseRecord } from '../stores/purchase-store.js';
+import type { PurchaseRecord } from '../purchase/record.js';
+import { STEP_NAMES } from '../saga/saga.js';
+
+/**
+ * A step as the customer sees it; while its undo is still being worked on (an outside system
+ * that is slow to confirm), or once that failed for good, the undo's progress shows with it.
+ */
+function stepView(r: PurchaseRecord, name: string) {
+  const undo = r.undos[name];
+  const shown = undo && undo.status !== 'done' ? { undo: { status: undo.status, attempts: undo.attempts } } : {};
+  return { name, status: r.steps[name] ?? 'pending', ...shown };
+}
 
 /** The customer's view of a purchase (GET /v1/purchases/:id), per the contract. */
 export function purchaseView(r: PurchaseRecord) {
@@ -22,7 +32,7 @@ export function purchaseView(r: PurchaseRecord) {
     items,
     removed: backorder ? [] : missing,
     backordered: backorder ? missing : [],
-    steps: STEPS.map((s) => ({ name: s.name, status: r.steps[s.name] })),
+    steps: STEP_NAMES.map((name) => stepView(r, name)),
     payment: { status: r.payment.status, amount: r.payment.amount, currency: r.payment.currency },
     ...(r.orderId ? { orderId: r.orderId } : {}),
     ...(r.error && r.status === 'failed' ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } } : {}),

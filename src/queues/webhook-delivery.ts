@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Notification } from '../stores/domain-stores.js';
+import type { Notification } from '../purchase/documents.js';
 import { DELIVER_JOB, stepJobOptions, type DeliverJobData } from './contract.js';
 
 /** Queues the webhook delivery of stored notifications, with retries (a no-op without a webhook). */

@@ -2,8 +2,6 @@ import type { Redis } from 'ioredis';
 import { luaScript } from '../lua.js';
 import type { Keys } from '../keys.js';
 
-export const FAULT_POINTS = ['inventory.commit', 'order.place', 'payment.charge', 'provision', 'external'] as const;
-export type FaultPoint = (typeof FAULT_POINTS)[number];
 /** `error` fails the call; `crash` kills the worker process mid-step (chaos testing). */
 export const FAULT_MODES = ['error', 'crash'] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
@@ -22,16 +20,18 @@ export class FaultStore {
     private readonly keys: Keys,
   ) {}
 
-  async arm(point: FaultPoint, times: number, mode: FaultMode = 'error'): Promise<void> {
-    await this.redis.multi().del(this.keys.fault(point)).hset(this.keys.fault(point), 'times', times, 'mode', mode).exec();
+  /** Arms `point` (the saga list names the points); armed points are indexed so clear finds them all. */
+  async arm(point: string, times: number, mode: FaultMode = 'error'): Promise<void> {
+    await this.redis.multi().del(this.keys.fault(point)).hset(this.keys.fault(point), 'times', times, 'mode', mode).sadd(this.keys.faultsArmed, point).exec();
   }
 
   async clear(): Promise<void> {
-    await this.redis.del(...FAULT_POINTS.map((p) => this.keys.fault(p)));
+    const points = await this.redis.smembers(this.keys.faultsArmed);
+    await this.redis.del(this.keys.faultsArmed, ...points.map((p) => this.keys.fault(p)));
   }
 
   /** The mode of the armed failure this call should suffer, consuming it; null when none is armed. */
-  async take(point: FaultPoint): Promise<FaultMode | null> {
+  async take(point: string): Promise<FaultMode | null> {
     return ((await TAKE(this.redis, [this.keys.fault(point)], [])) as FaultMode | null) ?? null;
   }
 }

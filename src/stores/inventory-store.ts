@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { luaScript } from '../lua.js';
 import type { Keys } from '../keys.js';
+import type { LineOutcome } from '../purchase/record.js';
 
 /** One line of a reservation request: the product, its dependencies and its quota. */
 export interface ReserveLine {
@@ -10,7 +11,6 @@ export interface ReserveLine {
   quotaPerCustomer?: number;
 }
 
-export type LineOutcome = 'fulfilled' | 'out_of_stock';
 export type ReserveResult =
   | { ok: true; lines: LineOutcome[] }
   | { ok: false; error: 'out_of_stock' | 'missing_dependencies' | 'quota_exceeded'; line?: number };

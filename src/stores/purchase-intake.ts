@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { luaScript } from '../lua.js';
-import type { Notification } from './domain-stores.js';
-import { encode, fieldArgs, type PurchaseRecord } from './purchase-store.js';
+import type { Notification } from '../purchase/documents.js';
+import type { PurchaseRecord } from '../purchase/record.js';
+import { encode, fieldArgs } from './purchase-store.js';
 
 /*
  * KEYS: record, open index, idempotency key ('' without one), acknowledgement, its customer index ('' without one)

@@ -1,93 +1,7 @@
 import type { Redis } from 'ioredis';
-import { luaScript } from '../lua.js';
-import type { ErrorCode } from '../errors.js';
 import type { Keys } from '../keys.js';
-import { STEPS, type StepName } from '../queues/contract.js';
-import type { LineOutcome } from './inventory-store.js';
-
-export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed';
-export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'skipped';
-/** running → compensating → done, or running → done; only `done` has a terminal status. */
-export type Phase = 'running' | 'compensating' | 'done';
-export type OutOfStockPolicy = 'remove' | 'backorder';
-
-export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set(['completed', 'partially_fulfilled', 'failed']);
-
-export interface RequestedItem {
-  productId: string;
-  quantity: number;
-  customization?: Record<string, unknown>;
-}
-
-export interface PurchaseRequest {
-  items: RequestedItem[];
-  outOfStock: OutOfStockPolicy;
-  paymentToken: string;
-  roles: string[];
-}
-
-export interface PlannedLine {
-  productId: string;
-  quantity: number;
-  unitPrice: number;
-  customization: Record<string, unknown>;
-  /** Added by a rule (`addItem`): shipped, never charged. */
-  free: boolean;
-  dependencies: string[];
-  quotaPerCustomer?: number;
-  integrationUrl?: string;
-}
-
-export interface Plan {
-  lines: PlannedLine[];
-  currency: string;
-  discountPercent: number;
-  appliedRules: string[];
-}
-
-export interface PaymentInfo {
-  status: 'none' | 'captured' | 'refunded' | 'declined';
-  amount: number;
-  currency: string;
-  chargeId?: string;
-  refundId?: string;
-}
-
-export interface PurchaseError {
-  code: ErrorCode;
-  detail: string;
-  step?: StepName;
-}
-
-export interface PurchaseRecord {
-  id: string;
-  customerId: string;
-  status: PurchaseStatus;
-  phase: Phase;
-  createdAt: string;
-  updatedAt: string;
-  request: PurchaseRequest;
-  plan?: Plan;
-  /** Per plan line: fulfilled now or out of stock (removed/backordered by policy). */
-  allocation?: LineOutcome[];
-  payment: PaymentInfo;
-  orderId?: string;
-  error?: PurchaseError;
-  steps: Record<StepName, StepStatus>;
-  /** Set when a compensation could not complete: an operator must look. */
-  review?: string;
-  /** The gateway request that created it, for log correlation. */
-  requestId?: string;
-}
-
-export interface PurchaseEvent {
-  id: string;
-  status: PurchaseStatus;
-  step?: StepName;
-  stepStatus?: StepStatus;
-  /** On terminal events: the record's hash as field/value pairs (see recordOfEvent). */
-  record?: string[];
-}
+import { luaScript } from '../lua.js';
+import type { Phase, PurchaseError, PurchaseEvent, PurchaseRecord, PurchaseStatus, RecordFields, StepStatus, UndoState } from '../purchase/record.js';
 
 /** The record a terminal event carries, if any. */
 export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined {
@@ -97,8 +11,32 @@ export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined 
   return hash.id ? decode(hash) : undefined;
 }
 
-const JSON_FIELDS = ['request', 'plan', 'allocation', 'payment', 'error'] as const;
-type Fields = Partial<Omit<PurchaseRecord, 'id' | 'steps'>>;
+type Fields = RecordFields;
+
+/**
+ * How each field of a record is stored in its hash. The compiler insists every field of
+ * PurchaseRecord has an entry, so a field a step starts writing cannot be dropped on read.
+ */
+const CODECS = {
+  id: 'text',
+  customerId: 'text',
+  status: 'text',
+  phase: 'text',
+  createdAt: 'text',
+  updatedAt: 'text',
+  request: 'json',
+  plan: 'json',
+  allocation: 'json',
+  payment: 'json',
+  orderId: 'text',
+  error: 'json',
+  review: 'text',
+  requestId: 'text',
+  steps: 'per-step',
+  undos: 'per-step',
+} as const satisfies Record<keyof PurchaseRecord, 'text' | 'json' | 'per-step'>;
+/** Per-step maps are one hash field per step (`step:payment`, `undo:payment`), so concurrent undos never overwrite each other. */
+const PER_STEP = { steps: 'step:', undos: 'undo:' } as const;
 
 /*
  * Guarded update: applies the fields only if the record exists and its phase
@@ -158,22 +96,29 @@ export class PurchaseStore {
   }
 
   /** Records a forward step's success while the saga is running. */
-  completeStep(id: string, step: StepName, fields: Fields = {}): Promise<boolean> {
+  completeStep(id: string, step: string, fields: Fields = {}): Promise<boolean> {
     return this.update(id, 'running', { ...fields, status: 'processing' }, { [step]: 'completed' });
   }
 
   /** Marks `step` failed and starts compensation; false if the saga was already failing. */
-  failStep(id: string, step: StepName, error: PurchaseError, fields: Fields = {}): Promise<boolean> {
+  failStep(id: string, step: string, error: PurchaseError, fields: Fields = {}): Promise<boolean> {
     return this.update(id, 'running', { ...fields, phase: 'compensating', error }, { [step]: 'failed' });
   }
 
-  setStep(id: string, step: StepName, status: StepStatus, guard: Phase | '' = '', fields: Fields = {}): Promise<boolean> {
+  setStep(id: string, step: string, status: StepStatus, guard: Phase | '' = '', fields: Fields = {}): Promise<boolean> {
     return this.update(id, guard, fields, { [step]: status });
   }
 
-  /** Marks steps that will never run as skipped, once the saga is compensating. */
-  skip(id: string, steps: StepName[]): Promise<boolean> {
-    return this.update(id, 'compensating', {}, Object.fromEntries(steps.map((s) => [s, 'skipped'])));
+  /** Once compensating: steps that will never run are skipped, and each planned undo is pending. */
+  planCompensation(id: string, skip: string[], undos: string[]): Promise<boolean> {
+    const at = new Date().toISOString();
+    const pending = Object.fromEntries(undos.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]));
+    return this.update(id, 'compensating', {}, Object.fromEntries(skip.map((s) => [s, 'skipped'])), false, pending);
+  }
+
+  /** Records an undo attempt's outcome whatever the phase (an outside undo outlives the purchase); `close` as in finish. */
+  recordUndo(id: string, step: string, undo: UndoState, opts: { stepStatus?: StepStatus; review?: string; close?: boolean } = {}): Promise<boolean> {
+    return this.update(id, '', opts.review ? { review: opts.review } : {}, opts.stepStatus ? { [step]: opts.stepStatus } : {}, opts.close ?? false, { [step]: undo });
   }
 
   /** Writes fields whatever the phase (compensation bookkeeping). */
@@ -181,21 +126,30 @@ export class PurchaseStore {
     return this.update(id, '', fields, {});
   }
 
-  /** Moves the purchase to a terminal status, once; `completedStep` is recorded with it. */
-  finish(id: string, status: PurchaseStatus, fields: Fields = {}, completedStep?: StepName): Promise<boolean> {
-    return this.update(id, '!done', { ...fields, phase: 'done', status }, completedStep ? { [completedStep]: 'completed' } : {}, true);
+  /**
+   * Moves the purchase to a terminal status, once; `completedStep` is recorded with it.
+   * `close` drops it from the open index and starts its retention; a purchase whose outside
+   * undos still run stays open (and watched) until the last of them closes it.
+   */
+  finish(id: string, status: PurchaseStatus, fields: Fields = {}, completedStep?: string, close = true): Promise<boolean> {
+    return this.update(id, '!done', { ...fields, phase: 'done', status }, completedStep ? { [completedStep]: 'completed' } : {}, close);
+  }
+
+  /** Closes an ended purchase left open for its outside undos. */
+  close(id: string): Promise<boolean> {
+    return this.update(id, 'done', {}, {}, true);
   }
 
   private async update(
     id: string,
     guard: string,
     fields: Fields,
-    steps: Partial<Record<StepName, StepStatus>>,
+    steps: Record<string, StepStatus>,
     close = false,
+    undos: Record<string, UndoState> = {},
   ): Promise<boolean> {
     const now = new Date().toISOString();
-    const flat = encode({ ...fields, updatedAt: now });
-    for (const [step, status] of Object.entries(steps)) flat[`step:${step}`] = status as string;
+    const flat = encode({ ...fields, updatedAt: now, steps, undos });
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
     const args = fieldArgs(flat, [guard, this.keys.events, this.keys.progress, id, close ? String(this.retentionS) : '', step, stepStatus]);
     const applied = (await UPDATE(this.redis, [this.keys.purchase(id), this.keys.purchasesOpen], args)) as number;
@@ -210,36 +164,28 @@ export function fieldArgs(hash: Record<string, string>, args: (string | number)[
 }
 
 /** A record (or some of its fields) as the hash fields it is stored in. */
-export function encode(fields: Fields & { id?: string; steps?: PurchaseRecord['steps'] }): Record<string, string> {
+export function encode(fields: Partial<PurchaseRecord>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    if (key === 'steps') {
-      for (const [step, status] of Object.entries(value as Record<string, string>)) out[`step:${step}`] = status;
-    } else if ((JSON_FIELDS as readonly string[]).includes(key)) {
-      out[key] = JSON.stringify(value);
+    const codec = CODECS[key as keyof PurchaseRecord];
+    if (codec === 'per-step') {
+      const prefix = PER_STEP[key as keyof typeof PER_STEP];
+      for (const [step, v] of Object.entries(value as Record<string, unknown>)) out[prefix + step] = typeof v === 'string' ? v : JSON.stringify(v);
     } else {
-      out[key] = String(value);
+      out[key] = codec === 'json' ? JSON.stringify(value) : String(value);
     }
   }
   return out;
 }
 
-function decode(hash: Record<string, string>): PurchaseRecord {
-  const steps = Object.fromEntries(STEPS.map((s) => [s.name, (hash[`step:${s.name}`] ?? 'pending') as StepStatus]));
-  const parsed: Record<string, unknown> = {};
-  for (const field of JSON_FIELDS) if (hash[field]) parsed[field] = JSON.parse(hash[field]);
-  return {
-    id: hash.id!,
-    customerId: hash.customerId!,
-    status: hash.status as PurchaseStatus,
-    phase: hash.phase as Phase,
-    createdAt: hash.createdAt!,
-    updatedAt: hash.updatedAt!,
-    orderId: hash.orderId,
-    review: hash.review,
-    requestId: hash.requestId,
-    ...(parsed as Pick<PurchaseRecord, 'request' | 'payment'>),
-    steps: steps as PurchaseRecord['steps'],
-  };
+/** The record a hash holds, every field by its codec. */
+export function decode(hash: Record<string, string>): PurchaseRecord {
+  const record: Record<string, unknown> = { steps: {}, undos: {} };
+  for (const [field, raw] of Object.entries(hash)) {
+    if (field.startsWith(PER_STEP.steps)) (record.steps as Record<string, string>)[field.slice(PER_STEP.steps.length)] = raw;
+    else if (field.startsWith(PER_STEP.undos)) (record.undos as Record<string, unknown>)[field.slice(PER_STEP.undos.length)] = JSON.parse(raw);
+    else if (field in CODECS) record[field] = CODECS[field as keyof typeof CODECS] === 'json' ? JSON.parse(raw) : raw;
+  }
+  return record as unknown as PurchaseRecord;
 }

@@ -1,3 +1,4 @@
+import { expect, vi } from 'vitest';
 /** A customer driving the public HTTP API, the way a client would. */
 
 export interface HttpResult<T = any> {
@@ -77,6 +78,22 @@ export class Customer {
     const res = await this.get(`/v1/purchases/${id}`);
     if (res.status !== 200) throw new Error(`GET purchase ${id}: ${res.status}`);
     return res.body;
+  }
+
+  /**
+   * Polls the status URL until the purchase is terminal and no step shows an undo still being
+   * worked on (an outside system's cleanup goes on after the customer got the answer).
+   */
+  async waitForSettled(id: string, timeoutMs = 15_000): Promise<any> {
+    let state: any;
+    await vi.waitFor(
+      async () => {
+        state = await this.waitForTerminal(id, timeoutMs);
+        expect(state.steps.filter((s: { undo?: { status: string } }) => s.undo && s.undo.status !== 'failed')).toEqual([]);
+      },
+      { timeout: timeoutMs, interval: 50 },
+    );
+    return state;
   }
 
   /** Polls the status URL until the purchase is terminal (or the deadline passes). */

@@ -2,7 +2,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
-import { TERMINAL, type PurchaseRecord } from '../../stores/purchase-store.js';
+import { isSettled, TERMINAL, type PurchaseRecord } from '../../purchase/record.js';
 import type { AuthEnv } from '../middleware/auth.js';
 import { problem } from '../middleware/problem.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
@@ -98,12 +98,13 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       const cap = setTimeout(() => done(), MAX_STREAM_MS);
       const onShutdown = () => done();
       deps.shutdown.addEventListener('abort', onShutdown);
-      // Keep-alive for proxies; and a re-read, in case the terminal event was lost in a Redis reconnect.
+      // Keep-alive for proxies; and a re-read, in case the last event was lost in a Redis reconnect.
+      // The stream ends once the purchase is settled: terminal, and no outside undo still running.
       const beat = setInterval(() => {
         chain = chain.then(async () => {
           await stream.write(': keep-alive\n\n');
           const record = await stores.purchases.get(first.id);
-          if (record && TERMINAL.has(record.status)) {
+          if (record && isSettled(record)) {
             await send(record, 'status');
             done();
           }
@@ -117,14 +118,14 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
           const record = await stores.purchases.get(first.id);
           if (!record) return;
           await send(record, e.step ? 'step' : 'status');
-          if (TERMINAL.has(record.status)) done();
+          if (isSettled(record)) done();
         });
       });
       try {
         const current = (await stores.purchases.get(first.id)) ?? first;
         await send(current, 'status');
         ready();
-        if (!TERMINAL.has(current.status)) await finished;
+        if (!isSettled(current)) await finished;
         await chain;
       } finally {
         clearTimeout(cap);

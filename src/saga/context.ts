@@ -1,15 +1,14 @@
 import type { FlowProducer, Queue } from 'bullmq';
 import type { PaymentProvider } from '../adapters/payment-provider.js';
-import type { RulesEngine } from '../domain/rules.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { RulesEngine } from '../purchase/rules.js';
 import type { RetryPolicy } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
-import type { FaultPoint } from '../stores/fault-store.js';
 import type { Tracing } from '../telemetry.js';
 
-/** What every processor may use; built once per workers process. */
-export interface WorkerContext {
+/** What every step and the engine may use; built once per workers process. */
+export interface SagaContext {
   stores: Stores;
   provider: PaymentProvider;
   rules: RulesEngine;
@@ -18,7 +17,6 @@ export interface WorkerContext {
   flows: FlowProducer;
   /** Queue of webhook deliveries; undefined when NOTIFY_WEBHOOK_URL is unset. */
   webhookQueue?: Queue;
-  webhookUrl?: string;
   compensationPolicy: RetryPolicy;
   /** Retry policy of forward steps, and attempts of the flow's root. */
   stepPolicy: RetryPolicy;
@@ -27,7 +25,7 @@ export interface WorkerContext {
   /** Set when tracing is on: each saga step gets a span inside its job's. */
   tracing?: Tracing;
   /** Throws when an operator armed a fault at this point (FAULT_INJECTION=1 only). */
-  injectFault(point: FaultPoint): Promise<void>;
+  injectFault(point: string): Promise<void>;
 }
 
 export class InjectedFault extends Error {

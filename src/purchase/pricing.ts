@@ -1,5 +1,4 @@
-import type { LineOutcome } from '../stores/inventory-store.js';
-import type { Plan, PlannedLine } from '../stores/purchase-store.js';
+import type { LineOutcome, Plan, PlannedLine } from './record.js';
 
 /** Lines fulfilled now, with their plan index. Before the stock check every line counts. */
 export function fulfilledLines(plan: Plan, allocation: LineOutcome[] | undefined): [PlannedLine, number][] {

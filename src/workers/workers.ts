@@ -4,18 +4,17 @@ import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PaymentProvider } from '../adapters/payment-provider.js';
 import type { Config } from '../config.js';
-import type { RulesEngine } from '../domain/rules.js';
+
 import type { Logger } from '../logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Tracing } from '../telemetry.js';
-import { QUEUES, ROOT_STAGE, STAGES, START_STAGE, type QueueName, type SagaJobData, type StageName } from '../queues/contract.js';
+import type { RulesEngine } from '../purchase/rules.js';
+import { DELIVER_JOB, QUEUES, SWEEP_JOB, type QueueName } from '../queues/contract.js';
+import { InjectedFault, type SagaContext } from '../saga/context.js';
+import { sagaHandlers } from '../saga/handlers.js';
 import type { Stores } from '../stores/domain-stores.js';
-import { compensationHandlers } from './compensation.js';
-import { InjectedFault, type WorkerContext } from './context.js';
-import { stageSteps } from './forward-steps.js';
-import { notificationHandlers } from './notifications.js';
-import { orchestratorHandlers } from './orchestrator.js';
-import { createWatchdog, SWEEP_JOB } from './watchdog.js';
+import { deliverHandler } from './deliver.js';
+import { createWatchdog } from './watchdog.js';
 
 // Each queue's handlers take their own job data; the dispatcher only routes by name.
 type AnyHandler = (job: Job<never>) => Promise<string>;
@@ -52,7 +51,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   flows.on('error', quiet);
   const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.notifications : undefined;
   const metrics = createWorkerMetrics(Object.values(queues));
-  const ctx: WorkerContext = {
+  const ctx: SagaContext = {
     stores,
     metrics,
     provider: deps.provider,
@@ -60,7 +59,6 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     log,
     flows,
     webhookQueue,
-    webhookUrl: config.NOTIFY_WEBHOOK_URL,
     compensationPolicy: { attempts: config.COMPENSATION_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
     stepPolicy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
     rootAttempts: config.COMPENSATION_ATTEMPTS,
@@ -78,23 +76,8 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   };
 
   const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS);
-  const runStage = stageSteps(ctx);
-  const orchestrator = orchestratorHandlers(ctx, runStage(START_STAGE.name));
-  /** A stage between the first and the root runs its steps and nothing else. */
-  const stageJob = (stage: StageName): AnyHandler => {
-    if (stage === START_STAGE.name) return orchestrator.start as AnyHandler;
-    if (stage === ROOT_STAGE.name) return orchestrator.complete as AnyHandler;
-    const run = runStage(stage);
-    return (async (job: Job<SagaJobData>) => (await run(job)).join(',')) as AnyHandler;
-  };
-  const handlers: Record<QueueName, Record<string, AnyHandler>> = {
-    orchestrator: {},
-    payment: {},
-    provisioning: {},
-    notifications: notificationHandlers(ctx),
-    compensation: compensationHandlers(ctx),
-  };
-  for (const stage of STAGES) handlers[stage.queue][stage.job] = stageJob(stage.name);
+  const handlers = sagaHandlers(ctx) as Record<QueueName, Record<string, AnyHandler>>;
+  handlers.notifications = { [DELIVER_JOB]: deliverHandler(ctx, config.NOTIFY_WEBHOOK_URL) as AnyHandler };
   handlers.orchestrator[SWEEP_JOB] = async () => {
     const counts = await watchdog.sweep();
     for (const [action, n] of Object.entries(counts)) if (n > 0 && action !== 'none') metrics.watchdog.inc({ action }, n);

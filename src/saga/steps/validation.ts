@@ -1,9 +1,9 @@
-import type { ProductDef } from '../catalog/catalog-file.js';
-import { checkCustomization } from '../domain/customization.js';
-import { StepError } from '../errors.js';
-import type { PlannedLine } from '../stores/purchase-store.js';
-import type { WorkerContext } from './context.js';
-import { forwardStep } from './step-runner.js';
+import type { ProductDef } from '../../catalog/catalog-file.js';
+import { StepError } from '../../errors.js';
+import { checkCustomization } from '../../purchase/customization.js';
+import { messages } from '../../purchase/messages.js';
+import type { PlannedLine } from '../../purchase/record.js';
+import { defineStep } from '../define-step.js';
 
 function plannedLine(def: ProductDef, quantity: number, customization: Record<string, unknown>, free: boolean): PlannedLine {
   return {
@@ -18,20 +18,22 @@ function plannedLine(def: ProductDef, quantity: number, customization: Record<st
   };
 }
 
-/** Validation: products, customizations and business rules turn the request into a priced plan. */
-export function validationHandlers(ctx: WorkerContext) {
-  const { catalog } = ctx.stores;
-  const validate = forwardStep(ctx, 'validation', async (record) => {
+/** Products, customizations and business rules turn the request into a priced plan. Nothing to undo. */
+export const validation = defineStep({
+  name: 'validation',
+  failure: 'purchase_failed',
+  async invoke(ctx, record) {
+    const { catalog } = ctx.stores;
     const items = record.request.items;
     const defs = await catalog.getDefs(items.map((i) => i.productId));
     const unknown = items.filter((i) => !defs.has(i.productId)).map((i) => i.productId);
-    if (unknown.length > 0) throw new StepError('invalid_product', `unknown product: ${[...new Set(unknown)].join(', ')}`);
+    if (unknown.length > 0) throw new StepError('invalid_product', messages.unknownProducts(unknown));
     for (const item of items) {
       const problem = checkCustomization(defs.get(item.productId)!, item.customization);
       if (problem) throw new StepError(problem.code, problem.detail);
     }
     const currencies = new Set([...defs.values()].map((d) => d.price.currency));
-    if (currencies.size > 1) throw new StepError('invalid_product', 'products priced in different currencies cannot be bought together');
+    if (currencies.size > 1) throw new StepError('invalid_product', messages.mixedCurrencies());
     const currency = [...currencies][0]!;
     const lines = items.map((i) => plannedLine(defs.get(i.productId)!, i.quantity, i.customization ?? {}, false));
 
@@ -42,7 +44,7 @@ export function validationHandlers(ctx: WorkerContext) {
       itemCount: lines.reduce((sum, l) => sum + l.quantity, 0),
       productIds: [...new Set(lines.map((l) => l.productId))],
     });
-    if (outcome.rejected) throw new StepError('rule_rejected', `${outcome.rejected.rule}: ${outcome.rejected.message}`);
+    if (outcome.rejected) throw new StepError('rule_rejected', messages.ruleRejected(outcome.rejected.rule, outcome.rejected.message));
     const extras = await catalog.getDefs(outcome.addItems);
     for (const productId of outcome.addItems) {
       const def = extras.get(productId);
@@ -53,7 +55,5 @@ export function validationHandlers(ctx: WorkerContext) {
       plan: { lines, currency, discountPercent: outcome.discountPercent, appliedRules: outcome.appliedRules },
       payment: { status: 'none', amount: 0, currency },
     };
-  });
-
-  return { validate };
-}
+  },
+});

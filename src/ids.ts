@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * Every id derived from a purchase, in one place: the "acts once" guarantee rests on
+ * each retry and each re-run computing the same id (a job BullMQ finds again, a
+ * provider key that is charged once, a document written with SET NX).
+ * BullMQ rejects `:` in custom job ids, hence the dashes.
+ */
+
+export const newPurchaseId = () => `pur_${randomUUID().replaceAll('-', '')}`;
+
+/** A stage's job: `${purchaseId}-${stage}`. */
+export const stageJobId = (purchaseId: string, stage: string) => `${purchaseId}-${stage}`;
+/** The undo job of a step. */
+export const undoJobId = (purchaseId: string, step: string) => `${purchaseId}-undo-${step}`;
+/** The job that ends a failed purchase once its money and stock are back. */
+export const settleJobId = (purchaseId: string) => `${purchaseId}-settle`;
+
+/** The order a purchase places in the OMS. */
+export const orderIdFor = (purchaseId: string) => purchaseId.replace(/^pur_/, 'ord_');
+
+/** Provider idempotency keys: one charge and one refund per purchase, whatever the retries. */
+export const chargeKey = (purchaseId: string) => `${purchaseId}-charge`;
+export const refundKey = (purchaseId: string) => `${purchaseId}-refund`;
+export const purchaseOfChargeKey = (key: string) => key.replace(/-charge$/, '');
+
+/** A Product Store unit: `quantity` units per fulfilled line, each dependency a unit of its own. */
+export const unitId = (purchaseId: string, line: number, unit: number) => `${purchaseId}-${line}-${unit}`;
+export const dependencyUnitId = (unit: string, dependency: string) => `${unit}-${dependency}`;
+/** The Idempotency-Key an outside service gets: the same on every retry of one call. */
+export const partnerKey = (unit: string, event: 'provision' | 'deprovision') => (event === 'provision' ? unit : `${unit}-deprovision`);
+
+/** Derived from purchase, type and seq, so writing it again finds the first one. */
+export const notificationId = (purchaseId: string, type: string, seq?: number) =>
+  `ntf_${purchaseId.replace(/^pur_/, '')}_${type}${seq === undefined ? '' : `_${seq}`}`;

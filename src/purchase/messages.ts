@@ -1,0 +1,29 @@
+import { ERRORS, type ErrorCode } from '../errors.js';
+import { formatMoney } from './money.js';
+import type { PaymentInfo, PlannedLine } from './record.js';
+
+/** Every sentence a customer reads about a purchase (problem details, notifications), in one place. */
+export const messages = {
+  unknownProducts: (ids: string[]) => `unknown product: ${[...new Set(ids)].join(', ')}`,
+  mixedCurrencies: () => 'products priced in different currencies cannot be bought together',
+  ruleRejected: (rule: string, message: string) => `${rule}: ${message}`,
+  nothingInStock: () => 'none of the requested products is in stock',
+  missingDependency: (line?: PlannedLine) => `a dependency of ${line?.productId} (${line?.dependencies.join(', ')}) is not available`,
+  quotaReached: (line?: PlannedLine) => `quota of ${line?.quotaPerCustomer} for ${line?.productId} reached`,
+  declined: (reason: string) => `payment declined: ${reason}`,
+  stepFailed: (step: string, why: string) => `${step} failed: ${why}`,
+  /** A step whose job died (or stalled for good) without recording an outcome. */
+  didNotComplete: (step: string, inTime = false) => `${step} did not complete${inTime ? ' in time' : ''}`,
+
+  accepted: (purchaseId: string) => `Purchase ${purchaseId} accepted; we will let you know when it is done.`,
+  orderPlaced: (orderId: string, lines: PlannedLine[], total: string) =>
+    `Order ${orderId} placed: ${lines.map((l) => `${l.quantity} × ${l.productId}`).join(', ')}; total ${total}.`,
+  provisioned: (line: PlannedLine) => `${line.productId} is ready${line.dependencies.length ? ` (with ${line.dependencies.join(', ')})` : ''}.`,
+  partlyFulfilled: (missing: string[]) => `Part of your order could not be fulfilled: ${missing.join(', ')}.`,
+  failed: (purchaseId: string, code: ErrorCode, detail: string, payment: PaymentInfo) => {
+    const money =
+      payment.status === 'refunded' ? ' Your payment was refunded.' : payment.status === 'captured' ? ' Your refund is being processed.' : ' You were not charged.';
+    return `Purchase ${purchaseId} failed: ${ERRORS[code].title.toLowerCase()}. ${detail}.${money}`;
+  },
+  total: (amount: number, currency: string) => formatMoney(amount, currency),
+} as const;

@@ -1,0 +1,112 @@
+import type { ErrorCode } from '../errors.js';
+
+/** The contract's purchase statuses; the last four are terminal. */
+export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed';
+export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'skipped';
+/** running → compensating → done, or running → done; only `done` has a terminal status. */
+export type Phase = 'running' | 'compensating' | 'done';
+export type OutOfStockPolicy = 'remove' | 'backorder';
+/** Per plan line: fulfilled now, or out of stock (removed or backordered by policy). */
+export type LineOutcome = 'fulfilled' | 'out_of_stock';
+
+export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set(['completed', 'partially_fulfilled', 'failed']);
+
+export interface RequestedItem {
+  productId: string;
+  quantity: number;
+  customization?: Record<string, unknown>;
+}
+
+export interface PurchaseRequest {
+  items: RequestedItem[];
+  outOfStock: OutOfStockPolicy;
+  paymentToken: string;
+  roles: string[];
+}
+
+export interface PlannedLine {
+  productId: string;
+  quantity: number;
+  unitPrice: number;
+  customization: Record<string, unknown>;
+  /** Added by a rule (`addItem`): shipped, never charged. */
+  free: boolean;
+  dependencies: string[];
+  quotaPerCustomer?: number;
+  integrationUrl?: string;
+}
+
+export interface Plan {
+  lines: PlannedLine[];
+  currency: string;
+  discountPercent: number;
+  appliedRules: string[];
+}
+
+export interface PaymentInfo {
+  status: 'none' | 'captured' | 'refunded' | 'declined';
+  amount: number;
+  currency: string;
+  chargeId?: string;
+  refundId?: string;
+}
+
+export interface PurchaseError {
+  code: ErrorCode;
+  detail: string;
+  step?: string;
+}
+
+/**
+ * Where the undo of one step stands. `pending` until its first attempt ends, `retrying`
+ * while attempts fail, then `done` (undone, or nothing to undo) or `failed` for good.
+ */
+export interface UndoState {
+  status: 'pending' | 'retrying' | 'done' | 'failed';
+  attempts: number;
+  /** The last attempt's error, while retrying or once failed. */
+  error?: string;
+  at: string;
+}
+
+/** The saga record: the source of truth for a purchase; BullMQ is only the transport. */
+export interface PurchaseRecord {
+  id: string;
+  customerId: string;
+  status: PurchaseStatus;
+  phase: Phase;
+  createdAt: string;
+  updatedAt: string;
+  request: PurchaseRequest;
+  plan?: Plan;
+  allocation?: LineOutcome[];
+  payment: PaymentInfo;
+  orderId?: string;
+  error?: PurchaseError;
+  /** Each saga step's status, by step name (the saga list names them). */
+  steps: Record<string, StepStatus>;
+  /** The undo of each step compensation planned, by step name. */
+  undos: Record<string, UndoState>;
+  /** Set when a compensation could not complete: an operator must look. */
+  review?: string;
+  /** The gateway request that created it, for log correlation. */
+  requestId?: string;
+}
+
+/** An undo not yet ended: the purchase is not settled while one runs. */
+export const undoOpen = (u: UndoState | undefined) => u?.status === 'pending' || u?.status === 'retrying';
+
+/** Terminal, and no undo of an outside system still being worked on: nothing about it will change by itself. */
+export const isSettled = (r: PurchaseRecord) => TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen);
+
+/** What a step or the engine may write on a record: every field but the id and the per-step maps. */
+export type RecordFields = Partial<Omit<PurchaseRecord, 'id' | 'steps' | 'undos'>>;
+
+export interface PurchaseEvent {
+  id: string;
+  status: PurchaseStatus;
+  step?: string;
+  stepStatus?: StepStatus;
+  /** On terminal events: the record's hash as field/value pairs (see recordOfEvent). */
+  record?: string[];
+}

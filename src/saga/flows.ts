@@ -1,0 +1,75 @@
+import type { FlowJob } from 'bullmq';
+import { settleJobId, stageJobId, undoJobId } from '../ids.js';
+import { SETTLE_JOB, stepJobOptions, type RetryPolicy, type SagaJobData } from '../queues/contract.js';
+import type { UndoableStep } from './define-step.js';
+import { ROOT_STAGE, SAGA, stageOf, START_STAGE } from './saga.js';
+import type { CompensationPlan } from './transitions.js';
+
+/**
+ * Pure builders of the BullMQ jobs a purchase runs as. Ids are derived from the
+ * purchase, so adding a job twice adds it once.
+ */
+
+/**
+ * The purchase after its first stage, as a flow: a chain in which each stage is the
+ * child of the next, so the second stage is the deepest leaf and the last is the root.
+ * A child that fails for good does not block its parent (ignoreDependencyOnFailure):
+ * the parent runs, reads the failure from the record and skips, so the root always
+ * runs and no parent waits forever.
+ */
+export function purchaseFlow(purchaseId: string, policy: RetryPolicy, rootAttempts: number): FlowJob {
+  const data: SagaJobData = { purchaseId };
+  let node: FlowJob | undefined;
+  for (const stage of SAGA.filter((s) => s !== START_STAGE)) {
+    const isRoot = stage === ROOT_STAGE;
+    node = {
+      name: stage.job,
+      queueName: stage.queue,
+      data,
+      opts: {
+        ...stepJobOptions(isRoot ? { ...policy, attempts: rootAttempts } : policy),
+        jobId: stageJobId(purchaseId, stage.name),
+        ...(isRoot ? {} : { ignoreDependencyOnFailure: true }),
+      },
+      ...(node ? { children: [node] } : {}),
+    };
+  }
+  return node!;
+}
+
+/** The gateway's hand-off: the first stage as a single job. */
+export function startJob(purchaseId: string, policy: RetryPolicy) {
+  const data: SagaJobData = { purchaseId };
+  return { name: START_STAGE.job, data, opts: { ...stepJobOptions(policy), jobId: stageJobId(purchaseId, START_STAGE.name) } };
+}
+
+/** The root stage as a job of its own, for the watchdog to re-drive a completion. */
+export function rootJob(purchaseId: string, policy: RetryPolicy) {
+  const data: SagaJobData = { purchaseId };
+  return { name: ROOT_STAGE.job, queue: ROOT_STAGE.queue, data, opts: { ...stepJobOptions(policy), jobId: stageJobId(purchaseId, ROOT_STAGE.name) } };
+}
+
+const undoJob = (purchaseId: string, step: UndoableStep, policy: RetryPolicy, child: boolean): FlowJob => ({
+  name: step.compensate.job,
+  queueName: stageOf(step).queue,
+  data: { purchaseId } satisfies SagaJobData,
+  opts: { ...stepJobOptions(policy), jobId: undoJobId(purchaseId, step.name), ...(child ? { ignoreDependencyOnFailure: true } : {}) },
+});
+
+/**
+ * Compensation, money first: `settle` (which ends the purchase `failed`) waits only for the
+ * money and stock undos, which are siblings and wait for nothing; the outside undos are jobs
+ * of their own beside it. Each undo runs on its step's queue. An undo that fails for good
+ * does not stop the others: settle still runs and flags the purchase for review.
+ * All of it is added in one `addBulk`, a single MULTI.
+ */
+export function compensationFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy): FlowJob[] {
+  const settle: FlowJob = {
+    name: SETTLE_JOB,
+    queueName: ROOT_STAGE.queue,
+    data: { purchaseId } satisfies SagaJobData,
+    opts: { ...stepJobOptions(policy), jobId: settleJobId(purchaseId) },
+    ...(plan.money.length ? { children: plan.money.map((s) => undoJob(purchaseId, s, policy, true)) } : {}),
+  };
+  return [settle, ...plan.outside.map((s) => undoJob(purchaseId, s, policy, false))];
+}

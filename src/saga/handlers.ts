@@ -1,0 +1,33 @@
+import type { Job } from 'bullmq';
+import { SETTLE_JOB, type QueueName, type SagaJobData } from '../queues/contract.js';
+import type { SagaContext } from './context.js';
+import { sagaRoots } from './root.js';
+import { runStage, undoHandler } from './runner.js';
+import { deriveSaga, SAGA, type Stage } from './saga.js';
+
+export type SagaHandler = (job: Job<SagaJobData>) => Promise<string>;
+
+/**
+ * Every saga job's handler, by queue and job name, derived from the saga list: each
+ * stage's job, each step's undo on its stage's queue, and `settle`. Throws at start-up
+ * if two jobs of one queue share a name, rather than running the wrong one later.
+ */
+export function sagaHandlers(ctx: SagaContext, saga: readonly Stage[] = SAGA): Record<QueueName, Record<string, SagaHandler>> {
+  const roots = sagaRoots(ctx);
+  const { stageOf, undoable } = deriveSaga(saga);
+  const [first, last] = [saga[0], saga[saga.length - 1]!];
+  const table = {} as Record<QueueName, Record<string, SagaHandler>>;
+  const put = (queue: QueueName, name: string, handler: SagaHandler) => {
+    const jobs = (table[queue] ??= {});
+    if (jobs[name]) throw new Error(`two saga jobs named ${queue}/${name}`);
+    jobs[name] = handler;
+  };
+  for (const stage of SAGA) {
+    const run: SagaHandler =
+      stage === first ? roots.start : stage === last ? roots.complete : async (job) => (await runStage(ctx, stage.steps, job)).outcomes.join(',');
+    put(stage.queue, stage.job, run);
+  }
+  for (const step of undoable) put(stageOf(step).queue, step.compensate.job, undoHandler(ctx, step));
+  put(last.queue, SETTLE_JOB, roots.settle);
+  return table;
+}

@@ -1,0 +1,31 @@
+import { orderIdFor } from '../../ids.js';
+import type { Order } from '../../purchase/documents.js';
+import { fulfilledLines } from '../../purchase/pricing.js';
+import { defineStep } from '../define-step.js';
+
+/** Order placement in the Order Management System: the saga's pivot, never undone. */
+export const orderPlacement = defineStep({
+  name: 'order_placement',
+  failure: 'purchase_failed',
+  fault: 'order.place',
+  pivot: true,
+  async invoke(ctx, record) {
+    const plan = record.plan!;
+    const order: Order = {
+      id: orderIdFor(record.id),
+      purchaseId: record.id,
+      customerId: record.customerId,
+      items: fulfilledLines(plan, record.allocation).map(([l]) => ({ productId: l.productId, quantity: l.quantity, unitPrice: l.free ? 0 : l.unitPrice, customization: l.customization })),
+      backordered:
+        record.request.outOfStock === 'backorder'
+          ? plan.lines.filter((_, i) => record.allocation?.[i] === 'out_of_stock').map((l) => ({ productId: l.productId, quantity: l.quantity, customization: l.customization }))
+          : [],
+      total: { amount: record.payment.amount, currency: plan.currency },
+      appliedRules: plan.appliedRules,
+      status: 'placed',
+      createdAt: new Date().toISOString(),
+    };
+    const stored = await ctx.stores.orders.putOnce(order);
+    return { orderId: stored.id };
+  },
+});

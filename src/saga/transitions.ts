@@ -1,0 +1,179 @@
+import { messages } from '../purchase/messages.js';
+import { undoOpen, type PurchaseError, type PurchaseRecord, type PurchaseStatus, type UndoState } from '../purchase/record.js';
+import type { UndoableStep } from './define-step.js';
+import { ROOT_STAGE, STEPS, UNDOABLE, type StepName } from './saga.js';
+
+/**
+ * The purchase's state machine, and the only place that decides it. Every function is
+ * pure: it reads a record (and what the caller looked up for it) and says what to do;
+ * the step runner, the root job, the undo jobs and the watchdog apply the answer.
+ */
+
+/** The first step before `step` (or of all, without one) that has not completed. */
+export function unfinishedBefore(record: PurchaseRecord, step?: StepName): StepName | undefined {
+  for (const s of STEPS) {
+    if (s.name === step) return undefined;
+    if (record.steps[s.name] !== 'completed') return s.name;
+  }
+  return undefined;
+}
+
+/** The step after which a purchase completes whatever happens. */
+export const PIVOT = STEPS.find((s) => 'pivot' in s && s.pivot)!.name;
+
+/** Past the pivot (the order is placed) a purchase completes; it is never compensated. */
+export const passedPivot = (record: PurchaseRecord, orderExists: boolean) => record.steps[PIVOT] === 'completed' || orderExists;
+
+const finishedStatus = (record: PurchaseRecord): PurchaseStatus => (record.allocation?.includes('out_of_stock') ? 'partially_fulfilled' : 'completed');
+
+export type BeforeStep =
+  /** Do the step. */
+  | { do: 'run' }
+  /** It completed on an earlier delivery: go on. */
+  | { do: 'already' }
+  /** The saga stopped running: record the step skipped and stop. */
+  | { do: 'skip' }
+  /** A predecessor never recorded an outcome (its job crashed past its stall limit): fail it, skip this one. */
+  | { do: 'blame'; step: StepName; error: PurchaseError };
+
+export function beforeStep(record: PurchaseRecord, step: StepName): BeforeStep {
+  if (record.steps[step] === 'completed') return { do: 'already' };
+  if (record.phase !== 'running') return { do: 'skip' };
+  const stuck = unfinishedBefore(record, step);
+  if (stuck) return { do: 'blame', step: stuck, error: didNotComplete(stuck) };
+  return { do: 'run' };
+}
+
+export const didNotComplete = (step: StepName, inTime = false): PurchaseError => ({
+  code: STEPS.find((s) => s.name === step)!.failure,
+  detail: messages.didNotComplete(step, inTime),
+  step,
+});
+
+export type AtRoot =
+  | { do: 'nothing' }
+  /** Stuck before the root with no outcome recorded: whether the order exists decides. Ask again with it. */
+  | { do: 'check-order' }
+  /** Complete the purchase (after recording the order a crash kept from its step, when `adoptOrder`). */
+  | { do: 'finish'; status: PurchaseStatus; adoptOrder?: string }
+  | { do: 'compensate'; blame?: { step: StepName; error: PurchaseError } };
+
+/** At the flow's root, once every stage job before it ended. `order` is the OMS's order id, or null when none exists. */
+export function atRoot(record: PurchaseRecord, order?: string | null): AtRoot {
+  if (record.phase === 'done') return { do: 'nothing' };
+  if (record.phase === 'compensating') return { do: 'compensate' };
+  const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name);
+  if (!stuck) return { do: 'finish', status: finishedStatus(record) };
+  if (order === undefined) return { do: 'check-order' };
+  if (order && passedPivot(record, true)) return { do: 'finish', status: finishedStatus(record), adoptOrder: order };
+  return { do: 'compensate', blame: { step: stuck, error: didNotComplete(stuck) } };
+}
+
+export interface CompensationPlan {
+  /** Steps that never ran and now never will. */
+  skip: StepName[];
+  /** Undos of money and stock: they end the purchase (`settle` waits for them), side by side. */
+  money: UndoableStep[];
+  /** Undos that call outside systems: they run beside the money undos and never hold them up. */
+  outside: UndoableStep[];
+}
+
+const undoEnded = (u: UndoState | undefined) => u?.status === 'done' || u?.status === 'failed';
+
+/**
+ * What compensation has left to do: every step that completed, and the failed step itself
+ * (it may have done part of its work), unless its undo already ended. Undos are idempotent,
+ * so undoing a step that did nothing is harmless.
+ */
+export function compensationPlan(record: PurchaseRecord): CompensationPlan {
+  const undos = UNDOABLE.filter((s) => ['completed', 'failed'].includes(record.steps[s.name]!) && !undoEnded(record.undos[s.name])).reverse();
+  return {
+    skip: STEPS.filter((s) => record.steps[s.name] === 'pending').map((s) => s.name),
+    money: undos.filter((s) => !s.compensate.outside),
+    outside: undos.filter((s) => s.compensate.outside),
+  };
+}
+
+/** Outside undos still running after the purchase ended: it stays open (watched) until they end. */
+export const openUndos = (record: PurchaseRecord): StepName[] => UNDOABLE.filter((s) => undoOpen(record.undos[s.name])).map((s) => s.name as StepName);
+
+export type AtSettle =
+  | { do: 'nothing' }
+  /** End the purchase `failed`; `review` when money or stock could not be returned; `keepOpen` while outside undos run. */
+  | { do: 'fail'; error: PurchaseError; review?: string; keepOpen: boolean };
+
+/** Once the money and stock undos ended (each done or failed for good). */
+export function atSettle(record: PurchaseRecord): AtSettle {
+  if (record.phase === 'done') return { do: 'nothing' };
+  const notUndone = UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed').map((s) => s.name);
+  const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
+  return { do: 'fail', error: record.error ?? { code: 'purchase_failed', detail: 'purchase failed' }, ...(review ? { review } : {}), keepOpen: openUndos(record).length > 0 };
+}
+
+export interface AfterUndo {
+  undo: UndoState;
+  /** The step's status to record: `compensated` once a completed step (or a partly done one) is undone. */
+  stepStatus?: 'compensated';
+  review?: string;
+  /** The purchase already ended and this was the last undo it waited for: close it. */
+  close: boolean;
+}
+
+export type UndoOutcome = { ok: true; undid: boolean } | { ok: false; final: boolean; error: string };
+
+/** What an undo attempt leaves on the record. */
+export function afterUndo(record: PurchaseRecord, step: StepName, outcome: UndoOutcome, attempts: number, at: string): AfterUndo {
+  const othersOpen = openUndos(record).some((s) => s !== step);
+  const ended = outcome.ok || outcome.final;
+  const close = ended && record.phase === 'done' && !othersOpen;
+  if (outcome.ok) {
+    const undone = record.steps[step] === 'completed' || outcome.undid;
+    return { undo: { status: 'done', attempts, at }, ...(undone ? { stepStatus: 'compensated' as const } : {}), close };
+  }
+  if (!outcome.final) return { undo: { status: 'retrying', attempts, error: outcome.error, at }, close: false };
+  return { undo: { status: 'failed', attempts, error: outcome.error, at }, review: `compensation of ${step} failed: ${outcome.error}`, close };
+}
+
+/** BullMQ job states in which a job will still move a purchase by itself. */
+const MOVING = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+export interface JobStates {
+  /** The stage jobs and the compensation's settle. */
+  saga: string[];
+  /** Each outside undo's job, by step. */
+  undos: Partial<Record<StepName, string>>;
+}
+
+export type AtDeadline =
+  /** Gone, or ended with nothing left to wait for: drop it from the open index. */
+  | { do: 'close' }
+  /** A job still moves it: slow, not stuck. */
+  | { do: 'wait' }
+  | { do: 'check-order' }
+  /** Past the pivot but not completed: re-drive the root. */
+  | { do: 'complete' }
+  /** Running, nothing moves it, no order: fail the step it is stuck at and compensate. */
+  | { do: 'compensate'; blame: { step: StepName; error: PurchaseError } }
+  /** Compensating but nothing moves it: run what is left of compensation again. */
+  | { do: 'redrive-compensation' }
+  /** Ended, but outside undos were lost (`redrive`) or failed without recording it (`failed`). */
+  | { do: 'repair-undos'; redrive: StepName[]; failed: StepName[] };
+
+/** The watchdog's decision for a purchase open past its deadline. `order` as in atRoot. */
+export function atDeadline(record: PurchaseRecord | undefined, jobs: JobStates, order?: string | null): AtDeadline {
+  if (!record) return { do: 'close' };
+  if (record.phase === 'done') {
+    const open = openUndos(record);
+    if (open.length === 0) return { do: 'close' };
+    if (open.some((s) => MOVING.has(jobs.undos[s] ?? 'unknown'))) return { do: 'wait' };
+    // A job that no longer exists is re-added; one that ended without recording its outcome
+    // (it stalled out, or its write was lost) has used its attempts: it is a review.
+    return { do: 'repair-undos', redrive: open.filter((s) => (jobs.undos[s] ?? 'unknown') === 'unknown'), failed: open.filter((s) => (jobs.undos[s] ?? 'unknown') !== 'unknown') };
+  }
+  if (jobs.saga.some((s) => MOVING.has(s))) return { do: 'wait' };
+  if (record.phase === 'compensating') return { do: 'redrive-compensation' };
+  if (record.steps[PIVOT] !== 'completed' && order === undefined) return { do: 'check-order' };
+  if (passedPivot(record, Boolean(order))) return { do: 'complete' };
+  const stuck = unfinishedBefore(record) ?? ROOT_STAGE.steps[0].name;
+  return { do: 'compensate', blame: { step: stuck, error: didNotComplete(stuck, true) } };
+}

@@ -1,0 +1,139 @@
+import type { Queue } from 'bullmq';
+import { orderIdFor, settleJobId, stageJobId, undoJobId } from '../ids.js';
+import type { QueueName } from '../queues/contract.js';
+import { compensate } from '../saga/compensate.js';
+import type { SagaContext } from '../saga/context.js';
+import { compensationFlows, rootJob } from '../saga/flows.js';
+import { ROOT_STAGE, SAGA, stageOf, UNDOABLE, type StepName } from '../saga/saga.js';
+import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
+import type { PurchaseRecord } from '../purchase/record.js';
+
+export type SweepAction = 'none' | 'forgotten' | 'completion-retried' | 'failed-and-compensating' | 'compensation-redriven' | 'undos-repaired';
+
+const ACTION: Record<AtDeadline['do'], SweepAction> = {
+  close: 'forgotten',
+  wait: 'none',
+  'check-order': 'none',
+  complete: 'completion-retried',
+  compensate: 'failed-and-compensating',
+  'redrive-compensation': 'compensation-redriven',
+  'repair-undos': 'undos-repaired',
+};
+
+/**
+ * The reconciler: finds purchases still open past their deadline that no job will move
+ * any more (a lost flow, a parent whose child vanished, a root out of attempts, an outside
+ * undo that stalled out) and applies what the state machine decides for each. A purchase
+ * with a job still waiting or running is left alone: it is slow, not stuck.
+ */
+export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue>, deadlineMs: number) {
+  const { purchases } = ctx.stores;
+  const state = (queue: QueueName, id: string) => queues[queue].getJobState(id);
+
+  const jobStates = async (record: PurchaseRecord): Promise<JobStates> => {
+    const money = UNDOABLE.filter((s) => !s.compensate.outside);
+    const outside = UNDOABLE.filter((s) => s.compensate.outside);
+    const [saga, undos] = await Promise.all([
+      Promise.all([
+        ...SAGA.map((s) => state(s.queue, stageJobId(record.id, s.name))),
+        ...money.map((s) => state(stageOf(s).queue, undoJobId(record.id, s.name))),
+        state(ROOT_STAGE.queue, settleJobId(record.id)),
+      ]),
+      Promise.all(outside.map(async (s) => [s.name, await state(stageOf(s).queue, undoJobId(record.id, s.name))] as const)),
+    ]);
+    return { saga, undos: Object.fromEntries(undos) };
+  };
+
+  const retryIfFailed = async (queue: QueueName, id: string) => {
+    const job = await queues[queue].getJob(id);
+    if (job && (await job.getState()) === 'failed') {
+      await job.retry('failed');
+      return true;
+    }
+    return false;
+  };
+
+  const reconcile = async (id: string): Promise<SweepAction> => {
+    const record = await purchases.get(id);
+    const jobs = record ? await jobStates(record) : { saga: [], undos: {} };
+    let decision = atDeadline(record, jobs);
+    if (decision.do === 'check-order') decision = atDeadline(record, jobs, (await ctx.stores.orders.get(orderIdFor(id)))?.id ?? null);
+    if (!record || decision.do === 'close') {
+      await purchases.close(id);
+      await purchases.forgetOpen(id);
+      return 'forgotten';
+    }
+    const log = ctx.log.child({ purchaseId: id, phase: record.phase, states: jobs.saga.join(',') });
+    switch (decision.do) {
+      case 'wait':
+      case 'check-order':
+        break;
+      case 'complete': {
+        const root = rootJob(id, ctx.compensationPolicy);
+        if (!(await retryIfFailed(root.queue, root.opts.jobId))) await queues[root.queue].add(root.name, root.data, root.opts);
+        log.warn('watchdog: order placed but purchase not completed; completion re-driven');
+        break;
+      }
+      case 'compensate': {
+        // The forward flow will never finish: drop what is left of it so it cannot wake up later.
+        await queues[ROOT_STAGE.queue].remove(stageJobId(id, ROOT_STAGE.name), { removeChildren: true }).catch(() => 0);
+        await compensate(ctx, record, decision.blame);
+        log.warn({ step: decision.blame.step }, 'watchdog: stuck purchase failed; compensating');
+        break;
+      }
+      case 'redrive-compensation':
+        if (!(await retryIfFailed(ROOT_STAGE.queue, settleJobId(id)))) await ctx.flows.addBulk(compensationFlows(id, compensationPlan(record), ctx.compensationPolicy));
+        log.warn('watchdog: compensation re-driven');
+        break;
+      case 'repair-undos':
+        await repairUndos(record, decision.redrive, decision.failed);
+        log.warn({ redriven: decision.redrive, failed: decision.failed }, 'watchdog: outside undos repaired');
+        break;
+    }
+    return ACTION[decision.do];
+  };
+
+  /** Lost undo jobs are added again; ones that ended without recording an outcome are reviews. */
+  const repairUndos = async (record: PurchaseRecord, redrive: StepName[], failed: StepName[]) => {
+    if (redrive.length) {
+      const plan = { skip: [], money: [], outside: UNDOABLE.filter((s) => redrive.includes(s.name as StepName)) };
+      await ctx.flows.addBulk(compensationFlows(record.id, plan, ctx.compensationPolicy).slice(1));
+    }
+    for (const step of failed) {
+      const attempts = record.undos[step]?.attempts ?? 0;
+      const next = afterUndo(record, step, { ok: false, final: true, error: 'its job ended without recording an outcome' }, attempts, new Date().toISOString());
+      await purchases.recordUndo(record.id, step, next.undo, next);
+      record = { ...record, undos: { ...record.undos, [step]: next.undo } };
+      ctx.metrics.review.inc();
+    }
+  };
+
+  return {
+    reconcile,
+    /**
+     * Notices queues nobody consumes (BullMQ workers have been known to stop silently
+     * after a Redis outage): the age of each queue's oldest waiting job, logged when
+     * it passes the purchase deadline.
+     */
+    async checkConsumers(): Promise<void> {
+      for (const queue of Object.values(queues)) {
+        const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
+        const age = oldest ? (Date.now() - oldest.timestamp) / 1000 : 0;
+        ctx.metrics.oldestWaiting.set({ queue: queue.name }, age);
+        if (age * 1000 > deadlineMs) ctx.log.error({ queue: queue.name, oldestWaitingSeconds: Math.round(age) }, 'watchdog: queue is not being consumed');
+      }
+    },
+    /** One pass over the purchases open longer than the deadline. */
+    async sweep(): Promise<Record<SweepAction, number>> {
+      const counts: Record<SweepAction, number> = { none: 0, forgotten: 0, 'completion-retried': 0, 'failed-and-compensating': 0, 'compensation-redriven': 0, 'undos-repaired': 0 };
+      for (const id of await purchases.openIds(Date.now() - deadlineMs, 500)) {
+        try {
+          counts[await reconcile(id)]++;
+        } catch (err) {
+          ctx.log.error({ purchaseId: id, err: (err as Error).message }, 'watchdog: reconcile failed');
+        }
+      }
+      return counts;
+    },
+  };
+}
