@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { luaScript } from '../lua.js';
 import type { Keys } from '../keys.js';
+import { defineCommands } from './lua/commands.js';
 
 export const FAULT_POINTS = ['inventory.commit', 'order.place', 'payment.charge', 'provision', 'external'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
@@ -8,19 +8,14 @@ export type FaultPoint = (typeof FAULT_POINTS)[number];
 export const FAULT_MODES = ['error', 'crash'] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
 
-const TAKE = luaScript(`
-local n = tonumber(redis.call('HGET', KEYS[1], 'times') or '0')
-if n <= 0 then return false end
-redis.call('HINCRBY', KEYS[1], 'times', -1)
-return redis.call('HGET', KEYS[1], 'mode') or 'error'
-`);
-
 /** Operator-injected failures: the next `times` calls at a point fail (retries count). */
 export class FaultStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    defineCommands(redis);
+  }
 
   async arm(point: FaultPoint, times: number, mode: FaultMode = 'error'): Promise<void> {
     await this.redis.multi().del(this.keys.fault(point)).hset(this.keys.fault(point), 'times', times, 'mode', mode).exec();
@@ -32,6 +27,6 @@ export class FaultStore {
 
   /** The mode of the armed failure this call should suffer, consuming it; null when none is armed. */
   async take(point: FaultPoint): Promise<FaultMode | null> {
-    return ((await TAKE(this.redis, [this.keys.fault(point)], [])) as FaultMode | null) ?? null;
+    return ((await this.redis.takeFault(this.keys.fault(point))) as FaultMode | null) ?? null;
   }
 }
