@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { luaScript } from '../lua.js';
 import type { Product, ProductDef } from '../catalog/catalog-file.js';
 import type { Keys } from '../keys.js';
+import { defineCommands } from './lua/commands.js';
 
 /** Conserved: available + reserved + sold = stocked, each never below zero. */
 export interface StockLevel {
@@ -10,14 +10,6 @@ export interface StockLevel {
   sold: number;
   stocked: number;
 }
-
-/* Sets available and moves `stocked` by the same delta, so conservation still holds. */
-const SET_AVAILABLE = luaScript(`
-local old = tonumber(redis.call('HGET', KEYS[1], 'available') or '0')
-redis.call('HSET', KEYS[1], 'available', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'stocked', tonumber(ARGV[1]) - old)
-return old
-`);
 
 export interface CatalogEntry extends ProductDef {
   available: number;
@@ -28,7 +20,9 @@ export class CatalogStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    defineCommands(redis);
+  }
 
   /** Adds new products and refreshes definitions; never resets a known product's stock. */
   async load(products: Product[]): Promise<void> {
@@ -87,7 +81,7 @@ export class CatalogStore {
   /** Operator override of the units available for sale; units reserved or sold are untouched. */
   async setAvailable(id: string, available: number): Promise<boolean> {
     if (!(await this.redis.exists(this.keys.product(id)))) return false;
-    await SET_AVAILABLE(this.redis, [this.keys.stock(id)], [available]);
+    await this.redis.setAvailable(this.keys.stock(id), available);
     return true;
   }
 }

@@ -1,24 +1,19 @@
 import type { Redis } from 'ioredis';
-import { luaScript } from '../lua.js';
 import type { Keys } from '../keys.js';
+import { defineCommands } from './lua/commands.js';
 
 /** `error` fails the call; `crash` kills the worker process mid-step (chaos testing). */
 export const FAULT_MODES = ['error', 'crash'] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
-
-const TAKE = luaScript(`
-local n = tonumber(redis.call('HGET', KEYS[1], 'times') or '0')
-if n <= 0 then return false end
-redis.call('HINCRBY', KEYS[1], 'times', -1)
-return redis.call('HGET', KEYS[1], 'mode') or 'error'
-`);
 
 /** Operator-injected failures: the next `times` calls at a point fail (retries count). */
 export class FaultStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    defineCommands(redis);
+  }
 
   /** Arms `point` (the saga list names the points); armed points are indexed so clear finds them all. */
   async arm(point: string, times: number, mode: FaultMode = 'error'): Promise<void> {
@@ -32,6 +27,6 @@ export class FaultStore {
 
   /** The mode of the armed failure this call should suffer, consuming it; null when none is armed. */
   async take(point: string): Promise<FaultMode | null> {
-    return ((await TAKE(this.redis, [this.keys.fault(point)], [])) as FaultMode | null) ?? null;
+    return ((await this.redis.takeFault(this.keys.fault(point))) as FaultMode | null) ?? null;
   }
 }

@@ -1,31 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
-import { luaScript } from '../lua.js';
 import type { Notification } from '../purchase/documents.js';
 import type { PurchaseRecord } from '../purchase/record.js';
-import { encode, fieldArgs } from './purchase-store.js';
-
-/*
- * KEYS: record, open index, idempotency key ('' without one), acknowledgement, its customer index ('' without one)
- * ARGV: purchase id, created-at score, claim value, claim ttl s, acknowledgement json, its id, retention s (0 = keep),
- *       then the record's field/value pairs.
- * Returns the earlier claim's value when the key was taken (nothing written), else false.
- */
-const ACCEPT = luaScript(`
-if KEYS[3] ~= '' then
-  local earlier = redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4], 'NX', 'GET')
-  if earlier then return earlier end
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-if KEYS[4] ~= '' then
-  local retention = tonumber(ARGV[7])
-  if retention > 0 then redis.call('SET', KEYS[4], ARGV[5], 'EX', retention, 'NX') else redis.call('SET', KEYS[4], ARGV[5], 'NX') end
-  redis.call('ZADD', KEYS[5], 'NX', ARGV[2], ARGV[6])
-  if retention > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], 0, tonumber(ARGV[2]) - retention * 1000) end
-end
-return false
-`);
+import { acceptPurchase, defineCommands } from './lua/commands.js';
+import { encode } from './purchase-store.js';
 
 export interface Intake {
   record: PurchaseRecord;
@@ -46,20 +24,27 @@ export class PurchaseIntake {
     private readonly keys: Keys,
     /** Notification retention in seconds (0 = keep). */
     private readonly retentionS = 0,
-  ) {}
+  ) {
+    defineCommands(redis);
+  }
 
   /** The earlier claim's value when the key was already taken, else undefined (accepted). */
   async accept({ record, claim, acknowledgement: ack }: Intake): Promise<string | undefined> {
-    const keys = [
-      this.keys.purchase(record.id),
-      this.keys.purchasesOpen,
-      claim?.key ?? '',
-      ack ? this.keys.notification(ack.id) : '',
-      ack ? this.keys.notificationsByCustomer(ack.customerId) : '',
-    ];
-    const score = Date.parse(record.createdAt);
-    const args = fieldArgs(encode(record), [record.id, score, claim?.value ?? '', claim?.ttlS ?? 0, ack ? JSON.stringify(ack) : '', ack?.id ?? '', this.retentionS]);
-    const earlier = (await ACCEPT(this.redis, keys, args)) as string | null;
+    const earlier = await acceptPurchase(this.redis, {
+      record: this.keys.purchase(record.id),
+      openSet: this.keys.purchasesOpen,
+      claim: claim?.key ?? '',
+      acknowledgement: ack ? this.keys.notification(ack.id) : '',
+      acknowledgements: ack ? this.keys.notificationsByCustomer(ack.customerId) : '',
+      id: record.id,
+      createdAtMs: Date.parse(record.createdAt),
+      claimValue: claim?.value ?? '',
+      claimTtlS: claim?.ttlS ?? 0,
+      acknowledgementJson: ack ? JSON.stringify(ack) : '',
+      acknowledgementId: ack?.id ?? '',
+      retentionS: this.retentionS,
+      fields: encode(record),
+    });
     return earlier ?? undefined;
   }
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
-import { luaScript } from '../lua.js';
+import { defineCommands, updatePurchase } from './lua/commands.js';
 import type { Phase, PurchaseError, PurchaseEvent, PurchaseRecord, PurchaseStatus, RecordFields, StepStatus, UndoState } from '../purchase/record.js';
 
 /** The record a terminal event carries, if any. */
@@ -38,39 +38,6 @@ const CODECS = {
 /** Per-step maps are one hash field per step (`step:payment`, `undo:payment`), so concurrent undos never overwrite each other. */
 const PER_STEP = { steps: 'step:', undos: 'undo:' } as const;
 
-/*
- * Guarded update: applies the fields only if the record exists and its phase
- * matches the guard ('' any, 'x' equal, '!x' not equal), then publishes the event
- * on the progress channel, and on the outcome channel when the status is terminal.
- * KEYS: record, open-set   ARGV: guard, outcome channel, progress channel, id, close ('' or the record's
- * retention in seconds, 0 = keep), step, step-status, field/value pairs…
- */
-const UPDATE = luaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local g = ARGV[1]
-if g ~= '' then
-  local phase = redis.call('HGET', KEYS[1], 'phase')
-  if string.sub(g, 1, 1) == '!' then
-    if phase == string.sub(g, 2) then return 0 end
-  elseif phase ~= g then return 0 end
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-if ARGV[5] ~= '' then
-  redis.call('ZREM', KEYS[2], ARGV[4])
-  if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
-end
-local status = redis.call('HGET', KEYS[1], 'status')
-local event = {id = ARGV[4], status = status}
-if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
-local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed'
--- A terminal event carries the record, so a waiting request answers without reading it back.
-if terminal then event.record = redis.call('HGETALL', KEYS[1]) end
-local message = cjson.encode(event)
-redis.call('PUBLISH', ARGV[3], message)
-if terminal then redis.call('PUBLISH', ARGV[2], message) end
-return 1
-`);
-
 /** The saga record: the source of truth for a purchase; BullMQ is only the transport. */
 export class PurchaseStore {
   constructor(
@@ -78,7 +45,9 @@ export class PurchaseStore {
     private readonly keys: Keys,
     /** How long a finished purchase's record is kept (0 = forever); its order stays in the OMS. */
     private readonly retentionS = 0,
-  ) {}
+  ) {
+    defineCommands(redis);
+  }
 
   async get(id: string): Promise<PurchaseRecord | undefined> {
     const hash = await this.redis.hgetall(this.keys.purchase(id));
@@ -151,16 +120,20 @@ export class PurchaseStore {
     const now = new Date().toISOString();
     const flat = encode({ ...fields, updatedAt: now, steps, undos });
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
-    const args = fieldArgs(flat, [guard, this.keys.events, this.keys.progress, id, close ? String(this.retentionS) : '', step, stepStatus]);
-    const applied = (await UPDATE(this.redis, [this.keys.purchase(id), this.keys.purchasesOpen], args)) as number;
+    const applied = await updatePurchase(this.redis, {
+      record: this.keys.purchase(id),
+      openSet: this.keys.purchasesOpen,
+      guard,
+      outcomeChannel: this.keys.events,
+      progressChannel: this.keys.progress,
+      id,
+      close: close ? String(this.retentionS) : '',
+      step,
+      stepStatus,
+      fields: flat,
+    });
     return applied === 1;
   }
-}
-
-/** `hash`'s field/value pairs appended to `args`: a loop, as Array#flat costs ~40× more (8 µs a record). */
-export function fieldArgs(hash: Record<string, string>, args: (string | number)[]): (string | number)[] {
-  for (const field in hash) args.push(field, hash[field]!);
-  return args;
 }
 
 /** A record (or some of its fields) as the hash fields it is stored in. */

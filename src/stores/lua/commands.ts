@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import type { ClientContext, Cluster, Redis, RedisCommander, Result } from 'ioredis';
+
+/*
+ * README: the stores' Lua scripts.
+ *
+ * One script a file, named `<name>-<numKeys>.lua` as in BullMQ's `commands/`. The command is the
+ * name in camelCase (`update-purchase-2.lua` → `redis.updatePurchase(…)`), defined with ioredis
+ * `defineCommand`, which sends EVAL once per connection, then EVALSHA, and resends on NOSCRIPT.
+ *
+ * A script whose key count varies per call ends in `-n` (`reserve-stock-n.lua`): it is defined
+ * without numberOfKeys, so its caller passes the count first, as for EVAL. Either way every key
+ * a caller names travels in KEYS, never in ARGV, so Redis Cluster can route and slot-check the
+ * call (keys.ts: a hash-tagged prefix keeps the keys of one call in one slot). Known exception,
+ * kept as it was: transition-reservation and settle-reservation also touch the stock and quota
+ * keys that the reservation they read names (see their headers).
+ *
+ * Each file opens with a header: what it does, its invariant, KEYS and ARGV one per line, and
+ * what it returns. The files are read once, when this module loads: the app runs from src/
+ * (tsx; the Dockerfile copies src/), so they are found next to this file. Each store that runs a
+ * script defines them on its connection in its constructor, so any store built on any
+ * connection has them; defining twice is a no-op. Never on BullMQ's connections: ioredis copies
+ * a connection's commands onto every MULTI made from it.
+ *
+ * Adding a script: its file, its signature in LuaCommands, its line in FILES, and its direct
+ * tests in test/lua-scripts.test.ts.
+ */
+
+/** The commands as ioredis calls them: positional, in the order of each file's KEYS then ARGV. */
+export interface LuaCommands<Context extends ClientContext = { type: 'default' }> {
+  /** update-purchase-2.lua: -1 no record, 0 guard failed (nothing written), 1 applied. Call through updatePurchase(). */
+  updatePurchase(
+    record: string,
+    openSet: string,
+    guard: string,
+    outcomeChannel: string,
+    progressChannel: string,
+    id: string,
+    close: string,
+    step: string,
+    stepStatus: string,
+    ...fields: string[]
+  ): Result<-1 | 0 | 1, Context>;
+  /** accept-purchase-5.lua: the earlier claim's value (nothing written), or null. Call through acceptPurchase(). */
+  acceptPurchase(
+    record: string,
+    openSet: string,
+    claim: string,
+    acknowledgement: string,
+    acknowledgements: string,
+    id: string,
+    createdAtMs: number,
+    claimValue: string,
+    claimTtlS: number,
+    acknowledgementJson: string,
+    acknowledgementId: string,
+    retentionS: number,
+    ...fields: string[]
+  ): Result<string | null, Context>;
+  /** reserve-stock-n.lua: the result JSON, the first one on a re-run. */
+  reserveStock(...args: [numKeys: number, reservation: string, ...stockAndQuota: string[], request: string]): Result<string, Context>;
+  /** transition-reservation-1.lua: the state afterwards ('none' if never reserved). */
+  transitionReservation(
+    reservation: string,
+    from: string,
+    to: string,
+    available: number,
+    reserved: number,
+    sold: number,
+    quotaReturns: '0' | '1',
+  ): Result<string, Context>;
+  /** settle-reservation-1.lua: the state the reservation had ('none' without one). */
+  settleReservation(reservation: string): Result<string, Context>;
+  /** take-fault-1.lua: the armed failure's mode, or null. */
+  takeFault(point: string): Result<string | null, Context>;
+  /** set-available-1.lua: the available count it had. */
+  setAvailable(stock: string, available: number): Result<number, Context>;
+}
+
+// Every connection, pipeline and MULTI of ioredis (Redis and Cluster alike) is a RedisCommander.
+declare module 'ioredis' {
+  interface RedisCommander<Context> extends LuaCommands<Context> {}
+}
+
+/** Each command's file: a command without a file, or a file without a command, does not compile. */
+const FILES = {
+  acceptPurchase: 'accept-purchase-5.lua',
+  reserveStock: 'reserve-stock-n.lua',
+  setAvailable: 'set-available-1.lua',
+  settleReservation: 'settle-reservation-1.lua',
+  takeFault: 'take-fault-1.lua',
+  transitionReservation: 'transition-reservation-1.lua',
+  updatePurchase: 'update-purchase-2.lua',
+} as const satisfies Record<keyof LuaCommands, string>;
+
+export interface LuaScript {
+  name: keyof LuaCommands;
+  file: string;
+  /** undefined for a `-n` script: the caller passes the key count. */
+  numberOfKeys: number | undefined;
+  lua: string;
+}
+
+const FILE_NAME = /^([a-z][a-z0-9-]*)-(\d+|n)\.lua$/;
+
+/** The scripts, read once; a file named against the convention or after another command fails at load. */
+export const SCRIPTS: readonly LuaScript[] = Object.entries(FILES).map(([name, file]) => {
+  const match = FILE_NAME.exec(file);
+  if (!match || match[1]!.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase()) !== name) {
+    throw new Error(`src/stores/lua/${file} is not <name>-<numKeys>.lua for the command ${name}`);
+  }
+  const numberOfKeys = match[2] === 'n' ? undefined : Number(match[2]);
+  return { name: name as keyof LuaCommands, file, numberOfKeys, lua: readFileSync(new URL(file, import.meta.url), 'utf8') };
+});
+
+const defined = new WeakSet<Redis | Cluster>();
+
+/** Defines every script as a command on `redis`, once per connection (a second call does nothing). */
+export function defineCommands(redis: Redis | Cluster): void {
+  if (defined.has(redis)) return;
+  for (const { name, numberOfKeys, lua } of SCRIPTS) redis.defineCommand(name, { numberOfKeys, lua });
+  defined.add(redis);
+}
+
+/** update-purchase-2's arguments by name (see the file's header). */
+export interface PurchaseUpdate {
+  record: string;
+  openSet: string;
+  /** '' any phase, 'x' the phase is x, '!x' it is not. */
+  guard: string;
+  outcomeChannel: string;
+  progressChannel: string;
+  id: string;
+  /** '' stays open; else the record's retention in seconds (0 = keep forever). */
+  close: string;
+  /** The step whose status changes and that status, or ''. */
+  step: string;
+  stepStatus: string;
+  /** The hash fields to write. */
+  fields: Record<string, string>;
+}
+
+/** Runs update-purchase-2 with named arguments: 1 applied, 0 guard failed, -1 no record. */
+export function updatePurchase(redis: RedisCommander, u: PurchaseUpdate): Promise<-1 | 0 | 1> {
+  return redis.updatePurchase(u.record, u.openSet, u.guard, u.outcomeChannel, u.progressChannel, u.id, u.close, u.step, u.stepStatus, ...pairs(u.fields));
+}
+
+/** accept-purchase-5's arguments by name (see the file's header); an absent key is ''. */
+export interface PurchaseAcceptance {
+  record: string;
+  openSet: string;
+  claim: string;
+  acknowledgement: string;
+  acknowledgements: string;
+  id: string;
+  createdAtMs: number;
+  claimValue: string;
+  claimTtlS: number;
+  acknowledgementJson: string;
+  acknowledgementId: string;
+  retentionS: number;
+  /** The record's hash fields. */
+  fields: Record<string, string>;
+}
+
+/** Runs accept-purchase-5 with named arguments: the earlier claim's value, or null when accepted. */
+export function acceptPurchase(redis: RedisCommander, a: PurchaseAcceptance): Promise<string | null> {
+  return redis.acceptPurchase(
+    a.record,
+    a.openSet,
+    a.claim,
+    a.acknowledgement,
+    a.acknowledgements,
+    a.id,
+    a.createdAtMs,
+    a.claimValue,
+    a.claimTtlS,
+    a.acknowledgementJson,
+    a.acknowledgementId,
+    a.retentionS,
+    ...pairs(a.fields),
+  );
+}
+
+/** A hash as field/value pairs: a loop, as Array#flat over entries costs ~40× more (8 µs a record). */
+function pairs(hash: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const field in hash) out.push(field, hash[field]!);
+  return out;
+}

@@ -1,0 +1,49 @@
+--[[
+  Guarded update of a purchase record, then its event.
+
+  Applies the field/value pairs only if the record exists and its phase matches the guard,
+  then publishes the record's event on the progress channel, and also on the outcome channel
+  when the status is terminal; a terminal event carries the record's hash, so a waiting
+  request answers without reading the record back. Closing drops the purchase from the open
+  index (the watchdog's) and starts the record's retention.
+
+  Invariant: a record that is missing or fails the guard is left untouched and nothing is
+  published; an applied update publishes exactly one event (twice when terminal).
+
+  KEYS[1] purchase record (hash)
+  KEYS[2] open purchases (sorted set of purchase ids)
+
+  ARGV[1] guard: '' any phase, 'x' the phase is x, '!x' the phase is not x
+  ARGV[2] outcome channel (terminal events only)
+  ARGV[3] progress channel (every event)
+  ARGV[4] purchase id
+  ARGV[5] close: '' stays open, else the record's retention in seconds (0 = keep forever)
+  ARGV[6] the step whose status changes, or ''
+  ARGV[7] that step's status, or ''
+  ARGV[8…] field, value, field, value… written to the record
+
+  Returns -1 when there is no record, 0 when the guard fails (nothing written), 1 when applied
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local g = ARGV[1]
+if g ~= '' then
+  local phase = redis.call('HGET', KEYS[1], 'phase')
+  if string.sub(g, 1, 1) == '!' then
+    if phase == string.sub(g, 2) then return 0 end
+  elseif phase ~= g then return 0 end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+if ARGV[5] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+local event = {id = ARGV[4], status = status}
+if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
+local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed'
+-- A terminal event carries the record, so a waiting request answers without reading it back.
+if terminal then event.record = redis.call('HGETALL', KEYS[1]) end
+local message = cjson.encode(event)
+redis.call('PUBLISH', ARGV[3], message)
+if terminal then redis.call('PUBLISH', ARGV[2], message) end
+return 1
