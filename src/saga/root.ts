@@ -83,14 +83,14 @@ export function sagaRoots(ctx: SagaContext) {
     if (!record) return 'done';
     const decision = atSettle(record);
     if (decision.do === 'nothing') return 'done';
-    const { error, review, keepOpen } = decision;
+    const { error, review } = decision;
     if (review) ctx.log.error({ purchaseId: id, requestId: record.requestId, review }, 'purchase failed with compensation incomplete: needs review');
     await notify(ctx, record.customerId, id, failureDraft(record, error));
-    if (await finishPurchase(ctx, id, 'failed', review ? { review } : {}, undefined, !keepOpen)) {
+    if (await finishPurchase(ctx, id, 'failed', review ? { review } : {})) {
       ctx.metrics.purchases.inc({ status: 'failed', code: error.code });
       if (review) ctx.metrics.review.inc();
     }
-    ctx.log.info({ purchaseId: id, requestId: record.requestId, code: error.code, cleanupPending: keepOpen }, 'purchase failed and compensated');
+    ctx.log.info({ purchaseId: id, requestId: record.requestId, code: error.code }, 'purchase failed and compensated');
     return 'failed';
   };
 

@@ -99,15 +99,15 @@ export const openUndos = (record: PurchaseRecord): StepName[] => UNDOABLE.filter
 
 export type AtSettle =
   | { do: 'nothing' }
-  /** End the purchase `failed`; `review` when money or stock could not be returned; `keepOpen` while outside undos run. */
-  | { do: 'fail'; error: PurchaseError; review?: string; keepOpen: boolean };
+  /** End the purchase `failed`; `review` when money or stock could not be returned. */
+  | { do: 'fail'; error: PurchaseError; review?: string };
 
 /** Once the money and stock undos ended (each done or failed for good). */
 export function atSettle(record: PurchaseRecord): AtSettle {
   if (record.phase === 'done') return { do: 'nothing' };
   const notUndone = UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed').map((s) => s.name);
   const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
-  return { do: 'fail', error: record.error ?? { code: 'purchase_failed', detail: 'purchase failed' }, ...(review ? { review } : {}), keepOpen: openUndos(record).length > 0 };
+  return { do: 'fail', error: record.error ?? { code: 'purchase_failed', detail: 'purchase failed' }, ...(review ? { review } : {}) };
 }
 
 export interface AfterUndo {
@@ -115,23 +115,18 @@ export interface AfterUndo {
   /** The step's status to record: `compensated` once a completed step (or a partly done one) is undone. */
   stepStatus?: 'compensated';
   review?: string;
-  /** The purchase already ended and this was the last undo it waited for: close it. */
-  close: boolean;
 }
 
 export type UndoOutcome = { ok: true; undid: boolean } | { ok: false; final: boolean; error: string };
 
 /** What an undo attempt leaves on the record. */
 export function afterUndo(record: PurchaseRecord, step: StepName, outcome: UndoOutcome, attempts: number, at: string): AfterUndo {
-  const othersOpen = openUndos(record).some((s) => s !== step);
-  const ended = outcome.ok || outcome.final;
-  const close = ended && record.phase === 'done' && !othersOpen;
   if (outcome.ok) {
     const undone = record.steps[step] === 'completed' || outcome.undid;
-    return { undo: { status: 'done', attempts, at }, ...(undone ? { stepStatus: 'compensated' as const } : {}), close };
+    return { undo: { status: 'done', attempts, at }, ...(undone ? { stepStatus: 'compensated' as const } : {}) };
   }
-  if (!outcome.final) return { undo: { status: 'retrying', attempts, error: outcome.error, at }, close: false };
-  return { undo: { status: 'failed', attempts, error: outcome.error, at }, review: `compensation of ${step} failed: ${outcome.error}`, close };
+  if (!outcome.final) return { undo: { status: 'retrying', attempts, error: outcome.error, at } };
+  return { undo: { status: 'failed', attempts, error: outcome.error, at }, review: `compensation of ${step} failed: ${outcome.error}` };
 }
 
 /** BullMQ job states in which a job will still move a purchase by itself. */
@@ -139,7 +134,7 @@ const MOVING = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-
 
 export interface JobStates {
   /** The stage jobs and the compensation's settle. */
-  saga: string[];
+  saga: readonly string[];
   /** Each outside undo's job, by step. */
   undos: Partial<Record<StepName, string>>;
 }

@@ -82,12 +82,16 @@ export class PurchaseStore {
   planCompensation(id: string, skip: string[], undos: string[]): Promise<boolean> {
     const at = new Date().toISOString();
     const pending = Object.fromEntries(undos.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]));
-    return this.update(id, 'compensating', {}, Object.fromEntries(skip.map((s) => [s, 'skipped'])), false, pending);
+    return this.update(id, 'compensating', {}, Object.fromEntries(skip.map((s) => [s, 'skipped'])), 'no', pending);
   }
 
-  /** Records an undo attempt's outcome whatever the phase (an outside undo outlives the purchase); `close` as in finish. */
-  recordUndo(id: string, step: string, undo: UndoState, opts: { stepStatus?: StepStatus; review?: string; close?: boolean } = {}): Promise<boolean> {
-    return this.update(id, '', opts.review ? { review: opts.review } : {}, opts.stepStatus ? { [step]: opts.stepStatus } : {}, opts.close ?? false, { [step]: undo });
+  /**
+   * Records an undo attempt's outcome whatever the phase (an outside undo outlives the purchase).
+   * An undo that ended closes the purchase if it was the last thing the purchase waited for.
+   */
+  recordUndo(id: string, step: string, undo: UndoState, opts: { stepStatus?: StepStatus; review?: string } = {}): Promise<boolean> {
+    const ended = undo.status === 'done' || undo.status === 'failed';
+    return this.update(id, '', opts.review ? { review: opts.review } : {}, opts.stepStatus ? { [step]: opts.stepStatus } : {}, ended ? 'if-settled' : 'no', { [step]: undo });
   }
 
   /** Writes fields whatever the phase (compensation bookkeeping). */
@@ -97,16 +101,16 @@ export class PurchaseStore {
 
   /**
    * Moves the purchase to a terminal status, once; `completedStep` is recorded with it.
-   * `close` drops it from the open index and starts its retention; a purchase whose outside
-   * undos still run stays open (and watched) until the last of them closes it.
+   * It leaves the open index and its retention starts once it is settled: a purchase whose
+   * outside undos still run stays open (and watched) until the last of them ends.
    */
-  finish(id: string, status: PurchaseStatus, fields: Fields = {}, completedStep?: string, close = true): Promise<boolean> {
-    return this.update(id, '!done', { ...fields, phase: 'done', status }, completedStep ? { [completedStep]: 'completed' } : {}, close);
+  finish(id: string, status: PurchaseStatus, fields: Fields = {}, completedStep?: string): Promise<boolean> {
+    return this.update(id, '!done', { ...fields, phase: 'done', status }, completedStep ? { [completedStep]: 'completed' } : {}, 'if-settled');
   }
 
   /** Closes an ended purchase left open for its outside undos. */
   close(id: string): Promise<boolean> {
-    return this.update(id, 'done', {}, {}, true);
+    return this.update(id, 'done', {}, {}, 'if-settled');
   }
 
   private async update(
@@ -114,7 +118,7 @@ export class PurchaseStore {
     guard: string,
     fields: Fields,
     steps: Record<string, StepStatus>,
-    close = false,
+    close: 'no' | 'if-settled' = 'no',
     undos: Record<string, UndoState> = {},
   ): Promise<boolean> {
     const now = new Date().toISOString();
@@ -127,7 +131,7 @@ export class PurchaseStore {
       outcomeChannel: this.keys.events,
       progressChannel: this.keys.progress,
       id,
-      close: close ? String(this.retentionS) : '',
+      close: close === 'if-settled' ? `?${this.retentionS}` : '',
       step,
       stepStatus,
       fields: flat,

@@ -112,7 +112,9 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   await queues.orchestrator.upsertJobScheduler(
     'watchdog',
     { every: config.WATCHDOG_INTERVAL_MS },
-    { name: SWEEP_JOB, data: {}, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
+    // `true`, not a count: BullMQ trims the whole queue's completed set to a count, which would
+    // drop the saga's own finished jobs on this queue every sweep.
+    { name: SWEEP_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: { age: 24 * 3_600 } } },
   );
 
   const member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

@@ -5,7 +5,10 @@
   then publishes the record's event on the progress channel, and also on the outcome channel
   when the status is terminal; a terminal event carries the record's hash, so a waiting
   request answers without reading the record back. Closing drops the purchase from the open
-  index (the watchdog's) and starts the record's retention.
+  index (the watchdog's) and starts the record's retention. A conditional close ('?N') happens
+  only once the purchase is settled: its phase is done and no undo (`undo:<step>` fields) is
+  still pending or retrying, so whichever of settle and the last outside undo writes second
+  closes it, atomically, whatever their order.
 
   Invariant: a record that is missing or fails the guard is left untouched and nothing is
   published; an applied update publishes exactly one event (twice when terminal).
@@ -17,7 +20,8 @@
   ARGV[2] outcome channel (terminal events only)
   ARGV[3] progress channel (every event)
   ARGV[4] purchase id
-  ARGV[5] close: '' stays open, else the record's retention in seconds (0 = keep forever)
+  ARGV[5] close: '' stays open; N closes, keeping the record N seconds (0 = forever); '?N' closes
+          the same way only if the purchase is settled
   ARGV[6] the step whose status changes, or ''
   ARGV[7] that step's status, or ''
   ARGV[8…] field, value, field, value… written to the record
@@ -33,16 +37,29 @@ if g ~= '' then
   elseif phase ~= g then return 0 end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-if ARGV[5] ~= '' then
-  redis.call('ZREM', KEYS[2], ARGV[4])
-  if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
-end
 local status = redis.call('HGET', KEYS[1], 'status')
+local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed'
+local all
+local close = ARGV[5]
+if string.sub(close, 1, 1) == '?' then
+  close = string.sub(close, 2)
+  all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if (f == 'phase' and all[i + 1] ~= 'done') or (string.sub(f, 1, 5) == 'undo:' and string.find(all[i + 1], '"status":"pending"', 1, true)) or (string.sub(f, 1, 5) == 'undo:' and string.find(all[i + 1], '"status":"retrying"', 1, true)) then
+      close = ''
+      break
+    end
+  end
+end
+if close ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  if tonumber(close) > 0 then redis.call('EXPIRE', KEYS[1], close) end
+end
 local event = {id = ARGV[4], status = status}
 if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
-local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed'
 -- A terminal event carries the record, so a waiting request answers without reading it back.
-if terminal then event.record = redis.call('HGETALL', KEYS[1]) end
+if terminal then event.record = all or redis.call('HGETALL', KEYS[1]) end
 local message = cjson.encode(event)
 redis.call('PUBLISH', ARGV[3], message)
 if terminal then redis.call('PUBLISH', ARGV[2], message) end
