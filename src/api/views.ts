@@ -28,10 +28,16 @@ export function purchaseView(r: PurchaseRecord) {
     ...(r.error && r.status === 'failed' ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } } : {}),
     ...(plan ? { appliedRules: plan.appliedRules } : {}),
     // A compensation that could not complete: an operator must finish it (see logs and Bull Board).
-    ...(r.review ? { review: { status: 'manual_review', reason: r.review } } : {}),
+    ...(r.review ? { review: { status: 'manual_review' as const, reason: r.review } } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
 }
 
 export const statusUrl = (id: string) => `/v1/purchases/${id}`;
+
+/** A document without the owner field the store keeps for indexing (the customer knows who they are). */
+export function withoutOwner<T extends { customerId: string }>(doc: T): Omit<T, 'customerId'> {
+  const { customerId: _, ...rest } = doc;
+  return rest;
+}

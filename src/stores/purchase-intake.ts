@@ -5,7 +5,8 @@ import type { Notification } from './domain-stores.js';
 import { encode, fieldArgs, type PurchaseRecord } from './purchase-store.js';
 
 /*
- * KEYS: record, open index, idempotency key ('' without one), acknowledgement, its customer index ('' without one)
+ * KEYS: record, open index, idempotency key ('' without one), acknowledgement, its customer index ('' without one),
+ *       the customer's purchase index
  * ARGV: purchase id, created-at score, claim value, claim ttl s, acknowledgement json, its id, retention s (0 = keep),
  *       then the record's field/value pairs.
  * Returns the earlier claim's value when the key was taken (nothing written), else false.
@@ -17,6 +18,8 @@ if KEYS[3] ~= '' then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[6], 'NX', ARGV[2], ARGV[1])
+if tonumber(ARGV[7]) > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[6], 0, tonumber(ARGV[2]) - tonumber(ARGV[7]) * 1000) end
 if KEYS[4] ~= '' then
   local retention = tonumber(ARGV[7])
   if retention > 0 then redis.call('SET', KEYS[4], ARGV[5], 'EX', retention, 'NX') else redis.call('SET', KEYS[4], ARGV[5], 'NX') end
@@ -55,6 +58,7 @@ export class PurchaseIntake {
       claim?.key ?? '',
       ack ? this.keys.notification(ack.id) : '',
       ack ? this.keys.notificationsByCustomer(ack.customerId) : '',
+      this.keys.purchasesByCustomer(record.customerId),
     ];
     const score = Date.parse(record.createdAt);
     const args = fieldArgs(encode(record), [record.id, score, claim?.value ?? '', claim?.ttlS ?? 0, ack ? JSON.stringify(ack) : '', ack?.id ?? '', this.retentionS]);
@@ -64,7 +68,7 @@ export class PurchaseIntake {
 
   /** Takes back an accepted purchase that could not be handed on: nothing of it stays behind. */
   async withdraw({ record, claim, acknowledgement: ack }: Intake): Promise<void> {
-    const tx = this.redis.multi().del(this.keys.purchase(record.id)).zrem(this.keys.purchasesOpen, record.id);
+    const tx = this.redis.multi().del(this.keys.purchase(record.id)).zrem(this.keys.purchasesOpen, record.id).zrem(this.keys.purchasesByCustomer(record.customerId), record.id);
     if (claim) tx.del(claim.key);
     if (ack) tx.del(this.keys.notification(ack.id)).zrem(this.keys.notificationsByCustomer(ack.customerId), ack.id);
     await tx.exec();

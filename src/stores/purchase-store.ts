@@ -4,6 +4,7 @@ import type { ErrorCode } from '../errors.js';
 import type { Keys } from '../keys.js';
 import { STEPS, type StepName } from '../queues/contract.js';
 import type { LineOutcome } from './inventory-store.js';
+import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 
 export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed';
 export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'skipped';
@@ -145,6 +146,16 @@ export class PurchaseStore {
   async get(id: string): Promise<PurchaseRecord | undefined> {
     const hash = await this.redis.hgetall(this.keys.purchase(id));
     return hash.id ? decode(hash) : undefined;
+  }
+
+  /** A page of the customer's purchases, newest first (keyset); records that expired are passed over. */
+  pageByCustomer(customerId: string, after: IndexPosition | undefined, limit: number): Promise<IndexPage<PurchaseRecord>> {
+    return pageIndex(this.redis, this.keys.purchasesByCustomer(customerId), after, limit, async (ids) => {
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hgetall(this.keys.purchase(id));
+      const replies = (await pipe.exec()) ?? [];
+      return replies.map(([, hash]) => ((hash as Record<string, string> | null)?.id ? decode(hash as Record<string, string>) : undefined));
+    });
   }
 
   /** Ids of purchases not yet terminal, oldest first, created before `before`. */
