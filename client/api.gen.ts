@@ -1047,7 +1047,7 @@ export interface components {
              * @default remove
              * @enum {string}
              */
-            outOfStock: "remove" | "backorder";
+            outOfStock?: "remove" | "backorder";
         };
         Order: {
             id: string;

@@ -24,9 +24,12 @@ const HEADER = `/*
 
 `;
 
-/** The TypeScript module openapi-typescript makes of `document`. */
+/**
+ * The TypeScript module openapi-typescript makes of `document`. `defaultNonNullable: false`:
+ * a field with a default (outOfStock, limit) stays optional for the client that sends it.
+ */
 export async function renderApiTypes(document: unknown): Promise<string> {
-  return HEADER + astToString(await openapiTS(document as OpenAPI3, { alphabetize: false }));
+  return HEADER + astToString(await openapiTS(document as OpenAPI3, { defaultNonNullable: false }));
 }
 
 /** The document of a gateway started for the moment: on its own redis-server, gone afterwards. */
