@@ -15,7 +15,7 @@ import { commonProblems, problem } from './responses.js';
 export const MAX_LIMIT = 100;
 export const DEFAULT_LIMIT = 50;
 
-const limitError = { error: `limit must be a whole number from 1 to ${MAX_LIMIT}` };
+const limitError = { error: `must be a whole number from 1 to ${MAX_LIMIT}` };
 
 export const listQuery = z.object({
   limit: z.coerce
