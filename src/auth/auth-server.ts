@@ -1,7 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { basicAuth } from 'hono/basic-auth';
 import { SignJWT } from 'jose';
-import { problemOnError } from '../api/middleware/problem.js';
+import { problem, problemOnError } from '../api/middleware/problem.js';
+import { AppError } from '../errors.js';
 import { apiApp } from '../api/validation.js';
 import { MAX_TOKEN_TTL_S, TOKEN_ALG, type KeyRing } from './key-ring.js';
 
@@ -44,6 +45,7 @@ export interface AuthAppOptions {
 export function createAuthApp(opts: AuthAppOptions): OpenAPIHono {
   const app = apiApp();
   app.onError(problemOnError());
+  app.notFound((c) => problem(c, new AppError('not_found', `No route ${c.req.method} ${c.req.path}.`)));
   app.get('/.well-known/jwks.json', async (c) => {
     // Short, so a cache in front never hides a new key for as long as a rotation waits to sign with it.
     c.header('cache-control', 'public, max-age=15');
