@@ -48,10 +48,10 @@ async function pages(customer: Customer, first: string): Promise<HttpResult[]> {
   const out: HttpResult[] = [];
   let path: string | undefined = first;
   while (path) {
-    const res = await customer.get(path);
+    const res: HttpResult = await customer.get(path);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     out.push(res);
-    const link = res.headers.get('link');
+    const link: string | null = res.headers.get('link');
     path = link ? /^<([^>]+)>; rel="next"$/.exec(link)![1] : undefined;
     expect(out.length).toBeLessThan(100);
   }
