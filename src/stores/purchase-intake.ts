@@ -46,7 +46,7 @@ export class PurchaseIntake {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    /** Notification retention in seconds (0 = keep). */
+    /** Retention in seconds (0 = keep) of notifications and of the customer's purchase index entries. */
     private readonly retentionS = 0,
   ) {}
 
