@@ -1,5 +1,6 @@
 /** The demo's customer: drives the public API and checks what it sees against the scenario's expected outcome. */
 import { randomUUID } from 'node:crypto';
+import { createApiClient, listAll, type ApiClient, type Schemas } from '../client/index.js';
 
 export interface DemoOptions {
   gatewayUrl: string;
@@ -51,49 +52,44 @@ export interface Expected {
 const TERMINAL = ['completed', 'partially_fulfilled', 'failed'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function json(res: Response): Promise<any> {
-  const text = await res.text();
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return text;
-  }
-}
+/** Every item of one of the customer's lists, all pages (the typed client follows Link: rel="next"). */
+const everything = (api: ApiClient, path: '/v1/orders' | '/v1/provisioned' | '/v1/notifications') =>
+  listAll<any>((cursor) => api.GET(path, { params: { query: { limit: 100, cursor } } })).catch(() => []);
 
 /** A fresh demo customer: `demo-<scenario>-<random>`, with its own token. */
 export async function customer(o: DemoOptions, scenario: string) {
   const sub = `demo-${scenario}-${randomUUID().slice(0, 8)}`;
   const res = await fetch(`${o.authUrl}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub, ttlSeconds: 600 }) });
   if (res.status !== 200) throw new Error(`token for ${sub}: HTTP ${res.status}`);
-  const auth = { authorization: `Bearer ${(await res.json()).access_token}` };
-  const get = async (path: string) => json(await fetch(`${o.gatewayUrl}${path}`, { headers: auth }));
+  const api = createApiClient(o.gatewayUrl, (await res.json()).access_token);
+  const purchase = async (id: string): Promise<any> => {
+    const { data, error } = await api.GET('/v1/purchases/{id}', { params: { path: { id } } });
+    return data ?? error;
+  };
   return {
-    async buy(body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-      const res = await fetch(`${o.gatewayUrl}/v1/purchases`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-      return { status: res.status, headers: res.headers, body: await json(res) };
+    async buy(body: Purchase, headers: Record<string, string> = {}): Promise<Answer> {
+      const { data, error, response } = await api.POST('/v1/purchases', { body, headers });
+      return { status: response.status, headers: response.headers, body: data ?? error };
     },
     /** Polls the status URL until the purchase is terminal (30 s at most). */
     async poll(id: string): Promise<any> {
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const view = await get(`/v1/purchases/${id}`);
+        const view = await purchase(id);
         if (TERMINAL.includes(view?.status) || Date.now() > deadline) return view;
         await sleep(100);
       }
     },
     /** Every order of this customer, whatever the purchase. */
-    async allOrders(): Promise<any[]> {
-      const list = await get('/v1/orders');
-      return Array.isArray(list) ? list : [];
-    },
+    allOrders: (): Promise<any[]> => everything(api, '/v1/orders'),
     async look(res: Answer): Promise<Seen> {
       const id = res.body?.id ?? res.body?.purchaseId;
       const mine = (list: any) => (Array.isArray(list) ? list.filter((x) => x.purchaseId === id) : []);
       const [view, orders, provisioned, notifications] = await Promise.all([
-        id ? get(`/v1/purchases/${id}`) : undefined,
-        get('/v1/orders'),
-        get('/v1/provisioned'),
-        get('/v1/notifications'),
+        id ? purchase(id) : undefined,
+        everything(api, '/v1/orders'),
+        everything(api, '/v1/provisioned'),
+        everything(api, '/v1/notifications'),
       ]);
       return {
         ...res,
@@ -108,6 +104,8 @@ export async function customer(o: DemoOptions, scenario: string) {
   };
 }
 type DemoCustomer = Awaited<ReturnType<typeof customer>>;
+/** A purchase request, as the document describes it. */
+export type Purchase = Schemas['PurchaseRequest'];
 export type Answer = { status: number; headers: Headers; body: any };
 
 export const card = (token = 'tok_visa') => ({ token });
@@ -183,7 +181,7 @@ export type Scenario = (o: DemoOptions) => Promise<DemoRow>;
 
 /** One purchase by a fresh customer, checked against what should happen. */
 export const simple =
-  (name: string, body: unknown, want: Expected): Scenario =>
+  (name: string, body: Purchase, want: Expected): Scenario =>
   async (o) => {
     const c = await customer(o, name);
     const { seen, problems } = await settle(c, await c.buy(body), want);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { notificationId, orderIdFor, purchaseOfChargeKey, refundKey } from './ids.js';
-import type { PurchaseRecord, PurchaseStatus } from './purchase/record.js';
+import { isSettled, type PurchaseRecord, type PurchaseStatus } from './purchase/record.js';
 import type { Stores } from './stores/domain-stores.js';
 
 export interface AuditReport {
@@ -51,7 +51,8 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     const r = await stores.purchases.get(id);
     if (r) records.set(id, r);
   }
-  const open = [...records.values()].filter((r) => r.phase !== 'done');
+  // Open: not yet terminal, or an outside undo of it still being worked on.
+  const open = [...records.values()].filter((r) => r.phase !== 'done' || !isSettled(r));
   const quiet = open.length === 0;
   const byStatus: AuditReport['figures']['byStatus'] = {};
   for (const r of records.values()) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
@@ -99,7 +100,7 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     provisionedActive++;
     const record = records.get(unit.purchaseId);
     const ordered = (await stores.orders.get(orderIdFor(unit.purchaseId))) !== undefined;
-    if (!ordered && (quiet || !record || record.phase === 'done')) violations.push(`provisioned ${unit.id}: active with no order`);
+    if (!ordered && (quiet || !record || isSettled(record))) violations.push(`provisioned ${unit.id}: active with no order`);
   }
 
   // Purchases: terminal once quiet; a completed one has exactly one confirmation.

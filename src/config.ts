@@ -28,6 +28,8 @@ const schema = z.object({
   AUTH_TIMEOUT_MS: ms.default(2000),
   /** Minimum time between JWKS refetches triggered by an unknown `kid` (key rotation). */
   AUTH_JWKS_COOLDOWN_MS: ms.default(30_000),
+  /** Auth role: a rotated-in key is published at once and signs this much later (≥ every gateway's cooldown). */
+  AUTH_KEY_ACTIVATION_MS: ms.default(60_000),
   PURCHASE_MODE: z.enum(['sync', 'async']).default('sync'),
   SYNC_TIMEOUT_MS: ms.default(10_000),
   RATE_LIMIT_POINTS: z.coerce.number().int().positive().default(10),

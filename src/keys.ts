@@ -33,6 +33,10 @@ export function createKeys(prefix: string) {
     faultsArmed: k('faults'),
     workerHeartbeats: k('workers'),
     rateLimit: k('rl'),
+    /** The auth role's signing keys (hash: one JSON key pair per field), shared by every auth process. */
+    authKeys: k('auth', 'keys'),
+    /** The secret list cursors are signed with, shared by every gateway. */
+    cursorSecret: k('cursor-secret'),
     /** SCAN patterns for the audit, which has to look at everything. */
     patterns: {
       purchase: k('purchase', '*'),

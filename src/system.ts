@@ -11,7 +11,9 @@ import { createGatewayMetrics } from './metrics/gateway-metrics.js';
 import { createTokenVerifier } from './api/middleware/auth.js';
 import { PurchaseEvents } from './api/purchase-events.js';
 import { createPurchaseService } from './api/purchase-service.js';
-import { createAuthApp, generateAuthKeys } from './auth/auth-server.js';
+import { Lists } from './api/lists.js';
+import { createAuthApp } from './auth/auth-server.js';
+import { KeyRing } from './auth/key-ring.js';
 import { readCatalogFile } from './catalog/catalog-file.js';
 import { jwksUrl, type Config } from './config.js';
 import { loadRules } from './purchase/rules.js';
@@ -24,6 +26,7 @@ import { assertNoEviction, connectRedis, waitReady } from './redis.js';
 import { createStores } from './stores/domain-stores.js';
 import { IdempotencyStore } from './stores/idempotency-store.js';
 import { PurchaseIntake } from './stores/purchase-intake.js';
+import { sharedSecret } from './stores/shared-secret.js';
 
 export interface RunningSystem {
   gatewayUrl?: string;
@@ -66,7 +69,11 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
     await createStores(redis, keys).catalog.load(await readCatalogFile(config.CATALOG_FILE));
 
     if (config.ROLES.includes('auth')) {
-      const app = createAuthApp({ keys: await generateAuthKeys(), issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE });
+      // The key pair lives in Redis: a restart, or another auth process, signs with the same one.
+      const keyRing = new KeyRing(redis, keys.authKeys, config.AUTH_KEY_ACTIVATION_MS);
+      await keyRing.init();
+      const admin = config.ADMIN_PASSWORD ? { user: config.ADMIN_USER, password: config.ADMIN_PASSWORD } : undefined;
+      const app = createAuthApp({ keys: keyRing, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, admin });
       const { server, url } = await listen(app, config.HOST, config.AUTH_PORT);
       system.authUrl = url;
       stops.push(() => closeServer(server));
@@ -151,6 +158,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
         service,
         events,
         breaker,
+        lists: new Lists(await sharedSecret(redis, keys.cursorSecret)),
         metrics,
         log,
         workersAlive,

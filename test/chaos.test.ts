@@ -5,7 +5,7 @@ import { chargeKey, settleJobId, undoJobId } from '../src/ids.js';
 import { QUEUES } from '../src/queues/contract.js';
 import { stageOf as stageOfStep, stepNamed, type StepName } from '../src/saga/saga.js';
 import { load, startCluster, type Cluster } from './helpers/chaos.js';
-import { http } from './helpers/customer.js';
+import { createApiClient, listAll } from '../client/index.js';
 
 /*
  * The chaos suite: real processes (gateway, workers), a real redis-server, real
@@ -87,7 +87,9 @@ describe('chaos', () => {
     // exactly one confirmation per completed purchase
     const confirmations = new Map<string, number>();
     for (const token of tokens) {
-      const notes = (await http(`${c.gatewayUrl}/v1/notifications`, { headers: { authorization: `Bearer ${token}` } })).body as { type: string; purchaseId: string }[];
+      // Every page of the list (25 purchases a customer make more notifications than one page holds).
+      const api = createApiClient(c.gatewayUrl, token);
+      const notes = await listAll((cursor) => api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }));
       for (const n of notes) if (n.type === 'order_confirmation') confirmations.set(n.purchaseId, (confirmations.get(n.purchaseId) ?? 0) + 1);
     }
     report('kill-workers', { purchases: total, accepted: accepted.length, kills: killed, byStatus, seconds: (Date.now() - started) / 1000, violations: audit.violations.length, figures: audit.figures });

@@ -368,7 +368,7 @@ describe('update-purchase-2', () => {
   });
 });
 
-describe('accept-purchase-5', () => {
+describe('accept-purchase-6', () => {
   it('writes the record, its open entry, the claim and the acknowledgement', async () => {
     const env = await fresh(60);
     const { keys } = env;
@@ -396,12 +396,12 @@ describe('accept-purchase-5', () => {
     expect(await snapshot(env.prefix)).toEqual(before);
   });
 
-  it('without a claim or an acknowledgement writes only the record and its open entry', async () => {
+  it('without a claim or an acknowledgement writes only the record, its open entry and its customer index entry', async () => {
     const env = await fresh();
     const before = await snapshot(env.prefix);
     expect(await new PurchaseIntake(redis, env.keys).accept({ record: record('p1') })).toBeUndefined();
     const after = await snapshot(env.prefix);
-    expect(Object.keys(after).filter((k) => !(k in before)).sort()).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen].sort());
+    expect(Object.keys(after).filter((k) => !(k in before)).sort()).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen, env.keys.purchasesByCustomer('c1')].sort());
   });
 
   it("trims the customer's index of acknowledgements past retention; retention 0 keeps them", async () => {

@@ -607,6 +607,33 @@ describe('Feature: Purchase Orchestrator', () => {
       }
     });
 
+    it.each([
+      ['is down for good (500 to provision and deprovision alike)', { status: 500 }],
+      ['hangs (never answers; INTEGRATION_TIMEOUT_MS bounds each call)', 'hang'],
+    ] as const)('a partner that %s: the sync request answers 502 refunded, the cleanup goes on visibly and ends in review', async (_, behaviour) => {
+      const customer = await sys.customer();
+      const before = await stocks(['analytics']);
+      fake.set(behaviour);
+      try {
+        const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa });
+        const id = track(customer, res);
+        // Answered within SYNC_TIMEOUT_MS (else 202), without waiting for the deprovision's retries.
+        expect(res.status).toBe(502);
+        expect(res.body).toMatchObject({ code: 'purchase_failed', purchaseId: id });
+        const answered = await customer.purchaseState(id);
+        expect(answered).toMatchObject({ status: 'failed', error: { code: 'purchase_failed', step: 'provisioning' }, payment: { status: 'refunded' } });
+        expect(await stocks(['analytics'])).toEqual(before);
+        // The partner's cleanup shows on the step while it is still worked on (or already given up).
+        expect(answered.steps.find((s: any) => s.name === 'provisioning').undo.status).toMatch(/^(pending|retrying|failed)$/);
+        const settled = await customer.waitForSettled(id);
+        expect(settled.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({ status: 'failed', undo: { status: 'failed', attempts: Number(sys.config.COMPENSATION_ATTEMPTS) } });
+        expect(settled.review).toMatchObject({ status: 'manual_review' });
+        expect(settled.payment.status).toBe('refunded');
+      } finally {
+        fake.set('ok');
+      }
+    });
+
     it('a payment that cannot be taken fails with payment_failed and charges nothing', async () => {
       const customer = await sys.customer();
       const { res, id, before, state } = await purchaseWithFault(customer, 'payment.charge', [{ productId: 'basic-plan', quantity: 1 }], ['basic-plan']);

@@ -1,5 +1,5 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
-import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
@@ -14,14 +14,19 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { AuthEnv, TokenVerifier } from './middleware/auth.js';
 import { problem, problemOnError } from './middleware/problem.js';
 import { customerRateLimit } from './middleware/rate-limit.js';
-import { openApiDocument } from './openapi.js';
+import { docsRoutes } from './docs.js';
+import type { Lists } from './lists.js';
 import type { PurchaseEvents } from './purchase-events.js';
 import type { PurchaseService } from './purchase-service.js';
 import { adminRoutes } from './routes/admin.js';
-import { customerReadRoutes } from './routes/customer-reads.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { orderRoutes } from './routes/orders.js';
+import { productRoutes } from './routes/products.js';
+import { provisionedRoutes } from './routes/provisioned.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { MAX_BODY_BYTES } from './schemas.js';
 import { limitBody } from './middleware/body-limit.js';
+import { apiApp } from './validation.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -32,6 +37,8 @@ export interface GatewayDeps {
   service: PurchaseService;
   events: PurchaseEvents;
   breaker: OrchestratorBreaker;
+  /** Paging of every list, with the cursor secret all gateways share. */
+  lists: Lists;
   metrics: GatewayMetrics;
   log: Logger;
   workersAlive(): Promise<boolean>;
@@ -42,10 +49,13 @@ export interface GatewayDeps {
   shutdown: AbortSignal;
 }
 
-/** The Purchase Gateway as a Hono app; everything it needs comes in `deps`. */
-export function createApp(deps: GatewayDeps): Hono {
-  const { config, metrics } = deps;
-  const app = new Hono();
+/**
+ * The Purchase Gateway as a Hono app; everything it needs comes in `deps`. Its routes are
+ * @hono/zod-openapi routes: they validate requests and generate /openapi.json.
+ */
+export function createApp(deps: GatewayDeps): OpenAPIHono {
+  const { config, metrics, lists } = deps;
+  const app = apiApp();
   app.onError(problemOnError(deps.log));
   app.notFound((c) => problem(c, new AppError('not_found', `No route ${c.req.method} ${c.req.path}.`)));
   if (deps.tracing) app.use('*', deps.tracing.http);
@@ -77,13 +87,13 @@ export function createApp(deps: GatewayDeps): Hono {
     const texts = await Promise.all([metrics.registry, ...(deps.otherMetrics ?? [])].map((r) => r.metrics()));
     return c.body(texts.join('\n'), 200, { 'content-type': metrics.registry.contentType });
   });
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  docsRoutes(app);
 
   if (config.ADMIN_PASSWORD) {
     app.route('/admin', adminRoutes({ stores: deps.stores, queues: deps.queues, user: config.ADMIN_USER, password: config.ADMIN_PASSWORD, faultInjection: config.FAULT_INJECTION }));
   }
 
-  const v1 = new Hono<AuthEnv>();
+  const v1 = apiApp<AuthEnv>();
   v1.use('*', limitBody({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, new AppError('payload_too_large', `Bodies are limited to ${MAX_BODY_BYTES} bytes.`)) }));
   v1.use('*', deps.verifier.middleware);
   const limits = { redis: deps.redis, keyPrefix: deps.stores.keys.rateLimit, metrics };
@@ -94,11 +104,14 @@ export function createApp(deps: GatewayDeps): Hono {
   v1.route(
     '/purchases',
     purchaseRoutes(
-      { stores: deps.stores, service: deps.service, events: deps.events, metrics, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, shutdown: deps.shutdown },
+      { stores: deps.stores, service: deps.service, events: deps.events, metrics, lists, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, shutdown: deps.shutdown },
       purchaseLimit,
     ),
   );
-  v1.route('/', customerReadRoutes(deps.stores));
+  v1.route('/orders', orderRoutes(deps.stores, lists));
+  v1.route('/provisioned', provisionedRoutes(deps.stores, lists));
+  v1.route('/notifications', notificationRoutes(deps.stores, lists));
+  v1.route('/products', productRoutes(deps.stores));
   app.route('/v1', v1);
   return app;
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '@hono/zod-openapi';
 import { FAULT_POINTS } from '../saga/saga.js';
 import { FAULT_MODES } from '../stores/fault-store.js';
 
@@ -15,18 +15,33 @@ export const purchaseBody = z
           .object({
             productId: z.string().min(1).max(100),
             quantity: z.number().int().min(1).max(MAX_QUANTITY),
-            customization: z.record(z.string(), z.unknown()).optional(),
+            customization: z.record(z.string(), z.unknown()).optional().openapi({ description: "Checked against the product's customization schema." }),
           })
           .strict(),
       )
       .min(1)
       .max(MAX_ITEMS),
-    payment: z.object({ token: z.string().min(1).max(200) }).strict(),
-    outOfStock: z.enum(['remove', 'backorder']).default('remove'),
+    payment: z.object({ token: z.string().min(1).max(200).openapi({ example: 'tok_visa' }) }).strict(),
+    outOfStock: z.enum(['remove', 'backorder']).default('remove').openapi({ description: 'What to do with items out of stock when others can be fulfilled.' }),
   })
-  .strict();
+  .strict()
+  .openapi('PurchaseRequest');
 
 export type PurchaseBody = z.infer<typeof purchaseBody>;
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** POST /v1/purchases headers (Hono hands them over lower-cased). */
+export const purchaseHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(IDEMPOTENCY_KEY, 'Idempotency-Key must be 1–255 visible ASCII characters.')
+    .optional()
+    .openapi({ description: 'The same key from the same customer within 24 h never creates a second purchase.' }),
+  prefer: z.string().optional().openapi({ description: '`respond-async`: answer 202 at once instead of waiting for the outcome.', example: 'respond-async' }),
+});
+
+export const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'pur_0b6f…' }) });
 
 export const stockBody = z.object({ stock: z.number().int().min(0).max(1_000_000_000) }).strict();
 export const faultBody = z
@@ -36,8 +51,3 @@ export const faultBody = z
     mode: z.enum(FAULT_MODES).default('error'),
   })
   .strict();
-
-/** Renders zod issues as one readable line for a validation_error detail. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-}

@@ -1,11 +1,11 @@
 import type { PurchaseRecord } from '../purchase/record.js';
-import { STEP_NAMES } from '../saga/saga.js';
+import { STEP_NAMES, type StepName } from '../saga/saga.js';
 
 /**
  * A step as the customer sees it; while its undo is still being worked on (an outside system
  * that is slow to confirm), or once that failed for good, the undo's progress shows with it.
  */
-function stepView(r: PurchaseRecord, name: string) {
+function stepView(r: PurchaseRecord, name: StepName) {
   const undo = r.undos[name];
   const shown = undo && undo.status !== 'done' ? { undo: { status: undo.status, attempts: undo.attempts } } : {};
   return { name, status: r.steps[name] ?? 'pending', ...shown };
@@ -38,10 +38,16 @@ export function purchaseView(r: PurchaseRecord) {
     ...(r.error && r.status === 'failed' ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } } : {}),
     ...(plan ? { appliedRules: plan.appliedRules } : {}),
     // A compensation that could not complete: an operator must finish it (see logs and Bull Board).
-    ...(r.review ? { review: { status: 'manual_review', reason: r.review } } : {}),
+    ...(r.review ? { review: { status: 'manual_review' as const, reason: r.review } } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
 }
 
 export const statusUrl = (id: string) => `/v1/purchases/${id}`;
+
+/** A document without the owner field the store keeps for indexing (the customer knows who they are). */
+export function withoutOwner<T extends { customerId: string }>(doc: T): Omit<T, 'customerId'> {
+  const { customerId: _, ...rest } = doc;
+  return rest;
+}

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 
 /**
  * JSON documents with a per-customer index, written once per deterministic id
@@ -51,6 +52,11 @@ export class DocumentStore<T extends { id: string; customerId: string }> {
     if (ids.length === 0) return [];
     const raw = await this.redis.mget(ids.map(this.docKey));
     return raw.map((r) => (r ? (JSON.parse(r) as T) : undefined));
+  }
+
+  /** A page of the customer's documents, newest first, after `after` (keyset; see pageIndex). */
+  pageByCustomer(customerId: string, after: IndexPosition | undefined, limit: number): Promise<IndexPage<T>> {
+    return pageIndex(this.redis, this.indexKey(customerId), after, limit, (ids) => this.getMany(ids));
   }
 
   /** The customer's documents, newest first. */

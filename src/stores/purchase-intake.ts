@@ -22,7 +22,7 @@ export class PurchaseIntake {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    /** Notification retention in seconds (0 = keep). */
+    /** Retention in seconds (0 = keep) of notifications and of the customer's purchase index entries. */
     private readonly retentionS = 0,
   ) {
     defineCommands(redis);
@@ -36,6 +36,7 @@ export class PurchaseIntake {
       claim: claim?.key ?? '',
       acknowledgement: ack ? this.keys.notification(ack.id) : '',
       acknowledgements: ack ? this.keys.notificationsByCustomer(ack.customerId) : '',
+      purchases: this.keys.purchasesByCustomer(record.customerId),
       id: record.id,
       createdAtMs: Date.parse(record.createdAt),
       claimValue: claim?.value ?? '',
@@ -50,7 +51,7 @@ export class PurchaseIntake {
 
   /** Takes back an accepted purchase that could not be handed on: nothing of it stays behind. */
   async withdraw({ record, claim, acknowledgement: ack }: Intake): Promise<void> {
-    const tx = this.redis.multi().del(this.keys.purchase(record.id)).zrem(this.keys.purchasesOpen, record.id);
+    const tx = this.redis.multi().del(this.keys.purchase(record.id)).zrem(this.keys.purchasesOpen, record.id).zrem(this.keys.purchasesByCustomer(record.customerId), record.id);
     if (claim) tx.del(claim.key);
     if (ack) tx.del(this.keys.notification(ack.id)).zrem(this.keys.notificationsByCustomer(ack.customerId), ack.id);
     await tx.exec();

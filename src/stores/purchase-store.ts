@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { defineCommands, updatePurchase } from './lua/commands.js';
 import type { Phase, PurchaseError, PurchaseEvent, PurchaseRecord, PurchaseStatus, RecordFields, StepStatus, UndoState } from '../purchase/record.js';
+import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 
 /** The record a terminal event carries, if any. */
 export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined {
@@ -52,6 +53,16 @@ export class PurchaseStore {
   async get(id: string): Promise<PurchaseRecord | undefined> {
     const hash = await this.redis.hgetall(this.keys.purchase(id));
     return hash.id ? decode(hash) : undefined;
+  }
+
+  /** A page of the customer's purchases, newest first (keyset); records that expired are passed over. */
+  pageByCustomer(customerId: string, after: IndexPosition | undefined, limit: number): Promise<IndexPage<PurchaseRecord>> {
+    return pageIndex(this.redis, this.keys.purchasesByCustomer(customerId), after, limit, async (ids) => {
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hgetall(this.keys.purchase(id));
+      const replies = (await pipe.exec()) ?? [];
+      return replies.map(([, hash]) => ((hash as Record<string, string> | null)?.id ? decode(hash as Record<string, string>) : undefined));
+    });
   }
 
   /** Ids of purchases not yet terminal, oldest first, created before `before`. */

@@ -1,5 +1,8 @@
+/** A customer driving the public HTTP API, the way a client would: the typed client of client/. */
+import type { Middleware } from 'openapi-fetch';
 import { expect, vi } from 'vitest';
-/** A customer driving the public HTTP API, the way a client would. */
+import { createApiClient, listAll, type ApiClient, type Page } from '../../client/index.js';
+import { apiContract } from './api-contract.js';
 
 export interface HttpResult<T = any> {
   status: number;
@@ -37,32 +40,56 @@ export interface PurchaseOptions {
 
 export const visa = { token: 'tok_visa' };
 
+async function bodyOf(res: Response): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
+/** Checks every response from the gateway's customer API against its own /openapi.json. */
+export function checkedByDocument(gatewayUrl: string): Middleware {
+  return {
+    async onResponse({ request, response }) {
+      const contract = await apiContract(gatewayUrl);
+      contract.check(request.method, request.url, response.status, response.headers.get('content-type'), await bodyOf(response.clone()));
+    },
+  };
+}
+
+const result = <T>({ data, error, response }: { data?: T; error?: unknown; response: Response }): HttpResult => ({ status: response.status, headers: response.headers, body: data ?? error });
+
 export class Customer {
+  /** openapi-fetch, typed by client/api.gen.ts; every answer is checked against the live document. */
+  readonly api: ApiClient;
+
   private constructor(
     readonly gatewayUrl: string,
     readonly id: string,
     readonly token: string,
-  ) {}
+  ) {
+    this.api = createApiClient(gatewayUrl, token, checkedByDocument(gatewayUrl));
+  }
 
   static async login(gatewayUrl: string, authUrl: string, sub: string, roles: string[] = []): Promise<Customer> {
     return new Customer(gatewayUrl, sub, await getToken(authUrl, sub, { roles }));
   }
 
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { authorization: `Bearer ${this.token}`, ...extra };
-  }
-
-  purchase(body: unknown, opts: PurchaseOptions = {}): Promise<HttpResult> {
-    return http(`${this.gatewayUrl}/v1/purchases`, {
-      method: 'POST',
-      headers: this.headers({
-        'content-type': 'application/json',
-        ...(opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {}),
-        ...(opts.async ? { prefer: 'respond-async' } : {}),
-        ...opts.headers,
+  /** POST /v1/purchases; `body` may be anything, a raw string included (it is sent as it is). */
+  async purchase(body: unknown, opts: PurchaseOptions = {}): Promise<HttpResult> {
+    return result(
+      await this.api.POST('/v1/purchases', {
+        body: body as never,
+        ...(typeof body === 'string' ? { bodySerializer: (raw: unknown) => raw as string } : {}),
+        headers: {
+          ...(opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {}),
+          ...(opts.async ? { prefer: 'respond-async' } : {}),
+          ...opts.headers,
+        },
       }),
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    );
   }
 
   /** Buys `quantity` of one product with a card that works. */
@@ -70,12 +97,16 @@ export class Customer {
     return this.purchase({ items: [{ productId, quantity, ...(customization ? { customization } : {}) }], payment: visa }, opts);
   }
 
-  get<T = any>(path: string): Promise<HttpResult<T>> {
-    return http<T>(`${this.gatewayUrl}${path}`, { headers: this.headers() });
+  /** GET any path (for routes and ids a test makes up), still checked against the document. */
+  async get<T = any>(path: string): Promise<HttpResult<T>> {
+    const res = await fetch(`${this.gatewayUrl}${path}`, { headers: { authorization: `Bearer ${this.token}` } });
+    const body = await bodyOf(res);
+    (await apiContract(this.gatewayUrl)).check('GET', res.url, res.status, res.headers.get('content-type'), body);
+    return { status: res.status, headers: res.headers, body: body as T };
   }
 
   async purchaseState(id: string): Promise<any> {
-    const res = await this.get(`/v1/purchases/${id}`);
+    const res = result(await this.api.GET('/v1/purchases/{id}', { params: { path: { id } } }));
     if (res.status !== 200) throw new Error(`GET purchase ${id}: ${res.status}`);
     return res.body;
   }
@@ -107,20 +138,25 @@ export class Customer {
     }
   }
 
-  async orders(): Promise<any[]> {
-    return (await this.get('/v1/orders')).body;
+  /** Every order, newest first, page after page. */
+  orders(): Promise<any[]> {
+    return listAll((cursor) => this.api.GET('/v1/orders', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
   }
 
-  async provisioned(): Promise<any[]> {
-    return (await this.get('/v1/provisioned')).body;
+  provisioned(): Promise<any[]> {
+    return listAll((cursor) => this.api.GET('/v1/provisioned', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
   }
 
-  async notifications(): Promise<any[]> {
-    return (await this.get('/v1/notifications')).body;
+  notifications(): Promise<any[]> {
+    return listAll((cursor) => this.api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
+  }
+
+  purchases(): Promise<any[]> {
+    return listAll((cursor) => this.api.GET('/v1/purchases', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
   }
 
   async product(id: string): Promise<any> {
-    return (await this.get(`/v1/products/${id}`)).body;
+    return result(await this.api.GET('/v1/products/{id}', { params: { path: { id } } })).body;
   }
 }
 

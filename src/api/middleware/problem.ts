@@ -20,6 +20,8 @@ export function problem(c: Context, error: AppError): Response {
 }
 
 const HTTP_CODES: Partial<Record<number, ErrorCode>> = { 400: 'validation_error', 401: 'invalid_token', 404: 'not_found', 413: 'payload_too_large', 429: 'rate_limit_exceeded', 503: 'service_unavailable' };
+/** Details clearer than the exception's own message ("Unsupported Media Type" from @hono/zod-openapi). */
+const HTTP_DETAILS: Partial<Record<number, string>> = { 415: 'The body must be JSON, sent as Content-Type: application/json.' };
 
 /** One error handler for the whole app: known errors keep their code; anything else is a bare 500. */
 export function problemOnError(log?: Logger): ErrorHandler {
@@ -29,7 +31,7 @@ export function problemOnError(log?: Logger): ErrorHandler {
       const code = HTTP_CODES[err.status] ?? (err.status >= 500 ? 'internal_error' : 'validation_error');
       // Keep basicAuth's challenge: without WWW-Authenticate a browser never offers the admin login.
       const challenge = err.res?.headers.get('www-authenticate');
-      return problem(c, new AppError(code, err.message || ERRORS[code].title, {}, challenge ? { 'www-authenticate': challenge } : {}));
+      return problem(c, new AppError(code, HTTP_DETAILS[err.status] ?? (err.message || ERRORS[code].title), {}, challenge ? { 'www-authenticate': challenge } : {}));
     }
     if (isRedisUnavailable(err)) {
       log?.warn({ path: c.req.path, method: c.req.method, err: err.message }, 'redis unavailable');

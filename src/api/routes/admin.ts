@@ -2,13 +2,14 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
-import { Hono } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
 import { runAudit } from '../../audit.js';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
-import { describeIssues, faultBody, stockBody } from '../schemas.js';
+import { faultBody, stockBody } from '../schemas.js';
+import { apiApp } from '../validation.js';
 
 export interface AdminDeps {
   stores: Stores;
@@ -18,17 +19,25 @@ export interface AdminDeps {
   faultInjection: boolean;
 }
 
-async function json(c: { req: { json(): Promise<unknown> } }): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    throw new AppError('validation_error', 'The body must be valid JSON.');
-  }
-}
+/*
+ * Operator routes are validated like the customer API's, but left out of its document
+ * (contract §4.2 describes the customer API): `hide: true`.
+ */
+const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
+
+const setStock = createRoute({
+  method: 'put',
+  path: '/products/{id}/stock',
+  hide: true,
+  request: { params: z.object({ id: z.string() }), body: jsonBody(stockBody) },
+  responses: { 200: { description: 'The stock level after the change.' } },
+});
+
+const armFaults = createRoute({ method: 'post', path: '/faults', hide: true, request: { body: jsonBody(faultBody) }, responses: { 201: { description: 'Armed.' } } });
 
 /** Operator routes behind HTTP Basic: Bull Board, stock, fault injection. */
 export function adminRoutes(deps: AdminDeps) {
-  const app = new Hono();
+  const app = apiApp();
   app.use('*', basicAuth({ username: deps.user, password: deps.password, realm: 'purchase-admin' }));
 
   const board = new HonoAdapter(serveStatic);
@@ -36,11 +45,9 @@ export function adminRoutes(deps: AdminDeps) {
   createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
   app.route('/queues', board.registerPlugin());
 
-  app.put('/products/:id/stock', async (c) => {
-    const body = stockBody.safeParse(await json(c));
-    if (!body.success) throw new AppError('validation_error', describeIssues(body.error));
-    const id = c.req.param('id');
-    if (!(await deps.stores.catalog.setAvailable(id, body.data.stock))) throw new AppError('not_found', `No product ${id}.`);
+  app.openapi(setStock, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await deps.stores.catalog.setAvailable(id, c.req.valid('json').stock))) throw new AppError('not_found', `No product ${id}.`);
     return c.json({ id, ...(await deps.stores.catalog.stock(id)) });
   });
 
@@ -50,11 +57,10 @@ export function adminRoutes(deps: AdminDeps) {
   });
 
   if (deps.faultInjection) {
-    app.post('/faults', async (c) => {
-      const body = faultBody.safeParse(await json(c));
-      if (!body.success) throw new AppError('validation_error', describeIssues(body.error));
-      await deps.stores.faults.arm(body.data.point, body.data.times, body.data.mode);
-      return c.json(body.data, 201);
+    app.openapi(armFaults, async (c) => {
+      const body = c.req.valid('json');
+      await deps.stores.faults.arm(body.point, body.times, body.mode);
+      return c.json(body, 201);
     });
     app.delete('/faults', async (c) => {
       await deps.stores.faults.clear();

@@ -1,14 +1,18 @@
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import { isSettled, TERMINAL, type PurchaseRecord } from '../../purchase/record.js';
-import type { AuthEnv } from '../middleware/auth.js';
-import { problem } from '../middleware/problem.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
+import { listQuery, listResponses, type Lists } from '../lists.js';
+import type { AuthEnv } from '../middleware/auth.js';
 import type { PurchaseEvents } from '../purchase-events.js';
 import type { PurchaseService } from '../purchase-service.js';
-import { describeIssues, purchaseBody } from '../schemas.js';
+import { acknowledgement, purchaseView as purchaseSchema } from '../response-schemas.js';
+import { commonProblems, json, problem as problemResponse } from '../responses.js';
+import { idParam, purchaseBody, purchaseHeaders } from '../schemas.js';
+import { apiApp } from '../validation.js';
 import { purchaseView, statusUrl } from '../views.js';
 
 export interface PurchaseRoutesDeps {
@@ -16,45 +20,91 @@ export interface PurchaseRoutesDeps {
   service: PurchaseService;
   events: PurchaseEvents;
   metrics: GatewayMetrics;
+  lists: Lists;
   mode: 'sync' | 'async';
   syncTimeoutMs: number;
   /** Aborted at shutdown: open event streams end so the server can close. */
   shutdown: AbortSignal;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_STREAM_MS = 10 * 60_000;
 const HEARTBEAT_MS = 15_000;
 
-async function readBody(c: Context) {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new AppError('validation_error', 'The body must be valid JSON.');
-  }
-  const parsed = purchaseBody.safeParse(raw);
-  if (!parsed.success) throw new AppError('validation_error', describeIssues(parsed.error));
-  return parsed.data;
-}
+const location = z.object({ Location: z.string().openapi({ description: 'The status URL of the purchase.' }) });
+
+const buy = (purchaseLimit: MiddlewareHandler<AuthEnv>) =>
+  createRoute({
+    method: 'post',
+    path: '/',
+    summary: 'Buy products',
+    description:
+      'Sync (default): waits for the outcome up to SYNC_TIMEOUT_MS, then answers 201 with the purchase, a problem with its error code, or 202 if still running. ' +
+      'Async (`Prefer: respond-async`): 202 at once. Rate-limited per customer.',
+    tags: ['purchases'],
+    middleware: [purchaseLimit] as const,
+    request: { headers: purchaseHeaders, body: { required: true, content: { 'application/json': { schema: purchaseBody } } } },
+    responses: {
+      201: { ...json(purchaseSchema, 'The purchase completed or partially completed.'), headers: location },
+      202: { ...json(acknowledgement, 'Accepted and still running: poll `statusUrl` or stream its events.'), headers: location },
+      400: problemResponse('Malformed JSON, wrong types, unknown fields, quantities out of range (validation_error).'),
+      402: problemResponse('Payment declined or not taken (payment_failed).'),
+      409: problemResponse('out_of_stock, missing_dependencies or quota_exceeded.'),
+      413: problemResponse('A body over 64 KiB (payload_too_large).'),
+      422: problemResponse('invalid_product, incomplete_customization, invalid_customization, rule_rejected or idempotency_key_reused.'),
+      502: problemResponse('A step failed after payment; everything was rolled back (purchase_failed).'),
+      ...commonProblems,
+    },
+  });
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'Your purchases',
+  tags: ['purchases'],
+  request: { query: listQuery },
+  responses: listResponses(purchaseSchema, 'The purchases of the customer'),
+});
+
+const getOne = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'A purchase and its steps',
+  tags: ['purchases'],
+  request: { params: idParam },
+  responses: { 200: json(purchaseSchema, 'The purchase.'), 404: problemResponse('Unknown id, or not yours (not_found).'), ...commonProblems },
+});
+
+const eventStream = createRoute({
+  method: 'get',
+  path: '/{id}/events',
+  summary: 'Server-Sent Events of the purchase status',
+  description: 'First a `status` event with the current purchase, then `step` and `status` events as it changes; `data` is the purchase as JSON. Ends once it is terminal.',
+  tags: ['purchases'],
+  request: { params: idParam },
+  responses: {
+    200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } },
+    404: problemResponse('Unknown id, or not yours (not_found).'),
+    ...commonProblems,
+  },
+});
 
 export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: MiddlewareHandler<AuthEnv>) {
   const { stores, events, metrics } = deps;
-  const app = new Hono<AuthEnv>();
+  const app = apiApp<AuthEnv>();
 
-  const owned = async (c: Context<AuthEnv>): Promise<PurchaseRecord> => {
-    const record = await stores.purchases.get(c.req.param('id') ?? '');
+  const owned = async (c: Context<AuthEnv>, id: string): Promise<PurchaseRecord> => {
+    const record = await stores.purchases.get(id);
     if (!record || record.customerId !== c.get('customer').id) throw new AppError('not_found', 'No such purchase.');
     return record;
   };
 
-  /** 201 with the purchase, the failure as a problem, or 202 while it is still running. */
+  /** 201 with the purchase, the failure as a problem (thrown, for problemOnError), or 202 while it is still running. */
   const answer = (c: Context, id: string, record: PurchaseRecord | undefined) => {
     c.header('location', statusUrl(id));
     if (record?.status === 'failed') {
       const error = record.error ?? { code: 'purchase_failed' as const, detail: 'The purchase failed.' };
       metrics.purchaseOutcomes.inc({ outcome: error.code });
-      return problem(c, new AppError(error.code, error.detail, { purchaseId: id }));
+      throw new AppError(error.code, error.detail, { purchaseId: id }, { location: statusUrl(id) });
     }
     if (record && TERMINAL.has(record.status)) {
       metrics.purchaseOutcomes.inc({ outcome: record.status });
@@ -64,14 +114,11 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
     return c.json({ id, status: record?.status ?? 'accepted', statusUrl: statusUrl(id) }, 202);
   };
 
-  app.post('/', purchaseLimit, async (c) => {
-    const idemKey = c.req.header('idempotency-key');
-    if (idemKey !== undefined && !IDEMPOTENCY_KEY.test(idemKey)) {
-      throw new AppError('validation_error', 'Idempotency-Key must be 1–255 visible ASCII characters.');
-    }
-    const body = await readBody(c);
+  app.openapi(buy(purchaseLimit), async (c) => {
+    const { 'idempotency-key': idemKey, prefer } = c.req.valid('header');
+    const body = c.req.valid('json');
     const customer = c.get('customer');
-    const async = deps.mode === 'async' || /respond-async/i.test(c.req.header('prefer') ?? '');
+    const async = deps.mode === 'async' || /respond-async/i.test(prefer ?? '');
     const { id, replay } = await deps.service.submit(customer, body, { idempotencyKey: idemKey, requestId: c.get('requestId'), acknowledge: async });
     if (replay) c.header('idempotent-replayed', 'true');
     if (async) c.header('preference-applied', 'respond-async');
@@ -83,10 +130,16 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
     return answer(c, id, record);
   });
 
-  app.get('/:id', async (c) => c.json(purchaseView(await owned(c))));
+  app.openapi(list, async (c) => {
+    const customerId = c.get('customer').id;
+    const records = await deps.lists.page(c, `purchases:${customerId}`, c.req.valid('query'), (after, limit) => stores.purchases.pageByCustomer(customerId, after, limit));
+    return c.json(records.map(purchaseView), 200);
+  });
 
-  app.get('/:id/events', async (c) => {
-    const first = await owned(c);
+  app.openapi(getOne, async (c) => c.json(purchaseView(await owned(c, c.req.valid('param').id)), 200));
+
+  app.openapi(eventStream, async (c) => {
+    const first = await owned(c, c.req.valid('param').id);
     return streamSSE(c, async (stream) => {
       let seq = 0;
       const send = async (record: PurchaseRecord, event: string) =>

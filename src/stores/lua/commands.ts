@@ -41,13 +41,14 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     stepStatus: string,
     ...fields: string[]
   ): Result<-1 | 0 | 1, Context>;
-  /** accept-purchase-5.lua: the earlier claim's value (nothing written), or null. Call through acceptPurchase(). */
+  /** accept-purchase-6.lua: the earlier claim's value (nothing written), or null. Call through acceptPurchase(). */
   acceptPurchase(
     record: string,
     openSet: string,
     claim: string,
     acknowledgement: string,
     acknowledgements: string,
+    purchases: string,
     id: string,
     createdAtMs: number,
     claimValue: string,
@@ -84,7 +85,7 @@ declare module 'ioredis' {
 
 /** Each command's file: a command without a file, or a file without a command, does not compile. */
 const FILES = {
-  acceptPurchase: 'accept-purchase-5.lua',
+  acceptPurchase: 'accept-purchase-6.lua',
   reserveStock: 'reserve-stock-n.lua',
   setAvailable: 'set-available-1.lua',
   settleReservation: 'settle-reservation-1.lua',
@@ -145,13 +146,15 @@ export function updatePurchase(redis: RedisCommander, u: PurchaseUpdate): Promis
   return redis.updatePurchase(u.record, u.openSet, u.guard, u.outcomeChannel, u.progressChannel, u.id, u.close, u.step, u.stepStatus, ...pairs(u.fields));
 }
 
-/** accept-purchase-5's arguments by name (see the file's header); an absent key is ''. */
+/** accept-purchase-6's arguments by name (see the file's header); an absent key is ''. */
 export interface PurchaseAcceptance {
   record: string;
   openSet: string;
   claim: string;
   acknowledgement: string;
   acknowledgements: string;
+  /** The customer's purchase index. */
+  purchases: string;
   id: string;
   createdAtMs: number;
   claimValue: string;
@@ -163,7 +166,7 @@ export interface PurchaseAcceptance {
   fields: Record<string, string>;
 }
 
-/** Runs accept-purchase-5 with named arguments: the earlier claim's value, or null when accepted. */
+/** Runs accept-purchase-6 with named arguments: the earlier claim's value, or null when accepted. */
 export function acceptPurchase(redis: RedisCommander, a: PurchaseAcceptance): Promise<string | null> {
   return redis.acceptPurchase(
     a.record,
@@ -171,6 +174,7 @@ export function acceptPurchase(redis: RedisCommander, a: PurchaseAcceptance): Pr
     a.claim,
     a.acknowledgement,
     a.acknowledgements,
+    a.purchases,
     a.id,
     a.createdAtMs,
     a.claimValue,

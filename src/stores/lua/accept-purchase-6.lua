@@ -10,6 +10,7 @@
   KEYS[3] the Idempotency-Key claim (string), or '' without one
   KEYS[4] the acknowledgement notification (string), or '' without one
   KEYS[5] its customer's notification index (sorted set), or '' without one
+  KEYS[6] the customer's purchase index (sorted set, scored by creation time; trimmed to the retention)
 
   ARGV[1] purchase id
   ARGV[2] created-at, epoch ms (the score in both indexes)
@@ -17,7 +18,7 @@
   ARGV[4] claim TTL in seconds
   ARGV[5] acknowledgement JSON
   ARGV[6] acknowledgement id
-  ARGV[7] notification retention in seconds (0 = keep)
+  ARGV[7] notification and purchase-index retention in seconds (0 = keep)
   ARGV[8…] field, value, field, value… of the record
 
   Returns the earlier claim's value when the key was taken (nothing written), else nil
@@ -28,6 +29,8 @@ if KEYS[3] ~= '' then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[6], 'NX', ARGV[2], ARGV[1])
+if tonumber(ARGV[7]) > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[6], 0, tonumber(ARGV[2]) - tonumber(ARGV[7]) * 1000) end
 if KEYS[4] ~= '' then
   local retention = tonumber(ARGV[7])
   if retention > 0 then redis.call('SET', KEYS[4], ARGV[5], 'EX', retention, 'NX') else redis.call('SET', KEYS[4], ARGV[5], 'NX') end

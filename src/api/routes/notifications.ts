@@ -1,0 +1,27 @@
+import { createRoute } from '@hono/zod-openapi';
+import type { Stores } from '../../stores/domain-stores.js';
+import { listQuery, listResponses, type Lists } from '../lists.js';
+import type { AuthEnv } from '../middleware/auth.js';
+import { notificationSchema } from '../response-schemas.js';
+import { apiApp } from '../validation.js';
+import { withoutOwner } from '../views.js';
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'Your notifications',
+  tags: ['notifications'],
+  request: { query: listQuery },
+  responses: listResponses(notificationSchema, 'The notifications of the customer'),
+});
+
+/** The customer's own notifications. */
+export function notificationRoutes(stores: Stores, lists: Lists) {
+  const app = apiApp<AuthEnv>();
+  app.openapi(list, async (c) => {
+    const customerId = c.get('customer').id;
+    const page = await lists.page(c, `notifications:${customerId}`, c.req.valid('query'), (after, limit) => stores.notifications.pageByCustomer(customerId, after, limit));
+    return c.json(page.map(withoutOwner), 200);
+  });
+  return app;
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { defineStep, type UndoableStep } from '../../src/saga/define-step.js';
+import { deriveSaga, SAGA, type Stage } from '../../src/saga/saga.js';
+import { sagaHandlers } from '../../src/saga/handlers.js';
+import type { SagaContext } from '../../src/saga/context.js';
+import { validation } from '../../src/saga/steps/validation.js';
+
+/** A step added the way README says: one step value and one line in a saga list. */
+const loyalty = defineStep({
+  name: 'loyalty_points',
+  failure: 'purchase_failed',
+  fault: 'loyalty.award',
+  invoke: async () => ({}),
+  compensate: { job: 'revoke', run: async () => true },
+});
+const withLoyalty = [SAGA[0], { ...SAGA[1], steps: [...SAGA[1].steps, loyalty] }, SAGA[2], SAGA[3]] as const satisfies readonly Stage[];
+
+// Compensation plans only UndoableSteps: a step without an undo cannot be planned as one.
+// @ts-expect-error validation has no compensate
+const notUndoable: UndoableStep = validation;
+
+describe('the saga list is the one place a step is added', () => {
+  it('derives the step order, the undoable steps and the fault points from the list', () => {
+    const saga = deriveSaga(withLoyalty);
+    expect(saga.names).toEqual(['validation', 'stock_check', 'payment', 'inventory_update', 'loyalty_points', 'provisioning', 'order_placement', 'notification']);
+    expect(saga.undoable.map((s) => s.name)).toContain('loyalty_points');
+    expect(saga.stageOf(loyalty).queue).toBe('payment');
+    expect(saga.faultPoints).toContain('loyalty.award');
+    expect(notUndoable).toBe(validation);
+  });
+
+  it("derives the handler table: the new step's undo job on its stage's queue, beside the others", () => {
+    const handlers = sagaHandlers({ stores: {} } as SagaContext, withLoyalty);
+    expect(Object.keys(handlers.payment!).sort()).toEqual(['charge', 'refund', 'restock', 'revoke']);
+    expect(Object.keys(handlers.orchestrator!).sort()).toEqual(['complete', 'release', 'settle', 'start']);
+    expect(Object.keys(handlers.provisioning!).sort()).toEqual(['deprovision', 'fulfil']);
+  });
+
+  it('refuses two jobs of one name on one queue at start-up, instead of running the wrong one', () => {
+    const clash = defineStep({ ...loyalty, name: 'clash', compensate: { job: 'refund', run: async () => true } });
+    const saga = [SAGA[0], { ...SAGA[1], steps: [...SAGA[1].steps, clash] }, SAGA[2], SAGA[3]] as const satisfies readonly Stage[];
+    expect(() => sagaHandlers({ stores: {} } as SagaContext, saga)).toThrow('two saga jobs named payment/refund');
+  });
+});
