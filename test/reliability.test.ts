@@ -66,6 +66,8 @@ describe('reliability: watchdog and audit', () => {
     expect(state.payment.status).toBe('refunded');
     const steps = Object.fromEntries(state.steps.map((s: { name: string; status: string }) => [s.name, s.status]));
     expect(steps).toMatchObject({ stock_check: 'compensated', payment: 'compensated', inventory_update: 'failed' });
+    // The watchdog leaves it in the shape the root leaves a failed purchase: nothing after the failure left pending.
+    expect(steps).toEqual({ validation: 'completed', stock_check: 'compensated', payment: 'compensated', inventory_update: 'failed', provisioning: 'skipped', order_placement: 'skipped', notification: 'skipped' });
     expect(await sys.stores.catalog.stock('basic-plan')).toEqual(before);
     const failure = await eventually('purchase_failed notification', async () => (await customer.notifications()).find((n) => n.type === 'purchase_failed'));
     expect(failure.details.refunded).toBe(true);
