@@ -1,25 +1,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageJobId } from '../src/ids.js';
 import { QUEUES } from '../src/queues/contract.js';
 import { ROOT_STAGE, SAGA, START_STAGE } from '../src/saga/saga.js';
 import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
+import { launchChromium } from './helpers/browser.js';
 
-/** Debian's chromium (scripts/ensure-chromium.sh installs it); playwright-core brings no browser. */
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.resolve('test-output/bull-board.png');
-
-async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the Bull Board test needs Debian's chromium. Run "bash scripts/ensure-chromium.sh" (as root) or "sudo apt-get install -y chromium".`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
 
 /** A browser context that only talks to loopback (Bull Board's page links Google Fonts). */
 async function loopbackContext(browser: Browser, credentials?: { username: string; password: string }): Promise<BrowserContext> {
@@ -33,7 +22,7 @@ describe('Bull Board in a real browser', () => {
   let sys: TestSystem;
   let launched: Promise<Browser> | undefined;
   // Launched by the tests themselves, so a missing chromium fails each of them (not a skip) with the message above.
-  const browser = () => (launched ??= launch());
+  const browser = () => (launched ??= launchChromium('the Bull Board test'));
 
   beforeAll(async () => {
     sys = await startTestSystem();

@@ -1,28 +1,17 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http as request } from './helpers/customer.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
+import { launchChromium } from './helpers/browser.js';
 
-/** Debian's chromium (scripts/ensure-chromium.sh installs it); playwright-core brings no browser. */
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.resolve('test-output/docs.png');
-
-async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the /docs test needs Debian's chromium. Run "bash scripts/ensure-chromium.sh" (as root) or "sudo apt-get install -y chromium".`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
 
 describe('GET /docs: the API reference in a real browser', () => {
   let sys: TestSystem;
   let launched: Promise<Browser> | undefined;
-  const browser = () => (launched ??= launch());
+  const browser = () => (launched ??= launchChromium('the /docs test'));
 
   beforeAll(async () => {
     sys = await startTestSystem();

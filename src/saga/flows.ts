@@ -71,5 +71,9 @@ export function compensationFlows(purchaseId: string, plan: CompensationPlan, po
     opts: { ...stepJobOptions(policy), jobId: settleJobId(purchaseId) },
     ...(plan.money.length ? { children: plan.money.map((s) => undoJob(purchaseId, s, policy, true)) } : {}),
   };
-  return [settle, ...plan.outside.map((s) => undoJob(purchaseId, s, policy, false))];
+  return [settle, ...outsideUndoJobs(purchaseId, plan.outside, policy)];
 }
+
+/** The outside undos as jobs of their own (the watchdog re-adds one whose job was lost). */
+export const outsideUndoJobs = (purchaseId: string, steps: readonly UndoableStep[], policy: RetryPolicy): FlowJob[] =>
+  steps.map((s) => undoJob(purchaseId, s, policy, false));

@@ -3,7 +3,7 @@ import { orderIdFor, settleJobId, stageJobId, undoJobId } from '../ids.js';
 import type { QueueName } from '../queues/contract.js';
 import { compensate } from '../saga/compensate.js';
 import type { SagaContext } from '../saga/context.js';
-import { compensationFlows, rootJob } from '../saga/flows.js';
+import { compensationFlows, outsideUndoJobs, rootJob } from '../saga/flows.js';
 import { ROOT_STAGE, SAGA, stageOf, UNDOABLE, type StepName } from '../saga/saga.js';
 import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
 import type { PurchaseRecord } from '../purchase/record.js';
@@ -58,9 +58,12 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
     const jobs = record ? await jobStates(record) : { saga: [], undos: {} };
     let decision = atDeadline(record, jobs);
     if (decision.do === 'check-order') decision = atDeadline(record, jobs, (await ctx.stores.orders.get(orderIdFor(id)))?.id ?? null);
-    if (!record || decision.do === 'close') {
-      await purchases.close(id);
+    if (!record) {
       await purchases.forgetOpen(id);
+      return 'forgotten';
+    }
+    if (decision.do === 'close') {
+      await purchases.close(id);
       return 'forgotten';
     }
     const log = ctx.log.child({ purchaseId: id, phase: record.phase, states: jobs.saga.join(',') });
@@ -95,10 +98,7 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
 
   /** Lost undo jobs are added again; ones that ended without recording an outcome are reviews. */
   const repairUndos = async (record: PurchaseRecord, redrive: StepName[], failed: StepName[]) => {
-    if (redrive.length) {
-      const plan = { skip: [], money: [], outside: UNDOABLE.filter((s) => redrive.includes(s.name as StepName)) };
-      await ctx.flows.addBulk(compensationFlows(record.id, plan, ctx.compensationPolicy).slice(1));
-    }
+    if (redrive.length) await ctx.flows.addBulk(outsideUndoJobs(record.id, UNDOABLE.filter((s) => redrive.includes(s.name as StepName)), ctx.compensationPolicy));
     for (const step of failed) {
       const attempts = record.undos[step]?.attempts ?? 0;
       const next = afterUndo(record, step, { ok: false, final: true, error: 'its job ended without recording an outcome' }, attempts, new Date().toISOString());

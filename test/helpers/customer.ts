@@ -116,15 +116,15 @@ export class Customer {
    * worked on (an outside system's cleanup goes on after the customer got the answer).
    */
   async waitForSettled(id: string, timeoutMs = 15_000): Promise<any> {
-    let state: any;
-    await vi.waitFor(
+    return vi.waitFor(
       async () => {
-        state = await this.waitForTerminal(id, timeoutMs);
+        const state = await this.purchaseState(id);
+        expect(['completed', 'partially_fulfilled', 'failed']).toContain(state.status);
         expect(state.steps.filter((s: { undo?: { status: string } }) => s.undo && s.undo.status !== 'failed')).toEqual([]);
+        return state;
       },
       { timeout: timeoutMs, interval: 50 },
     );
-    return state;
   }
 
   /** Polls the status URL until the purchase is terminal (or the deadline passes). */
