@@ -10,7 +10,9 @@ export const BASELINE_QUEUES = [...new Set(SAGA.map((s) => `bench-${s.queue}`))]
  * With `perStage`, one job per stage instead: the same job count as our own flow.
  */
 export function baselineFlow(id: string, perStage = false): FlowJob {
-  const units = perStage ? SAGA.map((s) => ({ name: s.name, queue: s.queue })) : STEPS.map((s) => ({ name: s.name, queue: stageOf(s).queue }));
+  const units = perStage
+    ? SAGA.map((s) => ({ name: s.name, queue: s.queue }))
+    : STEPS.map((s) => ({ name: s.name, queue: stageOf(s).queue }));
   let node: FlowJob | undefined;
   for (const unit of units) {
     node = {
@@ -25,4 +27,5 @@ export function baselineFlow(id: string, perStage = false): FlowJob {
 }
 
 /** The root job id, whose completion ends a baseline flow. */
-export const baselineRootId = (id: string, perStage = false) => `${id}-${perStage ? SAGA[SAGA.length - 1]!.name : STEPS[STEPS.length - 1]!.name}`;
+export const baselineRootId = (id: string, perStage = false) =>
+  `${id}-${perStage ? SAGA[SAGA.length - 1]!.name : STEPS[STEPS.length - 1]!.name}`;

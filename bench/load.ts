@@ -15,7 +15,11 @@ const productId = process.env.PRODUCT ?? 'basic-plan';
 
 const tokens = await Promise.all(
   Array.from({ length: n }, async (_, i) => {
-    const res = await fetch(`${auth}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: `load-${i}`, ttlSeconds: 3600 }) });
+    const res = await fetch(`${auth}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: `load-${i}`, ttlSeconds: 3600 }),
+    });
     return ((await res.json()) as { access_token: string }).access_token;
   }),
 );
@@ -31,7 +35,12 @@ await Promise.all(
       const t = performance.now();
       const res = await client.post(
         `${gateway}/v1/purchases`,
-        { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `l-${w}-${i}-${Date.now()}`, ...(mode === 'async' ? { prefer: 'respond-async' } : {}) },
+        {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': `l-${w}-${i}-${Date.now()}`,
+          ...(mode === 'async' ? { prefer: 'respond-async' } : {}),
+        },
         body,
       );
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
@@ -42,4 +51,6 @@ await Promise.all(
 latencies.sort((a, b) => a - b);
 const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]?.toFixed(1);
 client.close();
-console.log(`${mode}: ${(latencies.length / seconds).toFixed(0)}/s, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+console.log(
+  `${mode}: ${(latencies.length / seconds).toFixed(0)}/s, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+);

@@ -40,7 +40,11 @@ export async function census(redis: Redis, prefix: string): Promise<Census> {
 export function growth(before: Census, after: Census) {
   const kinds = new Set([...Object.keys(before), ...Object.keys(after)]);
   return [...kinds]
-    .map((kind) => ({ kind, keys: (after[kind]?.keys ?? 0) - (before[kind]?.keys ?? 0), bytes: (after[kind]?.bytes ?? 0) - (before[kind]?.bytes ?? 0) }))
+    .map((kind) => ({
+      kind,
+      keys: (after[kind]?.keys ?? 0) - (before[kind]?.keys ?? 0),
+      bytes: (after[kind]?.bytes ?? 0) - (before[kind]?.bytes ?? 0),
+    }))
     .filter((g) => g.keys !== 0 || g.bytes !== 0)
     .sort((a, b) => b.bytes - a.bytes);
 }

@@ -30,7 +30,11 @@ const RETENTION_S = process.env.BENCH_RETENTION_S ?? '60';
 const root = path.resolve(import.meta.dirname, '..');
 // BENCH_PROFILE=1: every process of the run writes V8 CPU profiles, one directory per role (bench/profile-summary.ts reads them).
 const PROFILE_DIR = path.join(root, 'bench/results/profiles');
-const execArgv = (label: string) => ['--import', 'tsx', ...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, label)}`] : [])];
+const execArgv = (label: string) => [
+  '--import',
+  'tsx',
+  ...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, label)}`] : []),
+];
 
 interface PhaseResult {
   name: string;
@@ -49,7 +53,8 @@ interface PhaseResult {
   peakRssMb: Record<string, number>;
 }
 
-const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0;
 
 /** What a phase drives: the processes whose CPU it counts, and one operation (true = success). */
 interface Contender {
@@ -75,14 +80,19 @@ interface Slice {
  */
 async function inTurns(redis: Redis, contenders: Contender[]) {
   const warmUpErrors = contenders.map(() => 0);
-  for (const [k, c] of contenders.entries()) if (WARMUP_S > 0) warmUpErrors[k] = (await closedLoop(N, WARMUP_S, (w, i) => c.op(w, 10_000_000 + i))).errors;
+  for (const [k, c] of contenders.entries())
+    if (WARMUP_S > 0) warmUpErrors[k] = (await closedLoop(N, WARMUP_S, (w, i) => c.op(w, 10_000_000 + i))).errors;
   const slices: Slice[][] = contenders.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [k, c] of contenders.entries()) {
       const [calls, cpu] = [await commandCalls(redis), await cpuMs(redis, c.pids)];
       const run = await closedLoop(N, SECONDS / ROUNDS, (w, i) => c.op(w, round * 1_000_000 + i));
       const [callsAfter, cpuAfter] = [await commandCalls(redis), await cpuMs(redis, c.pids)];
-      slices[k]!.push({ ...run, calls: delta(calls, callsAfter), cpu: Object.fromEntries(Object.entries(cpuAfter).map(([p, v]) => [p, v - (cpu[p] ?? 0)])) });
+      slices[k]!.push({
+        ...run,
+        calls: delta(calls, callsAfter),
+        cpu: Object.fromEntries(Object.entries(cpuAfter).map(([p, v]) => [p, v - (cpu[p] ?? 0)])),
+      });
     }
   }
   // An error in the warm-up is still an error of the benchmark.
@@ -139,13 +149,19 @@ async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return new Map([...info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
 
-const delta = (before: Map<string, number>, after: Map<string, number>) => new Map([...after].map(([cmd, n]) => [cmd, n - (before.get(cmd) ?? 0)]));
+const delta = (before: Map<string, number>, after: Map<string, number>) =>
+  new Map([...after].map(([cmd, n]) => [cmd, n - (before.get(cmd) ?? 0)]));
 
 /** Commands per op: the total and the busiest commands. */
 function commandsPerOp(calls: Map<string, number>, ops: number) {
   const perOp = [...calls].map(([cmd, n]) => [cmd, n / ops] as const).filter(([, n]) => n > 0);
   const total = perOp.reduce((s, [, n]) => s + n, 0);
-  const top = Object.fromEntries(perOp.sort((a, b) => b[1] - a[1]).slice(0, 12).map(([cmd, n]) => [cmd, Math.round(n * 10) / 10]));
+  const top = Object.fromEntries(
+    perOp
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([cmd, n]) => [cmd, Math.round(n * 10) / 10]),
+  );
   return { total, top };
 }
 
@@ -187,7 +203,13 @@ function start(script: string, env: Record<string, string>): Promise<ChildProces
 async function waitHttp(url: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not come up`);
@@ -225,7 +247,9 @@ async function bareFlow(redisUrl: string, perStage: boolean) {
   };
   return {
     contender,
-    name: perStage ? `reference: bare BullMQ flow, one job per stage (${SAGA.length} jobs)` : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`,
+    name: perStage
+      ? `reference: bare BullMQ flow, one job per stage (${SAGA.length} jobs)`
+      : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`,
     peakRssMb: () => ({ workers: peakRssMb(workers.pid!), producers: Math.round(process.resourceUsage().maxRSS / 1024) }),
     async close() {
       await events.close();
@@ -261,7 +285,13 @@ const KEPT_KINDS = new Set(['order', 'orders', 'provisioned', 'provisioned-by', 
  * V8 heap in use is sampled every 5 s: its floor (right after a collection) is what a leak
  * raises, where a single sample mostly tells how long ago the last collection was.
  */
-async function soakAt(redis: Redis, prefix: string, processes: Record<string, { pid: number; metrics: string }>, rate: number, op: (i: number) => Promise<{ status: number }>) {
+async function soakAt(
+  redis: Redis,
+  prefix: string,
+  processes: Record<string, { pid: number; metrics: string }>,
+  rate: number,
+  op: (i: number) => Promise<{ status: number }>,
+) {
   const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
   // The V8 heap in use, from prom-client's default metrics: a leak grows it, allocator slack does not.
   const heap = async (url: string) => Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(await (await fetch(url)).text())?.[1]);
@@ -269,7 +299,9 @@ async function soakAt(redis: Redis, prefix: string, processes: Record<string, { 
   const sample = async () => {
     const keys = await census(redis, prefix);
     const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-    const kept = Object.entries(keys).filter(([kind]) => KEPT_KINDS.has(kind)).reduce((s, [, e]) => s + e.bytes, 0);
+    const kept = Object.entries(keys)
+      .filter(([kind]) => KEPT_KINDS.has(kind))
+      .reduce((s, [, e]) => s + e.bytes, 0);
     return { used, kept, keys, rss: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, rss(pid)])) };
   };
   let errors = 0;
@@ -305,7 +337,8 @@ async function soakAt(redis: Redis, prefix: string, processes: Record<string, { 
   clearInterval(sampler);
   const last = await sample();
   const window = Math.min(60_000, (SOAK_S * 1000) / 3);
-  const floor = (k: string, from: number, to: number) => Math.min(...heapSamples.filter((h) => h.at >= from && h.at < to).map((h) => h.heaps[k]!));
+  const floor = (k: string, from: number, to: number) =>
+    Math.min(...heapSamples.filter((h) => h.at >= from && h.at < to).map((h) => h.heaps[k]!));
   const soakEnded = performance.now();
   const pct = (a: number, b: number) => Math.round((1000 * (b - a)) / a) / 10;
   const mb = (bytes: number) => Math.round(bytes / 2 ** 17) / 8;
@@ -324,13 +357,21 @@ async function soakAt(redis: Redis, prefix: string, processes: Record<string, { 
     rssGrowthPct: Object.fromEntries(Object.keys(pids).map((k) => [k, pct(first.rss[k]!, last.rss[k]!)])),
     rssMb: Object.fromEntries(Object.keys(pids).map((k) => [k, [mb(first.rss[k]!), mb(last.rss[k]!)]])),
     /** The lowest heap in use in the soak's first and last minute, MB, and its growth. */
-    heapFloorMb: Object.fromEntries(Object.keys(pids).map((k) => [k, [mb(floor(k, soakStarted, soakStarted + window)), mb(floor(k, soakEnded - window, soakEnded))]])),
-    heapFloorGrowthPct: Object.fromEntries(Object.keys(pids).map((k) => [k, pct(floor(k, soakStarted, soakStarted + window), floor(k, soakEnded - window, soakEnded))])),
+    heapFloorMb: Object.fromEntries(
+      Object.keys(pids).map((k) => [k, [mb(floor(k, soakStarted, soakStarted + window)), mb(floor(k, soakEnded - window, soakEnded))]]),
+    ),
+    heapFloorGrowthPct: Object.fromEntries(
+      Object.keys(pids).map((k) => [k, pct(floor(k, soakStarted, soakStarted + window), floor(k, soakEnded - window, soakEnded))]),
+    ),
   };
 }
 
 async function token(authUrl: string, sub: string): Promise<string> {
-  const res = await fetch(`${authUrl}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub, ttlSeconds: 3600 }) });
+  const res = await fetch(`${authUrl}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sub, ttlSeconds: 3600 }),
+  });
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
@@ -341,9 +382,16 @@ async function main() {
   const redis = new Redis(server.url);
   const results: PhaseResult[] = [];
   const catalogFile = path.join(dir, 'catalog.json');
-  writeFileSync(catalogFile, JSON.stringify({ products: [{ id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 }] }));
+  writeFileSync(
+    catalogFile,
+    JSON.stringify({
+      products: [{ id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 }],
+    }),
+  );
   const cores = os.cpus().length;
-  console.log(`purchase-system bench: N=${N}, ${SECONDS}s per phase, ${cores} cores, ${os.cpus()[0]?.model}, node ${process.version}, RETENTION_S=${RETENTION_S}`);
+  console.log(
+    `purchase-system bench: N=${N}, ${SECONDS}s per phase, ${cores} cores, ${os.cpus()[0]?.model}, node ${process.version}, RETENTION_S=${RETENTION_S}`,
+  );
 
   try {
     const refFlow = await bareFlow(server.url, true);
@@ -370,7 +418,11 @@ async function main() {
     // The deployment the README recommends, on the same two cores the baseline uses: a
     // gateway(+auth) process and a workers process, both started by src/main.ts.
     const spawnRole = (roles: string) =>
-      fork(path.join(root, 'src/main.ts'), [], { execArgv: execArgv(roles.replace(',', '+')), env: { ...process.env, ...env, ROLES: roles }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      fork(path.join(root, 'src/main.ts'), [], {
+        execArgv: execArgv(roles.replace(',', '+')),
+        env: { ...process.env, ...env, ROLES: roles },
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
     const workersProc = spawnRole('workers');
     const system = spawnRole('gateway,auth');
     const gateway = `http://127.0.0.1:${port}`;
@@ -381,22 +433,34 @@ async function main() {
     const body = JSON.stringify({ items: [{ productId: 'bench-plan', quantity: 1 }], payment: { token: 'tok_visa' } });
     const client = httpClient(N);
     const post = (w: number, i: number, extra: Record<string, string> = {}) =>
-      client.post(`${gateway}/v1/purchases`, { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json', 'idempotency-key': `k-${w}-${i}-${Date.now()}`, ...extra }, body);
+      client.post(
+        `${gateway}/v1/purchases`,
+        {
+          authorization: `Bearer ${tokens[w]}`,
+          'content-type': 'application/json',
+          'idempotency-key': `k-${w}-${i}-${Date.now()}`,
+          ...extra,
+        },
+        body,
+      );
 
     // The baseline and the system take turns (see inTurns); each idles while the other runs.
     const baseFlow = await bareFlow(server.url, false);
     const pids = { gateway: system.pid!, workers: workersProc.pid! };
     const systemKeysBefore = totalBytes(await census(redis, env.KEY_PREFIX));
-    const [base, sync] = await inTurns(redis, [
-      baseFlow.contender,
-      { pids, op: async (w, i) => (await post(w, i)).status === 201 },
-    ]);
+    const [base, sync] = await inTurns(redis, [baseFlow.contender, { pids, op: async (w, i) => (await post(w, i)).status === 201 }]);
     // The system's own keys only (a census of its prefix), so the baseline's jobs do not count.
     const retainedBytesPerPurchase = (totalBytes(await census(redis, env.KEY_PREFIX)) - systemKeysBefore) / sync!.ops;
     results.push({ name: baseFlow.name, ...base!, peakRssMb: baseFlow.peakRssMb() });
     await baseFlow.close();
-    results.push({ name: 'system: sync POST /v1/purchases (whole saga)', ...sync!, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
-    console.log(`  baseline and system done: ${base!.perSecond.toFixed(0)}/s and ${sync!.perSecond.toFixed(0)}/s, errors ${base!.errors} and ${sync!.errors}`);
+    results.push({
+      name: 'system: sync POST /v1/purchases (whole saga)',
+      ...sync!,
+      peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) },
+    });
+    console.log(
+      `  baseline and system done: ${base!.perSecond.toFixed(0)}/s and ${sync!.perSecond.toFixed(0)}/s, errors ${base!.errors} and ${sync!.errors}`,
+    );
 
     // The gateway and the bare route take turns, with the CPU to themselves: the workers stay up (the gateway
     // checks their heartbeat) but the queue they take purchases from is paused; they run the backlog afterwards.
@@ -407,22 +471,38 @@ async function main() {
       { pids: { gateway: system.pid! }, op: async (w, i) => (await post(w, 5_000_000 + i, { prefer: 'respond-async' })).status === 202 },
       {
         pids: { bare: bare.pid! },
-        op: async (w) => (await client.post(`http://127.0.0.1:${barePort}/v1/purchases`, { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' }, body)).status === 202,
+        op: async (w) =>
+          (
+            await client.post(
+              `http://127.0.0.1:${barePort}/v1/purchases`,
+              { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json' },
+              body,
+            )
+          ).status === 202,
       },
     ]);
     await handOff.resume();
     await handOff.close();
-    results.push({ name: 'gateway: async POST accept', ...accept!, peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) } });
+    results.push({
+      name: 'gateway: async POST accept',
+      ...accept!,
+      peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) },
+    });
     results.push({ name: 'bare Hono route verifying the same JWT', ...bareRun!, peakRssMb: { bare: peakRssMb(bare.pid!) } });
     await stop(bare);
     // The accepted purchases finish before the soak, so they do not compete with it.
     const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen, 180_000);
-    console.log(`  accept and bare route done: ${accept!.perSecond.toFixed(0)}/s and ${bareRun!.perSecond.toFixed(0)}/s; backlog drained${backlog ? '' : ' NOT (timed out)'}`);
+    console.log(
+      `  accept and bare route done: ${accept!.perSecond.toFixed(0)}/s and ${bareRun!.perSecond.toFixed(0)}/s; backlog drained${backlog ? '' : ' NOT (timed out)'}`,
+    );
     results.push(reference);
 
     let soak: Awaited<ReturnType<typeof soakAt>> | undefined;
     if (SOAK_S > 0) {
-      const processes = { gateway: { pid: system.pid!, metrics: `${gateway}/metrics` }, workers: { pid: workersProc.pid!, metrics: `http://127.0.0.1:${metricsPort}/metrics` } };
+      const processes = {
+        gateway: { pid: system.pid!, metrics: `${gateway}/metrics` },
+        workers: { pid: workersProc.pid!, metrics: `http://127.0.0.1:${metricsPort}/metrics` },
+      };
       soak = await soakAt(redis, env.KEY_PREFIX, processes, sync!.perSecond / 2, (i) => post(i % N, 3_000_000 + i));
       console.log(`  soak done: ${soak.purchases} purchases`);
     }
@@ -451,23 +531,56 @@ async function main() {
     console.log('| phase | ops/s | p50 ms | p95 ms | p99 ms | errors | Redis cmds/op | peak RSS MB |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const r of results) {
-      const rss = Object.entries(r.peakRssMb).map(([k, v]) => `${k} ${v}`).join(', ');
-      console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${r.redisCommandsPerOp?.toFixed(1) ?? '–'} | ${rss} |`);
+      const rss = Object.entries(r.peakRssMb)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      console.log(
+        `| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${r.redisCommandsPerOp?.toFixed(1) ?? '–'} | ${rss} |`,
+      );
     }
     console.log('');
     console.log(`system/baseline throughput ${summary.ratios.systemVsBaselineThroughput.toFixed(2)} (target ≥ 0.70)`);
     console.log(`system/baseline p99        ${summary.ratios.systemVsBaselineP99.toFixed(2)} (target ≤ 2.00)`);
     console.log(`async accept / bare JWT    ${summary.ratios.acceptVsBareJwt.toFixed(2)} (target ≥ 0.50)`);
-    console.log(`for reference, against a bare flow with our job count: throughput ${summary.ratios.systemVsSameJobCountThroughput.toFixed(2)}, p99 ${summary.ratios.systemVsSameJobCountP99.toFixed(2)}`);
-    for (const r of [baseR, reference, sys, acc, bareR]) console.log(`CPU ms per op, ${r.name.split(':')[0]}: ${Object.entries(r.cpuMsPerOp ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}, total ${Object.values(r.cpuMsPerOp ?? {}).reduce((a, b) => a + b, 0).toFixed(2)}`);
-    for (const r of [baseR, reference, sys, acc]) console.log(`Redis commands per op, ${r.name.split(':')[0]}: ${Object.entries(r.redisCommandMix ?? {}).map(([c, n]) => `${c} ${n}`).join(', ')}`);
+    console.log(
+      `for reference, against a bare flow with our job count: throughput ${summary.ratios.systemVsSameJobCountThroughput.toFixed(2)}, p99 ${summary.ratios.systemVsSameJobCountP99.toFixed(2)}`,
+    );
+    for (const r of [baseR, reference, sys, acc, bareR])
+      console.log(
+        `CPU ms per op, ${r.name.split(':')[0]}: ${Object.entries(r.cpuMsPerOp ?? {})
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}, total ${Object.values(r.cpuMsPerOp ?? {})
+          .reduce((a, b) => a + b, 0)
+          .toFixed(2)}`,
+      );
+    for (const r of [baseR, reference, sys, acc])
+      console.log(
+        `Redis commands per op, ${r.name.split(':')[0]}: ${Object.entries(r.redisCommandMix ?? {})
+          .map(([c, n]) => `${c} ${n}`)
+          .join(', ')}`,
+      );
     console.log(`Redis memory per retained purchase ${(summary.redisBytesPerRetainedPurchase / 1024).toFixed(1)} KiB`);
     if (soak) {
       console.log(`soak ${SOAK_S}s at ${soak.ratePerSecond}/s (half the sync peak): ${soak.purchases} purchases, ${soak.errors} errors`);
-      console.log(`  Redis memory ${soak.redisGrowthPct}%; without what is kept by design (${[...KEPT_KINDS].join(', ')}): ${soak.redisGrowthWithoutKeptPct}% (used_memory), ${soak.trimmedKeysGrowthPct}% (the keys' census); what is kept grew ${soak.keptGrowthMb} MB`);
-      console.log(`  grew, per kind of key: ${soak.growthByKind.slice(0, 10).map((g) => `${g.kind} ${g.keys >= 0 ? '+' : ''}${g.keys} keys ${g.mb} MB`).join('; ')}`);
-      console.log(`  RSS ${Object.entries(soak.rssGrowthPct).map(([k, v]) => `${k} ${v}% (${soak.rssMb[k]!.join(' → ')} MB)`).join(', ')}`);
-      console.log(`  V8 heap in use, lowest in the first and the last minute: ${Object.entries(soak.heapFloorGrowthPct).map(([k, v]) => `${k} ${v}% (${soak.heapFloorMb[k]!.join(' → ')} MB)`).join(', ')}`);
+      console.log(
+        `  Redis memory ${soak.redisGrowthPct}%; without what is kept by design (${[...KEPT_KINDS].join(', ')}): ${soak.redisGrowthWithoutKeptPct}% (used_memory), ${soak.trimmedKeysGrowthPct}% (the keys' census); what is kept grew ${soak.keptGrowthMb} MB`,
+      );
+      console.log(
+        `  grew, per kind of key: ${soak.growthByKind
+          .slice(0, 10)
+          .map((g) => `${g.kind} ${g.keys >= 0 ? '+' : ''}${g.keys} keys ${g.mb} MB`)
+          .join('; ')}`,
+      );
+      console.log(
+        `  RSS ${Object.entries(soak.rssGrowthPct)
+          .map(([k, v]) => `${k} ${v}% (${soak.rssMb[k]!.join(' → ')} MB)`)
+          .join(', ')}`,
+      );
+      console.log(
+        `  V8 heap in use, lowest in the first and the last minute: ${Object.entries(soak.heapFloorGrowthPct)
+          .map(([k, v]) => `${k} ${v}% (${soak.heapFloorMb[k]!.join(' → ')} MB)`)
+          .join(', ')}`,
+      );
     }
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(path.join(root, 'bench/results/latest.json'), JSON.stringify(summary, null, 2));

@@ -30,7 +30,8 @@ export function nextCursor(headers: Headers): string | undefined {
     const match = /^<([^>]*)>(.*)$/.exec(link.trim());
     const rel = match && /;\s*rel=(?:"([^"]*)"|([^;\s]+))/i.exec(match[2]!);
     // rel may list several relation types, space-separated.
-    if (rel && (rel[1] ?? rel[2])!.toLowerCase().split(/\s+/).includes('next')) return new URL(match[1]!, 'http://base').searchParams.get('cursor') ?? undefined;
+    if (rel && (rel[1] ?? rel[2])!.toLowerCase().split(/\s+/).includes('next'))
+      return new URL(match[1]!, 'http://base').searchParams.get('cursor') ?? undefined;
   }
   return undefined;
 }

@@ -51,7 +51,9 @@ async function documentOfFreshGateway(): Promise<unknown> {
 }
 
 async function main() {
-  const document = process.env.API_URL ? await (await fetch(new URL('/openapi.json', process.env.API_URL))).json() : await documentOfFreshGateway();
+  const document = process.env.API_URL
+    ? await (await fetch(new URL('/openapi.json', process.env.API_URL))).json()
+    : await documentOfFreshGateway();
   writeFileSync(API_TYPES_FILE, await renderApiTypes(document));
   console.log(`wrote ${path.relative(process.cwd(), API_TYPES_FILE)}`);
 }

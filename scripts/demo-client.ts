@@ -59,7 +59,11 @@ const everything = (api: ApiClient, path: '/v1/orders' | '/v1/provisioned' | '/v
 /** A fresh demo customer: `demo-<scenario>-<random>`, with its own token. */
 export async function customer(o: DemoOptions, scenario: string) {
   const sub = `demo-${scenario}-${randomUUID().slice(0, 8)}`;
-  const res = await fetch(`${o.authUrl}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub, ttlSeconds: 600 }) });
+  const res = await fetch(`${o.authUrl}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sub, ttlSeconds: 600 }),
+  });
   if (res.status !== 200) throw new Error(`token for ${sub}: HTTP ${res.status}`);
   const api = createApiClient(o.gatewayUrl, (await res.json()).access_token);
   const purchase = async (id: string): Promise<any> => {
@@ -98,7 +102,9 @@ export async function customer(o: DemoOptions, scenario: string) {
         orders: mine(orders),
         provisioned: mine(provisioned),
         // Newest first on the wire; oldest first reads better.
-        notifications: mine(notifications).map((n: any) => n.type).reverse(),
+        notifications: mine(notifications)
+          .map((n: any) => n.type)
+          .reverse(),
       };
     },
   };
@@ -109,11 +115,16 @@ export type Purchase = Schemas['PurchaseRequest'];
 export type Answer = { status: number; headers: Headers; body: any };
 
 export const card = (token = 'tok_visa') => ({ token });
-export const item = (productId: string, quantity = 1, customization?: Record<string, unknown>) => ({ productId, quantity, ...(customization ? { customization } : {}) });
+export const item = (productId: string, quantity = 1, customization?: Record<string, unknown>) => ({
+  productId,
+  quantity,
+  ...(customization ? { customization } : {}),
+});
 export const domain = () => ({ domain: `demo-${randomUUID().slice(0, 6)}.example` });
 
 /** The problem's code, or the purchase's status (its error code once failed). */
-export const outcomeOf = (seen: Seen): string => seen.body?.code ?? (seen.view?.status === 'failed' ? seen.view.error?.code : seen.view?.status) ?? '-';
+export const outcomeOf = (seen: Seen): string =>
+  seen.body?.code ?? (seen.view?.status === 'failed' ? seen.view.error?.code : seen.view?.status) ?? '-';
 
 function mismatches(seen: Seen, want: Expected): string[] {
   const out: string[] = [];
@@ -121,15 +132,23 @@ function mismatches(seen: Seen, want: Expected): string[] {
   if (seen.status !== want.status && !(seen.polled && want.status !== 202)) out.push(`HTTP ${seen.status}, expected ${want.status}`);
   if (outcomeOf(seen) !== want.outcome) out.push(`outcome ${outcomeOf(seen)}, expected ${want.outcome}`);
   if ((seen.view?.payment?.status ?? 'none') !== want.payment) out.push(`payment ${seen.view?.payment?.status}, expected ${want.payment}`);
-  if ((seen.orders.length > 0) !== want.order) out.push(`${seen.orders.length} orders, expected ${want.order ? 'one' : 'none'}`);
+  if (seen.orders.length > 0 !== want.order) out.push(`${seen.orders.length} orders, expected ${want.order ? 'one' : 'none'}`);
   const units = want.provisioned ? seen.provisioned.filter((p) => p.status === want.provisioned!.status).length : 0;
-  if (units !== (want.provisioned?.count ?? 0) || seen.provisioned.length !== units) out.push(`provisioned ${describeUnits(seen.provisioned)}, expected ${want.provisioned?.count ?? 0} ${want.provisioned?.status ?? ''}`.trim());
+  if (units !== (want.provisioned?.count ?? 0) || seen.provisioned.length !== units)
+    out.push(
+      `provisioned ${describeUnits(seen.provisioned)}, expected ${want.provisioned?.count ?? 0} ${want.provisioned?.status ?? ''}`.trim(),
+    );
   for (const type of want.notifications ?? []) if (!seen.notifications.includes(type)) out.push(`no ${type} notification`);
   const established = seen.provisioned.filter((p) => p.integration?.status === 'established' && p.integration.externalRef).length;
-  if (want.integrations !== undefined && established !== want.integrations) out.push(`${established} integrations established, expected ${want.integrations}`);
+  if (want.integrations !== undefined && established !== want.integrations)
+    out.push(`${established} integrations established, expected ${want.integrations}`);
   if (want.left) {
-    const left = { removed: (seen.view?.removed ?? []).map((l: any) => l.productId), backordered: (seen.view?.backordered ?? []).map((l: any) => l.productId) };
-    if (JSON.stringify(left) !== JSON.stringify(want.left)) out.push(`left out ${JSON.stringify(left)}, expected ${JSON.stringify(want.left)}`);
+    const left = {
+      removed: (seen.view?.removed ?? []).map((l: any) => l.productId),
+      backordered: (seen.view?.backordered ?? []).map((l: any) => l.productId),
+    };
+    if (JSON.stringify(left) !== JSON.stringify(want.left))
+      out.push(`left out ${JSON.stringify(left)}, expected ${JSON.stringify(want.left)}`);
   }
   return out;
 }
@@ -162,7 +181,13 @@ export async function settle(c: DemoCustomer, res: Answer, want: Expected) {
   }
 }
 
-export function row(scenario: string, seen: Seen, problems: string[], httpStatus = seen.polled ? '202 → polled' : String(seen.status), outcome = outcomeOf(seen)): DemoRow {
+export function row(
+  scenario: string,
+  seen: Seen,
+  problems: string[],
+  httpStatus = seen.polled ? '202 → polled' : String(seen.status),
+  outcome = outcomeOf(seen),
+): DemoRow {
   return {
     scenario,
     httpStatus,
@@ -188,5 +213,18 @@ export const simple =
     return row(name, seen, problems);
   };
 
-export const done = (units: number, ...notes: string[]): Expected => ({ status: 201, outcome: 'completed', payment: 'captured', order: true, provisioned: { count: units, status: 'active' }, notifications: ['order_confirmation', ...notes] });
-export const refused = (status: number, code: string, payment = 'none', notes: string[] = []): Expected => ({ status, outcome: code, payment, order: false, notifications: notes });
+export const done = (units: number, ...notes: string[]): Expected => ({
+  status: 201,
+  outcome: 'completed',
+  payment: 'captured',
+  order: true,
+  provisioned: { count: units, status: 'active' },
+  notifications: ['order_confirmation', ...notes],
+});
+export const refused = (status: number, code: string, payment = 'none', notes: string[] = []): Expected => ({
+  status,
+  outcome: code,
+  payment,
+  order: false,
+  notifications: notes,
+});

@@ -9,7 +9,21 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { card, customer, domain, done, item, outcomeOf, refused, row, settle, simple, type DemoOptions, type DemoRow, type Scenario } from './demo-client.js';
+import {
+  card,
+  customer,
+  domain,
+  done,
+  item,
+  outcomeOf,
+  refused,
+  row,
+  settle,
+  simple,
+  type DemoOptions,
+  type DemoRow,
+  type Scenario,
+} from './demo-client.js';
 
 export type { DemoOptions, DemoRow } from './demo-client.js';
 
@@ -18,13 +32,37 @@ const INTEGRATION = { host: '127.0.0.1', port: 4000 };
 
 const SCENARIOS: Scenario[] = [
   simple('success', { items: [item('pro-plan', 1, domain())], payment: card() }, done(2, 'product_provisioned')),
-  simple('multiple-products', { items: [item('basic-plan'), item('storage-addon', 1, { sizeGb: 100 }), item('analytics')], payment: card() }, { ...done(3, 'product_provisioned'), integrations: 1 }),
+  simple(
+    'multiple-products',
+    { items: [item('basic-plan'), item('storage-addon', 1, { sizeGb: 100 }), item('analytics')], payment: card() },
+    { ...done(3, 'product_provisioned'), integrations: 1 },
+  ),
   simple('out-of-stock', { items: [item('limited-edition')], payment: card() }, refused(409, 'out_of_stock', 'none', ['out_of_stock'])),
-  simple('invalid-product', { items: [item('no-such-product')], payment: card() }, refused(422, 'invalid_product', 'none', ['purchase_failed'])),
-  simple('missing-customization', { items: [item('pro-plan')], payment: card() }, refused(422, 'incomplete_customization', 'none', ['purchase_failed'])),
-  simple('declined-card', { items: [item('basic-plan')], payment: card('tok_declined') }, refused(402, 'payment_failed', 'declined', ['payment_failed'])),
-  simple('partial-remove', { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'remove' }, { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: ['limited-edition'], backordered: [] } }),
-  simple('partial-backorder', { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'backorder' }, { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: [], backordered: ['limited-edition'] } }),
+  simple(
+    'invalid-product',
+    { items: [item('no-such-product')], payment: card() },
+    refused(422, 'invalid_product', 'none', ['purchase_failed']),
+  ),
+  simple(
+    'missing-customization',
+    { items: [item('pro-plan')], payment: card() },
+    refused(422, 'incomplete_customization', 'none', ['purchase_failed']),
+  ),
+  simple(
+    'declined-card',
+    { items: [item('basic-plan')], payment: card('tok_declined') },
+    refused(402, 'payment_failed', 'declined', ['payment_failed']),
+  ),
+  simple(
+    'partial-remove',
+    { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'remove' },
+    { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: ['limited-edition'], backordered: [] } },
+  ),
+  simple(
+    'partial-backorder',
+    { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'backorder' },
+    { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: [], backordered: ['limited-edition'] } },
+  ),
 
   async function quotaExceeded(o) {
     const c = await customer(o, 'quota');
@@ -41,7 +79,8 @@ const SCENARIOS: Scenario[] = [
     const c = await customer(o, 'async');
     const res = await c.buy({ items: [item('basic-plan')], payment: card() }, { prefer: 'respond-async' });
     const problems: string[] = [];
-    if (res.status !== 202 || res.body?.status !== 'accepted' || res.headers.get('location') !== res.body?.statusUrl) problems.push(`answered ${res.status} ${JSON.stringify(res.body)}, expected 202 accepted with Location`);
+    if (res.status !== 202 || res.body?.status !== 'accepted' || res.headers.get('location') !== res.body?.statusUrl)
+      problems.push(`answered ${res.status} ${JSON.stringify(res.body)}, expected 202 accepted with Location`);
     const settled = await settle(c, res, { ...done(1, 'purchase_accepted'), status: 202 });
     return row('async-polling', settled.seen, [...problems, ...settled.problems], '202 → polled', `accepted → ${outcomeOf(settled.seen)}`);
   },
@@ -53,7 +92,8 @@ const SCENARIOS: Scenario[] = [
     const first = await c.buy(body, { 'idempotency-key': key });
     const again = await c.buy(body, { 'idempotency-key': key });
     const { seen, problems } = await settle(c, again, done(1));
-    if (first.status !== 201 || again.body?.id !== first.body?.id) problems.push(`replay answered ${again.body?.id}, first was ${first.status} ${first.body?.id}`);
+    if (first.status !== 201 || again.body?.id !== first.body?.id)
+      problems.push(`replay answered ${again.body?.id}, first was ${first.status} ${first.body?.id}`);
     if (again.headers.get('idempotent-replayed') !== 'true') problems.push('no Idempotent-Replayed header');
     const orders = await c.allOrders();
     if (orders.length !== 1) problems.push(`${orders.length} orders for the customer, expected exactly one`);
@@ -61,27 +101,52 @@ const SCENARIOS: Scenario[] = [
   },
 
   async function rollback(o) {
-    const skip = (why: string): DemoRow => ({ scenario: 'rollback', httpStatus: '-', outcome: `skipped: ${why}`, payment: '-', order: '-', provisioned: '-', notifications: '-', ok: true, skipped: true, problems: [] });
+    const skip = (why: string): DemoRow => ({
+      scenario: 'rollback',
+      httpStatus: '-',
+      outcome: `skipped: ${why}`,
+      payment: '-',
+      order: '-',
+      provisioned: '-',
+      notifications: '-',
+      ok: true,
+      skipped: true,
+      problems: [],
+    });
     if (!o.adminPassword) return skip('no ADMIN_PASSWORD');
     const admin = (method: string, body?: unknown) =>
       fetch(`${o.gatewayUrl}/admin/faults`, {
         method,
-        headers: { authorization: `Basic ${Buffer.from(`${o.adminUser ?? 'admin'}:${o.adminPassword}`).toString('base64')}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${o.adminUser ?? 'admin'}:${o.adminPassword}`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     // Placing the order fails on every attempt (20 ≥ any STEP_ATTEMPTS): everything done before is undone.
     const armed = await admin('POST', { point: 'order.place', times: 20 });
     if (armed.status === 404) return skip('FAULT_INJECTION is off');
-    if (armed.status !== 201) return { ...skip(''), outcome: `fault not armed: HTTP ${armed.status}`, ok: false, skipped: false, problems: [`POST /admin/faults answered ${armed.status}`] };
+    if (armed.status !== 201)
+      return {
+        ...skip(''),
+        outcome: `fault not armed: HTTP ${armed.status}`,
+        ok: false,
+        skipped: false,
+        problems: [`POST /admin/faults answered ${armed.status}`],
+      };
     try {
-      return await simple('rollback', { items: [item('pro-plan', 1, domain())], payment: card() }, {
-        status: 502,
-        outcome: 'purchase_failed',
-        payment: 'refunded',
-        order: false,
-        provisioned: { count: 2, status: 'deprovisioned' },
-        notifications: ['purchase_failed'],
-      })(o);
+      return await simple(
+        'rollback',
+        { items: [item('pro-plan', 1, domain())], payment: card() },
+        {
+          status: 502,
+          outcome: 'purchase_failed',
+          payment: 'refunded',
+          order: false,
+          provisioned: { count: 2, status: 'deprovisioned' },
+          notifications: ['purchase_failed'],
+        },
+      )(o);
     } finally {
       await admin('DELETE');
     }
@@ -143,7 +208,11 @@ export function formatTable(rows: DemoRow[]): string {
   const widths = COLUMNS.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
   const line = (values: string[], mark: string) => `${mark} ${values.map((v, i) => v.padEnd(widths[i]!)).join(' | ')}`.trimEnd();
   const mark = (r: DemoRow) => (r.skipped ? '-' : r.ok ? '✓' : '✗');
-  return [line(cells[0]!, ' '), `  ${widths.map((w) => '-'.repeat(w)).join('-|-')}`, ...rows.map((r, i) => line(cells[i + 1]!, mark(r)))].join('\n');
+  return [
+    line(cells[0]!, ' '),
+    `  ${widths.map((w) => '-'.repeat(w)).join('-|-')}`,
+    ...rows.map((r, i) => line(cells[i + 1]!, mark(r))),
+  ].join('\n');
 }
 
 async function main() {
@@ -153,7 +222,10 @@ async function main() {
     adminUser: process.env.ADMIN_USER,
     adminPassword: process.env.ADMIN_PASSWORD,
   };
-  const up = await fetch(`${options.gatewayUrl}/healthz`).then((r) => r.ok, () => false);
+  const up = await fetch(`${options.gatewayUrl}/healthz`).then(
+    (r) => r.ok,
+    () => false,
+  );
   if (!up) {
     console.error(`No gateway answers at ${options.gatewayUrl}: start the system first (npm start), or set GATEWAY_URL and AUTH_URL.`);
     process.exit(1);

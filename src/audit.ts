@@ -59,14 +59,18 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
 
   // Stock: conserved and never negative; units sold = units in committed reservations + those settled.
   const soldByKey = new Map<string, number>();
-  for (const res of await values<{ state: string; stock: Record<string, number> }>(redis, await scanKeys(redis, keys.patterns.reservation))) {
+  for (const res of await values<{ state: string; stock: Record<string, number> }>(
+    redis,
+    await scanKeys(redis, keys.patterns.reservation),
+  )) {
     if (res.state !== 'committed') continue;
     for (const [key, n] of Object.entries(res.stock)) soldByKey.set(key, (soldByKey.get(key) ?? 0) + n);
   }
   for (const id of await stores.catalog.ids()) {
     const s = await stores.catalog.stock(id);
     if (s.available < 0 || s.reserved < 0 || s.sold < 0) violations.push(`stock ${id}: negative ${JSON.stringify(s)}`);
-    if (s.available + s.reserved + s.sold !== s.stocked) violations.push(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
+    if (s.available + s.reserved + s.sold !== s.stocked)
+      violations.push(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
     if (quiet && s.reserved !== 0) violations.push(`stock ${id}: ${s.reserved} units still reserved with no purchase open`);
     const accounted = (soldByKey.get(keys.stock(id)) ?? 0) + (await stores.inventory.settledUnits(id));
     if (accounted !== s.sold) violations.push(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
@@ -86,14 +90,19 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     if (refunded) refunds++;
     // The order is looked up by its derived id: the purchase record may have expired by retention.
     const ordered = (await stores.orders.get(orderIdFor(purchaseId))) !== undefined;
-    if (record && record.payment.chargeId !== charge.chargeId) violations.push(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`);
+    if (record && record.payment.chargeId !== charge.chargeId)
+      violations.push(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`);
     if (ordered && refunded) violations.push(`purchase ${purchaseId}: ordered and refunded`);
-    if (!ordered && !refunded && (quiet || record?.phase === 'done')) violations.push(`purchase ${purchaseId}: charged with no order and no refund`);
+    if (!ordered && !refunded && (quiet || record?.phase === 'done'))
+      violations.push(`purchase ${purchaseId}: charged with no order and no refund`);
     if (record?.status === 'failed' && !refunded) violations.push(`purchase ${purchaseId}: failed but its charge was not refunded`);
   }
 
   // Provisioning: nothing active without a placed order.
-  const provisioned = await values<{ id: string; purchaseId: string; status: string }>(redis, await scanKeys(redis, keys.patterns.provisioned));
+  const provisioned = await values<{ id: string; purchaseId: string; status: string }>(
+    redis,
+    await scanKeys(redis, keys.patterns.provisioned),
+  );
   let provisionedActive = 0;
   for (const unit of provisioned) {
     if (unit.status !== 'active') continue;

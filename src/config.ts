@@ -17,10 +17,20 @@ const schema = z.object({
   ROLES: z
     .string()
     .default('gateway,workers,auth')
-    .transform((s) => [...new Set(s.split(',').map((r) => r.trim()).filter(Boolean))])
+    .transform((s) => [
+      ...new Set(
+        s
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean),
+      ),
+    ])
     .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
   REDIS_URL: optionalUrl,
-  KEY_PREFIX: z.string().regex(/^[\w{}.-]+$/).default('ps'),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[\w{}.-]+$/)
+    .default('ps'),
   DATA_DIR: z.string().default('.data'),
   AUTH_JWKS_URL: optionalUrl,
   AUTH_ISSUER: z.string().min(1).default('purchase-auth-dev'),
@@ -54,7 +64,11 @@ const schema = z.object({
   /** Workers-only processes serve /metrics here when set. */
   METRICS_PORT: port.optional(),
   /** Finished purchase records and notifications expire after this; orders and the Product Store stay. */
-  RETENTION_S: z.coerce.number().int().min(0).default(30 * 24 * 3_600),
+  RETENTION_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30 * 24 * 3_600),
   WATCHDOG_INTERVAL_MS: ms.default(15_000),
   PURCHASE_DEADLINE_MS: ms.default(120_000),
   INTEGRATION_TIMEOUT_MS: ms.default(3_000),

@@ -8,7 +8,18 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   const options = {
     level,
     redact: {
-      paths: ['*.authorization', '*.token', 'token', 'payment.token', '*.payment.token', 'paymentToken', '*.paymentToken', 'req.headers.authorization', 'password', '*.password'],
+      paths: [
+        '*.authorization',
+        '*.token',
+        'token',
+        'payment.token',
+        '*.payment.token',
+        'paymentToken',
+        '*.paymentToken',
+        'req.headers.authorization',
+        'password',
+        '*.password',
+      ],
       censor: '[redacted]',
     },
   };

@@ -10,7 +10,9 @@ async function resolveRedis(redisUrl: string | undefined, dataDir: string): Prom
   if (redisUrl) return { url: redisUrl };
   if (await portOpen(6379)) return { url: 'redis://127.0.0.1:6379' };
   if (!redisServerInstalled()) {
-    console.error('No Redis on 127.0.0.1:6379 and no redis-server installed: run `sudo apt-get install -y redis-server` (or set REDIS_URL).');
+    console.error(
+      'No Redis on 127.0.0.1:6379 and no redis-server installed: run `sudo apt-get install -y redis-server` (or set REDIS_URL).',
+    );
     process.exit(1);
   }
   const local = await startRedisServer({ dir: path.join(dataDir, 'redis'), port: 6379 });

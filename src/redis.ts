@@ -49,9 +49,7 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
   const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
   const policy = reply[1];
   if (policy !== 'noeviction') {
-    throw new Error(
-      `Redis maxmemory-policy is "${policy}"; it must be "noeviction" (CONFIG SET maxmemory-policy noeviction)`,
-    );
+    throw new Error(`Redis maxmemory-policy is "${policy}"; it must be "noeviction" (CONFIG SET maxmemory-policy noeviction)`);
   }
 }
 

@@ -35,9 +35,15 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }, host: string, port: number): Promise<{ server: ServerType; url: string }> {
+async function listen(
+  app: { fetch: (req: Request) => Response | Promise<Response> },
+  host: string,
+  port: number,
+): Promise<{ server: ServerType; url: string }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => resolve({ server, url: `http://${host}:${info.port}` }));
+    const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) =>
+      resolve({ server, url: `http://${host}:${info.port}` }),
+    );
     server.once('error', reject);
   });
 }
@@ -58,7 +64,8 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
   stops.push(() => redis.quit().catch(() => redis.disconnect()));
   const system: RunningSystem = {
     async stop() {
-      for (const stop of stops.splice(0).reverse()) await stop().catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'));
+      for (const stop of stops.splice(0).reverse())
+        await stop().catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'));
     },
   };
   let workerRegistry: Registry | undefined;
@@ -88,7 +95,15 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       const storeRedis = connectRedis(redisUrl, 'worker');
       stops.push(() => storeRedis.quit().catch(() => storeRedis.disconnect()));
       const stores = createStores(storeRedis, keys, config.RETENTION_S);
-      const workers = await startWorkers({ config, redis: workerRedis, stores, provider: new TestPaymentProvider(storeRedis, keys), rules: loadRules(config.RULES_FILE), log, tracing });
+      const workers = await startWorkers({
+        config,
+        redis: workerRedis,
+        stores,
+        provider: new TestPaymentProvider(storeRedis, keys),
+        rules: loadRules(config.RULES_FILE),
+        log,
+        tracing,
+      });
       stops.push(() => workers.close());
       workerRegistry = workers.metrics.registry;
       if (!config.ROLES.includes('gateway') && config.METRICS_PORT !== undefined) {

@@ -35,13 +35,30 @@ const OPERATIONS = [
 ] as const;
 const LISTS = ['/v1/purchases', '/v1/orders', '/v1/provisioned', '/v1/notifications'];
 
-const resolve = (schema: any) => (schema?.$ref ? schema.$ref.split('/').slice(1).reduce((node: any, part: string) => node[part], doc) : schema);
+const resolve = (schema: any) =>
+  schema?.$ref
+    ? schema.$ref
+        .split('/')
+        .slice(1)
+        .reduce((node: any, part: string) => node[part], doc)
+    : schema;
 
 describe('the API document (contract §4.2)', () => {
   it('describes every customer path, and every response body with a schema of its own', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([...new Set(OPERATIONS.map(([, p]) => p))].sort());
-    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Purchase', 'PurchaseAccepted', 'PurchaseRequest', 'Order', 'ProvisionedProduct', 'Notification', 'Product', 'Problem']));
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining([
+        'Purchase',
+        'PurchaseAccepted',
+        'PurchaseRequest',
+        'Order',
+        'ProvisionedProduct',
+        'Notification',
+        'Product',
+        'Problem',
+      ]),
+    );
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     for (const [method, path] of OPERATIONS) {
       const op = doc.paths[path][method];
@@ -50,15 +67,20 @@ describe('the API document (contract §4.2)', () => {
         for (const [type, media] of Object.entries<any>(response.content ?? {})) {
           const schema = resolve(media.schema);
           // Nothing is a bare {"type":"object"} any more: each body says what is in it.
-          if (type.endsWith('json')) expect(schema.properties ?? resolve(schema.items)?.properties, `${method} ${path} ${status} ${type}`).toBeDefined();
+          if (type.endsWith('json'))
+            expect(schema.properties ?? resolve(schema.items)?.properties, `${method} ${path} ${status} ${type}`).toBeDefined();
         }
         if (status !== 'default' && Number(status) >= 400) expect(Object.keys(response.content)).toEqual(['application/problem+json']);
       }
       expect(op.responses.default, `${method} ${path} default`).toBeDefined();
     }
     const purchase = doc.components.schemas.Purchase;
-    expect(purchase.required).toEqual(expect.arrayContaining(['id', 'status', 'items', 'removed', 'backordered', 'steps', 'payment', 'createdAt', 'updatedAt']));
-    expect(purchase.properties.status.enum).toEqual(expect.arrayContaining(['accepted', 'processing', 'completed', 'partially_fulfilled', 'failed']));
+    expect(purchase.required).toEqual(
+      expect.arrayContaining(['id', 'status', 'items', 'removed', 'backordered', 'steps', 'payment', 'createdAt', 'updatedAt']),
+    );
+    expect(purchase.properties.status.enum).toEqual(
+      expect.arrayContaining(['accepted', 'processing', 'completed', 'partially_fulfilled', 'failed']),
+    );
     expect(doc.components.schemas.Problem.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'code']));
   });
 
@@ -91,10 +113,23 @@ describe('the API document (contract §4.2)', () => {
     };
     const bought = await call('buy', customer.buy('pro-plan', 1, { domain: 'docs.example' }));
     expect(bought.status).toBe(201);
-    const partial = await call('buy', customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }, { productId: 'sold-out', quantity: 1 }], payment: visa, outOfStock: 'backorder' }));
+    const partial = await call(
+      'buy',
+      customer.purchase({
+        items: [
+          { productId: 'basic-plan', quantity: 1 },
+          { productId: 'sold-out', quantity: 1 },
+        ],
+        payment: visa,
+        outOfStock: 'backorder',
+      }),
+    );
     expect(partial.body.status).toBe('partially_fulfilled');
     expect((await call('buy async', customer.buy('basic-plan', 1, undefined, { async: true }))).status).toBe(202);
-    expect((await call('declined', customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } }))).status).toBe(402);
+    expect(
+      (await call('declined', customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } })))
+        .status,
+    ).toBe(402);
     expect((await call('invalid', customer.purchase({ items: [] }))).status).toBe(400);
     expect((await call('unknown product', customer.buy('no-such-thing'))).status).toBe(422);
     expect((await call('purchase', customer.get(`/v1/purchases/${bought.body.id}`))).status).toBe(200);
@@ -116,9 +151,17 @@ describe('the API document (contract §4.2)', () => {
 
   it('catches a body that drifts from the document: a field it does not name, a wrong type, a status it does not declare', () => {
     const contract: ApiContract = compileContract(doc);
-    const problem = { type: 'https://purchase.example/problems/not-found', title: 'Not found', status: 404, detail: 'No such order.', code: 'not_found' };
+    const problem = {
+      type: 'https://purchase.example/problems/not-found',
+      title: 'Not found',
+      status: 404,
+      detail: 'No such order.',
+      code: 'not_found',
+    };
     expect(() => contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', problem)).not.toThrow();
-    expect(() => contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', { ...problem, stack: 'at …' })).toThrow(/stack/);
+    expect(() => contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', { ...problem, stack: 'at …' })).toThrow(
+      /stack/,
+    );
     expect(() => contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', { ...problem, code: 'oops' })).toThrow(/code/);
     expect(() => contract.check('GET', '/v1/orders', 200, 'application/json', [{ id: 1 }])).toThrow(/does not match/);
     expect(() => contract.check('GET', '/v1/products/x', 200, 'text/html', '<html>')).toThrow(/no text\/html/);

@@ -16,10 +16,13 @@ import { startTestSystem, testCatalog, TEST_ADMIN, type TestSystem } from './hel
  */
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-const jwksKids = async (authUrl: string) => ((await request(`${authUrl}/.well-known/jwks.json`)).body.keys as { kid: string }[]).map((k) => k.kid);
+const jwksKids = async (authUrl: string) =>
+  ((await request(`${authUrl}/.well-known/jwks.json`)).body.keys as { kid: string }[]).map((k) => k.kid);
 const basic = `Basic ${Buffer.from(`${TEST_ADMIN.user}:${TEST_ADMIN.password}`).toString('base64')}`;
-const rotate = (authUrl: string, authorization?: string) => request(`${authUrl}/admin/keys/rotate`, { method: 'POST', headers: authorization ? { authorization } : {} });
-const ordersWith = (gatewayUrl: string, token: string) => request(`${gatewayUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
+const rotate = (authUrl: string, authorization?: string) =>
+  request(`${authUrl}/admin/keys/rotate`, { method: 'POST', headers: authorization ? { authorization } : {} });
+const ordersWith = (gatewayUrl: string, token: string) =>
+  request(`${gatewayUrl}/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
 
 describe('auth: signing keys that persist (contract §2)', () => {
   it('a token stays valid across a restart of `npm start` on the same Redis', async () => {
@@ -50,7 +53,7 @@ describe('auth: signing keys that persist (contract §2)', () => {
     }
   });
 
-  it('auth processes that start together agree on one key, and each one\'s tokens pass the gateway', async () => {
+  it("auth processes that start together agree on one key, and each one's tokens pass the gateway", async () => {
     const env = { ROLES: 'auth', KEY_PREFIX: `keys${randomUUID().slice(0, 8)}` };
     const [a, b] = await Promise.all([startTestSystem({ env }), startTestSystem({ env })]);
     const gw = await startTestSystem({ env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: `${a.authUrl}/.well-known/jwks.json` } });
@@ -74,7 +77,9 @@ describe('auth: signing keys that persist (contract §2)', () => {
     beforeAll(async () => {
       // The new key signs 1.5 s after it is published: more than the gateway's 1 s refetch cooldown.
       auth = await startTestSystem({ env: { ROLES: 'auth', AUTH_KEY_ACTIVATION_MS: '1500' } });
-      gw = await startTestSystem({ env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: `${auth.authUrl}/.well-known/jwks.json`, AUTH_JWKS_COOLDOWN_MS: '1000' } });
+      gw = await startTestSystem({
+        env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: `${auth.authUrl}/.well-known/jwks.json`, AUTH_JWKS_COOLDOWN_MS: '1000' },
+      });
     });
     afterAll(async () => {
       await Promise.all([gw?.stop(), auth?.stop()]);
@@ -135,7 +140,11 @@ describe('auth: signing keys that persist (contract §2)', () => {
       expect((await ring.published(lastExpiry + 10 * 60_000)).map((k) => k.kid)).toEqual([second]);
       // The next rotation forgets it for good.
       const { kid: third } = await ring.rotate(lastExpiry + 10 * 60_000);
-      expect(Object.values(await redis.hgetall(hashKey)).map((v) => JSON.parse(v).kid).sort()).toEqual([second, third].sort());
+      expect(
+        Object.values(await redis.hgetall(hashKey))
+          .map((v) => JSON.parse(v).kid)
+          .sort(),
+      ).toEqual([second, third].sort());
     } finally {
       redis.disconnect();
     }

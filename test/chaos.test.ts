@@ -75,7 +75,10 @@ describe('chaos', () => {
         killed++;
         replacing = c.addWorkers();
       }
-      const body = i % 3 === 0 ? { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } } : { items: [{ productId: 'widget', quantity: 2 }], payment: { token: 'tok_visa' } };
+      const body =
+        i % 3 === 0
+          ? { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } }
+          : { items: [{ productId: 'widget', quantity: 2 }], payment: { token: 'tok_visa' } };
       const res = await c.post(tokens[i % tokens.length]!, body, { prefer: 'respond-async', 'idempotency-key': `k-${i}` });
       return { status: res.status, id: (res.body as { id?: string } | undefined)?.id };
     });
@@ -90,9 +93,18 @@ describe('chaos', () => {
       // Every page of the list (25 purchases a customer make more notifications than one page holds).
       const api = createApiClient(c.gatewayUrl, token);
       const notes = await listAll((cursor) => api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }));
-      for (const n of notes) if (n.type === 'order_confirmation') confirmations.set(n.purchaseId, (confirmations.get(n.purchaseId) ?? 0) + 1);
+      for (const n of notes)
+        if (n.type === 'order_confirmation') confirmations.set(n.purchaseId, (confirmations.get(n.purchaseId) ?? 0) + 1);
     }
-    report('kill-workers', { purchases: total, accepted: accepted.length, kills: killed, byStatus, seconds: (Date.now() - started) / 1000, violations: audit.violations.length, figures: audit.figures });
+    report('kill-workers', {
+      purchases: total,
+      accepted: accepted.length,
+      kills: killed,
+      byStatus,
+      seconds: (Date.now() - started) / 1000,
+      violations: audit.violations.length,
+      figures: audit.figures,
+    });
 
     expect(killed).toBe(3);
     expect(accepted.length).toBe(total);
@@ -104,7 +116,13 @@ describe('chaos', () => {
   }, 150_000);
 
   it('no oversell: hundreds of concurrent buyers for tiny stock, with a worker crash in the middle', async () => {
-    const tiny: Product[] = ['a', 'b', 'c'].map((id) => ({ id: `tiny-${id}`, name: id, price: { amount: 100, currency: 'USD' }, stock: 5, dependencies: [] }));
+    const tiny: Product[] = ['a', 'b', 'c'].map((id) => ({
+      id: `tiny-${id}`,
+      name: id,
+      price: { amount: 100, currency: 'USD' },
+      stock: 5,
+      dependencies: [],
+    }));
     const c = (cluster = await startCluster({ catalog: tiny, workers: 2 }));
     const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => c.token(`buyer-${i}`)));
     const results = await load(300, 60, async (i) => {
@@ -112,13 +130,23 @@ describe('chaos', () => {
         await c.workers.shift()!.kill9();
         await c.addWorkers();
       }
-      const res = await c.post(tokens[i % tokens.length]!, { items: [{ productId: `tiny-${'abc'[i % 3]}`, quantity: 1 }], payment: { token: 'tok_visa' } });
+      const res = await c.post(tokens[i % tokens.length]!, {
+        items: [{ productId: `tiny-${'abc'[i % 3]}`, quantity: 1 }],
+        payment: { token: 'tok_visa' },
+      });
       return res.status;
     });
     const audit = await c.settle(60_000);
     const stock = await Promise.all(tiny.map((p) => c.stores.catalog.stock(p.id)));
     const created = results.filter((s) => s === 201).length;
-    report('no-oversell', { buyers: results.length, created, outOfStock: results.filter((s) => s === 409).length, other: results.filter((s) => s !== 201 && s !== 409).length, stock, violations: audit.violations.length });
+    report('no-oversell', {
+      buyers: results.length,
+      created,
+      outOfStock: results.filter((s) => s === 409).length,
+      other: results.filter((s) => s !== 201 && s !== 409).length,
+      stock,
+      violations: audit.violations.length,
+    });
 
     expect(audit.violations).toEqual([]);
     for (const s of stock) {
@@ -139,7 +167,11 @@ describe('chaos', () => {
     const before = await c.stores.catalog.stock('widget');
     // Every provisioning attempt kills the process running it.
     expect((await c.admin('POST', '/admin/faults', { point: 'provision', times: 100, mode: 'crash' })).status).toBe(201);
-    const res = await c.post(token, { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } }, { prefer: 'respond-async' });
+    const res = await c.post(
+      token,
+      { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
+      { prefer: 'respond-async' },
+    );
     expect(res.status).toBe(202);
     const id = (res.body as { id: string }).id;
 
@@ -147,8 +179,16 @@ describe('chaos', () => {
     await c.admin('DELETE', '/admin/faults');
     const audit = await c.settle(30_000);
     const record = (await c.stores.purchases.get(id))!;
-    const waitingChildren = await Promise.all(Object.values(QUEUES).map((q) => new Queue(q, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` }).getWaitingChildrenCount()));
-    report('poison-step', { crashes, status: record.status, steps: record.steps, payment: record.payment.status, violations: audit.violations.length });
+    const waitingChildren = await Promise.all(
+      Object.values(QUEUES).map((q) => new Queue(q, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` }).getWaitingChildrenCount()),
+    );
+    report('poison-step', {
+      crashes,
+      status: record.status,
+      steps: record.steps,
+      payment: record.payment.status,
+      violations: audit.violations.length,
+    });
 
     expect(crashes).toBeGreaterThanOrEqual(2);
     expect(record.status).toBe('failed');
@@ -170,15 +210,29 @@ describe('chaos', () => {
     // payment and inventory_update share the `charge` job: the process dies after the charge, before the commit.
     expect(stageOf('payment')).toBe(stageOf('inventory_update'));
     expect((await c.admin('POST', '/admin/faults', { point: 'inventory.commit', times: 1, mode: 'crash' })).status).toBe(201);
-    const res = await c.post(customer, { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } }, { prefer: 'respond-async' });
+    const res = await c.post(
+      customer,
+      { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
+      { prefer: 'respond-async' },
+    );
     expect(res.status).toBe(202);
     const id = (res.body as { id: string }).id;
 
     const crashes = await superviseUntilDone(c, id, 60_000);
     const audit = await c.settle(30_000);
     const record = (await c.stores.purchases.get(id))!;
-    const ledger = JSON.parse((await c.client.get(c.stores.keys.providerCharge(chargeKey(id)))) ?? '{}') as { status?: string; chargeId?: string; amount?: number };
-    report('mid-stage-crash', { crashes, status: record.status, steps: record.steps, payment: record.payment.status, violations: audit.violations.length });
+    const ledger = JSON.parse((await c.client.get(c.stores.keys.providerCharge(chargeKey(id)))) ?? '{}') as {
+      status?: string;
+      chargeId?: string;
+      amount?: number;
+    };
+    report('mid-stage-crash', {
+      crashes,
+      status: record.status,
+      steps: record.steps,
+      payment: record.payment.status,
+      violations: audit.violations.length,
+    });
 
     expect(crashes).toBe(1);
     expect(record.status).toBe('completed');
@@ -197,7 +251,11 @@ describe('chaos', () => {
     const acknowledged: string[] = [];
     let i = 0;
     const submit = async () => {
-      const res = await c.post(tokens[i % tokens.length]!, { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } }, { prefer: 'respond-async', 'idempotency-key': `r-${i++}` });
+      const res = await c.post(
+        tokens[i % tokens.length]!,
+        { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
+        { prefer: 'respond-async', 'idempotency-key': `r-${i++}` },
+      );
       if (res.status === 202 || res.status === 201) acknowledged.push((res.body as { id: string }).id);
       return res;
     };
@@ -225,7 +283,14 @@ describe('chaos', () => {
     await load(100, 10, submit);
     const audit = await c.settle(60_000);
     const byStatus = await statusesOf(c, acknowledged);
-    report('redis-kill', { acknowledged: acknowledged.length, byStatus, gateway503ms: downMs, recoverMs, workerRestarts: 0, violations: audit.violations.length });
+    report('redis-kill', {
+      acknowledged: acknowledged.length,
+      byStatus,
+      gateway503ms: downMs,
+      recoverMs,
+      workerRestarts: 0,
+      violations: audit.violations.length,
+    });
 
     expect(c.workers.every((w) => w.child.exitCode === null)).toBe(true);
     expect(byStatus.missing ?? 0).toBe(0);
@@ -245,7 +310,10 @@ describe('chaos: failures under load', () => {
       expect((await c.admin('POST', '/admin/faults', { point, times: 24 })).status).toBe(201);
       const results = await load(30, 10, async (i) => {
         const res = await c.post(tokens[i % 10]!, { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } });
-        return { status: res.status, id: ((res.body as { id?: string; purchaseId?: string }).id ?? (res.body as { purchaseId?: string }).purchaseId)! };
+        return {
+          status: res.status,
+          id: ((res.body as { id?: string; purchaseId?: string }).id ?? (res.body as { purchaseId?: string }).purchaseId)!,
+        };
       });
       await c.admin('DELETE', '/admin/faults');
       await c.settle(30_000);
@@ -254,22 +322,42 @@ describe('chaos: failures under load', () => {
         const record = (await c.stores.purchases.get(r.id))!;
         if (record.status !== 'failed') continue;
         failed.push(record);
-        const order = ['validation', 'stock_check', 'payment', 'inventory_update', 'provisioning', 'order_placement', 'notification'] as const;
+        const order = [
+          'validation',
+          'stock_check',
+          'payment',
+          'inventory_update',
+          'provisioning',
+          'order_placement',
+          'notification',
+        ] as const;
         const at = order.indexOf(record.error!.step as (typeof order)[number]);
         for (const [i, step] of order.entries()) {
           const status = record.steps[step];
-          if (i < at) expect(status, `${point} ${record.id} ${step}`).toBe(['stock_check', 'payment', 'inventory_update', 'provisioning'].includes(step) ? 'compensated' : 'completed');
+          if (i < at)
+            expect(status, `${point} ${record.id} ${step}`).toBe(
+              ['stock_check', 'payment', 'inventory_update', 'provisioning'].includes(step) ? 'compensated' : 'completed',
+            );
           if (i > at) expect(status, `${point} ${record.id} ${step}`).toBe('skipped');
         }
         // Money first: each undo ran on its own step's queue, and settle (which answered the customer)
         // waited only for the money and stock undos, never for the partner's deprovision.
         const queue = (name: string) => new Queue(name, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` });
         const undoJob = (step: StepName) => queue(stageOfStep(stepNamed(step)!).queue).getJob(undoJobId(record.id, step));
-        const finished = (await Promise.all(['provisioning', 'inventory_update', 'payment', 'stock_check'].map((s) => undoJob(s as StepName)))).filter((j) => j?.finishedOn);
+        const finished = (
+          await Promise.all(['provisioning', 'inventory_update', 'payment', 'stock_check'].map((s) => undoJob(s as StepName)))
+        ).filter((j) => j?.finishedOn);
         const settled = (await queue(QUEUES.orchestrator).getJob(settleJobId(record.id)))!;
         const deps = await settled.getDependencies();
-        const children = [...Object.keys(deps.processed ?? {}), ...Object.keys(deps.ignored ?? {}), ...(deps.unprocessed ?? [])].map((key) => key.slice(key.lastIndexOf(':') + 1));
-        expect(children.sort()).toEqual(finished.filter((j) => j!.name !== 'deprovision').map((j) => j!.id).sort());
+        const children = [...Object.keys(deps.processed ?? {}), ...Object.keys(deps.ignored ?? {}), ...(deps.unprocessed ?? [])].map(
+          (key) => key.slice(key.lastIndexOf(':') + 1),
+        );
+        expect(children.sort()).toEqual(
+          finished
+            .filter((j) => j!.name !== 'deprovision')
+            .map((j) => j!.id)
+            .sort(),
+        );
         expect(children.filter((id) => id.endsWith('undo-provisioning'))).toEqual([]);
         expect(finished.length).toBeGreaterThanOrEqual(at - 1);
       }
@@ -300,7 +388,17 @@ describe('chaos: failures under load', () => {
     await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(service.address() as { port: number }).port}/hooks`;
     try {
-      const catalog: Product[] = [...CATALOG, { id: 'partner-app', name: 'Partner app', price: { amount: 900, currency: 'USD' }, stock: 100, dependencies: [], integration: { url } }];
+      const catalog: Product[] = [
+        ...CATALOG,
+        {
+          id: 'partner-app',
+          name: 'Partner app',
+          price: { amount: 900, currency: 'USD' },
+          stock: 100,
+          dependencies: [],
+          integration: { url },
+        },
+      ];
       const c = (cluster = await startCluster({ catalog, workers: 1, env: { STEP_BACKOFF_MS: '100', COMPENSATION_ATTEMPTS: '5' } }));
       const token = await c.token('comp');
       const buy = async () => {
@@ -339,7 +437,12 @@ describe('chaos: failures under load', () => {
       expect(audit.figures.needsReview).toBe(1);
       expect(audit.violations).toHaveLength(1);
       expect(audit.violations[0]).toMatch(new RegExp(`provisioned ${stuck.id}.*active with no order`));
-      report('failing-compensation', { deprovisionCalls: calls.filter((e) => e === 'deprovision').length, recovered: recovered.status, stuckReview: stuck.review, violations: audit.violations });
+      report('failing-compensation', {
+        deprovisionCalls: calls.filter((e) => e === 'deprovision').length,
+        recovered: recovered.status,
+        stuckReview: stuck.review,
+        violations: audit.violations,
+      });
     } finally {
       service.closeAllConnections();
       await new Promise((r) => service.close(r));

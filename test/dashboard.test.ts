@@ -12,7 +12,10 @@ const SCREENSHOT = path.resolve('test-output/bull-board.png');
 
 /** A browser context that only talks to loopback (Bull Board's page links Google Fonts). */
 async function loopbackContext(browser: Browser, credentials?: { username: string; password: string }): Promise<BrowserContext> {
-  const context = await browser.newContext({ ...(credentials ? { httpCredentials: credentials } : {}), viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({
+    ...(credentials ? { httpCredentials: credentials } : {}),
+    viewport: { width: 1280, height: 900 },
+  });
   context.setDefaultTimeout(10_000);
   await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
   return context;
@@ -57,7 +60,10 @@ describe('Bull Board in a real browser', () => {
       // Open the orchestrator queue, then its completed jobs.
       await page.getByRole('link', { name: 'orchestrator', exact: true }).first().click();
       await page.waitForURL(/\/admin\/queues\/queue\/orchestrator/);
-      await page.getByRole('link', { name: /^completed/i }).first().click();
+      await page
+        .getByRole('link', { name: /^completed/i })
+        .first()
+        .click();
       await page.waitForURL(/status=completed/);
 
       // The purchase's root job is there; open it.

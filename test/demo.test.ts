@@ -25,8 +25,20 @@ const SEEN: Record<string, Pick<DemoRow, 'httpStatus' | 'outcome' | 'payment' | 
   'partial-remove': { httpStatus: '201', outcome: 'partially_fulfilled', payment: 'captured', order: 'placed', provisioned: '1 active' },
   'partial-backorder': { httpStatus: '201', outcome: 'partially_fulfilled', payment: 'captured', order: 'placed', provisioned: '1 active' },
   'quota-exceeded': { httpStatus: '201, 201, 409', outcome: 'quota_exceeded', payment: 'none', order: '-', provisioned: '-' },
-  'async-polling': { httpStatus: '202 → polled', outcome: 'accepted → completed', payment: 'captured', order: 'placed', provisioned: '1 active' },
-  'idempotent-replay': { httpStatus: '201, 201 (replayed)', outcome: 'completed', payment: 'captured', order: 'placed', provisioned: '1 active' },
+  'async-polling': {
+    httpStatus: '202 → polled',
+    outcome: 'accepted → completed',
+    payment: 'captured',
+    order: 'placed',
+    provisioned: '1 active',
+  },
+  'idempotent-replay': {
+    httpStatus: '201, 201 (replayed)',
+    outcome: 'completed',
+    payment: 'captured',
+    order: 'placed',
+    provisioned: '1 active',
+  },
   rollback: { httpStatus: '502', outcome: 'purchase_failed', payment: 'refunded', order: '-', provisioned: '2 deprovisioned' },
 };
 
@@ -45,12 +57,22 @@ describe('npm run demo', () => {
   it('drives every seed scenario against the sample catalog, each matching its expected outcome', async () => {
     const portWasFree = !(await integrationListening());
 
-    const rows = await runDemo({ gatewayUrl: sys.gatewayUrl, authUrl: sys.authUrl, adminUser: TEST_ADMIN.user, adminPassword: TEST_ADMIN.password });
+    const rows = await runDemo({
+      gatewayUrl: sys.gatewayUrl,
+      authUrl: sys.authUrl,
+      adminUser: TEST_ADMIN.user,
+      adminPassword: TEST_ADMIN.password,
+    });
 
     expect(rows.map((r) => r.scenario)).toEqual(Object.keys(SEEN));
     for (const r of rows) {
       // The demo's own verdict: nothing differed from the scenario's expected outcome, nothing skipped.
-      expect({ scenario: r.scenario, ok: r.ok, skipped: r.skipped, problems: r.problems }).toEqual({ scenario: r.scenario, ok: true, skipped: false, problems: [] });
+      expect({ scenario: r.scenario, ok: r.ok, skipped: r.skipped, problems: r.problems }).toEqual({
+        scenario: r.scenario,
+        ok: true,
+        skipped: false,
+        problems: [],
+      });
       expect(r).toMatchObject(SEEN[r.scenario]!);
     }
     // Each product of the multi-product purchase was provisioned, analytics through the demo's integration service.

@@ -61,7 +61,13 @@ describe('GET /docs: the API reference in a real browser', () => {
       const buy = page.locator('.opblock-post', { hasText: '/v1/purchases' }).first();
       await buy.waitFor();
       expect(await buy.innerText()).toContain('Buy products');
-      for (const summary of ['Your purchases', 'A purchase and its steps', 'Your orders (Order Management System)', 'Your provisioned products (Product Store)', 'Your notifications']) {
+      for (const summary of [
+        'Your purchases',
+        'A purchase and its steps',
+        'Your orders (Order Management System)',
+        'Your provisioned products (Product Store)',
+        'Your notifications',
+      ]) {
         await page.getByText(summary, { exact: true }).first().waitFor();
       }
       // Opening an operation shows its parameters, from the route's zod schemas.

@@ -53,22 +53,41 @@ describe('foundation: the whole purchase path', () => {
     const id = res.body.id;
     // the orchestrator coordinated the purchase process: every step ran in order
     expect(res.body.steps.map((s: { name: string }) => s.name)).toEqual([
-      'validation', 'stock_check', 'payment', 'inventory_update', 'provisioning', 'order_placement', 'notification',
+      'validation',
+      'stock_check',
+      'payment',
+      'inventory_update',
+      'provisioning',
+      'order_placement',
+      'notification',
     ]);
     expect(res.body.steps.every((s: { status: string }) => s.status === 'completed')).toBe(true);
     expect(res.body.payment.status).toBe('captured');
     // the product was provisioned to the customer
     const provisioned = await customer.provisioned();
-    expect(provisioned.find((p) => p.productId === 'pro-plan')).toMatchObject({ purchaseId: id, status: 'active', customization: { domain: 'shop.example' } });
+    expect(provisioned.find((p) => p.productId === 'pro-plan')).toMatchObject({
+      purchaseId: id,
+      status: 'active',
+      customization: { domain: 'shop.example' },
+    });
     // the order details were stored in the Order Management System
     const orders = await customer.orders();
     expect(orders).toHaveLength(1);
-    expect(orders[0]).toMatchObject({ id: res.body.orderId, purchaseId: id, customerId: customer.id, status: 'placed', total: { amount: 1999, currency: 'USD' } });
+    expect(orders[0]).toMatchObject({
+      id: res.body.orderId,
+      purchaseId: id,
+      customerId: customer.id,
+      status: 'placed',
+      total: { amount: 1999, currency: 'USD' },
+    });
     expect(orders[0].items).toEqual([{ productId: 'pro-plan', quantity: 1, unitPrice: 1999, customization: { domain: 'shop.example' } }]);
     expect((await customer.get(`/v1/orders/${res.body.orderId}`)).body.id).toBe(res.body.orderId);
     // the customer received a confirmation message with the order details
     const confirmation = (await customer.notifications()).find((n) => n.type === 'order_confirmation');
-    expect(confirmation).toMatchObject({ purchaseId: id, details: { orderId: res.body.orderId, total: { amount: 1999, currency: 'USD' } } });
+    expect(confirmation).toMatchObject({
+      purchaseId: id,
+      details: { orderId: res.body.orderId, total: { amount: 1999, currency: 'USD' } },
+    });
     expect(confirmation.message).toContain(res.body.orderId);
     // stock: one sold, none left reserved
     const after = await sys.stores.catalog.stock('pro-plan');
@@ -92,9 +111,15 @@ describe('foundation: the whole purchase path', () => {
     const provisioned = await customer.provisioned();
     expect(provisioned.filter((p) => p.productId === 'basic-plan' && p.status === 'active')).toHaveLength(2);
     const [order] = await customer.orders();
-    expect(order).toMatchObject({ purchaseId: res.body.id, items: [{ productId: 'basic-plan', quantity: 2, unitPrice: 999 }], total: { amount: 1998 } });
+    expect(order).toMatchObject({
+      purchaseId: res.body.id,
+      items: [{ productId: 'basic-plan', quantity: 2, unitPrice: 999 }],
+      total: { amount: 1998 },
+    });
     // and a confirmation with the order details arrives once it is finished
-    const confirmation = await eventually('order confirmation', async () => (await customer.notifications()).find((n) => n.type === 'order_confirmation'));
+    const confirmation = await eventually('order confirmation', async () =>
+      (await customer.notifications()).find((n) => n.type === 'order_confirmation'),
+    );
     expect(confirmation.details.orderId).toBe(order.id);
   });
 
@@ -105,10 +130,19 @@ describe('foundation: the whole purchase path', () => {
     expect(res.status).toBe(201);
     // provisioned successfully, stored in the Product Store
     const [unit] = await customer.provisioned();
-    expect(unit).toMatchObject({ productId: 'storage-addon', purchaseId: res.body.id, status: 'active', customization: { sizeGb: 100 }, dependencyOf: null });
+    expect(unit).toMatchObject({
+      productId: 'storage-addon',
+      purchaseId: res.body.id,
+      status: 'active',
+      customization: { sizeGb: 100 },
+      dependencyOf: null,
+    });
     // a confirmation message for the product
     const notes = await customer.notifications();
-    expect(notes.find((n) => n.type === 'product_provisioned')).toMatchObject({ purchaseId: res.body.id, details: { productId: 'storage-addon' } });
+    expect(notes.find((n) => n.type === 'product_provisioned')).toMatchObject({
+      purchaseId: res.body.id,
+      details: { productId: 'storage-addon' },
+    });
     expect((await customer.product('storage-addon')).available).toBe(before - 1);
   });
 
@@ -117,12 +151,16 @@ describe('foundation: the whole purchase path', () => {
     expect(noToken.status).toBe(401);
     expect(noToken.headers.get('content-type')).toContain('application/problem+json');
     expect(await noToken.json()).toMatchObject({ code: 'missing_token', status: 401 });
-    const bad = await fetch(`${sys.gatewayUrl}/v1/purchases`, { method: 'POST', headers: { authorization: 'Bearer abc.def.ghi' }, body: '{}' });
+    const bad = await fetch(`${sys.gatewayUrl}/v1/purchases`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer abc.def.ghi' },
+      body: '{}',
+    });
     expect(bad.status).toBe(401);
     expect(await bad.json()).toMatchObject({ code: 'invalid_token' });
   });
 
-  it('answers unknown routes and other customers\' purchases with not_found', async () => {
+  it("answers unknown routes and other customers' purchases with not_found", async () => {
     const alice = await sys.customer();
     const bob = await sys.customer();
     const res = await alice.buy('basic-plan');

@@ -29,7 +29,13 @@ describe('gateway: authentication', () => {
     [
       'an unsigned alg:none token',
       async (sub) =>
-        new UnsecuredJWT({ roles: [] }).setIssuer(sys.config.AUTH_ISSUER).setAudience(sys.config.AUTH_AUDIENCE).setSubject(sub).setIssuedAt().setExpirationTime('10m').encode(),
+        new UnsecuredJWT({ roles: [] })
+          .setIssuer(sys.config.AUTH_ISSUER)
+          .setAudience(sys.config.AUTH_AUDIENCE)
+          .setSubject(sub)
+          .setIssuedAt()
+          .setExpirationTime('10m')
+          .encode(),
     ],
     [
       'an HS256 token keyed with the public key x coordinate',
@@ -49,7 +55,16 @@ describe('gateway: authentication', () => {
       'a genuine token whose payload was changed to another customer',
       async (sub) => {
         const [header, , signature] = (await getToken(sys.authUrl, 'someone-else')).split('.');
-        const payload = Buffer.from(JSON.stringify({ sub, roles: ['admin'], iss: sys.config.AUTH_ISSUER, aud: sys.config.AUTH_AUDIENCE, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url');
+        const payload = Buffer.from(
+          JSON.stringify({
+            sub,
+            roles: ['admin'],
+            iss: sys.config.AUTH_ISSUER,
+            aud: sys.config.AUTH_AUDIENCE,
+            iat: Math.floor(Date.now() / 1000),
+            exp: Math.floor(Date.now() / 1000) + 600,
+          }),
+        ).toString('base64url');
         return `${header}.${payload}.${signature}`;
       },
     ],
@@ -81,12 +96,19 @@ describe('gateway: authentication', () => {
     const gw = await startTestSystem({ env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: jwks.url } });
     try {
       const sub = `cust-trusted-${Date.now()}`;
-      const sign = (over: { iss?: string; aud?: string } = {}) => claims(gw, sub, over).setProtectedHeader({ alg: 'ES256', kid: 'test-trusted' }).sign(privateKey);
+      const sign = (over: { iss?: string; aud?: string } = {}) =>
+        claims(gw, sub, over).setProtectedHeader({ alg: 'ES256', kid: 'test-trusted' }).sign(privateKey);
       // Control: the right issuer and audience under the trusted key buys.
       expect((await postPurchase(gw.gatewayUrl, `Bearer ${await sign()}`)).status).toBe(201);
       expectProblem(await postPurchase(gw.gatewayUrl, `Bearer ${await sign({ iss: 'https://evil.example' })}`), 401, 'invalid_token');
       expectProblem(await postPurchase(gw.gatewayUrl, `Bearer ${await sign({ aud: 'another-api' })}`), 401, 'invalid_token');
-      const noSub = await new SignJWT({}).setIssuer(gw.config.AUTH_ISSUER).setAudience(gw.config.AUTH_AUDIENCE).setIssuedAt().setExpirationTime('10m').setProtectedHeader({ alg: 'ES256', kid: 'test-trusted' }).sign(privateKey);
+      const noSub = await new SignJWT({})
+        .setIssuer(gw.config.AUTH_ISSUER)
+        .setAudience(gw.config.AUTH_AUDIENCE)
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .setProtectedHeader({ alg: 'ES256', kid: 'test-trusted' })
+        .sign(privateKey);
       expectProblem(await postPurchase(gw.gatewayUrl, `Bearer ${noSub}`), 401, 'invalid_token');
       expect(await gw.stores.orders.listByCustomer(sub)).toHaveLength(1);
     } finally {
@@ -154,4 +176,3 @@ describe('gateway: authentication', () => {
     }
   });
 });
-

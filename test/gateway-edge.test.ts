@@ -237,7 +237,11 @@ describe('gateway: operations', () => {
     const doc = res.body;
     expect(doc.openapi).toMatch(/^3\.1\./);
     let schema = doc.paths['/v1/purchases'].post.requestBody.content['application/json'].schema;
-    if (schema.$ref) schema = schema.$ref.split('/').slice(1).reduce((node: any, part: string) => node[part], doc);
+    if (schema.$ref)
+      schema = schema.$ref
+        .split('/')
+        .slice(1)
+        .reduce((node: any, part: string) => node[part], doc);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required).toEqual(expect.arrayContaining(['items', 'payment']));
     expect(schema.properties.items.items.additionalProperties).toBe(false);
@@ -246,7 +250,9 @@ describe('gateway: operations', () => {
   it('guards the admin routes with Basic auth and turns them off without a password', async () => {
     const anonymous = await request(`${sys.gatewayUrl}/admin/queues`);
     expect(anonymous.status).toBe(401);
-    const wrong = await request(`${sys.gatewayUrl}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`${TEST_ADMIN.user}:nope`).toString('base64')}` } });
+    const wrong = await request(`${sys.gatewayUrl}/admin/queues`, {
+      headers: { authorization: `Basic ${Buffer.from(`${TEST_ADMIN.user}:nope`).toString('base64')}` },
+    });
     expect(wrong.status).toBe(401);
     const board = await sys.admin('GET', '/admin/queues');
     expect(board.status).toBe(200);
@@ -262,4 +268,3 @@ describe('gateway: operations', () => {
     }
   });
 });
-

@@ -42,17 +42,25 @@ describe('gateway: Redis unreachable', () => {
     expect(await metricsText(rsys)).toMatch(/^orchestrator_breaker_state 1$/m);
 
     await redis.restart();
-    await eventually('Redis and the workers to be back', async () => {
-      const { checks } = (await readyz(rsys)).body;
-      return checks.redis === true && checks.workers === true;
-    }, 15_000);
+    await eventually(
+      'Redis and the workers to be back',
+      async () => {
+        const { checks } = (await readyz(rsys)).body;
+        return checks.redis === true && checks.workers === true;
+      },
+      15_000,
+    );
     // Past half-open, a probe goes through and closes the breaker.
-    const ok = await eventually('a purchase to succeed after Redis is back', async () => {
-      const res = await customer.buy('basic-plan');
-      if (res.status === 201) return res;
-      expectProblem(res, 503, 'service_unavailable');
-      return undefined;
-    }, 15_000);
+    const ok = await eventually(
+      'a purchase to succeed after Redis is back',
+      async () => {
+        const res = await customer.buy('basic-plan');
+        if (res.status === 201) return res;
+        expectProblem(res, 503, 'service_unavailable');
+        return undefined;
+      },
+      15_000,
+    );
     expect(ok.body.status).toBe('completed');
     expect(await metricsText(rsys)).toMatch(/^orchestrator_breaker_state 0$/m);
     expect((await readyz(rsys)).body.checks.breaker).toBe('closed');
@@ -65,7 +73,14 @@ describe('gateway: Redis unreachable', () => {
     expect(bought.status).toBe(201);
     await redis.kill();
     try {
-      for (const path of ['/v1/orders', `/v1/purchases/${bought.body.id}`, '/v1/products', '/v1/provisioned', '/v1/notifications', `/v1/purchases/${bought.body.id}/events`]) {
+      for (const path of [
+        '/v1/orders',
+        `/v1/purchases/${bought.body.id}`,
+        '/v1/products',
+        '/v1/provisioned',
+        '/v1/notifications',
+        `/v1/purchases/${bought.body.id}/events`,
+      ]) {
         const [res, ms] = await timed(() => customer.get(path));
         expectProblem(res, 503, 'service_unavailable');
         expectRetryAfter(res);
@@ -74,11 +89,14 @@ describe('gateway: Redis unreachable', () => {
     } finally {
       await redis.restart();
     }
-    const back = await eventually('reads to work again', async () => {
-      const res = await customer.get('/v1/orders');
-      return res.status === 200 ? res : undefined;
-    }, 15_000);
+    const back = await eventually(
+      'reads to work again',
+      async () => {
+        const res = await customer.get('/v1/orders');
+        return res.status === 200 ? res : undefined;
+      },
+      15_000,
+    );
     expect(back.body.map((o: { purchaseId: string }) => o.purchaseId)).toContain(bought.body.id);
   });
 });
-

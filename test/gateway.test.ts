@@ -2,7 +2,20 @@ import { generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getToken, visa } from './helpers/customer.js';
 import { freePort } from './helpers/free-port.js';
-import { claims, expectProblem, expectRetryAfter, gatewaySystems, metricsText, noJobs, postPurchase, purchaseRecords, queuedJobs, readyz, signingKey, timed } from './helpers/gateway.js';
+import {
+  claims,
+  expectProblem,
+  expectRetryAfter,
+  gatewaySystems,
+  metricsText,
+  noJobs,
+  postPurchase,
+  purchaseRecords,
+  queuedJobs,
+  readyz,
+  signingKey,
+  timed,
+} from './helpers/gateway.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
 
 const shared = gatewaySystems();
@@ -27,7 +40,11 @@ describe('Feature: Purchase Gateway', () => {
     expect(state.payment).toEqual({ status: 'captured', amount: 999, currency: 'USD' });
     // And the customer should receive a success response
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ id: state.id, status: 'completed', items: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999 }] });
+    expect(res.body).toMatchObject({
+      id: state.id,
+      status: 'completed',
+      items: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999 }],
+    });
     expect(res.headers.get('location')).toBe(`/v1/purchases/${res.body.id}`);
     expect((await sys.stores.catalog.stock('basic-plan')).available).toBe(before.available - 1);
     expect(await customer.orders()).toHaveLength(1);
@@ -275,4 +292,3 @@ describe('Feature: Purchase Gateway', () => {
 });
 
 // ---------------------------------------------------------------- hardening
-

@@ -12,7 +12,10 @@ import { startTestRedis, type TestRedis } from './helpers/test-redis.js';
 /** Runs src/main.ts to its exit; resolves with exit code and everything it printed. */
 function runMain(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -80,7 +83,14 @@ describe('process lifecycle', () => {
 
   it('SIGTERM still exits within the shutdown deadline when Redis is down', async () => {
     const own = await startTestRedis();
-    const env = { REDIS_URL: own.url, KEY_PREFIX: 'life2', PORT: String(await freePort()), AUTH_PORT: String(await freePort()), CATALOG_FILE: writeCatalog(testCatalog()), SHUTDOWN_TIMEOUT_MS: '3000' };
+    const env = {
+      REDIS_URL: own.url,
+      KEY_PREFIX: 'life2',
+      PORT: String(await freePort()),
+      AUTH_PORT: String(await freePort()),
+      CATALOG_FILE: writeCatalog(testCatalog()),
+      SHUTDOWN_TIMEOUT_MS: '3000',
+    };
     const proc = await startRole('gateway,workers,auth', env);
     await own.kill();
     const started = Date.now();
@@ -94,9 +104,14 @@ describe('process lifecycle', () => {
     const sys = await startTestSystem({ catalog: testCatalog(hanging.url), env: { INTEGRATION_TIMEOUT_MS: '3000' } });
     try {
       const customer = await sys.customer();
-      const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: { token: 'tok_visa' } }, { async: true });
+      const res = await customer.purchase(
+        { items: [{ productId: 'analytics', quantity: 1 }], payment: { token: 'tok_visa' } },
+        { async: true },
+      );
       expect(res.status).toBe(202);
-      const stream = await fetch(`${sys.gatewayUrl}/v1/purchases/${res.body.id}/events`, { headers: { authorization: `Bearer ${customer.token}` } });
+      const stream = await fetch(`${sys.gatewayUrl}/v1/purchases/${res.body.id}/events`, {
+        headers: { authorization: `Bearer ${customer.token}` },
+      });
       expect(stream.status).toBe(200);
       const reader = stream.body!.getReader();
       expect((await reader.read()).done).toBe(false); // the current state arrived; the purchase hangs in provisioning

@@ -31,12 +31,24 @@ async function buyMany(customer: Customer, n: number): Promise<string[]> {
 }
 
 /** Notifications written as the workers write them, each `stepMs` newer than the last. */
-async function notify(customerId: string, n: number, opts: { from?: number; stepMs?: number; prefix?: string } = {}): Promise<Notification[]> {
+async function notify(
+  customerId: string,
+  n: number,
+  opts: { from?: number; stepMs?: number; prefix?: string } = {},
+): Promise<Notification[]> {
   const from = opts.from ?? Date.now() - n * 1000;
   const docs: Notification[] = [];
   for (let i = 0; i < n; i++) {
     const score = from + i * (opts.stepMs ?? 1);
-    const doc: Notification = { id: `ntf_${opts.prefix ?? 'seed'}_${String(i).padStart(4, '0')}`, type: 'order_confirmation', customerId, purchaseId: `pur_seed_${i}`, message: `note ${i}`, details: {}, createdAt: new Date(score).toISOString() };
+    const doc: Notification = {
+      id: `ntf_${opts.prefix ?? 'seed'}_${String(i).padStart(4, '0')}`,
+      type: 'order_confirmation',
+      customerId,
+      purchaseId: `pur_seed_${i}`,
+      message: `note ${i}`,
+      details: {},
+      createdAt: new Date(score).toISOString(),
+    };
     await sys.stores.notifications.putOnce(doc, score);
     docs.push(doc);
   }
@@ -59,7 +71,7 @@ async function pages(customer: Customer, first: string): Promise<HttpResult[]> {
 }
 
 describe('lists: paging (contract §4.1)', () => {
-  it('GET /v1/purchases lists the customer\'s purchases newest first, each as GET /v1/purchases/:id shows it, page by page', async () => {
+  it("GET /v1/purchases lists the customer's purchases newest first, each as GET /v1/purchases/:id shows it, page by page", async () => {
     const alice = await sys.customer();
     const other = await sys.customer();
     const ids = await buyMany(alice, 17);
@@ -121,7 +133,12 @@ describe('lists: paging (contract §4.1)', () => {
     expect(listed).toHaveLength(23);
     expect(new Set(listed).size).toBe(23);
     // Equal times: by id, descending, as Redis orders them.
-    expect(listed).toEqual(seeded.map((n) => n.id).sort().reverse());
+    expect(listed).toEqual(
+      seeded
+        .map((n) => n.id)
+        .sort()
+        .reverse(),
+    );
   });
 
   it('passes over purchases whose records expired and still fills every page but the last', async () => {

@@ -112,7 +112,10 @@ describe('the Lua loader', () => {
 describe('reserve-stock-n', () => {
   it('fulfils the lines in stock and marks the others out of stock (partial fulfilment)', async () => {
     const env = await fresh();
-    expect(await env.stores.inventory.reserve('p1', 'c1', [line('plan', 2), line('gone', 1)])).toEqual({ ok: true, lines: ['fulfilled', 'out_of_stock'] });
+    expect(await env.stores.inventory.reserve('p1', 'c1', [line('plan', 2), line('gone', 1)])).toEqual({
+      ok: true,
+      lines: ['fulfilled', 'out_of_stock'],
+    });
     expect(await env.stores.catalog.stock('plan')).toMatchObject({ available: 3, reserved: 2 });
     expect(await env.stores.catalog.stock('gone')).toMatchObject({ available: 0, reserved: 0 });
   });
@@ -131,10 +134,18 @@ describe('reserve-stock-n', () => {
     const env = await fresh();
     const before = await snapshot(env.prefix);
     // One IP: the second server's dependency is missing.
-    expect(await env.stores.inventory.reserve('p1', 'c1', [line('plan', 1), line('server', 2)])).toEqual({ ok: false, error: 'missing_dependencies', line: 1 });
+    expect(await env.stores.inventory.reserve('p1', 'c1', [line('plan', 1), line('server', 2)])).toEqual({
+      ok: false,
+      error: 'missing_dependencies',
+      line: 1,
+    });
     expect(await snapshot(env.prefix)).toEqual(before);
     // A later line sees what earlier lines took: the IP bought on line 0 is not there for line 1.
-    expect(await env.stores.inventory.reserve('p2', 'c1', [line('ip', 1), line('server', 1)])).toEqual({ ok: false, error: 'missing_dependencies', line: 1 });
+    expect(await env.stores.inventory.reserve('p2', 'c1', [line('ip', 1), line('server', 1)])).toEqual({
+      ok: false,
+      error: 'missing_dependencies',
+      line: 1,
+    });
     expect(await env.stores.inventory.reserve('p3', 'c1', [line('server', 1)])).toEqual({ ok: true, lines: ['fulfilled'] });
     expect(await env.stores.catalog.stock('ip')).toMatchObject({ available: 0, reserved: 1 });
     expect(await env.stores.catalog.stock('server')).toMatchObject({ available: 4, reserved: 1 });
@@ -144,10 +155,17 @@ describe('reserve-stock-n', () => {
     const env = await fresh();
     const { inventory } = env.stores;
     expect(await inventory.reserve('p1', 'c1', [line('limited', 3)])).toEqual({ ok: false, error: 'quota_exceeded', line: 0 });
-    expect(await inventory.reserve('p2', 'c1', [line('plan', 1), line('limited', 1), line('limited', 2)])).toEqual({ ok: false, error: 'quota_exceeded', line: 2 });
+    expect(await inventory.reserve('p2', 'c1', [line('plan', 1), line('limited', 1), line('limited', 2)])).toEqual({
+      ok: false,
+      error: 'quota_exceeded',
+      line: 2,
+    });
     expect(await inventory.quotaHeld('c1', 'limited')).toBe(0);
     expect(await env.stores.catalog.stock('plan')).toMatchObject({ available: 5, reserved: 0 });
-    expect(await inventory.reserve('p3', 'c1', [line('limited', 1), line('limited', 1)])).toEqual({ ok: true, lines: ['fulfilled', 'fulfilled'] });
+    expect(await inventory.reserve('p3', 'c1', [line('limited', 1), line('limited', 1)])).toEqual({
+      ok: true,
+      lines: ['fulfilled', 'fulfilled'],
+    });
     expect(await inventory.quotaHeld('c1', 'limited')).toBe(2);
     expect(await inventory.reserve('p4', 'c1', [line('limited', 1)])).toEqual({ ok: false, error: 'quota_exceeded', line: 0 });
     // The quota is per customer.
@@ -169,7 +187,10 @@ describe('reserve-stock-n', () => {
   it('never takes stock below zero, within a purchase or across concurrent ones', async () => {
     const env = await fresh();
     const { inventory } = env.stores;
-    expect(await inventory.reserve('p0', 'c0', [line('plan', 3), line('plan', 3)])).toEqual({ ok: true, lines: ['fulfilled', 'out_of_stock'] });
+    expect(await inventory.reserve('p0', 'c0', [line('plan', 3), line('plan', 3)])).toEqual({
+      ok: true,
+      lines: ['fulfilled', 'out_of_stock'],
+    });
     const results = await Promise.all(Array.from({ length: 6 }, (_, i) => inventory.reserve(`p${i + 1}`, `c${i}`, [line('plan', 1)])));
     expect(results.filter((r) => r.ok).length).toBe(2);
     expect(results.filter((r) => !r.ok)).toEqual(Array(4).fill({ ok: false, error: 'out_of_stock' }));
@@ -188,7 +209,11 @@ describe('reserve-stock-n', () => {
     const after = await snapshot(env.prefix);
     const changed = Object.keys(after).filter((k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]));
     expect(changed.sort()).toEqual([...declared].sort());
-    expect(JSON.parse(after[keys.reservation('p1')] as string)).toMatchObject({ state: 'reserved', stock: { [keys.stock('ip')]: 1, [keys.stock('server')]: 1 }, quota: { [keys.quota('c1', 'server')]: 1 } });
+    expect(JSON.parse(after[keys.reservation('p1')] as string)).toMatchObject({
+      state: 'reserved',
+      stock: { [keys.stock('ip')]: 1, [keys.stock('server')]: 1 },
+      quota: { [keys.quota('c1', 'server')]: 1 },
+    });
   });
 });
 
@@ -287,7 +312,15 @@ function record(id: string, customerId = 'c1', createdAt = new Date()): Purchase
 }
 
 function acknowledgement(purchaseId: string, customerId = 'c1'): NonNullable<Intake['acknowledgement']> {
-  return { id: `n-${purchaseId}`, type: 'purchase_accepted', customerId, purchaseId, message: 'accepted', details: {}, createdAt: new Date().toISOString() };
+  return {
+    id: `n-${purchaseId}`,
+    type: 'purchase_accepted',
+    customerId,
+    purchaseId,
+    message: 'accepted',
+    details: {},
+    createdAt: new Date().toISOString(),
+  };
 }
 
 describe('update-purchase-2', () => {
@@ -296,7 +329,21 @@ describe('update-purchase-2', () => {
     const { keys } = env;
     const before = await snapshot(env.prefix);
     expect(await env.stores.purchases.patch('nope', { review: 'x' })).toBe(false);
-    expect(await redis.updatePurchase(keys.purchase('nope'), keys.purchasesOpen, '', keys.events, keys.progress, 'nope', '', '', '', 'review', 'x')).toBe(-1);
+    expect(
+      await redis.updatePurchase(
+        keys.purchase('nope'),
+        keys.purchasesOpen,
+        '',
+        keys.events,
+        keys.progress,
+        'nope',
+        '',
+        '',
+        '',
+        'review',
+        'x',
+      ),
+    ).toBe(-1);
     expect(await snapshot(env.prefix)).toEqual(before);
   });
 
@@ -304,7 +351,8 @@ describe('update-purchase-2', () => {
     const env = await fresh();
     const { keys } = env;
     await new PurchaseIntake(redis, keys).accept({ record: record('p1') });
-    const call = (guard: string, value: string) => redis.updatePurchase(keys.purchase('p1'), keys.purchasesOpen, guard, keys.events, keys.progress, 'p1', '', '', '', 'review', value);
+    const call = (guard: string, value: string) =>
+      redis.updatePurchase(keys.purchase('p1'), keys.purchasesOpen, guard, keys.events, keys.progress, 'p1', '', '', '', 'review', value);
     expect(await call('compensating', 'a')).toBe(0);
     expect(await call('!running', 'b')).toBe(0);
     expect(await redis.hget(keys.purchase('p1'), 'review')).toBeNull();
@@ -376,7 +424,13 @@ describe('accept-purchase-6', () => {
     const ack = acknowledgement('p1');
     const claim = { key: keys.idempotency('c1', 'k1'), value: 'p1', ttlS: 30 };
     expect(await new PurchaseIntake(redis, keys, 60).accept({ record: r, claim, acknowledgement: ack })).toBeUndefined();
-    expect(await env.stores.purchases.get('p1')).toMatchObject({ id: 'p1', status: 'accepted', phase: 'running', request: r.request, payment: r.payment });
+    expect(await env.stores.purchases.get('p1')).toMatchObject({
+      id: 'p1',
+      status: 'accepted',
+      phase: 'running',
+      request: r.request,
+      payment: r.payment,
+    });
     expect(await redis.zscore(keys.purchasesOpen, 'p1')).toBe(String(Date.parse(r.createdAt)));
     expect(await redis.get(claim.key)).toBe('p1');
     expect(await redis.ttl(claim.key)).toBeGreaterThan(0);
@@ -401,7 +455,11 @@ describe('accept-purchase-6', () => {
     const before = await snapshot(env.prefix);
     expect(await new PurchaseIntake(redis, env.keys).accept({ record: record('p1') })).toBeUndefined();
     const after = await snapshot(env.prefix);
-    expect(Object.keys(after).filter((k) => !(k in before)).sort()).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen, env.keys.purchasesByCustomer('c1')].sort());
+    expect(
+      Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort(),
+    ).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen, env.keys.purchasesByCustomer('c1')].sort());
   });
 
   it("trims the customer's index of acknowledgements past retention; retention 0 keeps them", async () => {
@@ -423,7 +481,11 @@ describe('take-fault-1', () => {
     const { faults } = env.stores;
     expect(await faults.take('payment.charge')).toBeNull();
     await faults.arm('payment.charge', 2, 'crash');
-    expect([await faults.take('payment.charge'), await faults.take('payment.charge'), await faults.take('payment.charge')]).toEqual(['crash', 'crash', null]);
+    expect([await faults.take('payment.charge'), await faults.take('payment.charge'), await faults.take('payment.charge')]).toEqual([
+      'crash',
+      'crash',
+      null,
+    ]);
     expect(await redis.hget(env.keys.fault('payment.charge'), 'times')).toBe('0');
     await faults.arm('provision', 1);
     expect(await faults.take('provision')).toBe('error');

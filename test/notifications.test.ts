@@ -45,10 +45,14 @@ describe('notifications webhook', () => {
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     hook.set('ok');
     // Backoff doubles from 1 s; the third attempt comes about 3 s after the first.
-    await eventually('the confirmation to be delivered after the outage', async () => {
-      const n = hook.requests.filter((r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation').length;
-      return n > attempts.length;
-    }, 15_000);
+    await eventually(
+      'the confirmation to be delivered after the outage',
+      async () => {
+        const n = hook.requests.filter((r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation').length;
+        return n > attempts.length;
+      },
+      15_000,
+    );
     expect((await customer.purchaseState(res.body.id)).payment.status).toBe('captured');
     expect(await customer.orders()).toHaveLength(1);
   }, 30_000);

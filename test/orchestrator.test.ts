@@ -24,13 +24,27 @@ const EXTRA_PRODUCTS = [
 const RULES = [
   {
     name: 'gift-card-limit',
-    conditions: { all: [{ fact: 'productIds', operator: 'contains', value: 'gift-card' }, { fact: 'itemCount', operator: 'greaterThan', value: 5 }] },
+    conditions: {
+      all: [
+        { fact: 'productIds', operator: 'contains', value: 'gift-card' },
+        { fact: 'itemCount', operator: 'greaterThan', value: 5 },
+      ],
+    },
     event: { type: 'reject', params: { message: 'at most 5 gift cards per order' } },
   },
-  { name: 'vip-discount', conditions: { all: [{ fact: 'roles', operator: 'contains', value: 'vip' }] }, event: { type: 'discount', params: { percent: 10 } } },
+  {
+    name: 'vip-discount',
+    conditions: { all: [{ fact: 'roles', operator: 'contains', value: 'vip' }] },
+    event: { type: 'discount', params: { percent: 10 } },
+  },
   {
     name: 'partner-bonus',
-    conditions: { all: [{ fact: 'roles', operator: 'contains', value: 'partner' }, { fact: 'orderTotal', operator: 'greaterThanInclusive', value: 5000 }] },
+    conditions: {
+      all: [
+        { fact: 'roles', operator: 'contains', value: 'partner' },
+        { fact: 'orderTotal', operator: 'greaterThanInclusive', value: 5000 },
+      ],
+    },
     event: { type: 'addItem', params: { productId: 'gift-card' } },
   },
 ];
@@ -67,7 +81,12 @@ describe('Feature: Purchase Orchestrator', () => {
     // units sold + units available = units stocked, nothing left reserved
     for (const [productId, stocked] of initialStock) {
       const level = await sys.stores.catalog.stock(productId);
-      expect({ productId, ...level, balance: level.available + level.sold }).toEqual({ productId, ...level, reserved: 0, balance: stocked });
+      expect({ productId, ...level, balance: level.available + level.sold }).toEqual({
+        productId,
+        ...level,
+        reserved: 0,
+        balance: stocked,
+      });
     }
   });
 
@@ -111,7 +130,10 @@ describe('Feature: Purchase Orchestrator', () => {
   function expectRolledBackSteps(state: any, failedStep: string) {
     const failedAt = STEP_NAMES.indexOf(failedStep);
     const expected = Object.fromEntries(
-      STEP_NAMES.map((name, i) => [name, i < failedAt ? (UNDOABLE.has(name) ? 'compensated' : 'completed') : i === failedAt ? 'failed' : 'skipped']),
+      STEP_NAMES.map((name, i) => [
+        name,
+        i < failedAt ? (UNDOABLE.has(name) ? 'compensated' : 'completed') : i === failedAt ? 'failed' : 'skipped',
+      ]),
     );
     expect(statuses(state)).toEqual(expected);
   }
@@ -144,7 +166,11 @@ describe('Feature: Purchase Orchestrator', () => {
     // And the product should be provisioned to the customer
     const units = await unitsOf(customer, id);
     expect(units).toHaveLength(2);
-    expect(units.find((u) => u.productId === 'pro-plan')).toMatchObject({ status: 'active', customization: { domain: 'shop.example' }, dependencyOf: null });
+    expect(units.find((u) => u.productId === 'pro-plan')).toMatchObject({
+      status: 'active',
+      customization: { domain: 'shop.example' },
+      dependencyOf: null,
+    });
     expect(units.find((u) => u.productId === 'ip-address')).toMatchObject({ status: 'active', dependencyOf: 'pro-plan' });
     const after = await stocks(['pro-plan', 'ip-address']);
     for (const p of ['pro-plan', 'ip-address']) {
@@ -164,7 +190,9 @@ describe('Feature: Purchase Orchestrator', () => {
     });
     // And the customer should receive a confirmation message with the order details
     const [confirmation] = await notes(customer, id, 'order_confirmation');
-    expect(confirmation).toMatchObject({ details: { orderId: res.body.orderId, items: [{ productId: 'pro-plan', quantity: 1 }], total: { amount: 1999, currency: 'USD' } } });
+    expect(confirmation).toMatchObject({
+      details: { orderId: res.body.orderId, items: [{ productId: 'pro-plan', quantity: 1 }], total: { amount: 1999, currency: 'USD' } },
+    });
     expect(confirmation.message).toContain(res.body.orderId);
     expect(confirmation.message).toContain('$19.99');
   });
@@ -179,7 +207,13 @@ describe('Feature: Purchase Orchestrator', () => {
     expect(res.body).toMatchObject({ code: 'out_of_stock', status: 409, purchaseId: id });
     const state = await customer.purchaseState(id);
     expect(state).toMatchObject({ status: 'failed', error: { code: 'out_of_stock', step: 'stock_check' } });
-    expect(statuses(state)).toMatchObject({ validation: 'completed', stock_check: 'failed', payment: 'skipped', provisioning: 'skipped', order_placement: 'skipped' });
+    expect(statuses(state)).toMatchObject({
+      validation: 'completed',
+      stock_check: 'failed',
+      payment: 'skipped',
+      provisioning: 'skipped',
+      order_placement: 'skipped',
+    });
     expect(await stocks(['sold-out'])).toEqual(before);
     // And the customer should receive an "out_of_stock" notification
     const notices = await notes(customer, id);
@@ -231,7 +265,11 @@ describe('Feature: Purchase Orchestrator', () => {
     // Then the Purchase Orchestrator should coordinate the purchase process for all products
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ status: 'completed', removed: [], backordered: [], payment: { status: 'captured', amount: total } });
-    expect(res.body.items.map((i: any) => [i.productId, i.quantity])).toEqual([['basic-plan', 2], ['storage-addon', 1], ['pro-plan', 1]]);
+    expect(res.body.items.map((i: any) => [i.productId, i.quantity])).toEqual([
+      ['basic-plan', 2],
+      ['storage-addon', 1],
+      ['pro-plan', 1],
+    ]);
     expect(res.body.steps.every((s: any) => s.status === 'completed')).toBe(true);
     // And all the products should be provisioned to the customer
     const units = await unitsOf(customer, id);
@@ -240,7 +278,8 @@ describe('Feature: Purchase Orchestrator', () => {
     expect(units.find((u) => u.productId === 'storage-addon').customization).toEqual({ sizeGb: 50 });
     const after = await stocks(products);
     const taken: Record<string, number> = { 'basic-plan': 2, 'storage-addon': 1, 'pro-plan': 1, 'ip-address': 1 };
-    for (const p of products) expect(after[p]).toEqual({ ...before[p], available: before[p]!.available - taken[p]!, sold: before[p]!.sold + taken[p]! });
+    for (const p of products)
+      expect(after[p]).toEqual({ ...before[p], available: before[p]!.available - taken[p]!, sold: before[p]!.sold + taken[p]! });
     // And a single order should be created with all the purchased products
     const orders = await customer.orders();
     expect(orders).toHaveLength(1);
@@ -253,7 +292,11 @@ describe('Feature: Purchase Orchestrator', () => {
     // And the customer should receive a confirmation message with the consolidated order details
     const confirmations = await notes(customer, id, 'order_confirmation');
     expect(confirmations).toHaveLength(1);
-    expect(confirmations[0].details).toMatchObject({ orderId: orders[0].id, items: orders[0].items, total: { amount: total, currency: 'USD' } });
+    expect(confirmations[0].details).toMatchObject({
+      orderId: orders[0].id,
+      items: orders[0].items,
+      total: { amount: total, currency: 'USD' },
+    });
     for (const p of ['basic-plan', 'storage-addon', 'pro-plan']) expect(confirmations[0].message).toContain(p);
     const provisionedNotes = await notes(customer, id, 'product_provisioned');
     expect(provisionedNotes.map((n) => n.details.productId).sort()).toEqual(['basic-plan', 'pro-plan', 'storage-addon']);
@@ -263,13 +306,20 @@ describe('Feature: Purchase Orchestrator', () => {
     for (const policy of ['remove', 'backorder'] as const) {
       const customer = await sys.customer();
       const before = await stocks(['basic-plan', 'sold-out']);
-      const items = [{ productId: 'basic-plan', quantity: 1 }, { productId: 'sold-out', quantity: 1 }];
+      const items = [
+        { productId: 'basic-plan', quantity: 1 },
+        { productId: 'sold-out', quantity: 1 },
+      ];
       const res = await customer.purchase({ items, payment: visa, outOfStock: policy });
       const id = track(customer, res);
       const missing = [{ productId: 'sold-out', quantity: 1, customization: {} }];
       // Then the Purchase Orchestrator should handle the partial fulfillment scenario
       expect(res.status, policy).toBe(201);
-      expect(res.body).toMatchObject({ id, status: 'partially_fulfilled', items: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999 }] });
+      expect(res.body).toMatchObject({
+        id,
+        status: 'partially_fulfilled',
+        items: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999 }],
+      });
       expect(res.body.steps.every((s: any) => s.status === 'completed')).toBe(true);
       // only the fulfilled line is charged
       expect(res.body.payment).toEqual({ status: 'captured', amount: 999, currency: 'USD' });
@@ -277,12 +327,20 @@ describe('Feature: Purchase Orchestrator', () => {
       const units = await unitsOf(customer, id);
       expect(units.map((u) => [u.productId, u.status])).toEqual([['basic-plan', 'active']]);
       const after = await stocks(['basic-plan', 'sold-out']);
-      expect(after['basic-plan']).toEqual({ ...before['basic-plan'], available: before['basic-plan']!.available - 1, sold: before['basic-plan']!.sold + 1 });
+      expect(after['basic-plan']).toEqual({
+        ...before['basic-plan'],
+        available: before['basic-plan']!.available - 1,
+        sold: before['basic-plan']!.sold + 1,
+      });
       expect(after['sold-out']).toEqual(before['sold-out']);
       // And an order should be created with the fulfilled products
       const orders = await customer.orders();
       expect(orders).toHaveLength(1);
-      expect(orders[0]).toMatchObject({ id: res.body.orderId, items: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {} }], total: { amount: 999 } });
+      expect(orders[0]).toMatchObject({
+        id: res.body.orderId,
+        items: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {} }],
+        total: { amount: 999 },
+      });
       expect(orders[0].items).toHaveLength(1);
       // And the customer should receive a notification about the partially fulfilled order
       const [partial] = await notes(customer, id, 'partial_fulfillment');
@@ -302,7 +360,12 @@ describe('Feature: Purchase Orchestrator', () => {
 
   it('Purchase orchestration with inventory update failure', async () => {
     const customer = await sys.customer();
-    const { res, id, before, state } = await purchaseWithFault(customer, 'inventory.commit', [proPlan('inv.example')], ['pro-plan', 'ip-address']);
+    const { res, id, before, state } = await purchaseWithFault(
+      customer,
+      'inventory.commit',
+      [proPlan('inv.example')],
+      ['pro-plan', 'ip-address'],
+    );
     // Then the Purchase Orchestrator should handle the inventory update failure
     expect(res.status).toBe(502);
     expect(res.body).toMatchObject({ code: 'purchase_failed', purchaseId: id });
@@ -323,7 +386,12 @@ describe('Feature: Purchase Orchestrator', () => {
 
   it('Purchase orchestration with order placement failure', async () => {
     const customer = await sys.customer();
-    const { res, id, before, state } = await purchaseWithFault(customer, 'order.place', [proPlan('oms.example')], ['pro-plan', 'ip-address']);
+    const { res, id, before, state } = await purchaseWithFault(
+      customer,
+      'order.place',
+      [proPlan('oms.example')],
+      ['pro-plan', 'ip-address'],
+    );
     // Then the Purchase Orchestrator should handle the order placement failure
     expect(res.status).toBe(502);
     expect(res.body).toMatchObject({ code: 'purchase_failed', purchaseId: id });
@@ -343,7 +411,12 @@ describe('Feature: Purchase Orchestrator', () => {
 
   it('Purchase orchestration with external service integration failure', async () => {
     const customer = await sys.customer();
-    const { res, id, before, state } = await purchaseWithFault(customer, 'external', [{ productId: 'analytics', quantity: 1 }], ['analytics']);
+    const { res, id, before, state } = await purchaseWithFault(
+      customer,
+      'external',
+      [{ productId: 'analytics', quantity: 1 }],
+      ['analytics'],
+    );
     // Then the Purchase Orchestrator should handle the external service integration failure
     expect(res.status).toBe(502);
     expect(res.body).toMatchObject({ code: 'purchase_failed', purchaseId: id });
@@ -424,12 +497,21 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(done.steps.every((s: any) => s.status === 'completed')).toBe(true);
       // And the product should be provisioned to the customer when the process completes
       const [unit] = await unitsOf(customer, id);
-      expect(unit).toMatchObject({ productId: 'analytics', status: 'active', integration: { status: 'established', externalRef: `ext-${unit.id}` } });
+      expect(unit).toMatchObject({
+        productId: 'analytics',
+        status: 'active',
+        integration: { status: 'established', externalRef: `ext-${unit.id}` },
+      });
       expect(fake.requests.filter((r) => r.body?.purchaseId === id && r.body.event === 'provision')).toHaveLength(1);
       // And the order details should be stored in the Order Management System
       const orders = await customer.orders();
       expect(orders).toHaveLength(1);
-      expect(orders[0]).toMatchObject({ id: done.orderId, purchaseId: id, items: [{ productId: 'analytics', quantity: 1, unitPrice: 2999 }], total: { amount: 2999 } });
+      expect(orders[0]).toMatchObject({
+        id: done.orderId,
+        purchaseId: id,
+        items: [{ productId: 'analytics', quantity: 1, unitPrice: 2999 }],
+        total: { amount: 2999 },
+      });
       // And the customer should receive a confirmation message with the order details once the process is finished
       const [confirmation] = await notes(customer, id, 'order_confirmation');
       expect(confirmation.details).toMatchObject({ orderId: done.orderId, total: { amount: 2999, currency: 'USD' } });
@@ -442,7 +524,10 @@ describe('Feature: Purchase Orchestrator', () => {
     it('answers out_of_stock when no line can be fulfilled, charging and ordering nothing', async () => {
       const customer = await sys.customer();
       const before = await stocks(['sold-out', 'scarce']);
-      const items = [{ productId: 'sold-out', quantity: 1 }, { productId: 'scarce', quantity: 4 }];
+      const items = [
+        { productId: 'sold-out', quantity: 1 },
+        { productId: 'scarce', quantity: 4 },
+      ];
       const res = await customer.purchase({ items, payment: visa, outOfStock: 'backorder' });
       const id = track(customer, res);
       expect(res.status).toBe(409);
@@ -456,11 +541,18 @@ describe('Feature: Purchase Orchestrator', () => {
 
     it('gives the last units to the first of two lines competing for them', async () => {
       const customer = await sys.customer();
-      const items = [{ productId: 'scarce', quantity: 2 }, { productId: 'scarce', quantity: 2 }];
+      const items = [
+        { productId: 'scarce', quantity: 2 },
+        { productId: 'scarce', quantity: 2 },
+      ];
       const res = await customer.purchase({ items, payment: visa });
       track(customer, res);
       expect(res.status).toBe(201);
-      expect(res.body).toMatchObject({ status: 'partially_fulfilled', items: [{ productId: 'scarce', quantity: 2 }], removed: [{ productId: 'scarce', quantity: 2 }] });
+      expect(res.body).toMatchObject({
+        status: 'partially_fulfilled',
+        items: [{ productId: 'scarce', quantity: 2 }],
+        removed: [{ productId: 'scarce', quantity: 2 }],
+      });
       expect(res.body.payment.amount).toBe(2000);
       expect(await sys.stores.catalog.stock('scarce')).toMatchObject({ available: 1, reserved: 0, sold: 2 });
       expect((await customer.product('scarce')).available).toBe(1);
@@ -471,15 +563,25 @@ describe('Feature: Purchase Orchestrator', () => {
     it('counts a dependency against the same stock as the product itself', async () => {
       const customer = await sys.customer();
       // edge-server needs one ipv4-block and only one exists: the dependency takes it first
-      const items = [{ productId: 'edge-server', quantity: 1 }, { productId: 'ipv4-block', quantity: 1 }];
+      const items = [
+        { productId: 'edge-server', quantity: 1 },
+        { productId: 'ipv4-block', quantity: 1 },
+      ];
       const res = await customer.purchase({ items, payment: visa });
       const id = track(customer, res);
       expect(res.status).toBe(201);
-      expect(res.body).toMatchObject({ status: 'partially_fulfilled', items: [{ productId: 'edge-server' }], removed: [{ productId: 'ipv4-block', quantity: 1 }] });
+      expect(res.body).toMatchObject({
+        status: 'partially_fulfilled',
+        items: [{ productId: 'edge-server' }],
+        removed: [{ productId: 'ipv4-block', quantity: 1 }],
+      });
       expect(res.body.payment.amount).toBe(1500);
       expect(await sys.stores.catalog.stock('ipv4-block')).toMatchObject({ available: 0, reserved: 0, sold: 1 });
       const units = await unitsOf(customer, id);
-      expect(units.map((u) => [u.productId, u.dependencyOf]).sort()).toEqual([['edge-server', null], ['ipv4-block', 'edge-server']]);
+      expect(units.map((u) => [u.productId, u.dependencyOf]).sort()).toEqual([
+        ['edge-server', null],
+        ['ipv4-block', 'edge-server'],
+      ]);
     });
   });
 
@@ -493,7 +595,11 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(res.body).toMatchObject({ code: 'rule_rejected', purchaseId: id });
       expect(res.body.detail).toContain('at most 5 gift cards per order');
       const state = await customer.purchaseState(id);
-      expect(state).toMatchObject({ status: 'failed', error: { code: 'rule_rejected', step: 'validation' }, payment: { status: 'none', amount: 0 } });
+      expect(state).toMatchObject({
+        status: 'failed',
+        error: { code: 'rule_rejected', step: 'validation' },
+        payment: { status: 'none', amount: 0 },
+      });
       expect(await customer.orders()).toEqual([]);
       expect(await customer.provisioned()).toEqual([]);
       expect(await stocks(['gift-card'])).toEqual(before);
@@ -552,7 +658,9 @@ describe('Feature: Purchase Orchestrator', () => {
       async (point) => {
         const customer = await sys.customer();
         const [items, products] =
-          point === 'external' ? [[{ productId: 'analytics', quantity: 1 }], ['analytics']] : [[proPlan('fault.example')], ['pro-plan', 'ip-address']];
+          point === 'external'
+            ? [[{ productId: 'analytics', quantity: 1 }], ['analytics']]
+            : [[proPlan('fault.example')], ['pro-plan', 'ip-address']];
         const { res, id, before, state } = await purchaseWithFault(customer, point, items, products);
         const step = failingStep[point]!;
         expect(res.status).toBe(502);
@@ -574,7 +682,11 @@ describe('Feature: Purchase Orchestrator', () => {
       const items = [proPlan('mixed.example'), { productId: 'analytics', quantity: 1 }];
       const { res, id, before, state } = await purchaseWithFault(customer, 'external', items, products);
       expect(res.status).toBe(502);
-      expect(state).toMatchObject({ status: 'failed', error: { code: 'purchase_failed', step: 'provisioning' }, payment: { status: 'refunded', amount: 4998 } });
+      expect(state).toMatchObject({
+        status: 'failed',
+        error: { code: 'purchase_failed', step: 'provisioning' },
+        payment: { status: 'refunded', amount: 4998 },
+      });
       // pro-plan and its ip-address were provisioned before analytics failed; the step undid that part of its work
       const units = await expectNothingActive(customer, id);
       expect(units.map((u) => u.productId).sort()).toEqual(['ip-address', 'pro-plan']);
@@ -584,7 +696,7 @@ describe('Feature: Purchase Orchestrator', () => {
       await expectOneFailureNotice(customer, id, 'provisioning', true);
     });
 
-    it('an integration that is down during compensation still deprovisions the purchase\'s other units', async () => {
+    it("an integration that is down during compensation still deprovisions the purchase's other units", async () => {
       const customer = await sys.customer();
       const products = ['pro-plan', 'ip-address', 'analytics'];
       const before = await stocks(products);
@@ -594,10 +706,17 @@ describe('Feature: Purchase Orchestrator', () => {
         const id = track(customer, res);
         expect(res.status).toBe(502);
         const state = await customer.waitForSettled(id);
-        expect(state).toMatchObject({ status: 'failed', error: { code: 'purchase_failed', step: 'provisioning' }, payment: { status: 'refunded' } });
+        expect(state).toMatchObject({
+          status: 'failed',
+          error: { code: 'purchase_failed', step: 'provisioning' },
+          payment: { status: 'refunded' },
+        });
         // the units that need no outside service are undone even though the outside one could not be
         const units = await unitsOf(customer, id);
-        expect(units.map((u) => [u.productId, u.status]).sort()).toEqual([['ip-address', 'deprovisioned'], ['pro-plan', 'deprovisioned']]);
+        expect(units.map((u) => [u.productId, u.status]).sort()).toEqual([
+          ['ip-address', 'deprovisioned'],
+          ['pro-plan', 'deprovisioned'],
+        ]);
         // the outside service never confirmed the removal: the purchase is left for an operator, visibly
         expect(state.review).toMatchObject({ status: 'manual_review' });
         expect(state.review.reason).toMatch(/analytics|deprovision/);
@@ -610,33 +729,48 @@ describe('Feature: Purchase Orchestrator', () => {
     it.each([
       ['is down for good (500 to provision and deprovision alike)', { status: 500 }],
       ['hangs (never answers; INTEGRATION_TIMEOUT_MS bounds each call)', 'hang'],
-    ] as const)('a partner that %s: the sync request answers 502 refunded, the cleanup goes on visibly and ends in review', async (_, behaviour) => {
-      const customer = await sys.customer();
-      const before = await stocks(['analytics']);
-      fake.set(behaviour);
-      try {
-        const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa });
-        const id = track(customer, res);
-        // Answered within SYNC_TIMEOUT_MS (else 202), without waiting for the deprovision's retries.
-        expect(res.status).toBe(502);
-        expect(res.body).toMatchObject({ code: 'purchase_failed', purchaseId: id });
-        const answered = await customer.purchaseState(id);
-        expect(answered).toMatchObject({ status: 'failed', error: { code: 'purchase_failed', step: 'provisioning' }, payment: { status: 'refunded' } });
-        expect(await stocks(['analytics'])).toEqual(before);
-        // The partner's cleanup shows on the step while it is still worked on (or already given up).
-        expect(answered.steps.find((s: any) => s.name === 'provisioning').undo.status).toMatch(/^(pending|retrying|failed)$/);
-        const settled = await customer.waitForSettled(id);
-        expect(settled.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({ status: 'failed', undo: { status: 'failed', attempts: Number(sys.config.COMPENSATION_ATTEMPTS) } });
-        expect(settled.review).toMatchObject({ status: 'manual_review' });
-        expect(settled.payment.status).toBe('refunded');
-      } finally {
-        fake.set('ok');
-      }
-    });
+    ] as const)(
+      'a partner that %s: the sync request answers 502 refunded, the cleanup goes on visibly and ends in review',
+      async (_, behaviour) => {
+        const customer = await sys.customer();
+        const before = await stocks(['analytics']);
+        fake.set(behaviour);
+        try {
+          const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa });
+          const id = track(customer, res);
+          // Answered within SYNC_TIMEOUT_MS (else 202), without waiting for the deprovision's retries.
+          expect(res.status).toBe(502);
+          expect(res.body).toMatchObject({ code: 'purchase_failed', purchaseId: id });
+          const answered = await customer.purchaseState(id);
+          expect(answered).toMatchObject({
+            status: 'failed',
+            error: { code: 'purchase_failed', step: 'provisioning' },
+            payment: { status: 'refunded' },
+          });
+          expect(await stocks(['analytics'])).toEqual(before);
+          // The partner's cleanup shows on the step while it is still worked on (or already given up).
+          expect(answered.steps.find((s: any) => s.name === 'provisioning').undo.status).toMatch(/^(pending|retrying|failed)$/);
+          const settled = await customer.waitForSettled(id);
+          expect(settled.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({
+            status: 'failed',
+            undo: { status: 'failed', attempts: Number(sys.config.COMPENSATION_ATTEMPTS) },
+          });
+          expect(settled.review).toMatchObject({ status: 'manual_review' });
+          expect(settled.payment.status).toBe('refunded');
+        } finally {
+          fake.set('ok');
+        }
+      },
+    );
 
     it('a payment that cannot be taken fails with payment_failed and charges nothing', async () => {
       const customer = await sys.customer();
-      const { res, id, before, state } = await purchaseWithFault(customer, 'payment.charge', [{ productId: 'basic-plan', quantity: 1 }], ['basic-plan']);
+      const { res, id, before, state } = await purchaseWithFault(
+        customer,
+        'payment.charge',
+        [{ productId: 'basic-plan', quantity: 1 }],
+        ['basic-plan'],
+      );
       expect(res.status).toBe(402);
       expect(res.body).toMatchObject({ code: 'payment_failed', purchaseId: id });
       expect(state.payment.status).not.toBe('captured');
@@ -664,7 +798,11 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(res.body.steps.every((s: any) => s.status === 'completed')).toBe(true);
       // the fault did fire: the commit needed a second attempt
       expect(await attemptsOf(id, 'inventory_update')).toBe(2);
-      expect((await stocks(['basic-plan']))['basic-plan']).toEqual({ ...before['basic-plan'], available: before['basic-plan']!.available - 1, sold: before['basic-plan']!.sold + 1 });
+      expect((await stocks(['basic-plan']))['basic-plan']).toEqual({
+        ...before['basic-plan'],
+        available: before['basic-plan']!.available - 1,
+        sold: before['basic-plan']!.sold + 1,
+      });
       expect(await ordersOf(customer, id)).toHaveLength(1);
     });
   });

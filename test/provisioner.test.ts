@@ -51,7 +51,14 @@ describe('Feature: Product Provisioner', () => {
       // A product whose only dependency is sold out: nothing to provision it with.
       { id: 'bundle', name: 'Bundle', price: { amount: 1500, currency: 'USD' }, stock: 10, dependencies: ['rare-part'] },
       { id: 'rare-part', name: 'Rare part', price: { amount: 100, currency: 'USD' }, stock: 0, dependencies: [] },
-      { id: 'flaky-analytics', name: 'Analytics (flaky endpoint)', price: { amount: 2999, currency: 'USD' }, stock: 10, dependencies: [], integration: { url: flaky.url } },
+      {
+        id: 'flaky-analytics',
+        name: 'Analytics (flaky endpoint)',
+        price: { amount: 2999, currency: 'USD' },
+        stock: 10,
+        dependencies: [],
+        integration: { url: flaky.url },
+      },
     ];
     sys = await startTestSystem({ catalog: [...testCatalog(fake.url), ...extra] });
   });
@@ -67,11 +74,14 @@ describe('Feature: Product Provisioner', () => {
 
   const stockOf = async (ids = PRODUCTS) =>
     Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await sys.stores.catalog.stock(id)] as const)));
-  const arm = async (point: string, times: number) => expect((await sys.admin('POST', '/admin/faults', { point, times })).status).toBeLessThan(300);
-  const unitsOf = async (customer: Customer, purchaseId: string) => (await customer.provisioned()).filter((p) => p.purchaseId === purchaseId);
+  const arm = async (point: string, times: number) =>
+    expect((await sys.admin('POST', '/admin/faults', { point, times })).status).toBeLessThan(300);
+  const unitsOf = async (customer: Customer, purchaseId: string) =>
+    (await customer.provisioned()).filter((p) => p.purchaseId === purchaseId);
   const notesOf = async (customer: Customer, purchaseId: string, type: string) =>
     (await customer.notifications()).filter((n) => n.purchaseId === purchaseId && n.type === type);
-  const fromService = (purchaseId: string, event: string) => fake.requests.filter((r) => r.body?.purchaseId === purchaseId && r.body?.event === event);
+  const fromService = (purchaseId: string, event: string) =>
+    fake.requests.filter((r) => r.body?.purchaseId === purchaseId && r.body?.event === event);
 
   /** The purchase was rejected with `code`: problem+json, a purchase id, status failed, nothing charged. */
   async function expectRejected(customer: Customer, res: HttpResult, status: number, code: string) {
@@ -108,7 +118,13 @@ describe('Feature: Product Provisioner', () => {
     // And the product details should be stored in the Product Store
     const units = await customer.provisioned();
     expect(units).toHaveLength(1);
-    expect(units[0]).toMatchObject({ productId: 'basic-plan', purchaseId: res.body.id, customization: {}, dependencyOf: null, status: 'active' });
+    expect(units[0]).toMatchObject({
+      productId: 'basic-plan',
+      purchaseId: res.body.id,
+      customization: {},
+      dependencyOf: null,
+      status: 'active',
+    });
     expect(units[0].id).toEqual(expect.any(String));
     expect(units[0].integration?.status).not.toBe('established');
     // And the customer should receive a confirmation message
@@ -206,7 +222,11 @@ describe('Feature: Product Provisioner', () => {
     expect(new Set(units.map((u) => u.id)).size).toBe(6);
     // And the customer should receive a confirmation message for each provisioned product
     const notes = await notesOf(customer, res.body.id, 'product_provisioned');
-    expect(notes.map((n) => [n.details.productId, n.details.quantity]).sort()).toEqual([['basic-plan', 2], ['gift-card', 3], ['storage-addon', 1]]);
+    expect(notes.map((n) => [n.details.productId, n.details.quantity]).sort()).toEqual([
+      ['basic-plan', 2],
+      ['gift-card', 3],
+      ['storage-addon', 1],
+    ]);
     expect(await notesOf(customer, res.body.id, 'order_confirmation')).toHaveLength(1);
   });
 
@@ -414,7 +434,8 @@ describe('Feature: Product Provisioner', () => {
       const calls = fromService(id, 'provision');
       expect(calls).toHaveLength(sys.config.STEP_ATTEMPTS);
       // Each attempt waited for the per-call timeout before the next one started.
-      for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(sys.config.INTEGRATION_TIMEOUT_MS - 50);
+      for (let i = 1; i < calls.length; i++)
+        expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(sys.config.INTEGRATION_TIMEOUT_MS - 50);
       expect((await customer.purchaseState(id)).payment.status).toBe('refunded');
       expect((await unitsOf(customer, id)).filter((u) => u.status !== 'deprovisioned')).toEqual([]);
     });

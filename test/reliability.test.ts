@@ -28,7 +28,12 @@ async function orphanedPurchase(sys: TestSystem, customerId: string, done: numbe
     undos: {},
   };
   if (done >= 1) {
-    record.plan = { lines: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {}, free: false, dependencies: [] }], currency: 'USD', discountPercent: 0, appliedRules: [] };
+    record.plan = {
+      lines: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {}, free: false, dependencies: [] }],
+      currency: 'USD',
+      discountPercent: 0,
+      appliedRules: [],
+    };
   }
   if (done >= 2) {
     const reserved = await sys.stores.inventory.reserve(id, customerId, record.plan!.lines);
@@ -37,7 +42,13 @@ async function orphanedPurchase(sys: TestSystem, customerId: string, done: numbe
   }
   if (done >= 3) {
     const provider = new TestPaymentProvider(sys.redis, createKeys(sys.config.KEY_PREFIX));
-    const charge = await provider.charge({ idempotencyKey: chargeKey(id), token: 'tok_visa', amount: 999, currency: 'USD', description: id });
+    const charge = await provider.charge({
+      idempotencyKey: chargeKey(id),
+      token: 'tok_visa',
+      amount: 999,
+      currency: 'USD',
+      description: id,
+    });
     if (charge.status !== 'captured') throw new Error('test charge was not captured');
     record.payment = { status: 'captured', amount: 999, currency: 'USD', chargeId: charge.chargeId };
   }
@@ -67,9 +78,19 @@ describe('reliability: watchdog and audit', () => {
     const steps = Object.fromEntries(state.steps.map((s: { name: string; status: string }) => [s.name, s.status]));
     expect(steps).toMatchObject({ stock_check: 'compensated', payment: 'compensated', inventory_update: 'failed' });
     // The watchdog leaves it in the shape the root leaves a failed purchase: nothing after the failure left pending.
-    expect(steps).toEqual({ validation: 'completed', stock_check: 'compensated', payment: 'compensated', inventory_update: 'failed', provisioning: 'skipped', order_placement: 'skipped', notification: 'skipped' });
+    expect(steps).toEqual({
+      validation: 'completed',
+      stock_check: 'compensated',
+      payment: 'compensated',
+      inventory_update: 'failed',
+      provisioning: 'skipped',
+      order_placement: 'skipped',
+      notification: 'skipped',
+    });
     expect(await sys.stores.catalog.stock('basic-plan')).toEqual(before);
-    const failure = await eventually('purchase_failed notification', async () => (await customer.notifications()).find((n) => n.type === 'purchase_failed'));
+    const failure = await eventually('purchase_failed notification', async () =>
+      (await customer.notifications()).find((n) => n.type === 'purchase_failed'),
+    );
     expect(failure.details.refunded).toBe(true);
     expect(await customer.orders()).toEqual([]);
   });
@@ -108,7 +129,9 @@ describe('reliability: watchdog and audit', () => {
   it('audit finds no violation after a mix of outcomes, and reports a planted one', async () => {
     const customer = await sys.customer();
     expect((await customer.buy('basic-plan', 2)).status).toBe(201);
-    expect((await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } })).status).toBe(402);
+    expect(
+      (await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } })).status,
+    ).toBe(402);
     expect((await customer.buy('sold-out')).status).toBe(409);
     await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 10 });
     expect((await customer.buy('pro-plan', 1, { domain: 'a.example' })).status).toBe(502);
@@ -170,7 +193,11 @@ describe('retention', () => {
       const res = await customer.buy('pro-plan', 1, { domain: 'kept.example' });
       expect(res.status).toBe(201);
       expect((await customer.notifications()).length).toBeGreaterThan(0);
-      await eventually('the purchase record to expire', async () => (await customer.get(`/v1/purchases/${res.body.id}`)).status === 404, 5_000);
+      await eventually(
+        'the purchase record to expire',
+        async () => (await customer.get(`/v1/purchases/${res.body.id}`)).status === 404,
+        5_000,
+      );
       const left = await customer.notifications();
       expect(left.map((n) => n.type)).toEqual([]);
       expect((await customer.orders()).map((o) => o.purchaseId)).toEqual([res.body.id]);

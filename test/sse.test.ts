@@ -50,7 +50,8 @@ async function readEvents(gatewayUrl: string, path: string, token: string | unde
       signal: abort.signal,
     });
     const contentType = res.headers.get('content-type');
-    if (!contentType?.includes('text/event-stream')) return { status: res.status, contentType, events, closedByServer: true, body: await res.json() };
+    if (!contentType?.includes('text/event-stream'))
+      return { status: res.status, contentType, events, closedByServer: true, body: await res.json() };
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -97,7 +98,9 @@ function changesAfterFirst(events: SseEvent[]): string[] {
   for (const e of events.slice(1)) {
     for (const s of e.data.steps) {
       const pair = `${s.name}:${s.status}`;
-      if (!seen.has(pair)) changes.push(pair), seen.add(pair);
+      if (seen.has(pair)) continue;
+      changes.push(pair);
+      seen.add(pair);
     }
   }
   return changes;
@@ -110,8 +113,10 @@ function changesAfterFirst(events: SseEvent[]): string[] {
 function expectNothingAfterTerminal(events: SseEvent[], status: string) {
   const end = events.findIndex((e) => e.data.status === status);
   expect(end, `no ${status} event`).toBeGreaterThanOrEqual(0);
-  for (const e of events.slice(end)) expect({ status: e.data.status, payment: e.data.payment }).toEqual({ status, payment: events[end]!.data.payment });
-  const forwardSteps = (e: SseEvent) => e.data.steps.filter((s: any) => s.status !== 'compensated' && !s.undo).map((s: any) => `${s.name}:${s.status}`);
+  for (const e of events.slice(end))
+    expect({ status: e.data.status, payment: e.data.payment }).toEqual({ status, payment: events[end]!.data.payment });
+  const forwardSteps = (e: SseEvent) =>
+    e.data.steps.filter((s: any) => s.status !== 'compensated' && !s.undo).map((s: any) => `${s.name}:${s.status}`);
   for (const e of events.slice(end)) expect(forwardSteps(e)).toEqual(expect.arrayContaining(forwardSteps(events.at(-1)!)));
   expect(events.at(-1)!.data.steps.filter((s: any) => s.undo && s.undo.status !== 'failed')).toEqual([]);
 }
@@ -199,7 +204,11 @@ describe('purchase progress over Server-Sent Events', () => {
     expect(stream.status).toBe(200);
     expect(stream.closedByServer).toBe(true);
     expect(stream.events).toHaveLength(1);
-    expect(stream.events[0]).toMatchObject({ id: '0', event: 'status', data: { id: bought.body.id, status: 'completed', orderId: bought.body.orderId } });
+    expect(stream.events[0]).toMatchObject({
+      id: '0',
+      event: 'status',
+      data: { id: bought.body.id, status: 'completed', orderId: bought.body.orderId },
+    });
     expect(stream.events[0]!.data.steps).toEqual(bought.body.steps);
   });
 
@@ -227,7 +236,14 @@ describe('purchase progress over Server-Sent Events', () => {
       expect(firstReached(stream.events, 'compensated').sort()).toEqual(['inventory_update', 'payment', 'provisioning', 'stock_check']);
       const changes = changesAfterFirst(stream.events);
       expect(changes).toEqual(
-        expect.arrayContaining(['order_placement:failed', 'notification:skipped', 'provisioning:compensated', 'inventory_update:compensated', 'payment:compensated', 'stock_check:compensated']),
+        expect.arrayContaining([
+          'order_placement:failed',
+          'notification:skipped',
+          'provisioning:compensated',
+          'inventory_update:compensated',
+          'payment:compensated',
+          'stock_check:compensated',
+        ]),
       );
       // Each of those changes came with a `step` event of its own.
       expect(stream.events.slice(1).filter((e) => e.event === 'step').length).toBeGreaterThanOrEqual(changes.length);

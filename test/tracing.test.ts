@@ -42,7 +42,11 @@ describe('tracing (OpenTelemetry)', () => {
   beforeAll(async () => {
     collector = await startCollector();
     // The SDK and the exporter read the standard variables from the environment.
-    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'purchase-test' });
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: 'purchase-test',
+    });
     tracing = await startTracing(process.env);
     sys = await startTestSystem({ tracing });
   });
@@ -53,7 +57,7 @@ describe('tracing (OpenTelemetry)', () => {
     for (const k of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_SCHEDULE_DELAY', 'OTEL_SERVICE_NAME']) delete process.env[k];
   });
 
-  it("is off without an OTLP endpoint", async () => {
+  it('is off without an OTLP endpoint', async () => {
     expect(await startTracing({})).toBeUndefined();
     expect(await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
   });

@@ -17,7 +17,8 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-const send = (url: string, method: string, body: BodyInit | undefined, headers: Record<string, string>) => request(url, { method, headers, body });
+const send = (url: string, method: string, body: BodyInit | undefined, headers: Record<string, string>) =>
+  request(url, { method, headers, body });
 
 describe('request validation', () => {
   it('answers a purchase body that is not sent as JSON with validation_error', async () => {
@@ -25,7 +26,10 @@ describe('request validation', () => {
     const auth = { authorization: `Bearer ${customer.token}` };
     const body = JSON.stringify(oneBasicPlan());
     // Declared as text, and not declared at all (bytes: fetch adds no Content-Type for them).
-    for (const [raw, headers] of [[body, { ...auth, 'content-type': 'text/plain' }], [new Blob([body]), auth]] as const) {
+    for (const [raw, headers] of [
+      [body, { ...auth, 'content-type': 'text/plain' }],
+      [new Blob([body]), auth],
+    ] as const) {
       const res = await send(`${sys.gatewayUrl}/v1/purchases`, 'POST', raw, headers);
       expectProblem(res, 400, 'validation_error');
       expect(res.body.detail).toMatch(/JSON/);
@@ -60,7 +64,8 @@ describe('request validation', () => {
   });
 
   it('validates POST /token on the auth server the same way', async () => {
-    const token = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) => send(`${sys.authUrl}/token`, 'POST', body, headers);
+    const token = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+      send(`${sys.authUrl}/token`, 'POST', body, headers);
     for (const [body, field] of [
       [JSON.stringify({ sub: '' }), /sub/],
       [JSON.stringify({ sub: 'a', ttlSeconds: 86_401 }), /ttlSeconds/],

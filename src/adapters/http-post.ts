@@ -10,11 +10,7 @@ export class OutsideServiceError extends Error {
 }
 
 /** POSTs JSON with an idempotency key and a hard timeout; resolves with the parsed 2xx body. */
-export async function postJson(
-  url: string,
-  body: unknown,
-  opts: { idempotencyKey: string; timeoutMs: number },
-): Promise<unknown> {
+export async function postJson(url: string, body: unknown, opts: { idempotencyKey: string; timeoutMs: number }): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(url, {

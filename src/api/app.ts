@@ -12,7 +12,7 @@ import type { Stores } from '../stores/domain-stores.js';
 import type { OrchestratorBreaker } from './breaker.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { AuthEnv, TokenVerifier } from './middleware/auth.js';
-import { problem, problemOnError } from './middleware/problem.js';
+import { problem, problemOnError } from '../http/problem.js';
 import { customerRateLimit } from './middleware/rate-limit.js';
 import { docsRoutes } from './docs.js';
 import type { Lists } from './lists.js';
@@ -26,7 +26,7 @@ import { provisionedRoutes } from './routes/provisioned.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { MAX_BODY_BYTES } from './schemas.js';
 import { limitBody } from './middleware/body-limit.js';
-import { apiApp } from './validation.js';
+import { apiApp } from '../http/validation.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -67,7 +67,13 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     const route = c.req.routePath || 'unmatched';
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
-    const line = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) };
+    const line = {
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    };
     if (c.res.status >= 500) deps.log.warn(line, 'request failed');
     else deps.log.info(line, 'request');
   });
@@ -75,7 +81,10 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const [redis, auth, workers] = await Promise.all([
-      deps.redis.ping().then(() => true, () => false),
+      deps.redis.ping().then(
+        () => true,
+        () => false,
+      ),
       deps.verifier.ready(),
       deps.workersAlive().catch(() => false),
     ]);
@@ -90,21 +99,50 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   docsRoutes(app);
 
   if (config.ADMIN_PASSWORD) {
-    app.route('/admin', adminRoutes({ stores: deps.stores, queues: deps.queues, user: config.ADMIN_USER, password: config.ADMIN_PASSWORD, faultInjection: config.FAULT_INJECTION }));
+    app.route(
+      '/admin',
+      adminRoutes({
+        stores: deps.stores,
+        queues: deps.queues,
+        user: config.ADMIN_USER,
+        password: config.ADMIN_PASSWORD,
+        faultInjection: config.FAULT_INJECTION,
+      }),
+    );
   }
 
   const v1 = apiApp<AuthEnv>();
-  v1.use('*', limitBody({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, new AppError('payload_too_large', `Bodies are limited to ${MAX_BODY_BYTES} bytes.`)) }));
+  v1.use(
+    '*',
+    limitBody({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => problem(c, new AppError('payload_too_large', `Bodies are limited to ${MAX_BODY_BYTES} bytes.`)),
+    }),
+  );
   v1.use('*', deps.verifier.middleware);
   const limits = { redis: deps.redis, keyPrefix: deps.stores.keys.rateLimit, metrics };
-  const purchaseLimit = customerRateLimit({ ...limits, name: 'purchases', points: config.RATE_LIMIT_POINTS, durationS: config.RATE_LIMIT_DURATION_S });
+  const purchaseLimit = customerRateLimit({
+    ...limits,
+    name: 'purchases',
+    points: config.RATE_LIMIT_POINTS,
+    durationS: config.RATE_LIMIT_DURATION_S,
+  });
   // Reads have their own, far larger budget: polling never eats the purchase budget.
   const readLimit = customerRateLimit({ ...limits, name: 'reads', points: config.READ_RATE_LIMIT_POINTS, durationS: 60 });
   v1.on('GET', '*', readLimit);
   v1.route(
     '/purchases',
     purchaseRoutes(
-      { stores: deps.stores, service: deps.service, events: deps.events, metrics, lists, mode: config.PURCHASE_MODE, syncTimeoutMs: config.SYNC_TIMEOUT_MS, shutdown: deps.shutdown },
+      {
+        stores: deps.stores,
+        service: deps.service,
+        events: deps.events,
+        metrics,
+        lists,
+        mode: config.PURCHASE_MODE,
+        syncTimeoutMs: config.SYNC_TIMEOUT_MS,
+        shutdown: deps.shutdown,
+      },
       purchaseLimit,
     ),
   );

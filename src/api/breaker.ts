@@ -34,7 +34,12 @@ export function createOrchestratorBreaker(opts: { threshold: number; halfOpenMs:
         return await policy.execute(fn);
       } catch (err) {
         if (err instanceof BrokenCircuitError) {
-          throw new AppError('service_unavailable', 'The purchase orchestrator is unavailable (circuit open); try again shortly.', {}, { 'retry-after': String(Math.ceil(opts.halfOpenMs / 1000)) });
+          throw new AppError(
+            'service_unavailable',
+            'The purchase orchestrator is unavailable (circuit open); try again shortly.',
+            {},
+            { 'retry-after': String(Math.ceil(opts.halfOpenMs / 1000)) },
+          );
         }
         throw err;
       }

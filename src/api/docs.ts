@@ -41,7 +41,12 @@ function inlineScriptHash(): string {
  * (and its own inline start-up script), so it can never load code from anywhere else.
  */
 export function docsRoutes<E extends Env>(app: OpenAPIHono<E>): void {
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A token of the Authentication Server (`POST /token`).' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'A token of the Authentication Server (`POST /token`).',
+  });
   app.doc31('/openapi.json', DOCUMENT);
 
   const csp = secureHeaders({

@@ -29,15 +29,18 @@ export const listQuery = z.object({
     .string()
     .max(512)
     .optional()
-    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'Opaque: taken from the `Link: rel="next"` URL of the previous page.' }),
+    .openapi({
+      param: { name: 'cursor', in: 'query' },
+      description: 'Opaque: taken from the `Link: rel="next"` URL of the previous page.',
+    }),
 });
 export type ListQuery = z.infer<typeof listQuery>;
 
 const linkHeader = z.object({
-  Link: z
-    .string()
-    .optional()
-    .openapi({ description: 'RFC 8288 link to the next page, while more remain; absent on the last page.', example: '</v1/orders?limit=50&cursor=WzE3…>; rel="next"' }),
+  Link: z.string().optional().openapi({
+    description: 'RFC 8288 link to the next page, while more remain; absent on the last page.',
+    example: '</v1/orders?limit=50&cursor=WzE3…>; rel="next"',
+  }),
 });
 
 /** The responses of a list route: a JSON array of `item`, newest first, with the Link header. */
@@ -57,7 +60,12 @@ export class Lists {
    * Reads the page `query` asks for from `source` and sets the Link header on `c` when more
    * remain. `scope` names the list and whose it is: a cursor is valid only in its own scope.
    */
-  async page<T>(c: Context, scope: string, query: ListQuery, source: (after: IndexPosition | undefined, limit: number) => Promise<IndexPage<T>>): Promise<T[]> {
+  async page<T>(
+    c: Context,
+    scope: string,
+    query: ListQuery,
+    source: (after: IndexPosition | undefined, limit: number) => Promise<IndexPage<T>>,
+  ): Promise<T[]> {
     const after = query.cursor === undefined ? undefined : this.decode(scope, query.cursor);
     const { items, next } = await source(after, query.limit);
     if (next) {

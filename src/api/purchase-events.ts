@@ -63,7 +63,12 @@ export class PurchaseEvents {
    * `timeoutMs`. Polls once a second too, in case an event was lost in a reconnect.
    * `justCreated` skips the first read: a purchase handed off this instant is not terminal yet.
    */
-  async waitForTerminal(id: string, timeoutMs: number, load: () => Promise<PurchaseRecord | undefined>, justCreated = false): Promise<PurchaseRecord | undefined> {
+  async waitForTerminal(
+    id: string,
+    timeoutMs: number,
+    load: () => Promise<PurchaseRecord | undefined>,
+    justCreated = false,
+  ): Promise<PurchaseRecord | undefined> {
     let wake!: () => void;
     let carried: PurchaseRecord | undefined;
     const woken = new Promise<void>((resolve) => (wake = resolve));

@@ -56,7 +56,8 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
 
   const duplicateOf = (earlier: string, hash: string): Submitted => {
     const answer = IdempotencyStore.answer(earlier, hash);
-    if (answer.status === 'conflict') throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body.');
+    if (answer.status === 'conflict')
+      throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body.');
     return { id: answer.purchaseId, replay: true };
   };
 

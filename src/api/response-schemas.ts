@@ -11,7 +11,13 @@ import { STEP_NAMES as NAMES, type StepName } from '../saga/saga.js';
  * client that validates; the tests close them to catch a field the document does not name.
  */
 
-const PURCHASE_STATUSES = ['accepted', 'processing', 'completed', 'partially_fulfilled', 'failed'] as const satisfies readonly PurchaseStatus[];
+const PURCHASE_STATUSES = [
+  'accepted',
+  'processing',
+  'completed',
+  'partially_fulfilled',
+  'failed',
+] as const satisfies readonly PurchaseStatus[];
 const STEP_STATUSES = ['pending', 'completed', 'failed', 'compensated', 'skipped'] as const satisfies readonly StepStatus[];
 const PAYMENT_STATUSES = ['none', 'captured', 'refunded', 'declined'] as const satisfies readonly PaymentInfo['status'][];
 const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
@@ -20,7 +26,12 @@ const UNDO_STATUSES = ['pending', 'retrying', 'done', 'failed'] as const satisfi
 
 const timestamp = z.string().openapi({ format: 'date-time', example: '2026-11-22T10:00:00.000Z' });
 const customization = z.record(z.string(), z.unknown());
-export const money = z.object({ amount: z.number().int().openapi({ description: 'Minor units (cents).', example: 1999 }), currency: z.string().openapi({ example: 'USD' }) }).openapi('Money');
+export const money = z
+  .object({
+    amount: z.number().int().openapi({ description: 'Minor units (cents).', example: 1999 }),
+    currency: z.string().openapi({ example: 'USD' }),
+  })
+  .openapi('Money');
 
 export const problemSchema = z
   .object({
@@ -55,14 +66,22 @@ export const purchaseView = z
         undo: z
           .object({ status: z.enum(UNDO_STATUSES), attempts: z.number().int() })
           .optional()
-          .openapi({ description: "The step's undo while an outside system is still being cleaned up (retrying), or once that failed for good." }),
+          .openapi({
+            description: "The step's undo while an outside system is still being cleaned up (retrying), or once that failed for good.",
+          }),
       }),
     ),
     payment: z.object({ status: z.enum(PAYMENT_STATUSES), amount: z.number().int(), currency: z.string() }),
     orderId: z.string().optional(),
-    error: z.object({ code: z.enum(ERROR_CODES), detail: z.string(), step: z.string().optional() }).optional().openapi({ description: 'Why a failed purchase failed.' }),
+    error: z
+      .object({ code: z.enum(ERROR_CODES), detail: z.string(), step: z.string().optional() })
+      .optional()
+      .openapi({ description: 'Why a failed purchase failed.' }),
     appliedRules: z.array(z.string()).optional(),
-    review: z.object({ status: z.literal('manual_review'), reason: z.string() }).optional().openapi({ description: 'An undo that could not complete: an operator finishes it.' }),
+    review: z
+      .object({ status: z.literal('manual_review'), reason: z.string() })
+      .optional()
+      .openapi({ description: 'An undo that could not complete: an operator finishes it.' }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

@@ -13,6 +13,9 @@ const retryAfter = z.object({ 'Retry-After': z.string().openapi({ description: '
 export const commonProblems = {
   401: problem('No bearer token, or one that is invalid or expired (missing_token, invalid_token, expired_token).'),
   429: { ...problem('Too many requests from this customer (rate_limit_exceeded).'), headers: retryAfter },
-  503: { ...problem('The authentication server, Redis or the workers are unavailable, or the breaker is open (service_unavailable).'), headers: retryAfter },
+  503: {
+    ...problem('The authentication server, Redis or the workers are unavailable, or the breaker is open (service_unavailable).'),
+    headers: retryAfter,
+  },
   default: problem('Any other error, e.g. internal_error; never a stack trace.'),
 };

@@ -15,14 +15,20 @@ export const purchaseBody = z
           .object({
             productId: z.string().min(1).max(100),
             quantity: z.number().int().min(1).max(MAX_QUANTITY),
-            customization: z.record(z.string(), z.unknown()).optional().openapi({ description: "Checked against the product's customization schema." }),
+            customization: z
+              .record(z.string(), z.unknown())
+              .optional()
+              .openapi({ description: "Checked against the product's customization schema." }),
           })
           .strict(),
       )
       .min(1)
       .max(MAX_ITEMS),
     payment: z.object({ token: z.string().min(1).max(200).openapi({ example: 'tok_visa' }) }).strict(),
-    outOfStock: z.enum(['remove', 'backorder']).default('remove').openapi({ description: 'What to do with items out of stock when others can be fulfilled.' }),
+    outOfStock: z
+      .enum(['remove', 'backorder'])
+      .default('remove')
+      .openapi({ description: 'What to do with items out of stock when others can be fulfilled.' }),
   })
   .strict()
   .openapi('PurchaseRequest');
@@ -38,7 +44,10 @@ export const purchaseHeaders = z.object({
     .regex(IDEMPOTENCY_KEY, 'Idempotency-Key must be 1–255 visible ASCII characters.')
     .optional()
     .openapi({ description: 'The same key from the same customer within 24 h never creates a second purchase.' }),
-  prefer: z.string().optional().openapi({ description: '`respond-async`: answer 202 at once instead of waiting for the outcome.', example: 'respond-async' }),
+  prefer: z
+    .string()
+    .optional()
+    .openapi({ description: '`respond-async`: answer 202 at once instead of waiting for the outcome.', example: 'respond-async' }),
 });
 
 export const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'pur_0b6f…' }) });

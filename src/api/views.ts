@@ -35,7 +35,9 @@ export function purchaseView(r: PurchaseRecord) {
     steps: STEP_NAMES.map((name) => stepView(r, name)),
     payment: { status: r.payment.status, amount: r.payment.amount, currency: r.payment.currency },
     ...(r.orderId ? { orderId: r.orderId } : {}),
-    ...(r.error && r.status === 'failed' ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } } : {}),
+    ...(r.error && r.status === 'failed'
+      ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } }
+      : {}),
     ...(plan ? { appliedRules: plan.appliedRules } : {}),
     // A compensation that could not complete: an operator must finish it (see logs and Bull Board).
     ...(r.review ? { review: { status: 'manual_review' as const, reason: r.review } } : {}),

@@ -1,9 +1,9 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { basicAuth } from 'hono/basic-auth';
 import { SignJWT } from 'jose';
-import { problem, problemOnError } from '../api/middleware/problem.js';
+import { problem, problemOnError } from '../http/problem.js';
 import { AppError } from '../errors.js';
-import { apiApp } from '../api/validation.js';
+import { apiApp } from '../http/validation.js';
 import { MAX_TOKEN_TTL_S, TOKEN_ALG, type KeyRing } from './key-ring.js';
 
 const tokenRoute = createRoute({
@@ -68,7 +68,9 @@ export function createAuthApp(opts: AuthAppOptions): OpenAPIHono {
   });
   if (opts.admin) {
     app.use('/admin/*', basicAuth({ username: opts.admin.user, password: opts.admin.password, realm: 'purchase-auth-admin' }));
-    app.openapi(rotateRoute, async (c) => c.json({ ...(await opts.keys.rotate()), keys: (await opts.keys.published()).map((k) => k.kid) }, 201));
+    app.openapi(rotateRoute, async (c) =>
+      c.json({ ...(await opts.keys.rotate()), keys: (await opts.keys.published()).map((k) => k.kid) }, 201),
+    );
   }
   return app;
 }

@@ -25,7 +25,12 @@ export interface SigningKey {
 async function generate(activatesAt: number): Promise<StoredKey> {
   const { privateKey, publicKey } = await generateKeyPair(TOKEN_ALG, { extractable: true });
   const kid = randomUUID();
-  return { kid, privateJwk: await exportJWK(privateKey), publicJwk: { ...(await exportJWK(publicKey)), kid, alg: TOKEN_ALG, use: 'sig' }, activatesAt };
+  return {
+    kid,
+    privateJwk: await exportJWK(privateKey),
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: TOKEN_ALG, use: 'sig' },
+    activatesAt,
+  };
 }
 
 /**

@@ -19,26 +19,24 @@ export type Product = z.infer<typeof productSchema>;
 /** A product as stored: its definition without the stock, which lives in Redis alone. */
 export type ProductDef = Omit<Product, 'stock'>;
 
-const catalogSchema = z
-  .object({ products: z.array(productSchema).min(1) })
-  .superRefine((catalog, ctx) => {
-    const ids = new Set(catalog.products.map((p) => p.id));
-    if (ids.size !== catalog.products.length) ctx.addIssue({ code: 'custom', message: 'duplicate product id' });
-    for (const p of catalog.products) {
-      for (const dep of p.dependencies) {
-        if (!ids.has(dep) || dep === p.id) {
-          ctx.addIssue({ code: 'custom', message: `product ${p.id}: dependency ${dep} is not in the catalog` });
-        }
+const catalogSchema = z.object({ products: z.array(productSchema).min(1) }).superRefine((catalog, ctx) => {
+  const ids = new Set(catalog.products.map((p) => p.id));
+  if (ids.size !== catalog.products.length) ctx.addIssue({ code: 'custom', message: 'duplicate product id' });
+  for (const p of catalog.products) {
+    for (const dep of p.dependencies) {
+      if (!ids.has(dep) || dep === p.id) {
+        ctx.addIssue({ code: 'custom', message: `product ${p.id}: dependency ${dep} is not in the catalog` });
       }
     }
-  });
+  }
+});
 
 export async function readCatalogFile(file: string): Promise<Product[]> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new Error(`CATALOG_FILE ${file}: ${(err as Error).message}`);
+    throw new Error(`CATALOG_FILE ${file}: ${(err as Error).message}`, { cause: err });
   }
   const parsed = catalogSchema.safeParse(raw);
   if (!parsed.success) {

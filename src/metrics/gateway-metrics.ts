@@ -6,7 +6,12 @@ export function createGatewayMetrics() {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    httpRequests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency by route',
@@ -14,10 +19,29 @@ export function createGatewayMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    breakerState: new Gauge({ name: 'orchestrator_breaker_state', help: 'Circuit breaker in front of the orchestrator: 0 closed, 1 open, 2 half-open', registers: [registry] }),
-    rateLimited: new Counter({ name: 'rate_limit_rejections_total', help: 'Requests rejected by the per-customer rate limit', labelNames: ['limit'], registers: [registry] }),
-    purchasesAccepted: new Counter({ name: 'purchases_accepted_total', help: 'Purchases handed to the orchestrator', labelNames: ['mode'], registers: [registry] }),
-    purchaseOutcomes: new Counter({ name: 'purchase_responses_total', help: 'Outcomes answered to purchase requests', labelNames: ['outcome'], registers: [registry] }),
+    breakerState: new Gauge({
+      name: 'orchestrator_breaker_state',
+      help: 'Circuit breaker in front of the orchestrator: 0 closed, 1 open, 2 half-open',
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'rate_limit_rejections_total',
+      help: 'Requests rejected by the per-customer rate limit',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    purchasesAccepted: new Counter({
+      name: 'purchases_accepted_total',
+      help: 'Purchases handed to the orchestrator',
+      labelNames: ['mode'],
+      registers: [registry],
+    }),
+    purchaseOutcomes: new Counter({
+      name: 'purchase_responses_total',
+      help: 'Outcomes answered to purchase requests',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
   };
 }
 

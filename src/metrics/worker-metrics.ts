@@ -11,11 +11,35 @@ export function createWorkerMetrics(queues: Queue[]) {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const compensations = new Counter({ name: 'saga_compensations_total', help: 'Undo jobs by step and outcome (compensated, nothing_to_undo, failed)', labelNames: ['step', 'outcome'], registers: [registry] });
-  const purchases = new Counter({ name: 'purchases_finished_total', help: 'Purchases that reached a terminal status, by status and error code', labelNames: ['status', 'code'], registers: [registry] });
-  const review = new Counter({ name: 'purchases_needing_review_total', help: 'Purchases whose compensation could not complete', registers: [registry] });
-  const watchdog = new Counter({ name: 'watchdog_actions_total', help: 'What the reconciler did to purchases past their deadline', labelNames: ['action'], registers: [registry] });
-  const oldestWaiting = new Gauge({ name: 'queue_oldest_waiting_seconds', help: 'Age of the oldest waiting job per queue (a growing value means no one consumes it)', labelNames: ['queue'], registers: [registry] });
+  const compensations = new Counter({
+    name: 'saga_compensations_total',
+    help: 'Undo jobs by step and outcome (compensated, nothing_to_undo, failed)',
+    labelNames: ['step', 'outcome'],
+    registers: [registry],
+  });
+  const purchases = new Counter({
+    name: 'purchases_finished_total',
+    help: 'Purchases that reached a terminal status, by status and error code',
+    labelNames: ['status', 'code'],
+    registers: [registry],
+  });
+  const review = new Counter({
+    name: 'purchases_needing_review_total',
+    help: 'Purchases whose compensation could not complete',
+    registers: [registry],
+  });
+  const watchdog = new Counter({
+    name: 'watchdog_actions_total',
+    help: 'What the reconciler did to purchases past their deadline',
+    labelNames: ['action'],
+    registers: [registry],
+  });
+  const oldestWaiting = new Gauge({
+    name: 'queue_oldest_waiting_seconds',
+    help: 'Age of the oldest waiting job per queue (a growing value means no one consumes it)',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'queue_jobs',
     help: 'Jobs per queue and state',
@@ -24,7 +48,10 @@ export function createWorkerMetrics(queues: Queue[]) {
     async collect() {
       // The workers' connection waits for Redis forever; a scrape must not.
       const timeout = new Promise<undefined>((resolve) => (globalThis.setTimeout(resolve, 500) as unknown as NodeJS.Timeout).unref());
-      const all = await Promise.race([Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children'))).catch(() => undefined), timeout]);
+      const all = await Promise.race([
+        Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children'))).catch(() => undefined),
+        timeout,
+      ]);
       if (!all) return;
       queues.forEach((q, i) => {
         for (const [state, n] of Object.entries(all[i]!)) this.set({ queue: q.name, state }, n);

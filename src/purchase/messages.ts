@@ -18,11 +18,16 @@ export const messages = {
   accepted: (purchaseId: string) => `Purchase ${purchaseId} accepted; we will let you know when it is done.`,
   orderPlaced: (orderId: string, lines: PlannedLine[], total: string) =>
     `Order ${orderId} placed: ${lines.map((l) => `${l.quantity} × ${l.productId}`).join(', ')}; total ${total}.`,
-  provisioned: (line: PlannedLine) => `${line.productId} is ready${line.dependencies.length ? ` (with ${line.dependencies.join(', ')})` : ''}.`,
+  provisioned: (line: PlannedLine) =>
+    `${line.productId} is ready${line.dependencies.length ? ` (with ${line.dependencies.join(', ')})` : ''}.`,
   partlyFulfilled: (missing: string[]) => `Part of your order could not be fulfilled: ${missing.join(', ')}.`,
   failed: (purchaseId: string, code: ErrorCode, detail: string, payment: PaymentInfo) => {
     const money =
-      payment.status === 'refunded' ? ' Your payment was refunded.' : payment.status === 'captured' ? ' Your refund is being processed.' : ' You were not charged.';
+      payment.status === 'refunded'
+        ? ' Your payment was refunded.'
+        : payment.status === 'captured'
+          ? ' Your refund is being processed.'
+          : ' You were not charged.';
     return `Purchase ${purchaseId} failed: ${ERRORS[code].title.toLowerCase()}. ${detail}.${money}`;
   },
   total: (amount: number, currency: string) => formatMoney(amount, currency),

@@ -13,7 +13,12 @@ export interface NotificationDraft {
 }
 
 /** The documents of `drafts`, ids derived from purchase, type and seq. */
-export function notificationDocs(customerId: string, purchaseId: string, drafts: NotificationDraft[], createdAt = new Date().toISOString()): Notification[] {
+export function notificationDocs(
+  customerId: string,
+  purchaseId: string,
+  drafts: NotificationDraft[],
+  createdAt = new Date().toISOString(),
+): Notification[] {
   return drafts.map((d) => ({
     id: notificationId(purchaseId, d.type, d.seq),
     type: d.type,
@@ -27,7 +32,12 @@ export function notificationDocs(customerId: string, purchaseId: string, drafts:
 
 /** The acknowledgement an asynchronous purchase gets. */
 export const acknowledgementOf = (customerId: string, purchaseId: string, createdAt: string) =>
-  notificationDocs(customerId, purchaseId, [{ type: 'purchase_accepted', message: messages.accepted(purchaseId), details: { statusUrl: `/v1/purchases/${purchaseId}` } }], createdAt)[0]!;
+  notificationDocs(
+    customerId,
+    purchaseId,
+    [{ type: 'purchase_accepted', message: messages.accepted(purchaseId), details: { statusUrl: `/v1/purchases/${purchaseId}` } }],
+    createdAt,
+  )[0]!;
 
 /** What a completed purchase tells its customer: the order, each product, and what could not be fulfilled. */
 export function confirmationDrafts(record: PurchaseRecord): NotificationDraft[] {
@@ -36,10 +46,19 @@ export function confirmationDrafts(record: PurchaseRecord): NotificationDraft[] 
   const drafts: NotificationDraft[] = [
     {
       type: 'order_confirmation',
-      message: messages.orderPlaced(record.orderId!, fulfilled.map(([l]) => l), messages.total(record.payment.amount, plan.currency)),
+      message: messages.orderPlaced(
+        record.orderId!,
+        fulfilled.map(([l]) => l),
+        messages.total(record.payment.amount, plan.currency),
+      ),
       details: {
         orderId: record.orderId,
-        items: fulfilled.map(([l]) => ({ productId: l.productId, quantity: l.quantity, unitPrice: l.unitPrice, customization: l.customization })),
+        items: fulfilled.map(([l]) => ({
+          productId: l.productId,
+          quantity: l.quantity,
+          unitPrice: l.unitPrice,
+          customization: l.customization,
+        })),
         total: { amount: record.payment.amount, currency: plan.currency },
         appliedRules: plan.appliedRules,
       },
@@ -48,7 +67,13 @@ export function confirmationDrafts(record: PurchaseRecord): NotificationDraft[] 
       type: 'product_provisioned',
       seq: i,
       message: messages.provisioned(l),
-      details: { productId: l.productId, quantity: l.quantity, customization: l.customization, dependencies: l.dependencies, orderId: record.orderId },
+      details: {
+        productId: l.productId,
+        quantity: l.quantity,
+        customization: l.customization,
+        dependencies: l.dependencies,
+        orderId: record.orderId,
+      },
     })),
   ];
   if (record.allocation?.includes('out_of_stock')) {

@@ -6,5 +6,7 @@ import { DELIVER_JOB, stepJobOptions, type DeliverJobData } from './contract.js'
 export async function deliverByWebhook(webhookQueue: Queue | undefined, docs: Notification[]): Promise<void> {
   if (!webhookQueue || docs.length === 0) return;
   const opts = stepJobOptions({ attempts: 10, backoffMs: 1_000 });
-  await webhookQueue.addBulk(docs.map((d) => ({ name: DELIVER_JOB, data: { notificationId: d.id } satisfies DeliverJobData, opts: { ...opts, jobId: d.id } })));
+  await webhookQueue.addBulk(
+    docs.map((d) => ({ name: DELIVER_JOB, data: { notificationId: d.id } satisfies DeliverJobData, opts: { ...opts, jobId: d.id } })),
+  );
 }

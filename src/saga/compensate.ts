@@ -8,7 +8,11 @@ import { compensationPlan } from './transitions.js';
  * stage that failed, the watchdog. A `blame`d step is failed first; then steps that will
  * never run are skipped, each planned undo shows `pending`, and the undo jobs are added.
  */
-export async function compensate(ctx: SagaContext, record: PurchaseRecord, blame?: { step: string; error: PurchaseError }): Promise<PurchaseRecord> {
+export async function compensate(
+  ctx: SagaContext,
+  record: PurchaseRecord,
+  blame?: { step: string; error: PurchaseError },
+): Promise<PurchaseRecord> {
   const { purchases } = ctx.stores;
   if (blame) {
     await purchases.failStep(record.id, blame.step, blame.error);

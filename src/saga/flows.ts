@@ -46,7 +46,12 @@ export function startJob(purchaseId: string, policy: RetryPolicy) {
 /** The root stage as a job of its own, for the watchdog to re-drive a completion. */
 export function rootJob(purchaseId: string, policy: RetryPolicy) {
   const data: SagaJobData = { purchaseId };
-  return { name: ROOT_STAGE.job, queue: ROOT_STAGE.queue, data, opts: { ...stepJobOptions(policy), jobId: stageJobId(purchaseId, ROOT_STAGE.name) } };
+  return {
+    name: ROOT_STAGE.job,
+    queue: ROOT_STAGE.queue,
+    data,
+    opts: { ...stepJobOptions(policy), jobId: stageJobId(purchaseId, ROOT_STAGE.name) },
+  };
 }
 
 const undoJob = (purchaseId: string, step: UndoableStep, policy: RetryPolicy, child: boolean): FlowJob => ({

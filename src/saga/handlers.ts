@@ -24,7 +24,11 @@ export function sagaHandlers(ctx: SagaContext, saga: readonly Stage[] = SAGA): R
   };
   for (const stage of SAGA) {
     const run: SagaHandler =
-      stage === first ? roots.start : stage === last ? roots.complete : async (job) => (await runStage(ctx, stage.steps, job)).outcomes.join(',');
+      stage === first
+        ? roots.start
+        : stage === last
+          ? roots.complete
+          : async (job) => (await runStage(ctx, stage.steps, job)).outcomes.join(',');
     put(stage.queue, stage.job, run);
   }
   for (const step of undoable) put(stageOf(step).queue, step.compensate.job, undoHandler(ctx, step));

@@ -7,7 +7,12 @@ import type { SagaContext } from './context.js';
  * seq) in one round trip and, when a webhook is configured, queues their
  * delivery with retries.
  */
-export async function notify(ctx: Pick<SagaContext, 'stores' | 'webhookQueue'>, customerId: string, purchaseId: string, ...drafts: NotificationDraft[]): Promise<void> {
+export async function notify(
+  ctx: Pick<SagaContext, 'stores' | 'webhookQueue'>,
+  customerId: string,
+  purchaseId: string,
+  ...drafts: NotificationDraft[]
+): Promise<void> {
   const docs = notificationDocs(customerId, purchaseId, drafts);
   await ctx.stores.notifications.putAllOnce(docs);
   await deliverByWebhook(ctx.webhookQueue, docs);

@@ -64,13 +64,16 @@ export function sagaRoots(ctx: SagaContext) {
         await compensate(ctx, record, decision.blame);
         return 'compensating';
       case 'finish': {
-        const current = decision.adoptOrder ? { ...record, orderId: decision.adoptOrder, steps: { ...record.steps, [PIVOT]: 'completed' as const } } : record;
+        const current = decision.adoptOrder
+          ? { ...record, orderId: decision.adoptOrder, steps: { ...record.steps, [PIVOT]: 'completed' as const } }
+          : record;
         if (decision.adoptOrder) await purchases.completeStep(id, PIVOT, { orderId: decision.adoptOrder });
         // The root's own steps run here; the last is recorded with the finish, in one write.
         const [last, ...before] = [...ROOT_STAGE.steps].reverse();
         if (before.length) await runStage(ctx, before.reverse(), job, current);
         await last!.invoke(ctx, current, job);
-        if (await finishPurchase(ctx, id, decision.status, {}, last!.name)) ctx.metrics.purchases.inc({ status: decision.status, code: '' });
+        if (await finishPurchase(ctx, id, decision.status, {}, last!.name))
+          ctx.metrics.purchases.inc({ status: decision.status, code: '' });
         ctx.log.info({ purchaseId: id, requestId: record.requestId, status: decision.status }, 'purchase finished');
         return 'completed';
       }
@@ -84,7 +87,8 @@ export function sagaRoots(ctx: SagaContext) {
     const decision = atSettle(record);
     if (decision.do === 'nothing') return 'done';
     const { error, review } = decision;
-    if (review) ctx.log.error({ purchaseId: id, requestId: record.requestId, review }, 'purchase failed with compensation incomplete: needs review');
+    if (review)
+      ctx.log.error({ purchaseId: id, requestId: record.requestId, review }, 'purchase failed with compensation incomplete: needs review');
     await notify(ctx, record.customerId, id, failureDraft(record, error));
     if (await finishPurchase(ctx, id, 'failed', review ? { review } : {})) {
       ctx.metrics.purchases.inc({ status: 'failed', code: error.code });

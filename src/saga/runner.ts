@@ -29,7 +29,12 @@ export interface StageResult {
  * skip or blame, and applies the answer. The last failed attempt records the failure on
  * the purchase, which starts compensation at the root.
  */
-async function runStep(ctx: SagaContext, step: Step, record: PurchaseRecord, job: Job<SagaJobData>): Promise<{ outcome: string; record?: PurchaseRecord }> {
+async function runStep(
+  ctx: SagaContext,
+  step: Step,
+  record: PurchaseRecord,
+  job: Job<SagaJobData>,
+): Promise<{ outcome: string; record?: PurchaseRecord }> {
   const { purchases } = ctx.stores;
   const id = record.id;
   const decision = beforeStep(record, step.name as StepName);
@@ -53,7 +58,8 @@ async function runStep(ctx: SagaContext, step: Step, record: PurchaseRecord, job
       if (step.fault) await ctx.injectFault(step.fault);
       return step.invoke(ctx, record, job);
     };
-    const done = (ctx.tracing ? await ctx.tracing.span(`step ${step.name}`, { 'purchase.id': id, 'saga.step': step.name }, exec) : await exec()) ?? {};
+    const done =
+      (ctx.tracing ? await ctx.tracing.span(`step ${step.name}`, { 'purchase.id': id, 'saga.step': step.name }, exec) : await exec()) ?? {};
     // Not applied: the saga stopped running meanwhile (the watchdog); the next step reads it afresh and skips.
     const applied = await purchases.completeStep(id, step.name, done);
     timer({ outcome: 'completed' });
@@ -74,7 +80,12 @@ async function runStep(ctx: SagaContext, step: Step, record: PurchaseRecord, job
  * retries the job; on the retry the steps already done return at once. Each step hands the
  * next the record as it left it: one read per job, not one per step.
  */
-export async function runStage(ctx: SagaContext, steps: readonly Step[], job: Job<SagaJobData>, known?: PurchaseRecord): Promise<StageResult> {
+export async function runStage(
+  ctx: SagaContext,
+  steps: readonly Step[],
+  job: Job<SagaJobData>,
+  known?: PurchaseRecord,
+): Promise<StageResult> {
   const outcomes: string[] = [];
   let record = known ?? (await ctx.stores.purchases.get(job.data.purchaseId));
   if (!record) return { proceeds: false, outcomes: ['missing'] };

@@ -24,7 +24,8 @@ export const PIVOT = STEPS.find((s) => 'pivot' in s && s.pivot)!.name;
 /** Past the pivot (the order is placed) a purchase completes; it is never compensated. */
 export const passedPivot = (record: PurchaseRecord, orderExists: boolean) => record.steps[PIVOT] === 'completed' || orderExists;
 
-const finishedStatus = (record: PurchaseRecord): PurchaseStatus => (record.allocation?.includes('out_of_stock') ? 'partially_fulfilled' : 'completed');
+const finishedStatus = (record: PurchaseRecord): PurchaseStatus =>
+  record.allocation?.includes('out_of_stock') ? 'partially_fulfilled' : 'completed';
 
 export type BeforeStep =
   /** Do the step. */
@@ -86,7 +87,9 @@ const undoEnded = (u: UndoState | undefined) => u?.status === 'done' || u?.statu
  * so undoing a step that did nothing is harmless.
  */
 export function compensationPlan(record: PurchaseRecord): CompensationPlan {
-  const undos = UNDOABLE.filter((s) => ['completed', 'failed'].includes(record.steps[s.name]!) && !undoEnded(record.undos[s.name])).reverse();
+  const undos = UNDOABLE.filter(
+    (s) => ['completed', 'failed'].includes(record.steps[s.name]!) && !undoEnded(record.undos[s.name]),
+  ).reverse();
   return {
     skip: STEPS.filter((s) => record.steps[s.name] === 'pending').map((s) => s.name),
     money: undos.filter((s) => !s.compensate.outside),
@@ -95,7 +98,8 @@ export function compensationPlan(record: PurchaseRecord): CompensationPlan {
 }
 
 /** Outside undos still running after the purchase ended: it stays open (watched) until they end. */
-export const openUndos = (record: PurchaseRecord): StepName[] => UNDOABLE.filter((s) => undoOpen(record.undos[s.name])).map((s) => s.name as StepName);
+export const openUndos = (record: PurchaseRecord): StepName[] =>
+  UNDOABLE.filter((s) => undoOpen(record.undos[s.name])).map((s) => s.name as StepName);
 
 export type AtSettle =
   | { do: 'nothing' }
@@ -163,7 +167,11 @@ export function atDeadline(record: PurchaseRecord | undefined, jobs: JobStates, 
     if (open.some((s) => MOVING.has(jobs.undos[s] ?? 'unknown'))) return { do: 'wait' };
     // A job that no longer exists is re-added; one that ended without recording its outcome
     // (it stalled out, or its write was lost) has used its attempts: it is a review.
-    return { do: 'repair-undos', redrive: open.filter((s) => (jobs.undos[s] ?? 'unknown') === 'unknown'), failed: open.filter((s) => (jobs.undos[s] ?? 'unknown') !== 'unknown') };
+    return {
+      do: 'repair-undos',
+      redrive: open.filter((s) => (jobs.undos[s] ?? 'unknown') === 'unknown'),
+      failed: open.filter((s) => (jobs.undos[s] ?? 'unknown') !== 'unknown'),
+    };
   }
   if (jobs.saga.some((s) => MOVING.has(s))) return { do: 'wait' };
   if (record.phase === 'compensating') return { do: 'redrive-compensation' };

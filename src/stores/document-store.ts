@@ -34,7 +34,8 @@ export class DocumentStore<T extends { id: string; customerId: string }> {
       tx.zadd(this.indexKey(doc.customerId), 'NX', score, doc.id);
     }
     if (this.retentionS > 0) {
-      for (const customerId of new Set(docs.map((d) => d.customerId))) tx.zremrangebyscore(this.indexKey(customerId), 0, score - this.retentionS * 1000);
+      for (const customerId of new Set(docs.map((d) => d.customerId)))
+        tx.zremrangebyscore(this.indexKey(customerId), 0, score - this.retentionS * 1000);
     }
     await tx.exec();
   }

@@ -17,7 +17,12 @@ export class FaultStore {
 
   /** Arms `point` (the saga list names the points); armed points are indexed so clear finds them all. */
   async arm(point: string, times: number, mode: FaultMode = 'error'): Promise<void> {
-    await this.redis.multi().del(this.keys.fault(point)).hset(this.keys.fault(point), 'times', times, 'mode', mode).sadd(this.keys.faultsArmed, point).exec();
+    await this.redis
+      .multi()
+      .del(this.keys.fault(point))
+      .hset(this.keys.fault(point), 'times', times, 'mode', mode)
+      .sadd(this.keys.faultsArmed, point)
+      .exec();
   }
 
   async clear(): Promise<void> {

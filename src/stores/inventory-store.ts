@@ -12,8 +12,7 @@ export interface ReserveLine {
 }
 
 export type ReserveResult =
-  | { ok: true; lines: LineOutcome[] }
-  | { ok: false; error: 'out_of_stock' | 'missing_dependencies' | 'quota_exceeded'; line?: number };
+  { ok: true; lines: LineOutcome[] } | { ok: false; error: 'out_of_stock' | 'missing_dependencies' | 'quota_exceeded'; line?: number };
 
 type Transition = { from: string; to: string; available: number; reserved: number; sold: number; quota: boolean };
 const TRANSITIONS = {
@@ -57,7 +56,15 @@ export class InventoryStore {
   /** Applies a transition once; returns the reservation's state afterwards ('none' if never reserved). */
   async transition(purchaseId: string, name: keyof typeof TRANSITIONS): Promise<string> {
     const t: Transition = TRANSITIONS[name];
-    return this.redis.transitionReservation(this.keys.reservation(purchaseId), t.from, t.to, t.available, t.reserved, t.sold, t.quota ? '1' : '0');
+    return this.redis.transitionReservation(
+      this.keys.reservation(purchaseId),
+      t.from,
+      t.to,
+      t.available,
+      t.reserved,
+      t.sold,
+      t.quota ? '1' : '0',
+    );
   }
 
   /** Once the purchase is terminal: nothing can move its reservation any more. */

@@ -22,12 +22,18 @@ export type LoadMany<T> = (ids: string[]) => Promise<(T | undefined)[]>;
  * document has expired is passed over and the page filled from further down: no holes, and a
  * short page only at the end.
  */
-export async function pageIndex<T>(redis: Redis, key: string, after: IndexPosition | undefined, limit: number, load: LoadMany<T>): Promise<IndexPage<T>> {
+export async function pageIndex<T>(
+  redis: Redis,
+  key: string,
+  after: IndexPosition | undefined,
+  limit: number,
+  load: LoadMany<T>,
+): Promise<IndexPage<T>> {
   const found: { score: number; id: string; doc: T }[] = [];
   const seen = new Set<string>();
   const want = limit + 1; // one more than the page tells whether more remain
   const max = after ? String(after.score) : '+inf';
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const batch = want - found.length + 8;
     const raw = await redis.zrange(key, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', offset, batch, 'WITHSCORES');
     offset += raw.length / 2;

@@ -51,7 +51,11 @@ export class PurchaseIntake {
 
   /** Takes back an accepted purchase that could not be handed on: nothing of it stays behind. */
   async withdraw({ record, claim, acknowledgement: ack }: Intake): Promise<void> {
-    const tx = this.redis.multi().del(this.keys.purchase(record.id)).zrem(this.keys.purchasesOpen, record.id).zrem(this.keys.purchasesByCustomer(record.customerId), record.id);
+    const tx = this.redis
+      .multi()
+      .del(this.keys.purchase(record.id))
+      .zrem(this.keys.purchasesOpen, record.id)
+      .zrem(this.keys.purchasesByCustomer(record.customerId), record.id);
     if (claim) tx.del(claim.key);
     if (ack) tx.del(this.keys.notification(ack.id)).zrem(this.keys.notificationsByCustomer(ack.customerId), ack.id);
     await tx.exec();

@@ -1,7 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { defineCommands, updatePurchase } from './lua/commands.js';
-import type { Phase, PurchaseError, PurchaseEvent, PurchaseRecord, PurchaseStatus, RecordFields, StepStatus, UndoState } from '../purchase/record.js';
+import type {
+  Phase,
+  PurchaseError,
+  PurchaseEvent,
+  PurchaseRecord,
+  PurchaseStatus,
+  RecordFields,
+  StepStatus,
+  UndoState,
+} from '../purchase/record.js';
 import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 
 /** The record a terminal event carries, if any. */
@@ -102,7 +111,14 @@ export class PurchaseStore {
    */
   recordUndo(id: string, step: string, undo: UndoState, opts: { stepStatus?: StepStatus; review?: string } = {}): Promise<boolean> {
     const ended = undo.status === 'done' || undo.status === 'failed';
-    return this.update(id, '', opts.review ? { review: opts.review } : {}, opts.stepStatus ? { [step]: opts.stepStatus } : {}, ended ? 'if-settled' : 'no', { [step]: undo });
+    return this.update(
+      id,
+      '',
+      opts.review ? { review: opts.review } : {},
+      opts.stepStatus ? { [step]: opts.stepStatus } : {},
+      ended ? 'if-settled' : 'no',
+      { [step]: undo },
+    );
   }
 
   /** Writes fields whatever the phase (compensation bookkeeping). */
@@ -116,7 +132,13 @@ export class PurchaseStore {
    * outside undos still run stays open (and watched) until the last of them ends.
    */
   finish(id: string, status: PurchaseStatus, fields: Fields = {}, completedStep?: string): Promise<boolean> {
-    return this.update(id, '!done', { ...fields, phase: 'done', status }, completedStep ? { [completedStep]: 'completed' } : {}, 'if-settled');
+    return this.update(
+      id,
+      '!done',
+      { ...fields, phase: 'done', status },
+      completedStep ? { [completedStep]: 'completed' } : {},
+      'if-settled',
+    );
   }
 
   /** Closes an ended purchase left open for its outside undos. */
@@ -159,7 +181,8 @@ export function encode(fields: Partial<PurchaseRecord>): Record<string, string> 
     const codec = CODECS[key as keyof PurchaseRecord];
     if (codec === 'per-step') {
       const prefix = PER_STEP[key as keyof typeof PER_STEP];
-      for (const [step, v] of Object.entries(value as Record<string, unknown>)) out[prefix + step] = typeof v === 'string' ? v : JSON.stringify(v);
+      for (const [step, v] of Object.entries(value as Record<string, unknown>))
+        out[prefix + step] = typeof v === 'string' ? v : JSON.stringify(v);
     } else {
       out[key] = codec === 'json' ? JSON.stringify(value) : String(value);
     }
@@ -172,7 +195,8 @@ export function decode(hash: Record<string, string>): PurchaseRecord {
   const record: Record<string, unknown> = { steps: {}, undos: {} };
   for (const [field, raw] of Object.entries(hash)) {
     if (field.startsWith(PER_STEP.steps)) (record.steps as Record<string, string>)[field.slice(PER_STEP.steps.length)] = raw;
-    else if (field.startsWith(PER_STEP.undos)) (record.undos as Record<string, unknown>)[field.slice(PER_STEP.undos.length)] = JSON.parse(raw);
+    else if (field.startsWith(PER_STEP.undos))
+      (record.undos as Record<string, unknown>)[field.slice(PER_STEP.undos.length)] = JSON.parse(raw);
     else if (field in CODECS) record[field] = CODECS[field as keyof typeof CODECS] === 'json' ? JSON.parse(raw) : raw;
   }
   return record as unknown as PurchaseRecord;

@@ -8,7 +8,8 @@ import { ROOT_STAGE, SAGA, stageOf, UNDOABLE, type StepName } from '../saga/saga
 import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
 import type { PurchaseRecord } from '../purchase/record.js';
 
-export type SweepAction = 'none' | 'forgotten' | 'completion-retried' | 'failed-and-compensating' | 'compensation-redriven' | 'undos-repaired';
+export type SweepAction =
+  'none' | 'forgotten' | 'completion-retried' | 'failed-and-compensating' | 'compensation-redriven' | 'undos-repaired';
 
 const ACTION: Record<AtDeadline['do'], SweepAction> = {
   close: 'forgotten',
@@ -85,7 +86,8 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         break;
       }
       case 'redrive-compensation':
-        if (!(await retryIfFailed(ROOT_STAGE.queue, settleJobId(id)))) await ctx.flows.addBulk(compensationFlows(id, compensationPlan(record), ctx.compensationPolicy));
+        if (!(await retryIfFailed(ROOT_STAGE.queue, settleJobId(id))))
+          await ctx.flows.addBulk(compensationFlows(id, compensationPlan(record), ctx.compensationPolicy));
         log.warn('watchdog: compensation re-driven');
         break;
       case 'repair-undos':
@@ -98,10 +100,23 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
 
   /** Lost undo jobs are added again; ones that ended without recording an outcome are reviews. */
   const repairUndos = async (record: PurchaseRecord, redrive: StepName[], failed: StepName[]) => {
-    if (redrive.length) await ctx.flows.addBulk(outsideUndoJobs(record.id, UNDOABLE.filter((s) => redrive.includes(s.name as StepName)), ctx.compensationPolicy));
+    if (redrive.length)
+      await ctx.flows.addBulk(
+        outsideUndoJobs(
+          record.id,
+          UNDOABLE.filter((s) => redrive.includes(s.name as StepName)),
+          ctx.compensationPolicy,
+        ),
+      );
     for (const step of failed) {
       const attempts = record.undos[step]?.attempts ?? 0;
-      const next = afterUndo(record, step, { ok: false, final: true, error: 'its job ended without recording an outcome' }, attempts, new Date().toISOString());
+      const next = afterUndo(
+        record,
+        step,
+        { ok: false, final: true, error: 'its job ended without recording an outcome' },
+        attempts,
+        new Date().toISOString(),
+      );
       await purchases.recordUndo(record.id, step, next.undo, next);
       record = { ...record, undos: { ...record.undos, [step]: next.undo } };
       ctx.metrics.review.inc();
@@ -120,12 +135,20 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
         const age = oldest ? (Date.now() - oldest.timestamp) / 1000 : 0;
         ctx.metrics.oldestWaiting.set({ queue: queue.name }, age);
-        if (age * 1000 > deadlineMs) ctx.log.error({ queue: queue.name, oldestWaitingSeconds: Math.round(age) }, 'watchdog: queue is not being consumed');
+        if (age * 1000 > deadlineMs)
+          ctx.log.error({ queue: queue.name, oldestWaitingSeconds: Math.round(age) }, 'watchdog: queue is not being consumed');
       }
     },
     /** One pass over the purchases open longer than the deadline. */
     async sweep(): Promise<Record<SweepAction, number>> {
-      const counts: Record<SweepAction, number> = { none: 0, forgotten: 0, 'completion-retried': 0, 'failed-and-compensating': 0, 'compensation-redriven': 0, 'undos-repaired': 0 };
+      const counts: Record<SweepAction, number> = {
+        none: 0,
+        forgotten: 0,
+        'completion-retried': 0,
+        'failed-and-compensating': 0,
+        'compensation-redriven': 0,
+        'undos-repaired': 0,
+      };
       for (const id of await purchases.openIds(Date.now() - deadlineMs, 500)) {
         try {
           counts[await reconcile(id)]++;

@@ -45,7 +45,9 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   const prefix = stores.keys.queuePrefix;
   const telemetry = deps.tracing?.bullmq;
   const flows = new FlowProducer({ connection: deps.redis, prefix, telemetry });
-  const queues = Object.fromEntries(Object.values(QUEUES).map((name) => [name, new Queue(name, { connection: deps.redis, prefix, telemetry })])) as Record<QueueName, Queue>;
+  const queues = Object.fromEntries(
+    Object.values(QUEUES).map((name) => [name, new Queue(name, { connection: deps.redis, prefix, telemetry })]),
+  ) as Record<QueueName, Queue>;
   const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
   for (const q of Object.values(queues)) q.on('error', quiet);
   flows.on('error', quiet);

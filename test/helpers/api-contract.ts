@@ -34,7 +34,8 @@ function closeObjects(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(closeObjects);
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closeObjects(s)])) : closeObjects(v);
+  for (const [k, v] of Object.entries(node))
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closeObjects(s)])) : closeObjects(v);
   if (out.type === 'object' && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
   return out;
 }
@@ -72,11 +73,17 @@ export function compileContract(document: any): ApiContract {
       if (body === undefined && !response.content) return;
       const mediaType = (contentType ?? '').split(';')[0]!.trim();
       const content = response.content?.[mediaType];
-      if (!content) throw new Error(`${where}: the document declares no ${mediaType || 'body'} for it (it has ${Object.keys(response.content ?? {}).join(', ') || 'none'})`);
+      if (!content)
+        throw new Error(
+          `${where}: the document declares no ${mediaType || 'body'} for it (it has ${Object.keys(response.content ?? {}).join(', ') || 'none'})`,
+        );
       if (!/json$/.test(mediaType)) return; // an event stream: its events are checked by whoever reads them
       const validate = validatorFor(`${where} ${mediaType}`, content.schema);
       if (!validate(body)) {
-        const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${e.params.additionalProperty})` : ''}`);
+        const errors = (validate.errors ?? []).map(
+          (e) =>
+            `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${e.params.additionalProperty})` : ''}`,
+        );
         throw new Error(`${where}: the body does not match the document: ${errors.join('; ')}\n${JSON.stringify(body).slice(0, 2000)}`);
       }
     },

@@ -10,10 +10,21 @@ export const CHROMIUM = '/usr/bin/chromium';
  */
 export async function launchChromium(needs: string): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: ${needs} needs Debian's chromium. Run "bash scripts/ensure-chromium.sh" (as root) or "sudo apt-get install -y chromium".`);
+    throw new Error(
+      `${CHROMIUM} is missing: ${needs} needs Debian's chromium. Run "bash scripts/ensure-chromium.sh" (as root) or "sudo apt-get install -y chromium".`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

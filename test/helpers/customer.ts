@@ -59,7 +59,11 @@ export function checkedByDocument(gatewayUrl: string): Middleware {
   };
 }
 
-const result = <T>({ data, error, response }: { data?: T; error?: unknown; response: Response }): HttpResult => ({ status: response.status, headers: response.headers, body: data ?? error });
+const result = <T>({ data, error, response }: { data?: T; error?: unknown; response: Response }): HttpResult => ({
+  status: response.status,
+  headers: response.headers,
+  body: data ?? error,
+});
 
 export class Customer {
   /** openapi-fetch, typed by client/api.gen.ts; every answer is checked against the live document. */

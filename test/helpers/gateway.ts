@@ -101,7 +101,6 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [value, performance.now() - started];
 }
 
-
 /**
  * The two systems most gateway files share, started before and stopped after the file:
  * a default one, and `limited` with a tiny purchase budget (3 per 60 s per customer).

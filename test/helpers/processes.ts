@@ -43,7 +43,9 @@ export async function startRole(roles: string, env: Record<string, string>, time
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const wanted = roles.split(',').map((r) => ({ gateway: 'gateway listening', workers: 'workers started', auth: 'auth server listening' })[r.trim() as 'gateway']);
+  const wanted = roles
+    .split(',')
+    .map((r) => ({ gateway: 'gateway listening', workers: 'workers started', auth: 'auth server listening' })[r.trim() as 'gateway']);
   const deadline = Date.now() + timeoutMs;
   while (!wanted.every((w) => logs.some((l) => l.includes(w)))) {
     if (child.exitCode !== null || Date.now() > deadline) {

@@ -22,7 +22,16 @@ const notUndoable: UndoableStep = validation;
 describe('the saga list is the one place a step is added', () => {
   it('derives the step order, the undoable steps and the fault points from the list', () => {
     const saga = deriveSaga(withLoyalty);
-    expect(saga.names).toEqual(['validation', 'stock_check', 'payment', 'inventory_update', 'loyalty_points', 'provisioning', 'order_placement', 'notification']);
+    expect(saga.names).toEqual([
+      'validation',
+      'stock_check',
+      'payment',
+      'inventory_update',
+      'loyalty_points',
+      'provisioning',
+      'order_placement',
+      'notification',
+    ]);
     expect(saga.undoable.map((s) => s.name)).toContain('loyalty_points');
     expect(saga.stageOf(loyalty).queue).toBe('payment');
     expect(saga.faultPoints).toContain('loyalty.award');

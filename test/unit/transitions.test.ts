@@ -50,9 +50,19 @@ describe('atRoot: the flow root finishes or compensates', () => {
     ['an ended purchase is left alone', record(7, { phase: 'done', status: 'completed' }), undefined, { do: 'nothing' }],
     ['a failing purchase is compensated', record(3, { phase: 'compensating' }), undefined, { do: 'compensate' }],
     ['every step before the root done: completed', record(6), undefined, { do: 'finish', status: 'completed' }],
-    ['with a line out of stock: partially fulfilled', record(6, { allocation: ['fulfilled', 'out_of_stock'] }), undefined, { do: 'finish', status: 'partially_fulfilled' }],
+    [
+      'with a line out of stock: partially fulfilled',
+      record(6, { allocation: ['fulfilled', 'out_of_stock'] }),
+      undefined,
+      { do: 'finish', status: 'partially_fulfilled' },
+    ],
     ['stuck before the root: the order decides, so ask for it', record(5), undefined, { do: 'check-order' }],
-    ['stuck at the pivot with an order in the OMS: the order is adopted, the purchase completes', record(5), 'ord_1', { do: 'finish', status: 'completed', adoptOrder: 'ord_1' }],
+    [
+      'stuck at the pivot with an order in the OMS: the order is adopted, the purchase completes',
+      record(5),
+      'ord_1',
+      { do: 'finish', status: 'completed', adoptOrder: 'ord_1' },
+    ],
   ] as const)('%s', (_, r, order, expected) => {
     expect(atRoot(r, order)).toEqual(expected);
   });
@@ -92,17 +102,33 @@ describe('compensationPlan: money and stock apart from outside systems', () => {
   });
 
   it('an undo that already ended is not planned again (re-driven compensation)', () => {
-    const plan = compensationPlan(record(5, { phase: 'compensating', stepsOver: { order_placement: 'failed' }, undos: { payment: undo('done'), provisioning: undo('failed') } }));
+    const plan = compensationPlan(
+      record(5, {
+        phase: 'compensating',
+        stepsOver: { order_placement: 'failed' },
+        undos: { payment: undo('done'), provisioning: undo('failed') },
+      }),
+    );
     expect(names(plan.money)).toEqual(['inventory_update', 'stock_check']);
     expect(plan.outside).toEqual([]);
   });
 });
 
 describe('atSettle: the purchase ends once its money and stock are back', () => {
-  const compensated = { stock_check: 'compensated', payment: 'compensated', inventory_update: 'compensated', order_placement: 'failed' } as const;
+  const compensated = {
+    stock_check: 'compensated',
+    payment: 'compensated',
+    inventory_update: 'compensated',
+    order_placement: 'failed',
+  } as const;
 
   it('ends failed with its error, without waiting for an outside undo still running', () => {
-    const r = record(5, { phase: 'compensating', error: { code: 'purchase_failed', detail: 'x', step: 'order_placement' }, stepsOver: compensated, undos: { provisioning: undo('retrying') } });
+    const r = record(5, {
+      phase: 'compensating',
+      error: { code: 'purchase_failed', detail: 'x', step: 'order_placement' },
+      stepsOver: compensated,
+      undos: { provisioning: undo('retrying') },
+    });
     expect(atSettle(r)).toEqual({ do: 'fail', error: { code: 'purchase_failed', detail: 'x', step: 'order_placement' } });
   });
 
@@ -112,19 +138,42 @@ describe('atSettle: the purchase ends once its money and stock are back', () => 
   });
 
   it('keeps the review an undo already recorded, and does nothing once ended', () => {
-    expect(atSettle(record(5, { phase: 'compensating', stepsOver: compensated, review: 'compensation of provisioning failed: down' }))).toMatchObject({ review: 'compensation of provisioning failed: down' });
+    expect(
+      atSettle(record(5, { phase: 'compensating', stepsOver: compensated, review: 'compensation of provisioning failed: down' })),
+    ).toMatchObject({ review: 'compensation of provisioning failed: down' });
     expect(atSettle(record(5, { phase: 'done', status: 'failed' }))).toEqual({ do: 'nothing' });
   });
 });
 
 describe('afterUndo: each attempt of an undo shows on the purchase', () => {
-  const r = record(5, { phase: 'done', status: 'failed', stepsOver: { order_placement: 'failed' }, undos: { provisioning: undo('retrying') } });
+  const r = record(5, {
+    phase: 'done',
+    status: 'failed',
+    stepsOver: { order_placement: 'failed' },
+    undos: { provisioning: undo('retrying') },
+  });
 
   it.each([
-    ['undone: done, the step compensated', { ok: true, undid: true } as const, { undo: { status: 'done', attempts: 2, at }, stepStatus: 'compensated' }],
-    ['a completed step with nothing left to undo is still compensated', { ok: true, undid: false } as const, { undo: { status: 'done', attempts: 2, at }, stepStatus: 'compensated' }],
-    ['a failed attempt with attempts left: retrying, with its error', { ok: false, final: false, error: 'down' } as const, { undo: { status: 'retrying', attempts: 2, error: 'down', at } }],
-    ['the last attempt failed: failed for good, a review', { ok: false, final: true, error: 'down' } as const, { undo: { status: 'failed', attempts: 2, error: 'down', at }, review: 'compensation of provisioning failed: down' }],
+    [
+      'undone: done, the step compensated',
+      { ok: true, undid: true } as const,
+      { undo: { status: 'done', attempts: 2, at }, stepStatus: 'compensated' },
+    ],
+    [
+      'a completed step with nothing left to undo is still compensated',
+      { ok: true, undid: false } as const,
+      { undo: { status: 'done', attempts: 2, at }, stepStatus: 'compensated' },
+    ],
+    [
+      'a failed attempt with attempts left: retrying, with its error',
+      { ok: false, final: false, error: 'down' } as const,
+      { undo: { status: 'retrying', attempts: 2, error: 'down', at } },
+    ],
+    [
+      'the last attempt failed: failed for good, a review',
+      { ok: false, final: true, error: 'down' } as const,
+      { undo: { status: 'failed', attempts: 2, error: 'down', at }, review: 'compensation of provisioning failed: down' },
+    ],
   ])('%s', (_, outcome, expected) => {
     expect(afterUndo(r, 'provisioning', outcome, 2, at)).toEqual(expected);
   });
@@ -141,13 +190,31 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
 
   it.each([
     ['a vanished record is closed', undefined, idle, undefined, { do: 'close' }],
-    ['an ended purchase with nothing running is closed', record(7, { phase: 'done', status: 'completed' }), idle, undefined, { do: 'close' }],
+    [
+      'an ended purchase with nothing running is closed',
+      record(7, { phase: 'done', status: 'completed' }),
+      idle,
+      undefined,
+      { do: 'close' },
+    ],
     ['a job still moves it: slow, not stuck', record(3), moving, undefined, { do: 'wait' }],
     ['nothing moves it and the order is unknown: ask for it', record(5), idle, undefined, { do: 'check-order' }],
     ['the order exists: complete it, never compensate', record(5), idle, 'ord_1', { do: 'complete' }],
     ['the pivot is recorded: complete it without asking', record(6), idle, undefined, { do: 'complete' }],
-    ['compensating but nothing moves it: re-drive compensation', record(3, { phase: 'compensating' }), idle, undefined, { do: 'redrive-compensation' }],
-    ['an outside undo still running after the end: wait', record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }), { saga: [], undos: { provisioning: 'delayed' } }, undefined, { do: 'wait' }],
+    [
+      'compensating but nothing moves it: re-drive compensation',
+      record(3, { phase: 'compensating' }),
+      idle,
+      undefined,
+      { do: 'redrive-compensation' },
+    ],
+    [
+      'an outside undo still running after the end: wait',
+      record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }),
+      { saga: [], undos: { provisioning: 'delayed' } },
+      undefined,
+      { do: 'wait' },
+    ],
     [
       'an outside undo whose job vanished is re-added; one that ended without recording it is a review',
       record(5, { phase: 'done', undos: { provisioning: undo('pending') } }),
@@ -155,7 +222,13 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
       undefined,
       { do: 'repair-undos', redrive: ['provisioning'], failed: [] },
     ],
-    ['a stalled-out outside undo is a review', record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }), { saga: [], undos: { provisioning: 'failed' } }, undefined, { do: 'repair-undos', redrive: [], failed: ['provisioning'] }],
+    [
+      'a stalled-out outside undo is a review',
+      record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }),
+      { saga: [], undos: { provisioning: 'failed' } },
+      undefined,
+      { do: 'repair-undos', redrive: [], failed: ['provisioning'] },
+    ],
   ] as const)('%s', (_, r, jobs, order, expected) => {
     expect(atDeadline(r, jobs, order)).toEqual(expected);
   });
@@ -163,7 +236,10 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
   it('running with no order and nothing moving: the unfinished step is blamed, "in time"', () => {
     expect(atDeadline(record(3), idle, null)).toEqual({
       do: 'compensate',
-      blame: { step: 'inventory_update', error: { code: 'purchase_failed', detail: 'inventory_update did not complete in time', step: 'inventory_update' } },
+      blame: {
+        step: 'inventory_update',
+        error: { code: 'purchase_failed', detail: 'inventory_update did not complete in time', step: 'inventory_update' },
+      },
     });
   });
 });

@@ -86,7 +86,13 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
       const header = c.req.header('authorization');
       if (!header) throw new AppError('missing_token', 'An Authorization: Bearer token is required.', {}, { 'www-authenticate': 'Bearer' });
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!match) throw new AppError('invalid_token', 'The Authorization header must be "Bearer <token>".', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      if (!match)
+        throw new AppError(
+          'invalid_token',
+          'The Authorization header must be "Bearer <token>".',
+          {},
+          { 'www-authenticate': 'Bearer error="invalid_token"' },
+        );
       c.set('customer', await verify(match[1]!));
       await next();
     },

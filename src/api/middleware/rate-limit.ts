@@ -41,7 +41,12 @@ export function customerRateLimit(opts: LimitOptions): MiddlewareHandler<AuthEnv
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       opts.metrics.rateLimited.inc({ limit: opts.name });
       const retryAfter = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
-      throw new AppError('rate_limit_exceeded', `At most ${opts.points} requests per ${opts.durationS} s; retry in ${retryAfter} s.`, {}, { ...headers(rejection), 'retry-after': retryAfter });
+      throw new AppError(
+        'rate_limit_exceeded',
+        `At most ${opts.points} requests per ${opts.durationS} s; retry in ${retryAfter} s.`,
+        {},
+        { ...headers(rejection), 'retry-after': retryAfter },
+      );
     }
     for (const [k, v] of Object.entries(headers(res))) c.header(k, v);
     await next();

@@ -9,7 +9,7 @@ import { runAudit } from '../../audit.js';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import { faultBody, stockBody } from '../schemas.js';
-import { apiApp } from '../validation.js';
+import { apiApp } from '../../http/validation.js';
 
 export interface AdminDeps {
   stores: Stores;
@@ -33,7 +33,13 @@ const setStock = createRoute({
   responses: { 200: { description: 'The stock level after the change.' } },
 });
 
-const armFaults = createRoute({ method: 'post', path: '/faults', hide: true, request: { body: jsonBody(faultBody) }, responses: { 201: { description: 'Armed.' } } });
+const armFaults = createRoute({
+  method: 'post',
+  path: '/faults',
+  hide: true,
+  request: { body: jsonBody(faultBody) },
+  responses: { 201: { description: 'Armed.' } },
+});
 
 /** Operator routes behind HTTP Basic: Bull Board, stock, fault injection. */
 export function adminRoutes(deps: AdminDeps) {

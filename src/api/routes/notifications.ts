@@ -3,7 +3,7 @@ import type { Stores } from '../../stores/domain-stores.js';
 import { listQuery, listResponses, type Lists } from '../lists.js';
 import type { AuthEnv } from '../middleware/auth.js';
 import { notificationSchema } from '../response-schemas.js';
-import { apiApp } from '../validation.js';
+import { apiApp } from '../../http/validation.js';
 import { withoutOwner } from '../views.js';
 
 const list = createRoute({
@@ -20,7 +20,9 @@ export function notificationRoutes(stores: Stores, lists: Lists) {
   const app = apiApp<AuthEnv>();
   app.openapi(list, async (c) => {
     const customerId = c.get('customer').id;
-    const page = await lists.page(c, `notifications:${customerId}`, c.req.valid('query'), (after, limit) => stores.notifications.pageByCustomer(customerId, after, limit));
+    const page = await lists.page(c, `notifications:${customerId}`, c.req.valid('query'), (after, limit) =>
+      stores.notifications.pageByCustomer(customerId, after, limit),
+    );
     return c.json(page.map(withoutOwner), 200);
   });
   return app;

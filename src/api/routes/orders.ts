@@ -6,7 +6,7 @@ import type { AuthEnv } from '../middleware/auth.js';
 import { orderSchema } from '../response-schemas.js';
 import { commonProblems, json, problem } from '../responses.js';
 import { idParam } from '../schemas.js';
-import { apiApp } from '../validation.js';
+import { apiApp } from '../../http/validation.js';
 
 const list = createRoute({
   method: 'get',
@@ -31,7 +31,12 @@ export function orderRoutes(stores: Stores, lists: Lists) {
   const app = apiApp<AuthEnv>();
   app.openapi(list, async (c) => {
     const customerId = c.get('customer').id;
-    return c.json(await lists.page(c, `orders:${customerId}`, c.req.valid('query'), (after, limit) => stores.orders.pageByCustomer(customerId, after, limit)), 200);
+    return c.json(
+      await lists.page(c, `orders:${customerId}`, c.req.valid('query'), (after, limit) =>
+        stores.orders.pageByCustomer(customerId, after, limit),
+      ),
+      200,
+    );
   });
   app.openapi(getOne, async (c) => {
     const order = await stores.orders.get(c.req.valid('param').id);

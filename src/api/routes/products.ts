@@ -5,7 +5,7 @@ import type { AuthEnv } from '../middleware/auth.js';
 import { productSchema } from '../response-schemas.js';
 import { commonProblems, json, problem } from '../responses.js';
 import { idParam } from '../schemas.js';
-import { apiApp } from '../validation.js';
+import { apiApp } from '../../http/validation.js';
 
 const list = createRoute({
   method: 'get',

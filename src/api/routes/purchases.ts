@@ -12,7 +12,7 @@ import type { PurchaseService } from '../purchase-service.js';
 import { acknowledgement, purchaseView as purchaseSchema } from '../response-schemas.js';
 import { commonProblems, json, problem as problemResponse } from '../responses.js';
 import { idParam, purchaseBody, purchaseHeaders } from '../schemas.js';
-import { apiApp } from '../validation.js';
+import { apiApp } from '../../http/validation.js';
 import { purchaseView, statusUrl } from '../views.js';
 
 export interface PurchaseRoutesDeps {
@@ -71,14 +71,19 @@ const getOne = createRoute({
   summary: 'A purchase and its steps',
   tags: ['purchases'],
   request: { params: idParam },
-  responses: { 200: json(purchaseSchema, 'The purchase.'), 404: problemResponse('Unknown id, or not yours (not_found).'), ...commonProblems },
+  responses: {
+    200: json(purchaseSchema, 'The purchase.'),
+    404: problemResponse('Unknown id, or not yours (not_found).'),
+    ...commonProblems,
+  },
 });
 
 const eventStream = createRoute({
   method: 'get',
   path: '/{id}/events',
   summary: 'Server-Sent Events of the purchase status',
-  description: 'First a `status` event with the current purchase, then `step` and `status` events as it changes; `data` is the purchase as JSON. Ends once it is terminal.',
+  description:
+    'First a `status` event with the current purchase, then `step` and `status` events as it changes; `data` is the purchase as JSON. Ends once it is terminal.',
   tags: ['purchases'],
   request: { params: idParam },
   responses: {
@@ -119,7 +124,11 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
     const body = c.req.valid('json');
     const customer = c.get('customer');
     const async = deps.mode === 'async' || /respond-async/i.test(prefer ?? '');
-    const { id, replay } = await deps.service.submit(customer, body, { idempotencyKey: idemKey, requestId: c.get('requestId'), acknowledge: async });
+    const { id, replay } = await deps.service.submit(customer, body, {
+      idempotencyKey: idemKey,
+      requestId: c.get('requestId'),
+      acknowledge: async,
+    });
     if (replay) c.header('idempotent-replayed', 'true');
     if (async) c.header('preference-applied', 'respond-async');
     metrics.purchasesAccepted.inc({ mode: async ? 'async' : 'sync' });
@@ -132,7 +141,9 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
 
   app.openapi(list, async (c) => {
     const customerId = c.get('customer').id;
-    const records = await deps.lists.page(c, `purchases:${customerId}`, c.req.valid('query'), (after, limit) => stores.purchases.pageByCustomer(customerId, after, limit));
+    const records = await deps.lists.page(c, `purchases:${customerId}`, c.req.valid('query'), (after, limit) =>
+      stores.purchases.pageByCustomer(customerId, after, limit),
+    );
     return c.json(records.map(purchaseView), 200);
   });
 
@@ -154,14 +165,16 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       // Keep-alive for proxies; and a re-read, in case the last event was lost in a Redis reconnect.
       // The stream ends once the purchase is settled: terminal, and no outside undo still running.
       const beat = setInterval(() => {
-        chain = chain.then(async () => {
-          await stream.write(': keep-alive\n\n');
-          const record = await stores.purchases.get(first.id);
-          if (record && isSettled(record)) {
-            await send(record, 'status');
-            done();
-          }
-        }).catch(() => done());
+        chain = chain
+          .then(async () => {
+            await stream.write(': keep-alive\n\n');
+            const record = await stores.purchases.get(first.id);
+            if (record && isSettled(record)) {
+              await send(record, 'status');
+              done();
+            }
+          })
+          .catch(() => done());
       }, HEARTBEAT_MS);
       // Events are serialised behind the first (current state) write, so the stream never interleaves writes.
       let ready!: () => void;

@@ -15,10 +15,17 @@ export const orderPlacement = defineStep({
       id: orderIdFor(record.id),
       purchaseId: record.id,
       customerId: record.customerId,
-      items: fulfilledLines(plan, record.allocation).map(([l]) => ({ productId: l.productId, quantity: l.quantity, unitPrice: l.free ? 0 : l.unitPrice, customization: l.customization })),
+      items: fulfilledLines(plan, record.allocation).map(([l]) => ({
+        productId: l.productId,
+        quantity: l.quantity,
+        unitPrice: l.free ? 0 : l.unitPrice,
+        customization: l.customization,
+      })),
       backordered:
         record.request.outOfStock === 'backorder'
-          ? plan.lines.filter((_, i) => record.allocation?.[i] === 'out_of_stock').map((l) => ({ productId: l.productId, quantity: l.quantity, customization: l.customization }))
+          ? plan.lines
+              .filter((_, i) => record.allocation?.[i] === 'out_of_stock')
+              .map((l) => ({ productId: l.productId, quantity: l.quantity, customization: l.customization }))
           : [],
       total: { amount: record.payment.amount, currency: plan.currency },
       appliedRules: plan.appliedRules,

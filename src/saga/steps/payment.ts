@@ -35,9 +35,18 @@ export const payment = defineStep({
         // The charge may have gone through with its answer lost (a crash mid-step): ask the provider.
         const lost = await ctx.provider.findCharge(chargeKey(record.id));
         if (lost?.status !== 'captured') return false;
-        payment = { status: 'captured', amount: amountDue(record.plan!, record.allocation), currency: record.plan!.currency, chargeId: lost.chargeId };
+        payment = {
+          status: 'captured',
+          amount: amountDue(record.plan!, record.allocation),
+          currency: record.plan!.currency,
+          chargeId: lost.chargeId,
+        };
       }
-      const { refundId } = await ctx.provider.refund({ idempotencyKey: refundKey(record.id), chargeId: payment.chargeId!, amount: payment.amount });
+      const { refundId } = await ctx.provider.refund({
+        idempotencyKey: refundKey(record.id),
+        chargeId: payment.chargeId!,
+        amount: payment.amount,
+      });
       await ctx.stores.purchases.patch(record.id, { payment: { ...payment, status: 'refunded', refundId } });
       return true;
     },

@@ -28,9 +28,22 @@ async function unitsOf(ctx: SagaContext, record: PurchaseRecord): Promise<Unit[]
     for (let u = 0; u < line.quantity; u++) {
       const id = unitId(record.id, li, u);
       for (const dep of line.dependencies) {
-        units.push({ id: dependencyUnitId(id, dep), parentId: id, productId: dep, dependencyOf: line.productId, customization: {}, integrationUrl: defs.get(dep)?.integration?.url });
+        units.push({
+          id: dependencyUnitId(id, dep),
+          parentId: id,
+          productId: dep,
+          dependencyOf: line.productId,
+          customization: {},
+          integrationUrl: defs.get(dep)?.integration?.url,
+        });
       }
-      units.push({ id, productId: line.productId, dependencyOf: null, customization: line.customization, integrationUrl: line.integrationUrl });
+      units.push({
+        id,
+        productId: line.productId,
+        dependencyOf: null,
+        customization: line.customization,
+        integrationUrl: line.integrationUrl,
+      });
     }
   }
   return units;
@@ -40,7 +53,14 @@ async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord,
   if (event === 'provision') await ctx.injectFault('external');
   return postJson(
     unit.integrationUrl!,
-    { event, provisionedId: unit.id, productId: unit.productId, purchaseId: record.id, customerId: record.customerId, customization: unit.customization },
+    {
+      event,
+      provisionedId: unit.id,
+      productId: unit.productId,
+      purchaseId: record.id,
+      customerId: record.customerId,
+      customization: unit.customization,
+    },
     { idempotencyKey: partnerKey(unit.id, event), timeoutMs: ctx.integrationTimeoutMs },
   );
 }

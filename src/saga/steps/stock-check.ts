@@ -12,7 +12,11 @@ export const stockCheck = defineStep({
     if (!result.ok) {
       const line = result.line === undefined ? undefined : lines[result.line];
       const detail =
-        result.error === 'out_of_stock' ? messages.nothingInStock() : result.error === 'missing_dependencies' ? messages.missingDependency(line) : messages.quotaReached(line);
+        result.error === 'out_of_stock'
+          ? messages.nothingInStock()
+          : result.error === 'missing_dependencies'
+            ? messages.missingDependency(line)
+            : messages.quotaReached(line);
       throw new StepError(result.error, detail);
     }
     return { allocation: result.lines };

@@ -80,6 +80,7 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
 
 // Every connection, pipeline and MULTI of ioredis (Redis and Cluster alike) is a RedisCommander.
 declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging needs the interface form
   interface RedisCommander<Context> extends LuaCommands<Context> {}
 }
 
@@ -143,7 +144,18 @@ export interface PurchaseUpdate {
 
 /** Runs update-purchase-2 with named arguments: 1 applied, 0 guard failed, -1 no record. */
 export function updatePurchase(redis: RedisCommander, u: PurchaseUpdate): Promise<-1 | 0 | 1> {
-  return redis.updatePurchase(u.record, u.openSet, u.guard, u.outcomeChannel, u.progressChannel, u.id, u.close, u.step, u.stepStatus, ...pairs(u.fields));
+  return redis.updatePurchase(
+    u.record,
+    u.openSet,
+    u.guard,
+    u.outcomeChannel,
+    u.progressChannel,
+    u.id,
+    u.close,
+    u.step,
+    u.stepStatus,
+    ...pairs(u.fields),
+  );
 }
 
 /** accept-purchase-6's arguments by name (see the file's header); an absent key is ''. */
