@@ -272,14 +272,8 @@ describe('chaos', () => {
     await new Promise((r) => setTimeout(r, 7_000));
     await c.redis.restart();
     const recoverStarted = Date.now();
-    let after: Awaited<ReturnType<typeof submit>> | undefined;
-    while (Date.now() - recoverStarted < 30_000) {
-      after = await submit();
-      if (after.status === 202) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await vi.waitFor(async () => expect((await submit()).status).toBe(202), { timeout: 30_000, interval: 250 });
     const recoverMs = Date.now() - recoverStarted;
-    expect(after?.status).toBe(202);
     await load(100, 10, submit);
     const audit = await c.settle(60_000);
     const byStatus = await statusesOf(c, acknowledged);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../src/keys.js';
 import { getToken, http } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
@@ -68,8 +68,10 @@ describe('process lifecycle', () => {
     });
     // Signal once the purchase is accepted and running.
     const probe = new Redis(redis.url);
-    const deadline = Date.now() + 10_000;
-    while ((await probe.zcard(createKeys('life').purchasesOpen)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await vi.waitFor(async () => expect(await probe.zcard(createKeys('life').purchasesOpen)).toBeGreaterThan(0), {
+      timeout: 10_000,
+      interval: 5,
+    });
     const started = Date.now();
     const exited = proc.stop();
     const res = await inFlight;

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { vi } from 'vitest';
 import { runAudit, type AuditReport } from '../../src/audit.js';
 import type { Product } from '../../src/catalog/catalog-file.js';
 import { createKeys } from '../../src/keys.js';
@@ -97,16 +98,13 @@ export async function startCluster(opts: { catalog: Product[]; env?: Record<stri
         body: body === undefined ? undefined : JSON.stringify(body),
       }),
     async settle(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const open = await stores.purchases.openIds(Date.now(), 1).catch(() => ['?']);
-        if (open.length === 0) break;
-        if (Date.now() > deadline) {
-          const ids = await stores.purchases.openIds(Date.now(), 10);
-          throw new Error(`purchases still open after ${timeoutMs} ms: ${ids.join(', ')}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await vi.waitFor(
+        async () => {
+          const open = await stores.purchases.openIds(Date.now(), 10).catch(() => ['(redis unreachable)']);
+          if (open.length > 0) throw new Error(`purchases still open after ${timeoutMs} ms: ${open.join(', ')}`);
+        },
+        { timeout: timeoutMs, interval: 200 },
+      );
       return runAudit(stores);
     },
     async stop() {

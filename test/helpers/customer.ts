@@ -133,13 +133,14 @@ export class Customer {
 
   /** Polls the status URL until the purchase is terminal (or the deadline passes). */
   async waitForTerminal(id: string, timeoutMs = 15_000): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const state = await this.purchaseState(id);
-      if (['completed', 'partially_fulfilled', 'failed'].includes(state.status)) return state;
-      if (Date.now() > deadline) throw new Error(`purchase ${id} still ${state.status} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    return vi.waitFor(
+      async () => {
+        const state = await this.purchaseState(id);
+        expect(['completed', 'partially_fulfilled', 'failed'], `purchase ${id}`).toContain(state.status);
+        return state;
+      },
+      { timeout: timeoutMs, interval: 50 },
+    );
   }
 
   /** Every order, newest first, page after page. */
@@ -166,11 +167,12 @@ export class Customer {
 
 /** Waits until `check` returns a truthy value, polling; fails with `what` after the deadline. */
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (!value) throw new Error(`timed out waiting for ${what}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
 }
