@@ -5,6 +5,7 @@ import { chargeKey, settleJobId, undoJobId } from '../src/ids.js';
 import { QUEUES } from '../src/queues/contract.js';
 import { stageOf as stageOfStep, stepNamed, type StepName } from '../src/saga/saga.js';
 import { load, startCluster, type Cluster } from './helpers/chaos.js';
+import { STEPS_IN_ORDER } from './helpers/customer.js';
 import { createApiClient, listAll } from '../client/index.js';
 
 /*
@@ -316,15 +317,7 @@ describe('chaos: failures under load', () => {
         const record = (await c.stores.purchases.get(r.id))!;
         if (record.status !== 'failed') continue;
         failed.push(record);
-        const order = [
-          'validation',
-          'stock_check',
-          'payment',
-          'inventory_update',
-          'provisioning',
-          'order_placement',
-          'notification',
-        ] as const;
+        const order = STEPS_IN_ORDER;
         const at = order.indexOf(record.error!.step as (typeof order)[number]);
         for (const [i, step] of order.entries()) {
           const status = record.steps[step];

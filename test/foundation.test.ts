@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config.js';
-import { eventually, visa } from './helpers/customer.js';
+import { eventually, STEPS_IN_ORDER, visa } from './helpers/customer.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
 describe('configuration', () => {
@@ -52,15 +52,7 @@ describe('foundation: the whole purchase path', () => {
     expect(res.status).toBe(201);
     const id = res.body.id;
     // the orchestrator coordinated the purchase process: every step ran in order
-    expect(res.body.steps.map((s: { name: string }) => s.name)).toEqual([
-      'validation',
-      'stock_check',
-      'payment',
-      'inventory_update',
-      'provisioning',
-      'order_placement',
-      'notification',
-    ]);
+    expect(res.body.steps.map((s: { name: string }) => s.name)).toEqual([...STEPS_IN_ORDER]);
     expect(res.body.steps.every((s: { status: string }) => s.status === 'completed')).toBe(true);
     expect(res.body.payment.status).toBe('captured');
     // the product was provisioned to the customer

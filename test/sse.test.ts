@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_NAMES } from '../src/saga/saga.js';
-import { visa, type Customer } from './helpers/customer.js';
+import { STEPS_IN_ORDER, visa, type Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -169,15 +169,7 @@ describe('purchase progress over Server-Sent Events', () => {
       expect(done, `event ${e.id}`).toEqual(stepNames.slice(0, done.length));
     }
     // Steps reach `completed` in saga order, and all of them do.
-    expect(firstReached(stream.events, 'completed')).toEqual([
-      'validation',
-      'stock_check',
-      'payment',
-      'inventory_update',
-      'provisioning',
-      'order_placement',
-      'notification',
-    ]);
+    expect(firstReached(stream.events, 'completed')).toEqual([...STEPS_IN_ORDER]);
     // Each step that completed while the stream was open came with a `step` event of its own
     // (an event's data is the purchase as read when it is sent, so it may already show later changes).
     const changes = changesAfterFirst(stream.events);

@@ -40,6 +40,17 @@ export interface PurchaseOptions {
 
 export const visa = { token: 'tok_visa' };
 
+/** The contract's step order, written out here rather than read from src/saga, so a reordered saga fails the tests. */
+export const STEPS_IN_ORDER = [
+  'validation',
+  'stock_check',
+  'payment',
+  'inventory_update',
+  'provisioning',
+  'order_placement',
+  'notification',
+] as const;
+
 async function bodyOf(res: Response): Promise<unknown> {
   const text = await res.text();
   try {
