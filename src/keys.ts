@@ -43,6 +43,7 @@ export function createKeys(prefix: string) {
       reservation: k('reservation', '*'),
       providerCharge: k('provider', 'charge', '*'),
       provisioned: k('provisioned', '*'),
+      order: k('order', '*'),
     },
     idFrom: (key: string) => key.slice(key.lastIndexOf(':') + 1),
   } as const;

@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 
 /** The contract's purchase statuses; the last four are terminal. */
-export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed';
+export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed' | 'canceled';
 export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'skipped';
 /** running → compensating → done, or running → done; only `done` has a terminal status. */
 export type Phase = 'running' | 'compensating' | 'done';
@@ -9,7 +9,7 @@ export type OutOfStockPolicy = 'remove' | 'backorder';
 /** Per plan line: fulfilled now, or out of stock (removed or backordered by policy). */
 export type LineOutcome = 'fulfilled' | 'out_of_stock';
 
-export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set(['completed', 'partially_fulfilled', 'failed']);
+export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set(['completed', 'partially_fulfilled', 'failed', 'canceled']);
 
 export interface RequestedItem {
   productId: string;
@@ -89,9 +89,30 @@ export interface PurchaseRecord {
   undos: Record<string, UndoState>;
   /** Set when a compensation could not complete: an operator must look. */
   review?: string;
+  /** How the review ended: by a retry that left nothing undone, or by an operator's hand. */
+  reviewResolution?: ReviewResolution;
+  /** The customer asked to cancel (contract §4.3): the saga stops at its next step boundary. */
+  cancelRequestedAt?: string;
+  /** The pivot (order placement) was claimed: from then on a cancel is refused. */
+  pivotClaimedAt?: string;
+  /** The customer asked to cancel the placed order: the order-cancel saga runs. */
+  orderCancelRequestedAt?: string;
+  /** When each step's status last changed, by step name. */
+  stepTimes?: Record<string, string>;
   /** The gateway request that created it, for log correlation. */
   requestId?: string;
 }
+
+export interface ReviewResolution {
+  how: 'retry' | 'manual';
+  by: string;
+  at: string;
+  note?: string;
+}
+
+/** The review state an operator sees: flagged and open, or resolved. */
+export const reviewStatus = (r: PurchaseRecord): 'manual_review' | 'resolved' | undefined =>
+  r.review ? (r.reviewResolution ? 'resolved' : 'manual_review') : undefined;
 
 /** An undo not yet ended: the purchase is not settled while one runs. */
 export const undoOpen = (u: UndoState | undefined) => u?.status === 'pending' || u?.status === 'retrying';
@@ -100,7 +121,7 @@ export const undoOpen = (u: UndoState | undefined) => u?.status === 'pending' ||
 export const isSettled = (r: PurchaseRecord) => TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen);
 
 /** What a step or the engine may write on a record: every field but the id and the per-step maps. */
-export type RecordFields = Partial<Omit<PurchaseRecord, 'id' | 'steps' | 'undos'>>;
+export type RecordFields = Partial<Omit<PurchaseRecord, 'id' | 'steps' | 'undos' | 'stepTimes'>>;
 
 export interface PurchaseEvent {
   id: string;

@@ -24,6 +24,9 @@ export interface DeliverJobData {
 }
 export const DELIVER_JOB = 'deliver';
 export const SETTLE_JOB = 'settle';
+/** The order-cancel saga: its hand-off from the gateway, and the job that ends it once the money is back. */
+export const CANCEL_ORDER_JOB = 'cancel-order';
+export const SETTLE_ORDER_JOB = 'settle-order';
 export const SWEEP_JOB = 'sweep';
 
 export interface RetryPolicy {

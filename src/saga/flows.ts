@@ -1,6 +1,6 @@
 import type { FlowJob } from 'bullmq';
-import { settleJobId, stageJobId, undoJobId } from '../ids.js';
-import { SETTLE_JOB, stepJobOptions, type RetryPolicy, type SagaJobData } from '../queues/contract.js';
+import { orderCancelJobId, orderSettleJobId, settleJobId, stageJobId, undoJobId } from '../ids.js';
+import { CANCEL_ORDER_JOB, SETTLE_JOB, SETTLE_ORDER_JOB, stepJobOptions, type RetryPolicy, type SagaJobData } from '../queues/contract.js';
 import type { UndoableStep } from './define-step.js';
 import { ROOT_STAGE, SAGA, stageOf, START_STAGE } from './saga.js';
 import type { CompensationPlan } from './transitions.js';
@@ -69,11 +69,30 @@ const undoJob = (purchaseId: string, step: UndoableStep, policy: RetryPolicy, ch
  * All of it is added in one `addBulk`, a single MULTI.
  */
 export function compensationFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy): FlowJob[] {
+  return undoFlows(purchaseId, plan, policy, SETTLE_JOB, settleJobId(purchaseId));
+}
+
+/**
+ * The order-cancel saga, built from the same steps' undos in the same shape: `settle-order`
+ * (which marks the order canceled) waits for the refund and the restock only; each unit's
+ * deprovision at its partner runs beside it and never holds the refund up.
+ */
+export function orderCancelFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy): FlowJob[] {
+  return undoFlows(purchaseId, plan, policy, SETTLE_ORDER_JOB, orderSettleJobId(purchaseId));
+}
+
+/** The gateway's hand-off of an order cancel: one job, which adds the order-cancel flows. */
+export function orderCancelJob(purchaseId: string, policy: RetryPolicy) {
+  const data: SagaJobData = { purchaseId };
+  return { name: CANCEL_ORDER_JOB, data, opts: { ...stepJobOptions(policy), jobId: orderCancelJobId(purchaseId) } };
+}
+
+function undoFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy, name: string, jobId: string): FlowJob[] {
   const settle: FlowJob = {
-    name: SETTLE_JOB,
+    name,
     queueName: ROOT_STAGE.queue,
     data: { purchaseId } satisfies SagaJobData,
-    opts: { ...stepJobOptions(policy), jobId: settleJobId(purchaseId) },
+    opts: { ...stepJobOptions(policy), jobId },
     ...(plan.money.length ? { children: plan.money.map((s) => undoJob(purchaseId, s, policy, true)) } : {}),
   };
   return [settle, ...outsideUndoJobs(purchaseId, plan.outside, policy)];

@@ -35,14 +35,46 @@ export type BeforeStep =
   /** The saga stopped running: record the step skipped and stop. */
   | { do: 'skip' }
   /** A predecessor never recorded an outcome (its job crashed past its stall limit): fail it, skip this one. */
-  | { do: 'blame'; step: StepName; error: PurchaseError };
+  | { do: 'blame'; step: StepName; error: PurchaseError }
+  /** The customer asked to cancel: stop here (the step skipped) and compensate; the purchase ends `canceled`. */
+  | { do: 'cancel' }
+  /** The pivot: claim it first, against a cancel request, in one atomic script; ask afterPivotClaim. */
+  | { do: 'claim-pivot' };
 
 export function beforeStep(record: PurchaseRecord, step: StepName): BeforeStep {
   if (record.steps[step] === 'completed') return { do: 'already' };
   if (record.phase !== 'running') return { do: 'skip' };
   const stuck = unfinishedBefore(record, step);
   if (stuck) return { do: 'blame', step: stuck, error: didNotComplete(stuck) };
+  if (record.cancelRequestedAt) return { do: 'cancel' };
+  if (step === PIVOT && !record.pivotClaimedAt) return { do: 'claim-pivot' };
   return { do: 'run' };
+}
+
+/** What the pivot claim's answer means: the race with a cancel was decided by the script. */
+export function afterPivotClaim(claim: 'claimed' | 'canceled' | 'stopped' | 'missing'): BeforeStep {
+  if (claim === 'claimed') return { do: 'run' };
+  if (claim === 'canceled') return { do: 'cancel' };
+  return { do: 'skip' };
+}
+
+/** Why a cancel request is refused, or that it goes on (the script's answer, as the gateway reports it). */
+export type CancelAnswer = { do: 'wait' } | { do: 'show' } | { do: 'refuse'; why: 'placed' | 'finished' | 'failing' } | { do: 'not-found' };
+
+export function atCancelRequest(
+  outcome: 'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing',
+): CancelAnswer {
+  switch (outcome) {
+    case 'requested':
+    case 'already-requested':
+      return { do: 'wait' };
+    case 'canceled':
+      return { do: 'show' };
+    case 'missing':
+      return { do: 'not-found' };
+    default:
+      return { do: 'refuse', why: outcome };
+  }
 }
 
 export const didNotComplete = (step: StepName, inTime = false): PurchaseError => ({
@@ -57,12 +89,16 @@ export type AtRoot =
   | { do: 'check-order' }
   /** Complete the purchase (after recording the order a crash kept from its step, when `adoptOrder`). */
   | { do: 'finish'; status: PurchaseStatus; adoptOrder?: string }
-  | { do: 'compensate'; blame?: { step: StepName; error: PurchaseError } };
+  | { do: 'compensate'; blame?: { step: StepName; error: PurchaseError } }
+  /** Still running with a cancel requested (the step that would have seen it never ran): stop and compensate. */
+  | { do: 'cancel' };
 
 /** At the flow's root, once every stage job before it ended. `order` is the OMS's order id, or null when none exists. */
 export function atRoot(record: PurchaseRecord, order?: string | null): AtRoot {
   if (record.phase === 'done') return { do: 'nothing' };
   if (record.phase === 'compensating') return { do: 'compensate' };
+  // A cancel wins only before the pivot is claimed, and no order exists without the claim.
+  if (record.cancelRequestedAt) return { do: 'cancel' };
   const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name);
   if (!stuck) return { do: 'finish', status: finishedStatus(record) };
   if (order === undefined) return { do: 'check-order' };
@@ -104,13 +140,19 @@ export const openUndos = (record: PurchaseRecord): StepName[] =>
 export type AtSettle =
   | { do: 'nothing' }
   /** End the purchase `failed`; `review` when money or stock could not be returned. */
-  | { do: 'fail'; error: PurchaseError; review?: string };
+  | { do: 'fail'; error: PurchaseError; review?: string }
+  /** End it `canceled`: the customer asked (even if a step failed meanwhile, it is rolled back all the same). */
+  | { do: 'cancel'; review?: string };
+
+const moneyNotUndone = (record: PurchaseRecord) =>
+  UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed').map((s) => s.name);
 
 /** Once the money and stock undos ended (each done or failed for good). */
 export function atSettle(record: PurchaseRecord): AtSettle {
   if (record.phase === 'done') return { do: 'nothing' };
-  const notUndone = UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed').map((s) => s.name);
+  const notUndone = moneyNotUndone(record);
   const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
+  if (record.cancelRequestedAt) return { do: 'cancel', ...(review ? { review } : {}) };
   return { do: 'fail', error: record.error ?? { code: 'purchase_failed', detail: 'purchase failed' }, ...(review ? { review } : {}) };
 }
 
@@ -179,4 +221,43 @@ export function atDeadline(record: PurchaseRecord | undefined, jobs: JobStates, 
   if (passedPivot(record, Boolean(order))) return { do: 'complete' };
   const stuck = unfinishedBefore(record) ?? ROOT_STAGE.steps[0].name;
   return { do: 'compensate', blame: { step: stuck, error: didNotComplete(stuck, true) } };
+}
+
+/** What an order cancel request does (POST /v1/orders/:id/cancel), before the script records it. */
+export type OrderCancelAnswer =
+  /** Already canceled: answer with it. */
+  | { do: 'show' }
+  | { do: 'refuse'; why: 'window' | 'gone' }
+  /** Start the order-cancel saga: these undos, money and stock first, each partner's beside them. */
+  | { do: 'start'; undos: StepName[] };
+
+/**
+ * A placed order can be canceled within `windowS` of its creation, while its purchase record
+ * (which the undos read) is kept. The order-cancel saga is the purchase's own compensation plan:
+ * the same steps' undos (deprovision, restock, refund), planned the same way.
+ */
+export function atOrderCancel(
+  order: { status: string; createdAt: string },
+  record: PurchaseRecord | undefined,
+  nowMs: number,
+  windowS: number,
+): OrderCancelAnswer {
+  if (order.status === 'canceled') return { do: 'show' };
+  if (nowMs - Date.parse(order.createdAt) > windowS * 1000) return { do: 'refuse', why: 'window' };
+  if (!record) return { do: 'refuse', why: 'gone' };
+  const plan = compensationPlan(record);
+  return { do: 'start', undos: [...plan.money, ...plan.outside].map((s) => s.name as StepName) };
+}
+
+export type AtOrderSettle =
+  | { do: 'nothing' }
+  /** Mark the order canceled and tell the customer; `review` when money or stock could not be returned. */
+  | { do: 'cancel-order'; review?: string };
+
+/** Once the order cancel's money and stock undos ended (each done or failed for good). */
+export function atOrderSettle(record: PurchaseRecord | undefined, orderStatus: string | undefined): AtOrderSettle {
+  if (!record?.orderCancelRequestedAt || orderStatus === undefined || orderStatus === 'canceled') return { do: 'nothing' };
+  const notUndone = moneyNotUndone(record);
+  const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
+  return { do: 'cancel-order', ...(review ? { review } : {}) };
 }

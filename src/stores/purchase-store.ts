@@ -23,6 +23,13 @@ export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined 
 
 type Fields = RecordFields;
 
+/** A cancel request's outcome (cancel-or-pivot-2, mode cancel). */
+export type CancelOutcome = 'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing';
+/** The pivot claim's outcome (mode pivot). */
+export type PivotClaim = 'claimed' | 'canceled' | 'stopped' | 'missing';
+/** An order cancel request's outcome (mode cancel-order). */
+export type OrderCancelOutcome = 'requested' | 'already-requested' | 'not-completed' | 'missing';
+
 /**
  * How each field of a record is stored in its hash. The compiler insists every field of
  * PurchaseRecord has an entry, so a field a step starts writing cannot be dropped on read.
@@ -41,12 +48,17 @@ const CODECS = {
   orderId: 'text',
   error: 'json',
   review: 'text',
+  reviewResolution: 'json',
+  cancelRequestedAt: 'text',
+  pivotClaimedAt: 'text',
+  orderCancelRequestedAt: 'text',
   requestId: 'text',
   steps: 'per-step',
   undos: 'per-step',
+  stepTimes: 'per-step',
 } as const satisfies Record<keyof PurchaseRecord, 'text' | 'json' | 'per-step'>;
 /** Per-step maps are one hash field per step (`step:payment`, `undo:payment`), so concurrent undos never overwrite each other. */
-const PER_STEP = { steps: 'step:', undos: 'undo:' } as const;
+const PER_STEP = { steps: 'step:', undos: 'undo:', stepTimes: 'at:' } as const;
 
 /** The saga record: the source of truth for a purchase; BullMQ is only the transport. */
 export class PurchaseStore {
@@ -85,8 +97,68 @@ export class PurchaseStore {
   }
 
   /** Records a forward step's success while the saga is running. */
-  completeStep(id: string, step: string, fields: Fields = {}): Promise<boolean> {
-    return this.update(id, 'running', { ...fields, status: 'processing' }, { [step]: 'completed' });
+  async completeStep(id: string, step: string, fields: Fields = {}): Promise<boolean> {
+    return (await this.completeStepSeeingCancel(id, step, fields)).applied;
+  }
+
+  /**
+   * completeStep, also saying whether the customer asked to cancel meanwhile (the same write
+   * reports it): the step runner stops the saga at the next step boundary without a read.
+   */
+  async completeStepSeeingCancel(id: string, step: string, fields: Fields = {}): Promise<{ applied: boolean; cancelRequested: boolean }> {
+    const code = await this.write(id, 'running', { ...fields, status: 'processing' }, { [step]: 'completed' });
+    return { applied: code >= 1, cancelRequested: code === 2 };
+  }
+
+  /** The customer's cancel stops the running saga at `step` (skipped): compensation follows. */
+  cancelAt(id: string, step: string): Promise<boolean> {
+    return this.update(id, 'running', { phase: 'compensating' }, { [step]: 'skipped' });
+  }
+
+  /**
+   * The cancel/pivot race, decided in one script (cancel-or-pivot-2): a customer's cancel request
+   * and the saga's claim of the pivot (order placement) read and write the same record
+   * atomically, so exactly one of them wins.
+   */
+  requestCancel(id: string, pivotStep: string): Promise<CancelOutcome> {
+    return this.cancelOrPivot(id, 'cancel', pivotStep) as Promise<CancelOutcome>;
+  }
+
+  /** The saga's side of the race: claimed (go on and place the order), canceled, or stopped. */
+  claimPivot(id: string, pivotStep: string): Promise<PivotClaim> {
+    return this.cancelOrPivot(id, 'pivot', pivotStep) as Promise<PivotClaim>;
+  }
+
+  /**
+   * Starts the order-cancel saga on a completed purchase, once: records the request, each
+   * planned undo `pending` (an undo that already has a state keeps it) and puts the purchase
+   * back in the open index, so the watchdog looks after it until its undos end.
+   */
+  requestOrderCancel(id: string, undos: string[]): Promise<OrderCancelOutcome> {
+    return this.cancelOrPivot(id, 'cancel-order', '', undos) as Promise<OrderCancelOutcome>;
+  }
+
+  private async cancelOrPivot(
+    id: string,
+    mode: 'cancel' | 'pivot' | 'cancel-order',
+    pivotStep: string,
+    undos: string[] = [],
+  ): Promise<string> {
+    const at = new Date().toISOString();
+    const pending: string[] = [];
+    for (const step of undos)
+      pending.push(PER_STEP.undos + step, JSON.stringify({ status: 'pending', attempts: 0, at } satisfies UndoState));
+    return this.redis.cancelOrPivot(
+      this.keys.purchase(id),
+      this.keys.purchasesOpen,
+      mode,
+      at,
+      Date.now(),
+      pivotStep ? PER_STEP.steps + pivotStep : '',
+      this.keys.progress,
+      id,
+      ...pending,
+    );
   }
 
   /** Marks `step` failed and starts compensation; false if the saga was already failing. */
@@ -141,6 +213,11 @@ export class PurchaseStore {
     );
   }
 
+  /** The order-cancel saga ended its money part: the order is canceled (closes the purchase once settled). */
+  orderCanceled(id: string, review?: string): Promise<boolean> {
+    return this.update(id, 'done', review ? { review } : {}, {}, 'if-settled');
+  }
+
   /** Closes an ended purchase left open for its outside undos. */
   close(id: string): Promise<boolean> {
     return this.update(id, 'done', {}, {}, 'if-settled');
@@ -154,8 +231,22 @@ export class PurchaseStore {
     close: 'no' | 'if-settled' = 'no',
     undos: Record<string, UndoState> = {},
   ): Promise<boolean> {
+    return (await this.write(id, guard, fields, steps, close, undos)) >= 1;
+  }
+
+  /** update-purchase-2: -1 no record, 0 guard failed, 1 applied, 2 applied and a cancel is requested. */
+  private async write(
+    id: string,
+    guard: string,
+    fields: Fields,
+    steps: Record<string, StepStatus>,
+    close: 'no' | 'if-settled' = 'no',
+    undos: Record<string, UndoState> = {},
+  ): Promise<number> {
     const now = new Date().toISOString();
-    const flat = encode({ ...fields, updatedAt: now, steps, undos });
+    const stepTimes: Record<string, string> = {};
+    for (const step in steps) stepTimes[step] = now;
+    const flat = encode({ ...fields, updatedAt: now, steps, undos, stepTimes });
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
     const applied = await updatePurchase(this.redis, {
       record: this.keys.purchase(id),
@@ -169,7 +260,7 @@ export class PurchaseStore {
       stepStatus,
       fields: flat,
     });
-    return applied === 1;
+    return applied;
   }
 }
 
@@ -192,9 +283,11 @@ export function encode(fields: Partial<PurchaseRecord>): Record<string, string> 
 
 /** The record a hash holds, every field by its codec. */
 export function decode(hash: Record<string, string>): PurchaseRecord {
-  const record: Record<string, unknown> = { steps: {}, undos: {} };
+  const record: Record<string, unknown> = { steps: {}, undos: {}, stepTimes: {} };
   for (const [field, raw] of Object.entries(hash)) {
     if (field.startsWith(PER_STEP.steps)) (record.steps as Record<string, string>)[field.slice(PER_STEP.steps.length)] = raw;
+    else if (field.startsWith(PER_STEP.stepTimes))
+      (record.stepTimes as Record<string, string>)[field.slice(PER_STEP.stepTimes.length)] = raw;
     else if (field.startsWith(PER_STEP.undos))
       (record.undos as Record<string, unknown>)[field.slice(PER_STEP.undos.length)] = JSON.parse(raw);
     else if (field in CODECS) record[field] = CODECS[field as keyof typeof CODECS] === 'json' ? JSON.parse(raw) : raw;

@@ -123,7 +123,7 @@ export class Customer {
     return vi.waitFor(
       async () => {
         const state = await this.purchaseState(id);
-        expect(['completed', 'partially_fulfilled', 'failed']).toContain(state.status);
+        expect(['completed', 'partially_fulfilled', 'failed', 'canceled']).toContain(state.status);
         expect(state.steps.filter((s: { undo?: { status: string } }) => s.undo && s.undo.status !== 'failed')).toEqual([]);
         return state;
       },
@@ -136,10 +136,20 @@ export class Customer {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const state = await this.purchaseState(id);
-      if (['completed', 'partially_fulfilled', 'failed'].includes(state.status)) return state;
+      if (['completed', 'partially_fulfilled', 'failed', 'canceled'].includes(state.status)) return state;
       if (Date.now() > deadline) throw new Error(`purchase ${id} still ${state.status} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** POST /v1/purchases/:id/cancel. */
+  async cancel(id: string): Promise<HttpResult> {
+    return result(await this.api.POST('/v1/purchases/{id}/cancel', { params: { path: { id } } }));
+  }
+
+  /** POST /v1/orders/:id/cancel. */
+  async cancelOrder(id: string): Promise<HttpResult> {
+    return result(await this.api.POST('/v1/orders/{id}/cancel', { params: { path: { id } } }));
   }
 
   /** Every order, newest first, page after page. */

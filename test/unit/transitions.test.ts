@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { PurchaseRecord, StepStatus, UndoState } from '../../src/purchase/record.js';
 import { STEP_NAMES, type StepName } from '../../src/saga/saga.js';
-import { afterUndo, atDeadline, atRoot, atSettle, beforeStep, compensationPlan, type JobStates } from '../../src/saga/transitions.js';
+import {
+  afterPivotClaim,
+  afterUndo,
+  atCancelRequest,
+  atDeadline,
+  atRoot,
+  atSettle,
+  beforeStep,
+  compensationPlan,
+  type JobStates,
+} from '../../src/saga/transitions.js';
 
 /** A record with the first `done` steps completed and the given overrides. */
 function record(done: number, over: Partial<PurchaseRecord> & { stepsOver?: Partial<Record<StepName, StepStatus>> } = {}): PurchaseRecord {
@@ -32,8 +42,53 @@ describe('beforeStep: the step runner asks before every step', () => {
     ['the first step runs', record(0), 'validation', { do: 'run' }],
     ['a compensating saga skips what is left', record(2, { phase: 'compensating' }), 'payment', { do: 'skip' }],
     ['an ended saga skips what is left', record(2, { phase: 'done' }), 'payment', { do: 'skip' }],
+    ['a cancel requested stops the running saga at its next step', record(2, { cancelRequestedAt: at }), 'payment', { do: 'cancel' }],
+    ['a cancel requested before the first step stops it there', record(0, { cancelRequestedAt: at }), 'validation', { do: 'cancel' }],
+    [
+      'a step completed before the cancel is not run again (its undo will be planned)',
+      record(3, { cancelRequestedAt: at }),
+      'payment',
+      { do: 'already' },
+    ],
+    [
+      'a cancel requested while compensating changes nothing: the rest is skipped',
+      record(2, { phase: 'compensating', cancelRequestedAt: at }),
+      'payment',
+      { do: 'skip' },
+    ],
+    ['the pivot is claimed before it runs, against a cancel', record(5), 'order_placement', { do: 'claim-pivot' }],
+    ['a pivot already claimed (a retry) runs', record(5, { pivotClaimedAt: at }), 'order_placement', { do: 'run' }],
+    [
+      'a cancel already seen at the pivot cancels without claiming',
+      record(5, { cancelRequestedAt: at }),
+      'order_placement',
+      { do: 'cancel' },
+    ],
   ] as const)('%s', (_, r, step, expected) => {
     expect(beforeStep(r, step)).toEqual(expected);
+  });
+
+  it.each([
+    ['claimed: the order is placed, a later cancel is refused', 'claimed', { do: 'run' }],
+    ['the cancel was recorded first: the saga stops at the pivot', 'canceled', { do: 'cancel' }],
+    ['the saga stopped meanwhile (the watchdog): skip', 'stopped', { do: 'skip' }],
+    ['the record vanished: skip', 'missing', { do: 'skip' }],
+  ] as const)('afterPivotClaim — %s', (_, claim, expected) => {
+    expect(afterPivotClaim(claim)).toEqual(expected);
+  });
+});
+
+describe('atCancelRequest: what the customer is answered, from the one script that decides the race', () => {
+  it.each([
+    ['recorded now: wait for canceled (SYNC_TIMEOUT_MS)', 'requested', { do: 'wait' }],
+    ['recorded before (a second cancel while it runs): wait too', 'already-requested', { do: 'wait' }],
+    ['already canceled: show it (200)', 'canceled', { do: 'show' }],
+    ['the pivot won: not_cancelable, cancel the order', 'placed', { do: 'refuse', why: 'placed' }],
+    ['ended completed or failed: not_cancelable', 'finished', { do: 'refuse', why: 'finished' }],
+    ['failing by itself: not_cancelable', 'failing', { do: 'refuse', why: 'failing' }],
+    ['no record: not_found', 'missing', { do: 'not-found' }],
+  ] as const)('%s', (_, outcome, expected) => {
+    expect(atCancelRequest(outcome)).toEqual(expected);
   });
 
   it('blames the predecessor that never recorded an outcome (its job crashed), with its own failure code', () => {
@@ -65,6 +120,11 @@ describe('atRoot: the flow root finishes or compensates', () => {
     ],
   ] as const)('%s', (_, r, order, expected) => {
     expect(atRoot(r, order)).toEqual(expected);
+  });
+
+  it('still running with a cancel requested (the step that would have seen it never ran): cancel', () => {
+    expect(atRoot(record(4, { cancelRequestedAt: at }))).toEqual({ do: 'cancel' });
+    expect(atRoot(record(4, { phase: 'compensating', cancelRequestedAt: at }))).toEqual({ do: 'compensate' });
   });
 
   it('stuck with no order: the unfinished step is blamed and the purchase compensated', () => {
@@ -135,6 +195,13 @@ describe('atSettle: the purchase ends once its money and stock are back', () => 
   it('flags a review when money or stock could not be returned', () => {
     const r = record(5, { phase: 'compensating', stepsOver: { ...compensated, payment: 'completed' } });
     expect(atSettle(r)).toMatchObject({ do: 'fail', review: 'not compensated: payment' });
+  });
+
+  it('a canceled purchase ends canceled, not failed, once its money and stock are back', () => {
+    expect(atSettle(record(5, { phase: 'compensating', cancelRequestedAt: at, stepsOver: compensated }))).toEqual({ do: 'cancel' });
+    expect(
+      atSettle(record(5, { phase: 'compensating', cancelRequestedAt: at, stepsOver: { ...compensated, payment: 'completed' } })),
+    ).toEqual({ do: 'cancel', review: 'not compensated: payment' });
   });
 
   it('keeps the review an undo already recorded, and does nothing once ended', () => {

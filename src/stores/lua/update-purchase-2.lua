@@ -26,7 +26,9 @@
   ARGV[7] that step's status, or ''
   ARGV[8…] field, value, field, value… written to the record
 
-  Returns -1 when there is no record, 0 when the guard fails (nothing written), 1 when applied
+  Returns -1 when there is no record, 0 when the guard fails (nothing written), 1 when applied,
+  2 when applied to a purchase whose customer asked to cancel it (`cancelRequestedAt` is set):
+  the step runner stops the saga at its next step boundary without reading the record again
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local g = ARGV[1]
@@ -38,7 +40,7 @@ if g ~= '' then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 local status = redis.call('HGET', KEYS[1], 'status')
-local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed'
+local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed' or status == 'canceled'
 local all
 local close = ARGV[5]
 if string.sub(close, 1, 1) == '?' then
@@ -63,4 +65,5 @@ if terminal then event.record = all or redis.call('HGETALL', KEYS[1]) end
 local message = cjson.encode(event)
 redis.call('PUBLISH', ARGV[3], message)
 if terminal then redis.call('PUBLISH', ARGV[2], message) end
+if redis.call('HEXISTS', KEYS[1], 'cancelRequestedAt') == 1 then return 2 end
 return 1
