@@ -20,6 +20,9 @@ export const settleJobId = (purchaseId: string) => `${purchaseId}-settle`;
 export const orderCancelJobId = (purchaseId: string) => `${purchaseId}-cancel-order`;
 export const orderSettleJobId = (purchaseId: string) => `${purchaseId}-settle-order`;
 
+/** An operator's retry: one job per request (a retry is idempotent, so two running together is harmless). */
+export const retryJobId = (purchaseId: string, at = Date.now()) => `${purchaseId}-retry-${at}`;
+
 /** The order a purchase places in the OMS. */
 export const orderIdFor = (purchaseId: string) => purchaseId.replace(/^pur_/, 'ord_');
 

@@ -291,6 +291,40 @@ describe('settle-reservation-1', () => {
   });
 });
 
+describe('restock-settled-n', () => {
+  it('returns the units and quota of a settled sale once, keeping a restocked marker; a second call moves nothing', async () => {
+    const env = await fresh();
+    const { inventory, catalog } = env.stores;
+    const lines = [line('server', 1), line('limited', 2)];
+    await inventory.reserve('p1', 'c1', lines);
+    await inventory.transition('p1', 'commit');
+    const sold = { server: await catalog.stock('server'), ip: await catalog.stock('ip'), limited: await catalog.stock('limited') };
+    await inventory.settle('p1');
+    expect(await inventory.restockSettled('p1', 'c1', lines)).toBe('restocked');
+    for (const id of ['server', 'ip', 'limited'] as const) {
+      const s = await catalog.stock(id);
+      const n = id === 'limited' ? 2 : 1;
+      expect(s).toMatchObject({ available: sold[id].available + n, sold: sold[id].sold - n });
+      expect(await inventory.settledUnits(id)).toBe(0);
+      await conserved(env, id);
+    }
+    expect(await inventory.quotaHeld('c1', 'limited')).toBe(0);
+    const after = await snapshot(env.prefix);
+    expect(await inventory.restockSettled('p1', 'c1', lines)).toBe('restocked');
+    expect(await inventory.transition('p1', 'restock')).toBe('restocked');
+    expect(await snapshot(env.prefix)).toEqual(after);
+  });
+
+  it('leaves a reservation not yet settled to the ordinary restock, reporting its state', async () => {
+    const env = await fresh();
+    await env.stores.inventory.reserve('p1', 'c1', [line('plan', 1)]);
+    await env.stores.inventory.transition('p1', 'commit');
+    const before = await snapshot(env.prefix);
+    expect(await env.stores.inventory.restockSettled('p1', 'c1', [line('plan', 1)])).toBe('committed');
+    expect(await snapshot(env.prefix)).toEqual(before);
+  });
+});
+
 type PurchaseRecord = Intake['record'];
 /** A real step name, typed through the store's API (the step list may move). */
 const STOCK_CHECK = 'stock_check' satisfies Parameters<Stores['purchases']['setStep']>[1];

@@ -105,6 +105,9 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
       adminRoutes({
         stores: deps.stores,
         queues: deps.queues,
+        lists,
+        metrics,
+        policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
         user: config.ADMIN_USER,
         password: config.ADMIN_PASSWORD,
         faultInjection: config.FAULT_INJECTION,

@@ -28,6 +28,8 @@ export const SETTLE_JOB = 'settle';
 export const CANCEL_ORDER_JOB = 'cancel-order';
 export const SETTLE_ORDER_JOB = 'settle-order';
 export const SWEEP_JOB = 'sweep';
+/** An operator's retry of what a purchase has left undone (POST /admin/purchases/:id/retry). */
+export const RETRY_JOB = 'retry';
 
 export interface RetryPolicy {
   attempts: number;

@@ -1,8 +1,16 @@
 import type { FlowJob } from 'bullmq';
 import { orderCancelJobId, orderSettleJobId, settleJobId, stageJobId, undoJobId } from '../ids.js';
-import { CANCEL_ORDER_JOB, SETTLE_JOB, SETTLE_ORDER_JOB, stepJobOptions, type RetryPolicy, type SagaJobData } from '../queues/contract.js';
+import {
+  CANCEL_ORDER_JOB,
+  SETTLE_JOB,
+  SETTLE_ORDER_JOB,
+  stepJobOptions,
+  type QueueName,
+  type RetryPolicy,
+  type SagaJobData,
+} from '../queues/contract.js';
 import type { UndoableStep } from './define-step.js';
-import { ROOT_STAGE, SAGA, stageOf, START_STAGE } from './saga.js';
+import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE } from './saga.js';
 import type { CompensationPlan } from './transitions.js';
 
 /**
@@ -101,3 +109,14 @@ function undoFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPoli
 /** The outside undos as jobs of their own (the watchdog re-adds one whose job was lost). */
 export const outsideUndoJobs = (purchaseId: string, steps: readonly UndoableStep[], policy: RetryPolicy): FlowJob[] =>
   steps.map((s) => undoJob(purchaseId, s, policy, false));
+
+/** Every job a purchase may run as, by queue and id (an operator looks them up): its stages, undos and settles. */
+export function purchaseJobs(purchaseId: string): { kind: string; name: string; queue: QueueName; id: string }[] {
+  return [
+    ...SAGA.map((s) => ({ kind: 'stage', name: s.job, queue: s.queue as QueueName, id: stageJobId(purchaseId, s.name) })),
+    ...UNDOABLE.map((s) => ({ kind: 'undo', name: s.compensate.job, queue: stageOf(s).queue, id: undoJobId(purchaseId, s.name) })),
+    { kind: 'settle', name: SETTLE_JOB, queue: ROOT_STAGE.queue, id: settleJobId(purchaseId) },
+    { kind: 'order-cancel', name: CANCEL_ORDER_JOB, queue: START_STAGE.queue, id: orderCancelJobId(purchaseId) },
+    { kind: 'settle', name: SETTLE_ORDER_JOB, queue: ROOT_STAGE.queue, id: orderSettleJobId(purchaseId) },
+  ];
+}

@@ -139,6 +139,10 @@ export function undoHandler(ctx: SagaContext, step: UndoableStep) {
     const label = outcome.ok ? (outcome.undid ? 'compensated' : 'nothing_to_undo') : outcome.final ? 'failed' : 'retried';
     timer({ outcome: label });
     if (label !== 'retried') ctx.metrics.compensations.inc({ step: step.name, outcome: label });
+    if (next.resolution) {
+      ctx.metrics.resolvedByRetry.inc();
+      ctx.log.info({ ...fields }, 'review resolved: nothing is left undone');
+    }
     if (outcome.ok) {
       ctx.log.info({ ...fields, undid: outcome.undid }, 'compensation completed');
       return label;

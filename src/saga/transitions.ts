@@ -1,5 +1,12 @@
 import { messages } from '../purchase/messages.js';
-import { undoOpen, type PurchaseError, type PurchaseRecord, type PurchaseStatus, type UndoState } from '../purchase/record.js';
+import {
+  undoOpen,
+  type PurchaseError,
+  type PurchaseRecord,
+  type PurchaseStatus,
+  type ReviewResolution,
+  type UndoState,
+} from '../purchase/record.js';
 import type { UndoableStep } from './define-step.js';
 import { ROOT_STAGE, STEPS, UNDOABLE, type StepName } from './saga.js';
 
@@ -161,6 +168,8 @@ export interface AfterUndo {
   /** The step's status to record: `compensated` once a completed step (or a partly done one) is undone. */
   stepStatus?: 'compensated';
   review?: string;
+  /** The purchase was in review and this undo was the last thing left undone: the review is resolved. */
+  resolution?: ReviewResolution;
 }
 
 export type UndoOutcome = { ok: true; undid: boolean } | { ok: false; final: boolean; error: string };
@@ -169,7 +178,13 @@ export type UndoOutcome = { ok: true; undid: boolean } | { ok: false; final: boo
 export function afterUndo(record: PurchaseRecord, step: StepName, outcome: UndoOutcome, attempts: number, at: string): AfterUndo {
   if (outcome.ok) {
     const undone = record.steps[step] === 'completed' || outcome.undid;
-    return { undo: { status: 'done', attempts, at }, ...(undone ? { stepStatus: 'compensated' as const } : {}) };
+    const othersDone = Object.entries(record.undos).every(([s, u]) => s === step || u.status === 'done');
+    const resolves = Boolean(record.review && !record.reviewResolution && othersDone);
+    return {
+      undo: { status: 'done', attempts, at },
+      ...(undone ? { stepStatus: 'compensated' as const } : {}),
+      ...(resolves ? { resolution: { how: 'retry' as const, by: 'retry', at } } : {}),
+    };
   }
   if (!outcome.final) return { undo: { status: 'retrying', attempts, error: outcome.error, at } };
   return { undo: { status: 'failed', attempts, error: outcome.error, at }, review: `compensation of ${step} failed: ${outcome.error}` };
@@ -260,4 +275,22 @@ export function atOrderSettle(record: PurchaseRecord | undefined, orderStatus: s
   const notUndone = moneyNotUndone(record);
   const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
   return { do: 'cancel-order', ...(review ? { review } : {}) };
+}
+
+export type AtRetry =
+  /** Undos that failed for good: run them again (each from its first attempt). */
+  | { do: 'redo-undos'; steps: StepName[] }
+  /** Not ended, or an undo still open: re-drive it as the watchdog would, without waiting for the deadline. */
+  | { do: 'reconcile' }
+  /** In review with nothing left undone: the review is resolved. */
+  | { do: 'resolve' }
+  | { do: 'nothing' };
+
+/** An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently. */
+export function atRetry(record: PurchaseRecord): AtRetry {
+  const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
+  if (failed.length) return { do: 'redo-undos', steps: failed };
+  if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
+  if (record.review && !record.reviewResolution) return { do: 'resolve' };
+  return { do: 'nothing' };
 }

@@ -8,6 +8,7 @@ import type {
   PurchaseRecord,
   PurchaseStatus,
   RecordFields,
+  ReviewResolution,
   StepStatus,
   UndoState,
 } from '../purchase/record.js';
@@ -84,6 +85,38 @@ export class PurchaseStore {
       const replies = (await pipe.exec()) ?? [];
       return replies.map(([, hash]) => ((hash as Record<string, string> | null)?.id ? decode(hash as Record<string, string>) : undefined));
     });
+  }
+
+  /** A page of the purchases flagged for review and not resolved, newest flag first (keyset). */
+  pageInReview(after: IndexPosition | undefined, limit: number): Promise<IndexPage<PurchaseRecord>> {
+    return pageIndex(this.redis, this.keys.purchasesInReview, after, limit, async (ids) => {
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hgetall(this.keys.purchase(id));
+      const replies = (await pipe.exec()) ?? [];
+      return replies.map(([, hash]) => {
+        const h = hash as Record<string, string> | null;
+        const r = h?.id ? decode(h) : undefined;
+        return r?.review && !r.reviewResolution ? r : undefined;
+      });
+    });
+  }
+
+  /** How many purchases wait for an operator. */
+  inReviewCount(): Promise<number> {
+    return this.redis.zcard(this.keys.purchasesInReview);
+  }
+
+  /** Marks the review resolved (once): by a retry that left nothing undone, or by an operator with a note. */
+  resolveReview(id: string, resolution: ReviewResolution): Promise<boolean> {
+    return this.update(id, '', { reviewResolution: resolution }, {});
+  }
+
+  /** An operator's retry: failed undos are pending again and the purchase open (watched) until they end. */
+  async reopenUndos(id: string, steps: string[]): Promise<boolean> {
+    const at = new Date().toISOString();
+    const pending = Object.fromEntries(steps.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]));
+    await this.redis.zadd(this.keys.purchasesOpen, Date.now(), id);
+    return this.update(id, '', {}, {}, 'no', pending);
   }
 
   /** Ids of purchases not yet terminal, oldest first, created before `before`. */
@@ -181,12 +214,17 @@ export class PurchaseStore {
    * Records an undo attempt's outcome whatever the phase (an outside undo outlives the purchase).
    * An undo that ended closes the purchase if it was the last thing the purchase waited for.
    */
-  recordUndo(id: string, step: string, undo: UndoState, opts: { stepStatus?: StepStatus; review?: string } = {}): Promise<boolean> {
+  recordUndo(
+    id: string,
+    step: string,
+    undo: UndoState,
+    opts: { stepStatus?: StepStatus; review?: string; resolution?: ReviewResolution } = {},
+  ): Promise<boolean> {
     const ended = undo.status === 'done' || undo.status === 'failed';
     return this.update(
       id,
       '',
-      opts.review ? { review: opts.review } : {},
+      { ...(opts.review ? { review: opts.review } : {}), ...(opts.resolution ? { reviewResolution: opts.resolution } : {}) },
       opts.stepStatus ? { [step]: opts.stepStatus } : {},
       ended ? 'if-settled' : 'no',
       { [step]: undo },
@@ -260,6 +298,9 @@ export class PurchaseStore {
       stepStatus,
       fields: flat,
     });
+    // The operator's review queue follows the record: flagged in, resolved out.
+    if (applied >= 1 && fields.reviewResolution) await this.redis.zrem(this.keys.purchasesInReview, id);
+    else if (applied >= 1 && fields.review) await this.redis.zadd(this.keys.purchasesInReview, 'NX', Date.now(), id);
     return applied;
   }
 }

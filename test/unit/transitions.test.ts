@@ -6,6 +6,9 @@ import {
   afterUndo,
   atCancelRequest,
   atDeadline,
+  atOrderCancel,
+  atOrderSettle,
+  atRetry,
   atRoot,
   atSettle,
   beforeStep,
@@ -308,5 +311,69 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
         error: { code: 'purchase_failed', detail: 'inventory_update did not complete in time', step: 'inventory_update' },
       },
     });
+  });
+});
+
+describe('afterUndo in review: the undo that leaves nothing undone resolves the review', () => {
+  it('resolves by retry when every other undo is done; not while one is still failed', () => {
+    const inReview = record(5, {
+      phase: 'done',
+      status: 'failed',
+      review: 'compensation of provisioning failed: down',
+      undos: { payment: undo('done'), provisioning: undo('pending') },
+    });
+    expect(afterUndo(inReview, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toEqual({ how: 'retry', by: 'retry', at });
+    const other = { ...inReview, undos: { payment: undo('failed'), provisioning: undo('pending') } };
+    expect(afterUndo(other, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toBeUndefined();
+    const resolved = { ...inReview, reviewResolution: { how: 'manual' as const, by: 'ops', at } };
+    expect(afterUndo(resolved, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toBeUndefined();
+  });
+});
+
+describe('atRetry: an operator retry runs again what is left undone', () => {
+  it.each([
+    [
+      'undos that failed for good run again',
+      record(5, { phase: 'done', status: 'failed', review: 'x', undos: { payment: undo('failed'), provisioning: undo('failed') } }),
+      { do: 'redo-undos', steps: ['payment', 'provisioning'] },
+    ],
+    ['a saga still running is re-driven (the watchdog, now)', record(3), { do: 'reconcile' }],
+    ['an undo still open is re-driven', record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }), { do: 'reconcile' }],
+    ['in review with nothing left undone: resolved', record(7, { phase: 'done', status: 'completed', review: 'x' }), { do: 'resolve' }],
+    ['nothing to do', record(7, { phase: 'done', status: 'completed' }), { do: 'nothing' }],
+  ] as const)('%s', (_, r, expected) => {
+    expect(atRetry(r)).toEqual(expected);
+  });
+});
+
+describe('atOrderCancel and atOrderSettle: the order-cancel saga is the purchase compensation plan', () => {
+  const completed = record(7, { phase: 'done', status: 'completed' });
+  const now = Date.parse('2026-01-10T00:00:00.000Z');
+  const order = (createdAt: string, status = 'placed') => ({ status, createdAt });
+
+  it.each([
+    ['already canceled: show it', order('2026-01-09T00:00:00.000Z', 'canceled'), completed, { do: 'show' }],
+    ['past the window: refused', order('2025-12-01T00:00:00.000Z'), completed, { do: 'refuse', why: 'window' }],
+    ['its purchase record is gone: refused', order('2026-01-09T00:00:00.000Z'), undefined, { do: 'refuse', why: 'gone' }],
+    [
+      'within the window: every undo of the purchase, money and stock first, the partner beside them',
+      order('2026-01-09T00:00:00.000Z'),
+      completed,
+      { do: 'start', undos: ['inventory_update', 'payment', 'stock_check', 'provisioning'] },
+    ],
+  ] as const)('%s', (_, o, r, expected) => {
+    expect(atOrderCancel(o, r, now, 14 * 86_400)).toEqual(expected);
+  });
+
+  it('settles once the money is back, flagging a review when it is not; nothing without a request or once canceled', () => {
+    const requested = { ...completed, orderCancelRequestedAt: at };
+    const undone = { stock_check: 'compensated', payment: 'compensated', inventory_update: 'compensated' } as const;
+    expect(atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone } }, 'placed')).toEqual({ do: 'cancel-order' });
+    expect(atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone, payment: 'completed' } }, 'placed')).toEqual({
+      do: 'cancel-order',
+      review: 'not compensated: payment',
+    });
+    expect(atOrderSettle(completed, 'placed')).toEqual({ do: 'nothing' });
+    expect(atOrderSettle(requested, 'canceled')).toEqual({ do: 'nothing' });
   });
 });
