@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { reviewStatus, type PurchaseRecord } from '../purchase/record.js';
+import { reviewStatus, type PurchaseRecord, type ReviewResolution } from '../purchase/record.js';
 import { purchaseJobs } from '../saga/flows.js';
 import { STEP_NAMES } from '../saga/saga.js';
 import { purchaseView } from './views.js';
@@ -50,10 +50,14 @@ export async function jobsOf(queues: Queue[], purchaseId: string): Promise<JobVi
  */
 export function adminPurchaseView(r: PurchaseRecord, jobs: JobView[]) {
   const status = reviewStatus(r);
+  const review: { status: 'manual_review' | 'resolved'; reason: string; resolution?: ReviewResolution } | undefined = status
+    ? { status, reason: r.review!, ...(r.reviewResolution ? { resolution: r.reviewResolution } : {}) }
+    : undefined;
+  const { review: _, error: __, steps: ___, ...base } = purchaseView(r);
   return {
-    ...purchaseView(r),
+    ...base,
     customerId: r.customerId,
-    ...(status ? { review: { status, reason: r.review!, ...(r.reviewResolution ? { resolution: r.reviewResolution } : {}) } } : {}),
+    ...(review ? { review } : {}),
     ...(r.error ? { error: r.error } : {}),
     steps: STEP_NAMES.map((name) => ({
       name,

@@ -13,7 +13,8 @@ import { apiApp } from '../../http/validation.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { RetryPolicy } from '../../queues/contract.js';
 import type { Lists } from '../lists.js';
-import { adminPurchaseRoutes } from './admin-purchases.js';
+import { consoleRoutes } from '../console/console.js';
+import { adminPurchaseRoutes, operatorActions } from './admin-purchases.js';
 
 export interface AdminDeps {
   stores: Stores;
@@ -64,7 +65,9 @@ export function adminRoutes(deps: AdminDeps) {
     return c.json({ id, ...(await deps.stores.catalog.stock(id)) });
   });
 
-  app.route('/purchases', adminPurchaseRoutes({ ...deps, user: deps.user }));
+  const operator = { ...deps, user: deps.user };
+  app.route('/purchases', adminPurchaseRoutes(operator));
+  app.route('/', consoleRoutes({ stores: deps.stores, lists: deps.lists, actions: operatorActions(operator) }));
 
   app.get('/audit', async (c) => {
     const report = await runAudit(deps.stores);
