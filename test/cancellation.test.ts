@@ -108,7 +108,7 @@ describe('Feature: cancel a purchase in flight', () => {
           const accepted = await customer.purchase({ items: [{ productId, quantity: 1 }], payment: visa }, { async: true });
           expect(accepted.status).toBe(202);
           const id = accepted.body.id as string;
-          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 800)));
           const cancel = await customer.cancel(id);
           return { customer, id, cancel };
         }),

@@ -110,9 +110,20 @@ export interface ReviewResolution {
   note?: string;
 }
 
-/** The review state an operator sees: flagged and open, or resolved. */
-export const reviewStatus = (r: PurchaseRecord): 'manual_review' | 'resolved' | undefined =>
-  r.review ? (r.reviewResolution ? 'resolved' : 'manual_review') : undefined;
+/**
+ * The review state an operator sees: flagged and open, or resolved. A resolution counts only
+ * if no undo failed after it: an undo that fails for good later puts the purchase back in review.
+ */
+export function reviewStatus(r: PurchaseRecord): 'manual_review' | 'resolved' | undefined {
+  if (!r.review) return undefined;
+  const resolution = r.reviewResolution;
+  if (!resolution) return 'manual_review';
+  const failedLater = Object.values(r.undos).some((u) => u.status === 'failed' && u.at > resolution.at);
+  return failedLater ? 'manual_review' : 'resolved';
+}
+
+/** Flagged for review and not (or no longer) resolved: an operator must look. */
+export const inReview = (r: PurchaseRecord) => reviewStatus(r) === 'manual_review';
 
 /** An undo not yet ended: the purchase is not settled while one runs. */
 export const undoOpen = (u: UndoState | undefined) => u?.status === 'pending' || u?.status === 'retrying';

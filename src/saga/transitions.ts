@@ -1,5 +1,6 @@
 import { messages } from '../purchase/messages.js';
 import {
+  inReview,
   undoOpen,
   type PurchaseError,
   type PurchaseRecord,
@@ -179,7 +180,7 @@ export function afterUndo(record: PurchaseRecord, step: StepName, outcome: UndoO
   if (outcome.ok) {
     const undone = record.steps[step] === 'completed' || outcome.undid;
     const othersDone = Object.entries(record.undos).every(([s, u]) => s === step || u.status === 'done');
-    const resolves = Boolean(record.review && !record.reviewResolution && othersDone);
+    const resolves = inReview(record) && othersDone;
     return {
       undo: { status: 'done', attempts, at },
       ...(undone ? { stepStatus: 'compensated' as const } : {}),
@@ -291,6 +292,6 @@ export function atRetry(record: PurchaseRecord): AtRetry {
   const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
   if (failed.length) return { do: 'redo-undos', steps: failed };
   if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
-  if (record.review && !record.reviewResolution) return { do: 'resolve' };
+  if (inReview(record)) return { do: 'resolve' };
   return { do: 'nothing' };
 }

@@ -12,6 +12,7 @@ import type {
   StepStatus,
   UndoState,
 } from '../purchase/record.js';
+import { inReview } from '../purchase/record.js';
 import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 
 /** The record a terminal event carries, if any. */
@@ -96,7 +97,7 @@ export class PurchaseStore {
       return replies.map(([, hash]) => {
         const h = hash as Record<string, string> | null;
         const r = h?.id ? decode(h) : undefined;
-        return r?.review && !r.reviewResolution ? r : undefined;
+        return r && inReview(r) ? r : undefined;
       });
     });
   }
@@ -299,6 +300,7 @@ export class PurchaseStore {
       fields: flat,
     });
     // The operator's review queue follows the record: flagged in, resolved out.
+    // (A review flagged again after a resolution comes back in: reviewStatus.)
     if (applied >= 1 && fields.reviewResolution) await this.redis.zrem(this.keys.purchasesInReview, id);
     else if (applied >= 1 && fields.review) await this.redis.zadd(this.keys.purchasesInReview, 'NX', Date.now(), id);
     return applied;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PurchaseRecord, StepStatus, UndoState } from '../../src/purchase/record.js';
+import { reviewStatus, type PurchaseRecord, type StepStatus, type UndoState } from '../../src/purchase/record.js';
 import { STEP_NAMES, type StepName } from '../../src/saga/saga.js';
 import {
   afterPivotClaim,
@@ -375,5 +375,41 @@ describe('atOrderCancel and atOrderSettle: the order-cancel saga is the purchase
     });
     expect(atOrderSettle(completed, 'placed')).toEqual({ do: 'nothing' });
     expect(atOrderSettle(requested, 'canceled')).toEqual({ do: 'nothing' });
+  });
+});
+
+describe('reviewStatus: a resolution holds until an undo fails after it', () => {
+  const failedAt = (t: string): UndoState => ({ status: 'failed', attempts: 5, error: 'down', at: t });
+  it.each([
+    ['never flagged: no review', record(7, { phase: 'done', status: 'completed' }), undefined],
+    [
+      'flagged: manual_review',
+      record(5, { phase: 'done', status: 'failed', review: 'x', undos: { provisioning: failedAt(at) } }),
+      'manual_review',
+    ],
+    [
+      'resolved by hand after the failure: resolved',
+      record(5, {
+        phase: 'done',
+        status: 'failed',
+        review: 'x',
+        undos: { provisioning: failedAt(at) },
+        reviewResolution: { how: 'manual', by: 'ops', at: '2026-01-01T00:00:02.000Z' },
+      }),
+      'resolved',
+    ],
+    [
+      'an undo failed for good after the resolution: back in review',
+      record(5, {
+        phase: 'done',
+        status: 'failed',
+        review: 'x',
+        undos: { provisioning: failedAt('2026-01-01T00:00:03.000Z') },
+        reviewResolution: { how: 'manual', by: 'ops', at: '2026-01-01T00:00:02.000Z' },
+      }),
+      'manual_review',
+    ],
+  ] as const)('%s', (_, r, expected) => {
+    expect(reviewStatus(r)).toBe(expected);
   });
 });

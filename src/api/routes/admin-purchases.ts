@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { AppError } from '../../errors.js';
 import { retryJobId } from '../../ids.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
-import type { PurchaseRecord } from '../../purchase/record.js';
+import { inReview, type PurchaseRecord } from '../../purchase/record.js';
 import { RETRY_JOB, stepJobOptions, type RetryPolicy } from '../../queues/contract.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import { apiApp } from '../../http/validation.js';
@@ -33,7 +33,7 @@ const getOne = createRoute({
   request: { params: idParam },
   responses: { 200: { description: 'Any purchase.' } },
 });
-const inReview = createRoute({
+const reviewQueue = createRoute({
   method: 'get',
   path: '/',
   hide: true,
@@ -75,7 +75,7 @@ export function operatorActions(deps: AdminPurchaseDeps) {
     async resolve(id: string, note: string) {
       const record = await load(id);
       if (!record.review) throw new AppError('validation_error', 'This purchase is not flagged for review.');
-      if (!record.reviewResolution) {
+      if (inReview(record)) {
         await stores.purchases.resolveReview(id, { how: 'manual', by: deps.user, at: new Date().toISOString(), note });
         deps.metrics.reviewsResolved.inc({ how: 'manual' });
       }
@@ -87,7 +87,7 @@ export function operatorActions(deps: AdminPurchaseDeps) {
 export function adminPurchaseRoutes(deps: AdminPurchaseDeps) {
   const app = apiApp();
   const actions = operatorActions(deps);
-  app.openapi(inReview, async (c) => {
+  app.openapi(reviewQueue, async (c) => {
     const query = c.req.valid('query');
     const records = await deps.lists.page(c, 'admin:review', query, (after, limit) => deps.stores.purchases.pageInReview(after, limit));
     return c.json(records.map(reviewLine), 200);
