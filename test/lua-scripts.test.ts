@@ -538,6 +538,12 @@ describe('cancel-or-pivot-2', () => {
     expect((await purchases.openIds()).sort()).toEqual(['p1', 'p2']);
     expect(await purchases.requestOrderCancel('p1', ['payment'])).toBe('already-requested');
     expect(await purchases.requestOrderCancel('nope', ['payment'])).toBe('missing');
+    // update-purchase-2's conditional close waits for the order cancel to end too, not only the undos.
+    await purchases.recordUndo('p1', 'payment', { status: 'done', attempts: 1, at: 'y' });
+    expect((await purchases.openIds()).sort()).toEqual(['p1', 'p2']);
+    await purchases.orderCanceled('p1');
+    expect(await purchases.openIds()).toEqual(['p2']);
+    expect(await redis.ttl(env.keys.purchase('p1'))).toBeGreaterThan(0);
   });
 });
 

@@ -97,6 +97,8 @@ export interface PurchaseRecord {
   pivotClaimedAt?: string;
   /** The customer asked to cancel the placed order: the order-cancel saga runs. */
   orderCancelRequestedAt?: string;
+  /** The order-cancel saga marked the order canceled (its money and stock are back). */
+  orderCanceledAt?: string;
   /** When each step's status last changed, by step name. */
   stepTimes?: Record<string, string>;
   /** The gateway request that created it, for log correlation. */
@@ -129,7 +131,10 @@ export const inReview = (r: PurchaseRecord) => reviewStatus(r) === 'manual_revie
 export const undoOpen = (u: UndoState | undefined) => u?.status === 'pending' || u?.status === 'retrying';
 
 /** Terminal, and no undo of an outside system still being worked on: nothing about it will change by itself. */
-export const isSettled = (r: PurchaseRecord) => TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen);
+export const isSettled = (r: PurchaseRecord) => TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen) && !orderCancelOpen(r);
+
+/** An order cancel requested and not yet settled (its order not yet marked canceled). */
+export const orderCancelOpen = (r: PurchaseRecord) => Boolean(r.orderCancelRequestedAt && !r.orderCanceledAt);
 
 /** What a step or the engine may write on a record: every field but the id and the per-step maps. */
 export type RecordFields = Partial<Omit<PurchaseRecord, 'id' | 'steps' | 'undos' | 'stepTimes'>>;

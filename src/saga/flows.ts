@@ -89,6 +89,17 @@ export function orderCancelFlows(purchaseId: string, plan: CompensationPlan, pol
   return undoFlows(purchaseId, plan, policy, SETTLE_ORDER_JOB, orderSettleJobId(purchaseId));
 }
 
+/** settle-order on its own, for the watchdog to end an order cancel whose settle job was lost. */
+export function orderSettleJob(purchaseId: string, policy: RetryPolicy) {
+  const data: SagaJobData = { purchaseId };
+  return {
+    name: SETTLE_ORDER_JOB,
+    queue: ROOT_STAGE.queue,
+    data,
+    opts: { ...stepJobOptions(policy), jobId: orderSettleJobId(purchaseId) },
+  };
+}
+
 /** The gateway's hand-off of an order cancel: one job, which adds the order-cancel flows. */
 export function orderCancelJob(purchaseId: string, policy: RetryPolicy) {
   const data: SagaJobData = { purchaseId };

@@ -1,6 +1,7 @@
 import { messages } from '../purchase/messages.js';
 import {
   inReview,
+  orderCancelOpen,
   undoOpen,
   type PurchaseError,
   type PurchaseRecord,
@@ -199,6 +200,8 @@ export interface JobStates {
   saga: readonly string[];
   /** Each outside undo's job, by step. */
   undos: Partial<Record<StepName, string>>;
+  /** The order-cancel saga's jobs (cancel-order, settle-order), when one was requested. */
+  orderCancel?: readonly string[];
 }
 
 export type AtDeadline =
@@ -214,13 +217,17 @@ export type AtDeadline =
   /** Compensating but nothing moves it: run what is left of compensation again. */
   | { do: 'redrive-compensation' }
   /** Ended, but outside undos were lost (`redrive`) or failed without recording it (`failed`). */
-  | { do: 'repair-undos'; redrive: StepName[]; failed: StepName[] };
+  | { do: 'repair-undos'; redrive: StepName[]; failed: StepName[] }
+  /** An order cancel whose undos ended but whose settle never ran (its job lost): run settle-order. */
+  | { do: 'settle-order' };
 
 /** The watchdog's decision for a purchase open past its deadline. `order` as in atRoot. */
 export function atDeadline(record: PurchaseRecord | undefined, jobs: JobStates, order?: string | null): AtDeadline {
   if (!record) return { do: 'close' };
   if (record.phase === 'done') {
     const open = openUndos(record);
+    if (open.length === 0 && orderCancelOpen(record))
+      return (jobs.orderCancel ?? []).some((s) => MOVING.has(s)) ? { do: 'wait' } : { do: 'settle-order' };
     if (open.length === 0) return { do: 'close' };
     if (open.some((s) => MOVING.has(jobs.undos[s] ?? 'unknown'))) return { do: 'wait' };
     // A job that no longer exists is re-added; one that ended without recording its outcome

@@ -54,6 +54,7 @@ const CODECS = {
   cancelRequestedAt: 'text',
   pivotClaimedAt: 'text',
   orderCancelRequestedAt: 'text',
+  orderCanceledAt: 'text',
   requestId: 'text',
   steps: 'per-step',
   undos: 'per-step',
@@ -254,7 +255,7 @@ export class PurchaseStore {
 
   /** The order-cancel saga ended its money part: the order is canceled (closes the purchase once settled). */
   orderCanceled(id: string, review?: string): Promise<boolean> {
-    return this.update(id, 'done', review ? { review } : {}, {}, 'if-settled');
+    return this.update(id, 'done', { orderCanceledAt: new Date().toISOString(), ...(review ? { review } : {}) }, {}, 'if-settled');
   }
 
   /** Closes an ended purchase left open for its outside undos. */

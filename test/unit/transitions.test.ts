@@ -299,6 +299,27 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
       undefined,
       { do: 'repair-undos', redrive: [], failed: ['provisioning'] },
     ],
+    [
+      'an order cancel whose undos ended but whose settle-order never ran: settle it',
+      record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at, undos: { payment: undo('done') } }),
+      { saga: [], undos: {}, orderCancel: ['completed', 'unknown'] },
+      undefined,
+      { do: 'settle-order' },
+    ],
+    [
+      'an order cancel still settling: wait',
+      record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at }),
+      { saga: [], undos: {}, orderCancel: ['completed', 'waiting-children'] },
+      undefined,
+      { do: 'wait' },
+    ],
+    [
+      'an order cancel that ended: closed',
+      record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at, orderCanceledAt: at }),
+      { saga: [], undos: {}, orderCancel: ['completed', 'completed'] },
+      undefined,
+      { do: 'close' },
+    ],
   ] as const)('%s', (_, r, jobs, order, expected) => {
     expect(atDeadline(r, jobs, order)).toEqual(expected);
   });

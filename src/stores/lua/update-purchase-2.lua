@@ -6,9 +6,10 @@
   when the status is terminal; a terminal event carries the record's hash, so a waiting
   request answers without reading the record back. Closing drops the purchase from the open
   index (the watchdog's) and starts the record's retention. A conditional close ('?N') happens
-  only once the purchase is settled: its phase is done and no undo (`undo:<step>` fields) is
-  still pending or retrying, so whichever of settle and the last outside undo writes second
-  closes it, atomically, whatever their order.
+  only once the purchase is settled: its phase is done, no undo (`undo:<step>` fields) is
+  still pending or retrying, and an order cancel requested (`orderCancelRequestedAt`) has ended
+  (`orderCanceledAt`), so whichever of settle and the last outside undo writes second closes it,
+  atomically, whatever their order.
 
   Invariant: a record that is missing or fails the guard is left untouched and nothing is
   published; an applied update publishes exactly one event (twice when terminal).
@@ -46,13 +47,17 @@ local close = ARGV[5]
 if string.sub(close, 1, 1) == '?' then
   close = string.sub(close, 2)
   all = redis.call('HGETALL', KEYS[1])
+  local orderCancel = 0
   for i = 1, #all, 2 do
+    if all[i] == 'orderCancelRequestedAt' then orderCancel = orderCancel + 1 end
+    if all[i] == 'orderCanceledAt' then orderCancel = orderCancel - 1 end
     local f = all[i]
     if (f == 'phase' and all[i + 1] ~= 'done') or (string.sub(f, 1, 5) == 'undo:' and string.find(all[i + 1], '"status":"pending"', 1, true)) or (string.sub(f, 1, 5) == 'undo:' and string.find(all[i + 1], '"status":"retrying"', 1, true)) then
       close = ''
       break
     end
   end
+  if orderCancel > 0 then close = '' end
 end
 if close ~= '' then
   redis.call('ZREM', KEYS[2], ARGV[4])
