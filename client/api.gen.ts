@@ -235,6 +235,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/purchases/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a purchase in flight
+         * @description While its order is not yet placed, the saga stops at its next step and undoes what it did (refund first, then stock and provisioning). Answers 200 with the purchase once it is `canceled` (waiting at most SYNC_TIMEOUT_MS), else 202 with it as it stands. A purchase already `canceled` answers 200 with it; one whose order is placed, or that already ended, answers `not_cancelable` (cancel the order instead).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The canceled purchase. */
+                200: {
+                    headers: {
+                        /** @description The status URL of the purchase. */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Purchase"];
+                    };
+                };
+                /** @description The cancel is recorded; the saga is still undoing what it did. */
+                202: {
+                    headers: {
+                        /** @description The status URL of the purchase. */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Purchase"];
+                    };
+                };
+                /** @description No bearer token, or one that is invalid or expired (missing_token, invalid_token, expired_token). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown id, or not yours (not_found). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The order is placed, or the purchase already ended (not_cancelable). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests from this customer (rate_limit_exceeded). */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again. */
+                        "Retry-After": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The authentication server, Redis or the workers are unavailable, or the breaker is open (service_unavailable). */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again. */
+                        "Retry-After": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, e.g. internal_error; never a stack trace. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/purchases/{id}": {
         parameters: {
             query?: never;
@@ -585,6 +697,118 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a placed order
+         * @description Within ORDER_CANCEL_WINDOW_S (default 14 days) of its createdAt: every unit is deprovisioned (partners get `{"event": "deprovision"}`), its stock returns and what was charged is refunded; the order becomes `canceled` with `canceledAt`, and its purchase stays `completed` with `payment.status: "refunded"`. The refund is never held up by a partner that is down: its undo is retried, and flagged for review if it fails for good. Answers 200 with the order once canceled (waiting at most SYNC_TIMEOUT_MS), else 202 with it as it stands; an order already canceled answers 200.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The canceled order. */
+                200: {
+                    headers: {
+                        /** @description The URL of the order. */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Order"];
+                    };
+                };
+                /** @description The cancel is recorded; the refund is still on its way. */
+                202: {
+                    headers: {
+                        /** @description The URL of the order. */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Order"];
+                    };
+                };
+                /** @description No bearer token, or one that is invalid or expired (missing_token, invalid_token, expired_token). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown id, or not yours (not_found). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Past the cancel window (not_cancelable). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests from this customer (rate_limit_exceeded). */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again. */
+                        "Retry-After": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The authentication server, Redis or the workers are unavailable, or the breaker is open (service_unavailable). */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again. */
+                        "Retry-After": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Any other error, e.g. internal_error; never a stack trace. */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -948,7 +1172,7 @@ export interface components {
         Purchase: {
             id: string;
             /** @enum {string} */
-            status: "accepted" | "processing" | "completed" | "partially_fulfilled" | "failed";
+            status: "accepted" | "processing" | "completed" | "partially_fulfilled" | "failed" | "canceled";
             items: components["schemas"]["PurchaseLine"][];
             /** @description Out of stock, left out (outOfStock: remove). */
             removed: components["schemas"]["PurchaseLine"][];
@@ -976,15 +1200,15 @@ export interface components {
             /** @description Why a failed purchase failed. */
             error?: {
                 /** @enum {string} */
-                code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable";
+                code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "not_cancelable" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable";
                 detail: string;
                 step?: string;
             };
             appliedRules?: string[];
-            /** @description An undo that could not complete: an operator finishes it. */
+            /** @description An undo that could not complete: an operator finishes it (`resolved` once done). */
             review?: {
                 /** @enum {string} */
-                status: "manual_review";
+                status: "manual_review" | "resolved";
                 reason: string;
             };
             /**
@@ -1015,7 +1239,7 @@ export interface components {
              * @description `accepted`, or `processing` once the saga has started.
              * @enum {string}
              */
-            status: "accepted" | "processing" | "completed" | "partially_fulfilled" | "failed";
+            status: "accepted" | "processing" | "completed" | "partially_fulfilled" | "failed" | "canceled";
             /** @example /v1/purchases/pur_0b6f… */
             statusUrl: string;
         };
@@ -1030,9 +1254,11 @@ export interface components {
              * @description The stable machine value (contract §3).
              * @enum {string}
              */
-            code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable";
+            code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "not_cancelable" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable";
             /** @description Set when the problem reports a purchase's outcome. */
             purchaseId?: string;
+            /** @description Set when a purchase is not cancelable because its order is placed: cancel that order. */
+            orderId?: string;
         };
         PurchaseRequest: {
             items: {
@@ -1076,12 +1302,18 @@ export interface components {
             total: components["schemas"]["Money"];
             appliedRules: string[];
             /** @enum {string} */
-            status: "placed";
+            status: "placed" | "canceled";
             /**
              * Format: date-time
              * @example 2026-11-22T10:00:00.000Z
              */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description Set once the order is canceled.
+             * @example 2026-11-22T10:00:00.000Z
+             */
+            canceledAt?: string;
         };
         Money: {
             /**
@@ -1123,7 +1355,7 @@ export interface components {
         Notification: {
             id: string;
             /** @enum {string} */
-            type: "purchase_accepted" | "order_confirmation" | "product_provisioned" | "partial_fulfillment" | "out_of_stock" | "payment_failed" | "purchase_failed";
+            type: "purchase_accepted" | "order_confirmation" | "product_provisioned" | "partial_fulfillment" | "out_of_stock" | "payment_failed" | "purchase_failed" | "purchase_canceled" | "order_canceled";
             purchaseId: string;
             message: string;
             details: {

@@ -49,7 +49,7 @@ export interface Expected {
   left?: { removed: string[]; backordered: string[] };
 }
 
-const TERMINAL = ['completed', 'partially_fulfilled', 'failed'];
+const TERMINAL = ['completed', 'partially_fulfilled', 'failed', 'canceled'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every item of one of the customer's lists, all pages (the typed client follows Link: rel="next"). */
@@ -83,6 +83,25 @@ export async function customer(o: DemoOptions, scenario: string) {
         if (TERMINAL.includes(view?.status) || Date.now() > deadline) return view;
         await sleep(100);
       }
+    },
+    /** Polls the status URL until `until` holds (10 s at most). */
+    async waitFor(id: string, until: (view: any) => boolean): Promise<any> {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const view = await purchase(id);
+        if (until(view) || TERMINAL.includes(view?.status) || Date.now() > deadline) return view;
+        await sleep(20);
+      }
+    },
+    /** POST /v1/purchases/:id/cancel. */
+    async cancel(id: string): Promise<Answer> {
+      const { data, error, response } = await api.POST('/v1/purchases/{id}/cancel', { params: { path: { id } } });
+      return { status: response.status, headers: response.headers, body: data ?? error };
+    },
+    /** POST /v1/orders/:id/cancel. */
+    async cancelOrder(id: string): Promise<Answer> {
+      const { data, error, response } = await api.POST('/v1/orders/{id}/cancel', { params: { path: { id } } });
+      return { status: response.status, headers: response.headers, body: data ?? error };
     },
     /** Every order of this customer, whatever the purchase. */
     allOrders: (): Promise<any[]> => everything(api, '/v1/orders'),

@@ -22,6 +22,7 @@ import {
   simple,
   type DemoOptions,
   type DemoRow,
+  type Expected,
   type Scenario,
 } from './demo-client.js';
 
@@ -100,6 +101,46 @@ const SCENARIOS: Scenario[] = [
     return row('idempotent-replay', seen, problems, `${first.status}, ${again.status} (replayed)`);
   },
 
+  async function cancelInFlight(o) {
+    // The demo's stand-in integration answers this customer's provision slowly (see startIntegration):
+    // the cancel arrives while the partner is still working, before the order can be placed.
+    const c = await customer(o, 'cancel');
+    const res = await c.buy({ items: [item('analytics')], payment: card() }, { prefer: 'respond-async' });
+    // Once it is paid for and provisioning (the partner is slow for this customer), cancel it.
+    if (res.body?.id)
+      await c.waitFor(res.body.id, (v) => v?.steps?.some((s: any) => s.name === 'inventory_update' && s.status === 'completed'));
+    const cancel = res.body?.id ? await c.cancel(res.body.id) : res;
+    const want: Expected = {
+      status: 200,
+      outcome: 'canceled',
+      payment: 'refunded',
+      order: false,
+      provisioned: { count: 1, status: 'deprovisioned' },
+      notifications: ['purchase_canceled'],
+    };
+    const { seen, problems } = await settle(c, { ...cancel, body: { ...cancel.body, id: res.body?.id } }, want);
+    if (res.status !== 202) problems.unshift(`purchase answered ${res.status}, expected 202`);
+    return row('cancel-in-flight', seen, problems, `${res.status}, cancel ${cancel.status}`);
+  },
+
+  async function cancelOrder(o) {
+    const c = await customer(o, 'cancel-order');
+    const res = await c.buy({ items: [item('analytics')], payment: card() });
+    const cancel = res.body?.orderId ? await c.cancelOrder(res.body.orderId) : res;
+    const want: Expected = {
+      status: 201,
+      outcome: 'completed',
+      payment: 'refunded',
+      order: true,
+      provisioned: { count: 1, status: 'deprovisioned' },
+      notifications: ['order_confirmation', 'order_canceled'],
+    };
+    const { seen, problems } = await settle(c, res, want);
+    if (cancel.status !== 200 || cancel.body?.status !== 'canceled')
+      problems.unshift(`order cancel answered ${cancel.status} ${cancel.body?.status}`);
+    return row('cancel-order', seen, problems, `${res.status}, cancel ${cancel.status}`);
+  },
+
   async function rollback(o) {
     const skip = (why: string): DemoRow => ({
       scenario: 'rollback',
@@ -165,9 +206,17 @@ async function startIntegration(): Promise<() => Promise<void>> {
   if (listening) return async () => {};
   let calls = 0;
   const server = http.createServer((req, res) => {
-    req.resume().on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ externalRef: `demo-ext-${++calls}` }));
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ externalRef: `demo-ext-${++calls}` }));
+      };
+      // The cancel-in-flight scenario's customer gets a slow partner, so its cancel lands mid-provision.
+      const slow = /"event":"provision"/.test(raw) && /"customerId":"demo-cancel-[0-9a-f]{8}"/.test(raw);
+      if (slow) setTimeout(answer, 300);
+      else answer();
     });
   });
   const started = await new Promise<boolean>((resolve) => {

@@ -13,6 +13,7 @@ export interface AuditReport {
     refunds: number;
     provisionedActive: number;
     needsReview: number;
+    canceledOrders: number;
   };
   violations: string[];
 }
@@ -89,13 +90,17 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     const refunded = (await redis.exists(keys.providerRefund(refundKey(purchaseId)))) === 1;
     if (refunded) refunds++;
     // The order is looked up by its derived id: the purchase record may have expired by retention.
-    const ordered = (await stores.orders.get(orderIdFor(purchaseId))) !== undefined;
+    const order = await stores.orders.get(orderIdFor(purchaseId));
+    // A canceled order was refunded: it counts as neither ordered nor owed.
+    const ordered = order !== undefined && order.status !== 'canceled';
+    if (order?.status === 'canceled' && !refunded) violations.push(`order ${order.id}: canceled but its charge was not refunded`);
     if (record && record.payment.chargeId !== charge.chargeId)
       violations.push(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`);
     if (ordered && refunded) violations.push(`purchase ${purchaseId}: ordered and refunded`);
     if (!ordered && !refunded && (quiet || record?.phase === 'done'))
       violations.push(`purchase ${purchaseId}: charged with no order and no refund`);
-    if (record?.status === 'failed' && !refunded) violations.push(`purchase ${purchaseId}: failed but its charge was not refunded`);
+    if ((record?.status === 'failed' || record?.status === 'canceled') && !refunded)
+      violations.push(`purchase ${purchaseId}: ${record.status} but its charge was not refunded`);
   }
 
   // Provisioning: nothing active without a placed order.
@@ -108,8 +113,20 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     if (unit.status !== 'active') continue;
     provisionedActive++;
     const record = records.get(unit.purchaseId);
-    const ordered = (await stores.orders.get(orderIdFor(unit.purchaseId))) !== undefined;
-    if (!ordered && (quiet || !record || isSettled(record))) violations.push(`provisioned ${unit.id}: active with no order`);
+    const order = await stores.orders.get(orderIdFor(unit.purchaseId));
+    const settled = quiet || !record || isSettled(record);
+    if (!order && settled) violations.push(`provisioned ${unit.id}: active with no order`);
+    if (order?.status === 'canceled' && settled) violations.push(`provisioned ${unit.id}: active but its order ${order.id} is canceled`);
+  }
+
+  // Canceled orders (v1.1): refunded exactly once (one refund per purchase key, checked above with
+  // the charges), nothing of it active (above), and its units back in stock.
+  let canceledOrders = 0;
+  for (const order of await values<{ id: string; purchaseId: string; status: string }>(redis, await scanKeys(redis, keys.patterns.order))) {
+    if (order.status !== 'canceled') continue;
+    canceledOrders++;
+    const reservation = JSON.parse((await redis.get(keys.reservation(order.purchaseId))) ?? '{}') as { state?: string };
+    if (reservation.state !== 'restocked') violations.push(`order ${order.id}: canceled but its units are not back in stock`);
   }
 
   // Purchases: terminal once quiet; a completed one has exactly one confirmation.
@@ -122,5 +139,9 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     }
   }
   const needsReview = [...records.values()].filter((r) => r.review).length;
-  return { quiet, figures: { purchases: records.size, byStatus, orders, charges, refunds, provisionedActive, needsReview }, violations };
+  return {
+    quiet,
+    figures: { purchases: records.size, byStatus, orders, charges, refunds, provisionedActive, needsReview, canceledOrders },
+    violations,
+  };
 }

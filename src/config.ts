@@ -71,6 +71,12 @@ const schema = z.object({
     .default(30 * 24 * 3_600),
   WATCHDOG_INTERVAL_MS: ms.default(15_000),
   PURCHASE_DEADLINE_MS: ms.default(120_000),
+  /** A placed order can be canceled this long after its createdAt (contract §4.3; 14 days). */
+  ORDER_CANCEL_WINDOW_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(14 * 24 * 3_600),
   INTEGRATION_TIMEOUT_MS: ms.default(3_000),
   SHUTDOWN_TIMEOUT_MS: ms.default(10_000),
 });

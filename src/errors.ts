@@ -16,6 +16,7 @@ export const ERRORS = {
   missing_dependencies: { status: 409, title: 'Missing dependencies' },
   quota_exceeded: { status: 409, title: 'Quota exceeded' },
   not_found: { status: 404, title: 'Not found' },
+  not_cancelable: { status: 409, title: 'Not cancelable' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   rate_limit_exceeded: { status: 429, title: 'Rate limit exceeded' },
   internal_error: { status: 500, title: 'Internal error' },

@@ -16,6 +16,13 @@ export const undoJobId = (purchaseId: string, step: string) => `${purchaseId}-un
 /** The job that ends a failed purchase once its money and stock are back. */
 export const settleJobId = (purchaseId: string) => `${purchaseId}-settle`;
 
+/** The job that starts an order's cancel saga (the gateway's hand-off), and the one that ends it. */
+export const orderCancelJobId = (purchaseId: string) => `${purchaseId}-cancel-order`;
+export const orderSettleJobId = (purchaseId: string) => `${purchaseId}-settle-order`;
+
+/** An operator's retry: one job per request (a retry is idempotent, so two running together is harmless). */
+export const retryJobId = (purchaseId: string, at = Date.now()) => `${purchaseId}-retry-${at}`;
+
 /** The order a purchase places in the OMS. */
 export const orderIdFor = (purchaseId: string) => purchaseId.replace(/^pur_/, 'ord_');
 

@@ -20,6 +20,8 @@ export function createKeys(prefix: string) {
     purchase: (id: string) => k('purchase', id),
     purchasesByCustomer: (customerId: string) => k('purchases', customerId),
     purchasesOpen: k('purchases-open'),
+    /** Purchases flagged for review and not yet resolved (sorted set by flag time): the operator's queue. */
+    purchasesInReview: k('purchases-review'),
     idempotency: (customerId: string, key: string) => k('idem', customerId, key),
     providerCharge: (key: string) => k('provider', 'charge', key),
     providerRefund: (key: string) => k('provider', 'refund', key),
@@ -43,6 +45,7 @@ export function createKeys(prefix: string) {
       reservation: k('reservation', '*'),
       providerCharge: k('provider', 'charge', '*'),
       provisioned: k('provisioned', '*'),
+      order: k('order', '*'),
     },
     idFrom: (key: string) => key.slice(key.lastIndexOf(':') + 1),
   } as const;

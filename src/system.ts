@@ -136,7 +136,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
       for (const q of queues) q.on('error', quiet);
       stops.push(async () => Promise.all(queues.map((q) => q.close())));
       const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.find((q) => q.name === QUEUES.notifications) : undefined;
-      const metrics = createGatewayMetrics();
+      const metrics = createGatewayMetrics(() => stores.purchases.inReviewCount());
       const shutdown = new AbortController();
       const breaker = createOrchestratorBreaker({ threshold: config.BREAKER_THRESHOLD, halfOpenMs: config.BREAKER_HALF_OPEN_MS, metrics });
 

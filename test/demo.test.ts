@@ -39,6 +39,20 @@ const SEEN: Record<string, Pick<DemoRow, 'httpStatus' | 'outcome' | 'payment' | 
     order: 'placed',
     provisioned: '1 active',
   },
+  'cancel-in-flight': {
+    httpStatus: '202, cancel 200',
+    outcome: 'canceled',
+    payment: 'refunded',
+    order: '-',
+    provisioned: '1 deprovisioned',
+  },
+  'cancel-order': {
+    httpStatus: '201, cancel 200',
+    outcome: 'completed',
+    payment: 'refunded',
+    order: 'canceled',
+    provisioned: '1 deprovisioned',
+  },
   rollback: { httpStatus: '502', outcome: 'purchase_failed', payment: 'refunded', order: '-', provisioned: '2 deprovisioned' },
 };
 

@@ -291,6 +291,40 @@ describe('settle-reservation-1', () => {
   });
 });
 
+describe('restock-settled-n', () => {
+  it('returns the units and quota of a settled sale once, keeping a restocked marker; a second call moves nothing', async () => {
+    const env = await fresh();
+    const { inventory, catalog } = env.stores;
+    const lines = [line('server', 1), line('limited', 2)];
+    await inventory.reserve('p1', 'c1', lines);
+    await inventory.transition('p1', 'commit');
+    const sold = { server: await catalog.stock('server'), ip: await catalog.stock('ip'), limited: await catalog.stock('limited') };
+    await inventory.settle('p1');
+    expect(await inventory.restockSettled('p1', 'c1', lines)).toBe('restocked');
+    for (const id of ['server', 'ip', 'limited'] as const) {
+      const s = await catalog.stock(id);
+      const n = id === 'limited' ? 2 : 1;
+      expect(s).toMatchObject({ available: sold[id].available + n, sold: sold[id].sold - n });
+      expect(await inventory.settledUnits(id)).toBe(0);
+      await conserved(env, id);
+    }
+    expect(await inventory.quotaHeld('c1', 'limited')).toBe(0);
+    const after = await snapshot(env.prefix);
+    expect(await inventory.restockSettled('p1', 'c1', lines)).toBe('restocked');
+    expect(await inventory.transition('p1', 'restock')).toBe('restocked');
+    expect(await snapshot(env.prefix)).toEqual(after);
+  });
+
+  it('leaves a reservation not yet settled to the ordinary restock, reporting its state', async () => {
+    const env = await fresh();
+    await env.stores.inventory.reserve('p1', 'c1', [line('plan', 1)]);
+    await env.stores.inventory.transition('p1', 'commit');
+    const before = await snapshot(env.prefix);
+    expect(await env.stores.inventory.restockSettled('p1', 'c1', [line('plan', 1)])).toBe('committed');
+    expect(await snapshot(env.prefix)).toEqual(before);
+  });
+});
+
 type PurchaseRecord = Intake['record'];
 /** A real step name, typed through the store's API (the step list may move). */
 const STOCK_CHECK = 'stock_check' satisfies Parameters<Stores['purchases']['setStep']>[1];
@@ -368,6 +402,18 @@ describe('update-purchase-2', () => {
     expect(await env.stores.purchases.get('p1')).toMatchObject({ status: 'failed', phase: 'done', review: 'manual_review' });
   });
 
+  it('answers 2 instead of 1 once the customer asked to cancel: the runner sees it without a read', async () => {
+    const env = await fresh();
+    const { keys } = env;
+    await new PurchaseIntake(redis, keys).accept({ record: record('p1') });
+    const call = () =>
+      redis.updatePurchase(keys.purchase('p1'), keys.purchasesOpen, 'running', keys.events, keys.progress, 'p1', '', '', '', 'review', 'x');
+    expect(await call()).toBe(1);
+    expect(await env.stores.purchases.requestCancel('p1', 'order_placement')).toBe('requested');
+    expect(await call()).toBe(2);
+    expect(await env.stores.purchases.completeStepSeeingCancel('p1', STOCK_CHECK)).toEqual({ applied: true, cancelRequested: true });
+  });
+
   it('closing drops the purchase from the open set and starts the retention (0 keeps the record)', async () => {
     for (const retentionS of [60, 0]) {
       const env = await fresh(retentionS);
@@ -413,6 +459,91 @@ describe('update-purchase-2', () => {
     } finally {
       sub.disconnect();
     }
+  });
+});
+
+describe('cancel-or-pivot-2', () => {
+  const PIVOT_STEP = 'order_placement' satisfies Parameters<Stores['purchases']['setStep']>[1];
+
+  it('a cancel recorded first makes the pivot claim answer canceled; nothing else is written on a refusal', async () => {
+    const env = await fresh();
+    await new PurchaseIntake(redis, env.keys).accept({ record: record('p1') });
+    expect(await env.stores.purchases.requestCancel('p1', PIVOT_STEP)).toBe('requested');
+    expect(await env.stores.purchases.requestCancel('p1', PIVOT_STEP)).toBe('already-requested');
+    const before = await snapshot(env.prefix);
+    expect(await env.stores.purchases.claimPivot('p1', PIVOT_STEP)).toBe('canceled');
+    expect(await snapshot(env.prefix)).toEqual(before);
+    expect((await env.stores.purchases.get('p1'))?.pivotClaimedAt).toBeUndefined();
+  });
+
+  it('a pivot claimed first makes the cancel answer placed; the claim is idempotent', async () => {
+    const env = await fresh();
+    await new PurchaseIntake(redis, env.keys).accept({ record: record('p1') });
+    expect(await env.stores.purchases.claimPivot('p1', PIVOT_STEP)).toBe('claimed');
+    const before = await snapshot(env.prefix);
+    expect(await env.stores.purchases.requestCancel('p1', PIVOT_STEP)).toBe('placed');
+    expect(await snapshot(env.prefix)).toEqual(before);
+    expect(await env.stores.purchases.claimPivot('p1', PIVOT_STEP)).toBe('claimed');
+    expect((await env.stores.purchases.get('p1'))?.cancelRequestedAt).toBeUndefined();
+  });
+
+  it('exactly one of a cancel and a claim sent together wins, every time', async () => {
+    const env = await fresh();
+    for (let i = 0; i < 20; i++) {
+      const id = `r${i}`;
+      await new PurchaseIntake(redis, env.keys).accept({ record: record(id) });
+      const [cancel, claim] = await Promise.all([
+        env.stores.purchases.requestCancel(id, PIVOT_STEP),
+        env.stores.purchases.claimPivot(id, PIVOT_STEP),
+      ]);
+      expect([cancel, claim].sort()).toEqual(cancel === 'requested' ? ['canceled', 'requested'] : ['claimed', 'placed']);
+      const r = await env.stores.purchases.get(id);
+      expect(Boolean(r?.cancelRequestedAt) !== Boolean(r?.pivotClaimedAt)).toBe(true);
+    }
+  });
+
+  it('answers by state: a completed pivot step is placed, ended finished, failing failing, canceled canceled, none missing', async () => {
+    const env = await fresh();
+    const intake = new PurchaseIntake(redis, env.keys);
+    const { purchases } = env.stores;
+    for (const id of ['a', 'b', 'c', 'd']) await intake.accept({ record: record(id) });
+    await purchases.setStep('a', PIVOT_STEP, 'completed');
+    await purchases.finish('b', 'failed');
+    await purchases.failStep('c', STOCK_CHECK, { code: 'purchase_failed', detail: 'x' });
+    await purchases.finish('d', 'canceled');
+    expect(await purchases.requestCancel('a', PIVOT_STEP)).toBe('placed');
+    expect(await purchases.requestCancel('b', PIVOT_STEP)).toBe('finished');
+    expect(await purchases.requestCancel('c', PIVOT_STEP)).toBe('failing');
+    expect(await purchases.requestCancel('d', PIVOT_STEP)).toBe('canceled');
+    expect(await purchases.requestCancel('nope', PIVOT_STEP)).toBe('missing');
+    expect(await purchases.claimPivot('c', PIVOT_STEP)).toBe('stopped');
+  });
+
+  it('an order cancel is recorded once on a completed purchase: undos pending (a known one kept), open again, kept', async () => {
+    const env = await fresh(60);
+    const intake = new PurchaseIntake(redis, env.keys);
+    const { purchases } = env.stores;
+    await intake.accept({ record: record('p1') });
+    await intake.accept({ record: record('p2') });
+    expect(await purchases.requestOrderCancel('p1', ['payment'])).toBe('not-completed');
+    await purchases.finish('p1', 'completed');
+    expect(await purchases.openIds()).toEqual(['p2']);
+    expect(await redis.ttl(env.keys.purchase('p1'))).toBeGreaterThan(0);
+    await purchases.recordUndo('p1', 'provisioning', { status: 'done', attempts: 1, at: 'x' });
+    expect(await purchases.requestOrderCancel('p1', ['payment', 'provisioning'])).toBe('requested');
+    const r = (await purchases.get('p1'))!;
+    expect(r.orderCancelRequestedAt).toBeDefined();
+    expect(r.undos).toMatchObject({ payment: { status: 'pending' }, provisioning: { status: 'done', at: 'x' } });
+    expect(await redis.ttl(env.keys.purchase('p1'))).toBe(-1);
+    expect((await purchases.openIds()).sort()).toEqual(['p1', 'p2']);
+    expect(await purchases.requestOrderCancel('p1', ['payment'])).toBe('already-requested');
+    expect(await purchases.requestOrderCancel('nope', ['payment'])).toBe('missing');
+    // update-purchase-2's conditional close waits for the order cancel to end too, not only the undos.
+    await purchases.recordUndo('p1', 'payment', { status: 'done', attempts: 1, at: 'y' });
+    expect((await purchases.openIds()).sort()).toEqual(['p1', 'p2']);
+    await purchases.orderCanceled('p1');
+    expect(await purchases.openIds()).toEqual(['p2']);
+    expect(await redis.ttl(env.keys.purchase('p1'))).toBeGreaterThan(0);
   });
 });
 

@@ -25,6 +25,7 @@ import { productRoutes } from './routes/products.js';
 import { provisionedRoutes } from './routes/provisioned.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { MAX_BODY_BYTES } from './schemas.js';
+import { QUEUES } from '../queues/contract.js';
 import { limitBody } from './middleware/body-limit.js';
 import { apiApp } from '../http/validation.js';
 
@@ -104,6 +105,9 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
       adminRoutes({
         stores: deps.stores,
         queues: deps.queues,
+        lists,
+        metrics,
+        policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
         user: config.ADMIN_USER,
         password: config.ADMIN_PASSWORD,
         faultInjection: config.FAULT_INJECTION,
@@ -146,7 +150,18 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
       purchaseLimit,
     ),
   );
-  v1.route('/orders', orderRoutes(deps.stores, lists));
+  v1.route(
+    '/orders',
+    orderRoutes({
+      stores: deps.stores,
+      lists,
+      events: deps.events,
+      orchestrator: deps.queues.find((q) => q.name === QUEUES.orchestrator)!,
+      policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+      syncTimeoutMs: config.SYNC_TIMEOUT_MS,
+      cancelWindowS: config.ORDER_CANCEL_WINDOW_S,
+    }),
+  );
   v1.route('/provisioned', provisionedRoutes(deps.stores, lists));
   v1.route('/notifications', notificationRoutes(deps.stores, lists));
   v1.route('/products', productRoutes(deps.stores));

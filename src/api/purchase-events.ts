@@ -94,6 +94,32 @@ export class PurchaseEvents {
     }
   }
 
+  /**
+   * Resolves with `check`'s first truthy answer, re-asked on each outcome event of the purchase
+   * (every update of a finished purchase is one) and at least once a second; or with undefined
+   * after `timeoutMs`.
+   */
+  async waitUntil<T>(id: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
+    let wake!: () => void;
+    let woken = new Promise<void>((resolve) => (wake = resolve));
+    const off = this.onOutcome(id, () => wake());
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        const value = await check();
+        if (value) return value;
+        const left = deadline - Date.now();
+        if (left <= 0) return undefined;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, 1_000))))]);
+        clearTimeout(timer);
+        woken = new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      off();
+    }
+  }
+
   async close(): Promise<void> {
     this.outcomeListeners.clear();
     this.progressListeners.clear();

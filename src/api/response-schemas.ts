@@ -17,6 +17,7 @@ const PURCHASE_STATUSES = [
   'completed',
   'partially_fulfilled',
   'failed',
+  'canceled',
 ] as const satisfies readonly PurchaseStatus[];
 const STEP_STATUSES = ['pending', 'completed', 'failed', 'compensated', 'skipped'] as const satisfies readonly StepStatus[];
 const PAYMENT_STATUSES = ['none', 'captured', 'refunded', 'declined'] as const satisfies readonly PaymentInfo['status'][];
@@ -41,6 +42,10 @@ export const problemSchema = z
     detail: z.string().optional(),
     code: z.enum(ERROR_CODES).openapi({ description: 'The stable machine value (contract §3).' }),
     purchaseId: z.string().optional().openapi({ description: "Set when the problem reports a purchase's outcome." }),
+    orderId: z
+      .string()
+      .optional()
+      .openapi({ description: 'Set when a purchase is not cancelable because its order is placed: cancel that order.' }),
   })
   .openapi('Problem', { description: 'RFC 9457 problem details.' });
 
@@ -79,9 +84,9 @@ export const purchaseView = z
       .openapi({ description: 'Why a failed purchase failed.' }),
     appliedRules: z.array(z.string()).optional(),
     review: z
-      .object({ status: z.literal('manual_review'), reason: z.string() })
+      .object({ status: z.enum(['manual_review', 'resolved']), reason: z.string() })
       .optional()
-      .openapi({ description: 'An undo that could not complete: an operator finishes it.' }),
+      .openapi({ description: 'An undo that could not complete: an operator finishes it (`resolved` once done).' }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -104,8 +109,9 @@ export const orderSchema = z
     backordered: z.array(line),
     total: money,
     appliedRules: z.array(z.string()),
-    status: z.enum(['placed']),
+    status: z.enum(['placed', 'canceled']),
     createdAt: timestamp,
+    canceledAt: timestamp.optional().openapi({ description: 'Set once the order is canceled.' }),
   })
   .openapi('Order');
 

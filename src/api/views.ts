@@ -1,4 +1,4 @@
-import type { PurchaseRecord } from '../purchase/record.js';
+import { reviewStatus, type PurchaseRecord } from '../purchase/record.js';
 import { STEP_NAMES, type StepName } from '../saga/saga.js';
 
 /**
@@ -40,7 +40,7 @@ export function purchaseView(r: PurchaseRecord) {
       : {}),
     ...(plan ? { appliedRules: plan.appliedRules } : {}),
     // A compensation that could not complete: an operator must finish it (see logs and Bull Board).
-    ...(r.review ? { review: { status: 'manual_review' as const, reason: r.review } } : {}),
+    ...(r.review ? { review: { status: reviewStatus(r)!, reason: r.review } } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

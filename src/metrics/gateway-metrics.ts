@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The gateway's Prometheus metrics, on a registry of its own (one per app instance). */
-export function createGatewayMetrics() {
+export function createGatewayMetrics(inReview?: () => Promise<number>) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -35,6 +35,30 @@ export function createGatewayMetrics() {
       help: 'Purchases handed to the orchestrator',
       labelNames: ['mode'],
       registers: [registry],
+    }),
+    operatorRetries: new Counter({
+      name: 'operator_retries_total',
+      help: 'Retries operators asked for (POST /admin/purchases/:id/retry)',
+      registers: [registry],
+    }),
+    reviewsResolved: new Counter({
+      name: 'reviews_resolved_total',
+      help: 'Reviews resolved at the gateway, by how (manual: an operator with a note)',
+      labelNames: ['how'],
+      registers: [registry],
+    }),
+    inReview: new Gauge({
+      name: 'purchases_in_review',
+      help: 'Purchases flagged for review and not yet resolved (the operator console queue)',
+      registers: [registry],
+      async collect() {
+        if (!inReview) return;
+        const n = await Promise.race([
+          inReview().catch(() => undefined),
+          new Promise<undefined>((r) => (globalThis.setTimeout(r, 500) as unknown as NodeJS.Timeout).unref()),
+        ]);
+        if (n !== undefined) this.set(n);
+      },
     }),
     purchaseOutcomes: new Counter({
       name: 'purchase_responses_total',

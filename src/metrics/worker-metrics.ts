@@ -28,6 +28,11 @@ export function createWorkerMetrics(queues: Queue[]) {
     help: 'Purchases whose compensation could not complete',
     registers: [registry],
   });
+  const resolvedByRetry = new Counter({
+    name: 'reviews_resolved_by_retry_total',
+    help: "Reviews resolved because an operator's retry left nothing undone",
+    registers: [registry],
+  });
   const watchdog = new Counter({
     name: 'watchdog_actions_total',
     help: 'What the reconciler did to purchases past their deadline',
@@ -58,7 +63,7 @@ export function createWorkerMetrics(queues: Queue[]) {
       });
     },
   });
-  return { registry, stepDuration, compensations, purchases, review, watchdog, oldestWaiting };
+  return { registry, stepDuration, compensations, purchases, review, resolvedByRetry, watchdog, oldestWaiting };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

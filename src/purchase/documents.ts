@@ -8,8 +8,10 @@ export interface Order {
   backordered: { productId: string; quantity: number; customization: Record<string, unknown> }[];
   total: { amount: number; currency: string };
   appliedRules: string[];
-  status: 'placed';
+  status: 'placed' | 'canceled';
   createdAt: string;
+  /** Set once the order is canceled (contract §4.3). */
+  canceledAt?: string;
 }
 
 export interface ProvisionedProduct {
@@ -34,6 +36,8 @@ export const NOTIFICATION_TYPES = [
   'out_of_stock',
   'payment_failed',
   'purchase_failed',
+  'purchase_canceled',
+  'order_canceled',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 

@@ -30,5 +30,16 @@ export const messages = {
           : ' You were not charged.';
     return `Purchase ${purchaseId} failed: ${ERRORS[code].title.toLowerCase()}. ${detail}.${money}`;
   },
+  canceled: (purchaseId: string, payment: PaymentInfo) =>
+    `Purchase ${purchaseId} was canceled as you asked.${payment.status === 'refunded' ? ' Your payment was refunded.' : payment.status === 'captured' ? ' Your refund is being processed.' : ' You were not charged.'}`,
+  orderCanceled: (orderId: string, payment: PaymentInfo) =>
+    `Order ${orderId} was canceled as you asked.${payment.status === 'refunded' ? ' Your payment was refunded.' : payment.status === 'captured' ? ' Your refund is being processed.' : ''}`,
+  notCancelable: {
+    placed: (orderId?: string) => `the order is placed${orderId ? ` (${orderId})` : ''}; cancel the order instead`,
+    finished: (status: string) => `the purchase is already ${status}`,
+    failing: () => 'the purchase is failing and being rolled back',
+    orderWindow: (days: number) => `orders can be canceled within ${days} days of being placed`,
+    orderGone: () => 'the purchase behind this order is no longer kept; contact support',
+  },
   total: (amount: number, currency: string) => formatMoney(amount, currency),
 } as const;

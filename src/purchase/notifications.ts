@@ -100,3 +100,21 @@ export function failureDraft(record: PurchaseRecord, error: PurchaseError): Noti
     details: { code: error.code, step: error.step, detail: error.detail, refunded, payment: record.payment },
   };
 }
+
+/** What a canceled order tells its customer, once its money is back. */
+export function orderCanceledDraft(record: PurchaseRecord, orderId: string): NotificationDraft {
+  return {
+    type: 'order_canceled',
+    message: messages.orderCanceled(orderId, record.payment),
+    details: { orderId, refunded: record.payment.status === 'refunded', payment: record.payment },
+  };
+}
+
+/** What a canceled purchase tells its customer, once its money is back. */
+export function cancelDraft(record: PurchaseRecord): NotificationDraft {
+  return {
+    type: 'purchase_canceled',
+    message: messages.canceled(record.id, record.payment),
+    details: { refunded: record.payment.status === 'refunded', payment: record.payment },
+  };
+}

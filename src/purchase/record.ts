@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 
 /** The contract's purchase statuses; the last four are terminal. */
-export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed';
+export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed' | 'canceled';
 export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'skipped';
 /** running → compensating → done, or running → done; only `done` has a terminal status. */
 export type Phase = 'running' | 'compensating' | 'done';
@@ -9,7 +9,7 @@ export type OutOfStockPolicy = 'remove' | 'backorder';
 /** Per plan line: fulfilled now, or out of stock (removed or backordered by policy). */
 export type LineOutcome = 'fulfilled' | 'out_of_stock';
 
-export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set(['completed', 'partially_fulfilled', 'failed']);
+export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set(['completed', 'partially_fulfilled', 'failed', 'canceled']);
 
 export interface RequestedItem {
   productId: string;
@@ -89,18 +89,55 @@ export interface PurchaseRecord {
   undos: Record<string, UndoState>;
   /** Set when a compensation could not complete: an operator must look. */
   review?: string;
+  /** How the review ended: by a retry that left nothing undone, or by an operator's hand. */
+  reviewResolution?: ReviewResolution;
+  /** The customer asked to cancel (contract §4.3): the saga stops at its next step boundary. */
+  cancelRequestedAt?: string;
+  /** The pivot (order placement) was claimed: from then on a cancel is refused. */
+  pivotClaimedAt?: string;
+  /** The customer asked to cancel the placed order: the order-cancel saga runs. */
+  orderCancelRequestedAt?: string;
+  /** The order-cancel saga marked the order canceled (its money and stock are back). */
+  orderCanceledAt?: string;
+  /** When each step's status last changed, by step name. */
+  stepTimes?: Record<string, string>;
   /** The gateway request that created it, for log correlation. */
   requestId?: string;
 }
+
+export interface ReviewResolution {
+  how: 'retry' | 'manual';
+  by: string;
+  at: string;
+  note?: string;
+}
+
+/**
+ * The review state an operator sees: flagged and open, or resolved. A resolution counts only
+ * if no undo failed after it: an undo that fails for good later puts the purchase back in review.
+ */
+export function reviewStatus(r: PurchaseRecord): 'manual_review' | 'resolved' | undefined {
+  if (!r.review) return undefined;
+  const resolution = r.reviewResolution;
+  if (!resolution) return 'manual_review';
+  const failedLater = Object.values(r.undos).some((u) => u.status === 'failed' && u.at > resolution.at);
+  return failedLater ? 'manual_review' : 'resolved';
+}
+
+/** Flagged for review and not (or no longer) resolved: an operator must look. */
+export const inReview = (r: PurchaseRecord) => reviewStatus(r) === 'manual_review';
 
 /** An undo not yet ended: the purchase is not settled while one runs. */
 export const undoOpen = (u: UndoState | undefined) => u?.status === 'pending' || u?.status === 'retrying';
 
 /** Terminal, and no undo of an outside system still being worked on: nothing about it will change by itself. */
-export const isSettled = (r: PurchaseRecord) => TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen);
+export const isSettled = (r: PurchaseRecord) => TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen) && !orderCancelOpen(r);
+
+/** An order cancel requested and not yet settled (its order not yet marked canceled). */
+export const orderCancelOpen = (r: PurchaseRecord) => Boolean(r.orderCancelRequestedAt && !r.orderCanceledAt);
 
 /** What a step or the engine may write on a record: every field but the id and the per-step maps. */
-export type RecordFields = Partial<Omit<PurchaseRecord, 'id' | 'steps' | 'undos'>>;
+export type RecordFields = Partial<Omit<PurchaseRecord, 'id' | 'steps' | 'undos' | 'stepTimes'>>;
 
 export interface PurchaseEvent {
   id: string;

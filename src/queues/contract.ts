@@ -24,7 +24,12 @@ export interface DeliverJobData {
 }
 export const DELIVER_JOB = 'deliver';
 export const SETTLE_JOB = 'settle';
+/** The order-cancel saga: its hand-off from the gateway, and the job that ends it once the money is back. */
+export const CANCEL_ORDER_JOB = 'cancel-order';
+export const SETTLE_ORDER_JOB = 'settle-order';
 export const SWEEP_JOB = 'sweep';
+/** An operator's retry of what a purchase has left undone (POST /admin/purchases/:id/retry). */
+export const RETRY_JOB = 'retry';
 
 export interface RetryPolicy {
   attempts: number;

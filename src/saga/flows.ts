@@ -1,8 +1,16 @@
 import type { FlowJob } from 'bullmq';
-import { settleJobId, stageJobId, undoJobId } from '../ids.js';
-import { SETTLE_JOB, stepJobOptions, type RetryPolicy, type SagaJobData } from '../queues/contract.js';
+import { orderCancelJobId, orderSettleJobId, settleJobId, stageJobId, undoJobId } from '../ids.js';
+import {
+  CANCEL_ORDER_JOB,
+  SETTLE_JOB,
+  SETTLE_ORDER_JOB,
+  stepJobOptions,
+  type QueueName,
+  type RetryPolicy,
+  type SagaJobData,
+} from '../queues/contract.js';
 import type { UndoableStep } from './define-step.js';
-import { ROOT_STAGE, SAGA, stageOf, START_STAGE } from './saga.js';
+import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE } from './saga.js';
 import type { CompensationPlan } from './transitions.js';
 
 /**
@@ -69,11 +77,41 @@ const undoJob = (purchaseId: string, step: UndoableStep, policy: RetryPolicy, ch
  * All of it is added in one `addBulk`, a single MULTI.
  */
 export function compensationFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy): FlowJob[] {
+  return undoFlows(purchaseId, plan, policy, SETTLE_JOB, settleJobId(purchaseId));
+}
+
+/**
+ * The order-cancel saga, built from the same steps' undos in the same shape: `settle-order`
+ * (which marks the order canceled) waits for the refund and the restock only; each unit's
+ * deprovision at its partner runs beside it and never holds the refund up.
+ */
+export function orderCancelFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy): FlowJob[] {
+  return undoFlows(purchaseId, plan, policy, SETTLE_ORDER_JOB, orderSettleJobId(purchaseId));
+}
+
+/** settle-order on its own, for the watchdog to end an order cancel whose settle job was lost. */
+export function orderSettleJob(purchaseId: string, policy: RetryPolicy) {
+  const data: SagaJobData = { purchaseId };
+  return {
+    name: SETTLE_ORDER_JOB,
+    queue: ROOT_STAGE.queue,
+    data,
+    opts: { ...stepJobOptions(policy), jobId: orderSettleJobId(purchaseId) },
+  };
+}
+
+/** The gateway's hand-off of an order cancel: one job, which adds the order-cancel flows. */
+export function orderCancelJob(purchaseId: string, policy: RetryPolicy) {
+  const data: SagaJobData = { purchaseId };
+  return { name: CANCEL_ORDER_JOB, data, opts: { ...stepJobOptions(policy), jobId: orderCancelJobId(purchaseId) } };
+}
+
+function undoFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy, name: string, jobId: string): FlowJob[] {
   const settle: FlowJob = {
-    name: SETTLE_JOB,
+    name,
     queueName: ROOT_STAGE.queue,
     data: { purchaseId } satisfies SagaJobData,
-    opts: { ...stepJobOptions(policy), jobId: settleJobId(purchaseId) },
+    opts: { ...stepJobOptions(policy), jobId },
     ...(plan.money.length ? { children: plan.money.map((s) => undoJob(purchaseId, s, policy, true)) } : {}),
   };
   return [settle, ...outsideUndoJobs(purchaseId, plan.outside, policy)];
@@ -82,3 +120,14 @@ export function compensationFlows(purchaseId: string, plan: CompensationPlan, po
 /** The outside undos as jobs of their own (the watchdog re-adds one whose job was lost). */
 export const outsideUndoJobs = (purchaseId: string, steps: readonly UndoableStep[], policy: RetryPolicy): FlowJob[] =>
   steps.map((s) => undoJob(purchaseId, s, policy, false));
+
+/** Every job a purchase may run as, by queue and id (an operator looks them up): its stages, undos and settles. */
+export function purchaseJobs(purchaseId: string): { kind: string; name: string; queue: QueueName; id: string }[] {
+  return [
+    ...SAGA.map((s) => ({ kind: 'stage', name: s.job, queue: s.queue as QueueName, id: stageJobId(purchaseId, s.name) })),
+    ...UNDOABLE.map((s) => ({ kind: 'undo', name: s.compensate.job, queue: stageOf(s).queue, id: undoJobId(purchaseId, s.name) })),
+    { kind: 'settle', name: SETTLE_JOB, queue: ROOT_STAGE.queue, id: settleJobId(purchaseId) },
+    { kind: 'order-cancel', name: CANCEL_ORDER_JOB, queue: START_STAGE.queue, id: orderCancelJobId(purchaseId) },
+    { kind: 'settle', name: SETTLE_ORDER_JOB, queue: ROOT_STAGE.queue, id: orderSettleJobId(purchaseId) },
+  ];
+}

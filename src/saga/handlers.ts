@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
-import { SETTLE_JOB, type QueueName, type SagaJobData } from '../queues/contract.js';
+import { CANCEL_ORDER_JOB, SETTLE_JOB, SETTLE_ORDER_JOB, type QueueName, type SagaJobData } from '../queues/contract.js';
+import { orderCancelRoots } from './order-cancel.js';
 import type { SagaContext } from './context.js';
 import { sagaRoots } from './root.js';
 import { runStage, undoHandler } from './runner.js';
@@ -33,5 +34,8 @@ export function sagaHandlers(ctx: SagaContext, saga: readonly Stage[] = SAGA): R
   }
   for (const step of undoable) put(stageOf(step).queue, step.compensate.job, undoHandler(ctx, step));
   put(last.queue, SETTLE_JOB, roots.settle);
+  const orderCancel = orderCancelRoots(ctx);
+  put(first.queue, CANCEL_ORDER_JOB, orderCancel.start);
+  put(last.queue, SETTLE_ORDER_JOB, orderCancel.settle);
   return table;
 }

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { orderIdFor } from '../ids.js';
-import { failureDraft } from '../purchase/notifications.js';
+import { cancelDraft, failureDraft } from '../purchase/notifications.js';
 import type { SagaJobData } from '../queues/contract.js';
 import { compensate } from './compensate.js';
 import type { SagaContext } from './context.js';
@@ -8,7 +8,7 @@ import { purchaseFlow } from './flows.js';
 import { notify } from './notify.js';
 import { isFinalAttempt, runStage } from './runner.js';
 import { ROOT_STAGE, START_STAGE } from './saga.js';
-import { atRoot, atSettle, PIVOT } from './transitions.js';
+import { atRoot, atSettle, PIVOT, unfinishedBefore } from './transitions.js';
 
 /**
  * Ends the purchase (once; true if this call ended it) and settles its stock reservation,
@@ -63,6 +63,12 @@ export function sagaRoots(ctx: SagaContext) {
       case 'compensate':
         await compensate(ctx, record, decision.blame);
         return 'compensating';
+      case 'cancel': {
+        const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name) ?? ROOT_STAGE.steps[0].name;
+        await purchases.cancelAt(id, stuck);
+        await compensate(ctx, (await purchases.get(id)) ?? record);
+        return 'canceling';
+      }
       case 'finish': {
         const current = decision.adoptOrder
           ? { ...record, orderId: decision.adoptOrder, steps: { ...record.steps, [PIVOT]: 'completed' as const } }
@@ -86,6 +92,16 @@ export function sagaRoots(ctx: SagaContext) {
     if (!record) return 'done';
     const decision = atSettle(record);
     if (decision.do === 'nothing') return 'done';
+    if (decision.do === 'cancel') {
+      const { review } = decision;
+      await notify(ctx, record.customerId, id, cancelDraft(record));
+      if (await finishPurchase(ctx, id, 'canceled', review ? { review } : {})) {
+        ctx.metrics.purchases.inc({ status: 'canceled', code: '' });
+        if (review) ctx.metrics.review.inc();
+      }
+      ctx.log.info({ purchaseId: id, requestId: record.requestId, review }, 'purchase canceled and compensated');
+      return 'canceled';
+    }
     const { error, review } = decision;
     if (review)
       ctx.log.error({ purchaseId: id, requestId: record.requestId, review }, 'purchase failed with compensation incomplete: needs review');

@@ -6,7 +6,7 @@ import type { SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from './context.js';
 import type { Step, UndoableStep } from './define-step.js';
 import type { StepName } from './saga.js';
-import { afterUndo, beforeStep, type UndoOutcome } from './transitions.js';
+import { afterPivotClaim, afterUndo, beforeStep, PIVOT, type BeforeStep, type UndoOutcome } from './transitions.js';
 
 export function isFinalAttempt(job: Job, err: unknown): boolean {
   return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -37,10 +37,17 @@ async function runStep(
 ): Promise<{ outcome: string; record?: PurchaseRecord }> {
   const { purchases } = ctx.stores;
   const id = record.id;
-  const decision = beforeStep(record, step.name as StepName);
+  let decision: BeforeStep = beforeStep(record, step.name as StepName);
+  // The cancel/pivot race is decided by one script; its answer goes back to the state machine.
+  if (decision.do === 'claim-pivot') decision = afterPivotClaim(await purchases.claimPivot(id, PIVOT));
   switch (decision.do) {
     case 'already':
       return { outcome: 'already-completed', record };
+    case 'cancel':
+      await purchases.cancelAt(id, step.name);
+      ctx.log.info({ purchaseId: id, requestId: record.requestId, step: step.name }, 'purchase canceled by the customer: compensating');
+      return { outcome: 'canceled' };
+    case 'claim-pivot':
     case 'skip':
       await purchases.setStep(id, step.name, 'skipped', 'compensating');
       return { outcome: 'skipped' };
@@ -61,10 +68,17 @@ async function runStep(
     const done =
       (ctx.tracing ? await ctx.tracing.span(`step ${step.name}`, { 'purchase.id': id, 'saga.step': step.name }, exec) : await exec()) ?? {};
     // Not applied: the saga stopped running meanwhile (the watchdog); the next step reads it afresh and skips.
-    const applied = await purchases.completeStep(id, step.name, done);
+    const { applied, cancelRequested } = await purchases.completeStepSeeingCancel(id, step.name, done);
     timer({ outcome: 'completed' });
     ctx.log.info(fields, 'step completed');
-    const after: PurchaseRecord = { ...record, ...done, status: 'processing', steps: { ...record.steps, [step.name]: 'completed' } };
+    const after: PurchaseRecord = {
+      ...record,
+      ...done,
+      status: 'processing',
+      steps: { ...record.steps, [step.name]: 'completed' },
+      // A cancel requested while the step ran: the next step boundary sees it without a read.
+      ...(cancelRequested ? { cancelRequestedAt: record.cancelRequestedAt ?? new Date().toISOString() } : {}),
+    };
     return { outcome: 'completed', ...(applied ? { record: after } : {}) };
   } catch (err) {
     const final = isFinalAttempt(job, err);
@@ -125,6 +139,10 @@ export function undoHandler(ctx: SagaContext, step: UndoableStep) {
     const label = outcome.ok ? (outcome.undid ? 'compensated' : 'nothing_to_undo') : outcome.final ? 'failed' : 'retried';
     timer({ outcome: label });
     if (label !== 'retried') ctx.metrics.compensations.inc({ step: step.name, outcome: label });
+    if (next.resolution) {
+      ctx.metrics.resolvedByRetry.inc();
+      ctx.log.info({ ...fields }, 'review resolved: nothing is left undone');
+    }
     if (outcome.ok) {
       ctx.log.info({ ...fields, undid: outcome.undid }, 'compensation completed');
       return label;

@@ -1,5 +1,14 @@
 import { messages } from '../purchase/messages.js';
-import { undoOpen, type PurchaseError, type PurchaseRecord, type PurchaseStatus, type UndoState } from '../purchase/record.js';
+import {
+  inReview,
+  orderCancelOpen,
+  undoOpen,
+  type PurchaseError,
+  type PurchaseRecord,
+  type PurchaseStatus,
+  type ReviewResolution,
+  type UndoState,
+} from '../purchase/record.js';
 import type { UndoableStep } from './define-step.js';
 import { ROOT_STAGE, STEPS, UNDOABLE, type StepName } from './saga.js';
 
@@ -35,14 +44,46 @@ export type BeforeStep =
   /** The saga stopped running: record the step skipped and stop. */
   | { do: 'skip' }
   /** A predecessor never recorded an outcome (its job crashed past its stall limit): fail it, skip this one. */
-  | { do: 'blame'; step: StepName; error: PurchaseError };
+  | { do: 'blame'; step: StepName; error: PurchaseError }
+  /** The customer asked to cancel: stop here (the step skipped) and compensate; the purchase ends `canceled`. */
+  | { do: 'cancel' }
+  /** The pivot: claim it first, against a cancel request, in one atomic script; ask afterPivotClaim. */
+  | { do: 'claim-pivot' };
 
 export function beforeStep(record: PurchaseRecord, step: StepName): BeforeStep {
   if (record.steps[step] === 'completed') return { do: 'already' };
   if (record.phase !== 'running') return { do: 'skip' };
   const stuck = unfinishedBefore(record, step);
   if (stuck) return { do: 'blame', step: stuck, error: didNotComplete(stuck) };
+  if (record.cancelRequestedAt) return { do: 'cancel' };
+  if (step === PIVOT && !record.pivotClaimedAt) return { do: 'claim-pivot' };
   return { do: 'run' };
+}
+
+/** What the pivot claim's answer means: the race with a cancel was decided by the script. */
+export function afterPivotClaim(claim: 'claimed' | 'canceled' | 'stopped' | 'missing'): BeforeStep {
+  if (claim === 'claimed') return { do: 'run' };
+  if (claim === 'canceled') return { do: 'cancel' };
+  return { do: 'skip' };
+}
+
+/** Why a cancel request is refused, or that it goes on (the script's answer, as the gateway reports it). */
+export type CancelAnswer = { do: 'wait' } | { do: 'show' } | { do: 'refuse'; why: 'placed' | 'finished' | 'failing' } | { do: 'not-found' };
+
+export function atCancelRequest(
+  outcome: 'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing',
+): CancelAnswer {
+  switch (outcome) {
+    case 'requested':
+    case 'already-requested':
+      return { do: 'wait' };
+    case 'canceled':
+      return { do: 'show' };
+    case 'missing':
+      return { do: 'not-found' };
+    default:
+      return { do: 'refuse', why: outcome };
+  }
 }
 
 export const didNotComplete = (step: StepName, inTime = false): PurchaseError => ({
@@ -57,12 +98,16 @@ export type AtRoot =
   | { do: 'check-order' }
   /** Complete the purchase (after recording the order a crash kept from its step, when `adoptOrder`). */
   | { do: 'finish'; status: PurchaseStatus; adoptOrder?: string }
-  | { do: 'compensate'; blame?: { step: StepName; error: PurchaseError } };
+  | { do: 'compensate'; blame?: { step: StepName; error: PurchaseError } }
+  /** Still running with a cancel requested (the step that would have seen it never ran): stop and compensate. */
+  | { do: 'cancel' };
 
 /** At the flow's root, once every stage job before it ended. `order` is the OMS's order id, or null when none exists. */
 export function atRoot(record: PurchaseRecord, order?: string | null): AtRoot {
   if (record.phase === 'done') return { do: 'nothing' };
   if (record.phase === 'compensating') return { do: 'compensate' };
+  // A cancel wins only before the pivot is claimed, and no order exists without the claim.
+  if (record.cancelRequestedAt) return { do: 'cancel' };
   const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name);
   if (!stuck) return { do: 'finish', status: finishedStatus(record) };
   if (order === undefined) return { do: 'check-order' };
@@ -104,13 +149,19 @@ export const openUndos = (record: PurchaseRecord): StepName[] =>
 export type AtSettle =
   | { do: 'nothing' }
   /** End the purchase `failed`; `review` when money or stock could not be returned. */
-  | { do: 'fail'; error: PurchaseError; review?: string };
+  | { do: 'fail'; error: PurchaseError; review?: string }
+  /** End it `canceled`: the customer asked (even if a step failed meanwhile, it is rolled back all the same). */
+  | { do: 'cancel'; review?: string };
+
+const moneyNotUndone = (record: PurchaseRecord) =>
+  UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed').map((s) => s.name);
 
 /** Once the money and stock undos ended (each done or failed for good). */
 export function atSettle(record: PurchaseRecord): AtSettle {
   if (record.phase === 'done') return { do: 'nothing' };
-  const notUndone = UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed').map((s) => s.name);
+  const notUndone = moneyNotUndone(record);
   const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
+  if (record.cancelRequestedAt) return { do: 'cancel', ...(review ? { review } : {}) };
   return { do: 'fail', error: record.error ?? { code: 'purchase_failed', detail: 'purchase failed' }, ...(review ? { review } : {}) };
 }
 
@@ -119,6 +170,8 @@ export interface AfterUndo {
   /** The step's status to record: `compensated` once a completed step (or a partly done one) is undone. */
   stepStatus?: 'compensated';
   review?: string;
+  /** The purchase was in review and this undo was the last thing left undone: the review is resolved. */
+  resolution?: ReviewResolution;
 }
 
 export type UndoOutcome = { ok: true; undid: boolean } | { ok: false; final: boolean; error: string };
@@ -127,7 +180,13 @@ export type UndoOutcome = { ok: true; undid: boolean } | { ok: false; final: boo
 export function afterUndo(record: PurchaseRecord, step: StepName, outcome: UndoOutcome, attempts: number, at: string): AfterUndo {
   if (outcome.ok) {
     const undone = record.steps[step] === 'completed' || outcome.undid;
-    return { undo: { status: 'done', attempts, at }, ...(undone ? { stepStatus: 'compensated' as const } : {}) };
+    const othersDone = Object.entries(record.undos).every(([s, u]) => s === step || u.status === 'done');
+    const resolves = inReview(record) && othersDone;
+    return {
+      undo: { status: 'done', attempts, at },
+      ...(undone ? { stepStatus: 'compensated' as const } : {}),
+      ...(resolves ? { resolution: { how: 'retry' as const, by: 'retry', at } } : {}),
+    };
   }
   if (!outcome.final) return { undo: { status: 'retrying', attempts, error: outcome.error, at } };
   return { undo: { status: 'failed', attempts, error: outcome.error, at }, review: `compensation of ${step} failed: ${outcome.error}` };
@@ -141,6 +200,8 @@ export interface JobStates {
   saga: readonly string[];
   /** Each outside undo's job, by step. */
   undos: Partial<Record<StepName, string>>;
+  /** The order-cancel saga's jobs (cancel-order, settle-order), when one was requested. */
+  orderCancel?: readonly string[];
 }
 
 export type AtDeadline =
@@ -156,13 +217,17 @@ export type AtDeadline =
   /** Compensating but nothing moves it: run what is left of compensation again. */
   | { do: 'redrive-compensation' }
   /** Ended, but outside undos were lost (`redrive`) or failed without recording it (`failed`). */
-  | { do: 'repair-undos'; redrive: StepName[]; failed: StepName[] };
+  | { do: 'repair-undos'; redrive: StepName[]; failed: StepName[] }
+  /** An order cancel whose undos ended but whose settle never ran (its job lost): run settle-order. */
+  | { do: 'settle-order' };
 
 /** The watchdog's decision for a purchase open past its deadline. `order` as in atRoot. */
 export function atDeadline(record: PurchaseRecord | undefined, jobs: JobStates, order?: string | null): AtDeadline {
   if (!record) return { do: 'close' };
   if (record.phase === 'done') {
     const open = openUndos(record);
+    if (open.length === 0 && orderCancelOpen(record))
+      return (jobs.orderCancel ?? []).some((s) => MOVING.has(s)) ? { do: 'wait' } : { do: 'settle-order' };
     if (open.length === 0) return { do: 'close' };
     if (open.some((s) => MOVING.has(jobs.undos[s] ?? 'unknown'))) return { do: 'wait' };
     // A job that no longer exists is re-added; one that ended without recording its outcome
@@ -179,4 +244,61 @@ export function atDeadline(record: PurchaseRecord | undefined, jobs: JobStates, 
   if (passedPivot(record, Boolean(order))) return { do: 'complete' };
   const stuck = unfinishedBefore(record) ?? ROOT_STAGE.steps[0].name;
   return { do: 'compensate', blame: { step: stuck, error: didNotComplete(stuck, true) } };
+}
+
+/** What an order cancel request does (POST /v1/orders/:id/cancel), before the script records it. */
+export type OrderCancelAnswer =
+  /** Already canceled: answer with it. */
+  | { do: 'show' }
+  | { do: 'refuse'; why: 'window' | 'gone' }
+  /** Start the order-cancel saga: these undos, money and stock first, each partner's beside them. */
+  | { do: 'start'; undos: StepName[] };
+
+/**
+ * A placed order can be canceled within `windowS` of its creation, while its purchase record
+ * (which the undos read) is kept. The order-cancel saga is the purchase's own compensation plan:
+ * the same steps' undos (deprovision, restock, refund), planned the same way.
+ */
+export function atOrderCancel(
+  order: { status: string; createdAt: string },
+  record: PurchaseRecord | undefined,
+  nowMs: number,
+  windowS: number,
+): OrderCancelAnswer {
+  if (order.status === 'canceled') return { do: 'show' };
+  if (nowMs - Date.parse(order.createdAt) > windowS * 1000) return { do: 'refuse', why: 'window' };
+  if (!record) return { do: 'refuse', why: 'gone' };
+  const plan = compensationPlan(record);
+  return { do: 'start', undos: [...plan.money, ...plan.outside].map((s) => s.name as StepName) };
+}
+
+export type AtOrderSettle =
+  | { do: 'nothing' }
+  /** Mark the order canceled and tell the customer; `review` when money or stock could not be returned. */
+  | { do: 'cancel-order'; review?: string };
+
+/** Once the order cancel's money and stock undos ended (each done or failed for good). */
+export function atOrderSettle(record: PurchaseRecord | undefined, orderStatus: string | undefined): AtOrderSettle {
+  if (!record?.orderCancelRequestedAt || orderStatus === undefined || orderStatus === 'canceled') return { do: 'nothing' };
+  const notUndone = moneyNotUndone(record);
+  const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
+  return { do: 'cancel-order', ...(review ? { review } : {}) };
+}
+
+export type AtRetry =
+  /** Undos that failed for good: run them again (each from its first attempt). */
+  | { do: 'redo-undos'; steps: StepName[] }
+  /** Not ended, or an undo still open: re-drive it as the watchdog would, without waiting for the deadline. */
+  | { do: 'reconcile' }
+  /** In review with nothing left undone: the review is resolved. */
+  | { do: 'resolve' }
+  | { do: 'nothing' };
+
+/** An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently. */
+export function atRetry(record: PurchaseRecord): AtRetry {
+  const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
+  if (failed.length) return { do: 'redo-undos', steps: failed };
+  if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
+  if (inReview(record)) return { do: 'resolve' };
+  return { do: 'nothing' };
 }

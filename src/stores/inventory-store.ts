@@ -31,6 +31,25 @@ export class InventoryStore {
   }
 
   async reserve(purchaseId: string, customerId: string, lines: ReserveLine[]): Promise<ReserveResult> {
+    const { keys, req } = this.request(purchaseId, customerId, lines);
+    const raw = await this.redis.reserveStock(keys.length, ...keys, JSON.stringify(req));
+    const parsed = JSON.parse(raw) as ReserveResult & { lines?: LineOutcome[] | Record<string, never> };
+    // cjson encodes an empty table as {}; normalise.
+    if (parsed.ok) return { ok: true, lines: Array.isArray(parsed.lines) ? parsed.lines : [] };
+    return parsed;
+  }
+
+  /**
+   * Returns the fulfilled `lines` of a purchase whose reservation was settled (a canceled order)
+   * to stock, once: 'restocked' when it moved them now, else the state the reservation has.
+   */
+  async restockSettled(purchaseId: string, customerId: string, lines: ReserveLine[]): Promise<string> {
+    const { keys, req } = this.request(purchaseId, customerId, lines);
+    return this.redis.restockSettled(keys.length, ...keys, JSON.stringify(req));
+  }
+
+  /** The reservation key first, then each stock and quota key once; lines refer to them by (1-based) index. */
+  private request(purchaseId: string, customerId: string, lines: ReserveLine[]) {
     const keys: [string, ...string[]] = [this.keys.reservation(purchaseId)];
     const index = (key: string) => {
       let i = keys.indexOf(key);
@@ -46,11 +65,7 @@ export class InventoryStore {
         quota: l.quotaPerCustomer ?? 0,
       })),
     };
-    const raw = await this.redis.reserveStock(keys.length, ...keys, JSON.stringify(req));
-    const parsed = JSON.parse(raw) as ReserveResult & { lines?: LineOutcome[] | Record<string, never> };
-    // cjson encodes an empty table as {}; normalise.
-    if (parsed.ok) return { ok: true, lines: Array.isArray(parsed.lines) ? parsed.lines : [] };
-    return parsed;
+    return { keys, req };
   }
 
   /** Applies a transition once; returns the reservation's state afterwards ('none' if never reserved). */

@@ -8,9 +8,11 @@ import type {
   PurchaseRecord,
   PurchaseStatus,
   RecordFields,
+  ReviewResolution,
   StepStatus,
   UndoState,
 } from '../purchase/record.js';
+import { inReview } from '../purchase/record.js';
 import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 
 /** The record a terminal event carries, if any. */
@@ -22,6 +24,13 @@ export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined 
 }
 
 type Fields = RecordFields;
+
+/** A cancel request's outcome (cancel-or-pivot-2, mode cancel). */
+export type CancelOutcome = 'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing';
+/** The pivot claim's outcome (mode pivot). */
+export type PivotClaim = 'claimed' | 'canceled' | 'stopped' | 'missing';
+/** An order cancel request's outcome (mode cancel-order). */
+export type OrderCancelOutcome = 'requested' | 'already-requested' | 'not-completed' | 'missing';
 
 /**
  * How each field of a record is stored in its hash. The compiler insists every field of
@@ -41,12 +50,18 @@ const CODECS = {
   orderId: 'text',
   error: 'json',
   review: 'text',
+  reviewResolution: 'json',
+  cancelRequestedAt: 'text',
+  pivotClaimedAt: 'text',
+  orderCancelRequestedAt: 'text',
+  orderCanceledAt: 'text',
   requestId: 'text',
   steps: 'per-step',
   undos: 'per-step',
+  stepTimes: 'per-step',
 } as const satisfies Record<keyof PurchaseRecord, 'text' | 'json' | 'per-step'>;
 /** Per-step maps are one hash field per step (`step:payment`, `undo:payment`), so concurrent undos never overwrite each other. */
-const PER_STEP = { steps: 'step:', undos: 'undo:' } as const;
+const PER_STEP = { steps: 'step:', undos: 'undo:', stepTimes: 'at:' } as const;
 
 /** The saga record: the source of truth for a purchase; BullMQ is only the transport. */
 export class PurchaseStore {
@@ -74,6 +89,38 @@ export class PurchaseStore {
     });
   }
 
+  /** A page of the purchases flagged for review and not resolved, newest flag first (keyset). */
+  pageInReview(after: IndexPosition | undefined, limit: number): Promise<IndexPage<PurchaseRecord>> {
+    return pageIndex(this.redis, this.keys.purchasesInReview, after, limit, async (ids) => {
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hgetall(this.keys.purchase(id));
+      const replies = (await pipe.exec()) ?? [];
+      return replies.map(([, hash]) => {
+        const h = hash as Record<string, string> | null;
+        const r = h?.id ? decode(h) : undefined;
+        return r && inReview(r) ? r : undefined;
+      });
+    });
+  }
+
+  /** How many purchases wait for an operator. */
+  inReviewCount(): Promise<number> {
+    return this.redis.zcard(this.keys.purchasesInReview);
+  }
+
+  /** Marks the review resolved (once): by a retry that left nothing undone, or by an operator with a note. */
+  resolveReview(id: string, resolution: ReviewResolution): Promise<boolean> {
+    return this.update(id, '', { reviewResolution: resolution }, {});
+  }
+
+  /** An operator's retry: failed undos are pending again and the purchase open (watched) until they end. */
+  async reopenUndos(id: string, steps: string[]): Promise<boolean> {
+    const at = new Date().toISOString();
+    const pending = Object.fromEntries(steps.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]));
+    await this.redis.zadd(this.keys.purchasesOpen, Date.now(), id);
+    return this.update(id, '', {}, {}, 'no', pending);
+  }
+
   /** Ids of purchases not yet terminal, oldest first, created before `before`. */
   async openIds(before = Date.now(), limit = 100): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.purchasesOpen, 0, before, 'LIMIT', 0, limit);
@@ -85,8 +132,68 @@ export class PurchaseStore {
   }
 
   /** Records a forward step's success while the saga is running. */
-  completeStep(id: string, step: string, fields: Fields = {}): Promise<boolean> {
-    return this.update(id, 'running', { ...fields, status: 'processing' }, { [step]: 'completed' });
+  async completeStep(id: string, step: string, fields: Fields = {}): Promise<boolean> {
+    return (await this.completeStepSeeingCancel(id, step, fields)).applied;
+  }
+
+  /**
+   * completeStep, also saying whether the customer asked to cancel meanwhile (the same write
+   * reports it): the step runner stops the saga at the next step boundary without a read.
+   */
+  async completeStepSeeingCancel(id: string, step: string, fields: Fields = {}): Promise<{ applied: boolean; cancelRequested: boolean }> {
+    const code = await this.write(id, 'running', { ...fields, status: 'processing' }, { [step]: 'completed' });
+    return { applied: code >= 1, cancelRequested: code === 2 };
+  }
+
+  /** The customer's cancel stops the running saga at `step` (skipped): compensation follows. */
+  cancelAt(id: string, step: string): Promise<boolean> {
+    return this.update(id, 'running', { phase: 'compensating' }, { [step]: 'skipped' });
+  }
+
+  /**
+   * The cancel/pivot race, decided in one script (cancel-or-pivot-2): a customer's cancel request
+   * and the saga's claim of the pivot (order placement) read and write the same record
+   * atomically, so exactly one of them wins.
+   */
+  requestCancel(id: string, pivotStep: string): Promise<CancelOutcome> {
+    return this.cancelOrPivot(id, 'cancel', pivotStep) as Promise<CancelOutcome>;
+  }
+
+  /** The saga's side of the race: claimed (go on and place the order), canceled, or stopped. */
+  claimPivot(id: string, pivotStep: string): Promise<PivotClaim> {
+    return this.cancelOrPivot(id, 'pivot', pivotStep) as Promise<PivotClaim>;
+  }
+
+  /**
+   * Starts the order-cancel saga on a completed purchase, once: records the request, each
+   * planned undo `pending` (an undo that already has a state keeps it) and puts the purchase
+   * back in the open index, so the watchdog looks after it until its undos end.
+   */
+  requestOrderCancel(id: string, undos: string[]): Promise<OrderCancelOutcome> {
+    return this.cancelOrPivot(id, 'cancel-order', '', undos) as Promise<OrderCancelOutcome>;
+  }
+
+  private async cancelOrPivot(
+    id: string,
+    mode: 'cancel' | 'pivot' | 'cancel-order',
+    pivotStep: string,
+    undos: string[] = [],
+  ): Promise<string> {
+    const at = new Date().toISOString();
+    const pending: string[] = [];
+    for (const step of undos)
+      pending.push(PER_STEP.undos + step, JSON.stringify({ status: 'pending', attempts: 0, at } satisfies UndoState));
+    return this.redis.cancelOrPivot(
+      this.keys.purchase(id),
+      this.keys.purchasesOpen,
+      mode,
+      at,
+      Date.now(),
+      pivotStep ? PER_STEP.steps + pivotStep : '',
+      this.keys.progress,
+      id,
+      ...pending,
+    );
   }
 
   /** Marks `step` failed and starts compensation; false if the saga was already failing. */
@@ -109,12 +216,17 @@ export class PurchaseStore {
    * Records an undo attempt's outcome whatever the phase (an outside undo outlives the purchase).
    * An undo that ended closes the purchase if it was the last thing the purchase waited for.
    */
-  recordUndo(id: string, step: string, undo: UndoState, opts: { stepStatus?: StepStatus; review?: string } = {}): Promise<boolean> {
+  recordUndo(
+    id: string,
+    step: string,
+    undo: UndoState,
+    opts: { stepStatus?: StepStatus; review?: string; resolution?: ReviewResolution } = {},
+  ): Promise<boolean> {
     const ended = undo.status === 'done' || undo.status === 'failed';
     return this.update(
       id,
       '',
-      opts.review ? { review: opts.review } : {},
+      { ...(opts.review ? { review: opts.review } : {}), ...(opts.resolution ? { reviewResolution: opts.resolution } : {}) },
       opts.stepStatus ? { [step]: opts.stepStatus } : {},
       ended ? 'if-settled' : 'no',
       { [step]: undo },
@@ -141,6 +253,11 @@ export class PurchaseStore {
     );
   }
 
+  /** The order-cancel saga ended its money part: the order is canceled (closes the purchase once settled). */
+  orderCanceled(id: string, review?: string): Promise<boolean> {
+    return this.update(id, 'done', { orderCanceledAt: new Date().toISOString(), ...(review ? { review } : {}) }, {}, 'if-settled');
+  }
+
   /** Closes an ended purchase left open for its outside undos. */
   close(id: string): Promise<boolean> {
     return this.update(id, 'done', {}, {}, 'if-settled');
@@ -154,8 +271,22 @@ export class PurchaseStore {
     close: 'no' | 'if-settled' = 'no',
     undos: Record<string, UndoState> = {},
   ): Promise<boolean> {
+    return (await this.write(id, guard, fields, steps, close, undos)) >= 1;
+  }
+
+  /** update-purchase-2: -1 no record, 0 guard failed, 1 applied, 2 applied and a cancel is requested. */
+  private async write(
+    id: string,
+    guard: string,
+    fields: Fields,
+    steps: Record<string, StepStatus>,
+    close: 'no' | 'if-settled' = 'no',
+    undos: Record<string, UndoState> = {},
+  ): Promise<number> {
     const now = new Date().toISOString();
-    const flat = encode({ ...fields, updatedAt: now, steps, undos });
+    const stepTimes: Record<string, string> = {};
+    for (const step in steps) stepTimes[step] = now;
+    const flat = encode({ ...fields, updatedAt: now, steps, undos, stepTimes });
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
     const applied = await updatePurchase(this.redis, {
       record: this.keys.purchase(id),
@@ -169,7 +300,11 @@ export class PurchaseStore {
       stepStatus,
       fields: flat,
     });
-    return applied === 1;
+    // The operator's review queue follows the record: flagged in, resolved out.
+    // (A review flagged again after a resolution comes back in: reviewStatus.)
+    if (applied >= 1 && fields.reviewResolution) await this.redis.zrem(this.keys.purchasesInReview, id);
+    else if (applied >= 1 && fields.review) await this.redis.zadd(this.keys.purchasesInReview, 'NX', Date.now(), id);
+    return applied;
   }
 }
 
@@ -192,9 +327,11 @@ export function encode(fields: Partial<PurchaseRecord>): Record<string, string> 
 
 /** The record a hash holds, every field by its codec. */
 export function decode(hash: Record<string, string>): PurchaseRecord {
-  const record: Record<string, unknown> = { steps: {}, undos: {} };
+  const record: Record<string, unknown> = { steps: {}, undos: {}, stepTimes: {} };
   for (const [field, raw] of Object.entries(hash)) {
     if (field.startsWith(PER_STEP.steps)) (record.steps as Record<string, string>)[field.slice(PER_STEP.steps.length)] = raw;
+    else if (field.startsWith(PER_STEP.stepTimes))
+      (record.stepTimes as Record<string, string>)[field.slice(PER_STEP.stepTimes.length)] = raw;
     else if (field.startsWith(PER_STEP.undos))
       (record.undos as Record<string, unknown>)[field.slice(PER_STEP.undos.length)] = JSON.parse(raw);
     else if (field in CODECS) record[field] = CODECS[field as keyof typeof CODECS] === 'json' ? JSON.parse(raw) : raw;

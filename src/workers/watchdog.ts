@@ -1,15 +1,21 @@
 import type { Queue } from 'bullmq';
-import { orderIdFor, settleJobId, stageJobId, undoJobId } from '../ids.js';
+import { orderCancelJobId, orderIdFor, orderSettleJobId, settleJobId, stageJobId, undoJobId } from '../ids.js';
 import type { QueueName } from '../queues/contract.js';
 import { compensate } from '../saga/compensate.js';
 import type { SagaContext } from '../saga/context.js';
-import { compensationFlows, outsideUndoJobs, rootJob } from '../saga/flows.js';
-import { ROOT_STAGE, SAGA, stageOf, UNDOABLE, type StepName } from '../saga/saga.js';
+import { compensationFlows, orderSettleJob, outsideUndoJobs, rootJob } from '../saga/flows.js';
+import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE, type StepName } from '../saga/saga.js';
 import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
 import type { PurchaseRecord } from '../purchase/record.js';
 
 export type SweepAction =
-  'none' | 'forgotten' | 'completion-retried' | 'failed-and-compensating' | 'compensation-redriven' | 'undos-repaired';
+  | 'none'
+  | 'forgotten'
+  | 'completion-retried'
+  | 'failed-and-compensating'
+  | 'compensation-redriven'
+  | 'undos-repaired'
+  | 'order-cancel-settled';
 
 const ACTION: Record<AtDeadline['do'], SweepAction> = {
   close: 'forgotten',
@@ -19,6 +25,7 @@ const ACTION: Record<AtDeadline['do'], SweepAction> = {
   compensate: 'failed-and-compensating',
   'redrive-compensation': 'compensation-redriven',
   'repair-undos': 'undos-repaired',
+  'settle-order': 'order-cancel-settled',
 };
 
 /**
@@ -42,7 +49,10 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
       ]),
       Promise.all(outside.map(async (s) => [s.name, await state(stageOf(s).queue, undoJobId(record.id, s.name))] as const)),
     ]);
-    return { saga, undos: Object.fromEntries(undos) };
+    const orderCancel = record.orderCancelRequestedAt
+      ? await Promise.all([state(START_STAGE.queue, orderCancelJobId(record.id)), state(ROOT_STAGE.queue, orderSettleJobId(record.id))])
+      : [];
+    return { saga, undos: Object.fromEntries(undos), orderCancel };
   };
 
   const retryIfFailed = async (queue: QueueName, id: string) => {
@@ -90,6 +100,12 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
           await ctx.flows.addBulk(compensationFlows(id, compensationPlan(record), ctx.compensationPolicy));
         log.warn('watchdog: compensation re-driven');
         break;
+      case 'settle-order': {
+        const settle = orderSettleJob(id, ctx.compensationPolicy);
+        if (!(await retryIfFailed(settle.queue, settle.opts.jobId))) await queues[settle.queue].add(settle.name, settle.data, settle.opts);
+        log.warn('watchdog: order cancel settled again');
+        break;
+      }
       case 'repair-undos':
         await repairUndos(record, decision.redrive, decision.failed);
         log.warn({ redriven: decision.redrive, failed: decision.failed }, 'watchdog: outside undos repaired');
@@ -148,6 +164,7 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         'failed-and-compensating': 0,
         'compensation-redriven': 0,
         'undos-repaired': 0,
+        'order-cancel-settled': 0,
       };
       for (const id of await purchases.openIds(Date.now() - deadlineMs, 500)) {
         try {

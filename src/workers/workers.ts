@@ -9,7 +9,8 @@ import type { Logger } from '../logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Tracing } from '../telemetry.js';
 import type { RulesEngine } from '../purchase/rules.js';
-import { DELIVER_JOB, QUEUES, SWEEP_JOB, type QueueName } from '../queues/contract.js';
+import { DELIVER_JOB, QUEUES, RETRY_JOB, SWEEP_JOB, type QueueName } from '../queues/contract.js';
+import { retryHandler } from './retry.js';
 import { InjectedFault, type SagaContext } from '../saga/context.js';
 import { sagaHandlers } from '../saga/handlers.js';
 import type { Stores } from '../stores/domain-stores.js';
@@ -80,6 +81,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS);
   const handlers = sagaHandlers(ctx) as Record<QueueName, Record<string, AnyHandler>>;
   handlers.notifications = { [DELIVER_JOB]: deliverHandler(ctx, config.NOTIFY_WEBHOOK_URL) as AnyHandler };
+  handlers.orchestrator[RETRY_JOB] = retryHandler(ctx, queues, watchdog) as AnyHandler;
   handlers.orchestrator[SWEEP_JOB] = async () => {
     const counts = await watchdog.sweep();
     for (const [action, n] of Object.entries(counts)) if (n > 0 && action !== 'none') metrics.watchdog.inc({ action }, n);

@@ -134,7 +134,7 @@ export class Customer {
     return vi.waitFor(
       async () => {
         const state = await this.purchaseState(id);
-        expect(['completed', 'partially_fulfilled', 'failed']).toContain(state.status);
+        expect(['completed', 'partially_fulfilled', 'failed', 'canceled']).toContain(state.status);
         expect(state.steps.filter((s: { undo?: { status: string } }) => s.undo && s.undo.status !== 'failed')).toEqual([]);
         return state;
       },
@@ -147,11 +147,21 @@ export class Customer {
     return vi.waitFor(
       async () => {
         const state = await this.purchaseState(id);
-        expect(['completed', 'partially_fulfilled', 'failed'], `purchase ${id}`).toContain(state.status);
+        expect(['completed', 'partially_fulfilled', 'failed', 'canceled'], `purchase ${id}`).toContain(state.status);
         return state;
       },
       { timeout: timeoutMs, interval: 50 },
     );
+  }
+
+  /** POST /v1/purchases/:id/cancel. */
+  async cancel(id: string): Promise<HttpResult> {
+    return result(await this.api.POST('/v1/purchases/{id}/cancel', { params: { path: { id } } }));
+  }
+
+  /** POST /v1/orders/:id/cancel. */
+  async cancelOrder(id: string): Promise<HttpResult> {
+    return result(await this.api.POST('/v1/orders/{id}/cancel', { params: { path: { id } } }));
   }
 
   /** Every order, newest first, page after page. */

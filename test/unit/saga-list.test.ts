@@ -41,7 +41,8 @@ describe('the saga list is the one place a step is added', () => {
   it("derives the handler table: the new step's undo job on its stage's queue, beside the others", () => {
     const handlers = sagaHandlers({ stores: {} } as SagaContext, withLoyalty);
     expect(Object.keys(handlers.payment!).sort()).toEqual(['charge', 'refund', 'restock', 'revoke']);
-    expect(Object.keys(handlers.orchestrator!).sort()).toEqual(['complete', 'release', 'settle', 'start']);
+    // Beside the saga's own: the order-cancel saga's hand-off and settle (built from the same undos).
+    expect(Object.keys(handlers.orchestrator!).sort()).toEqual(['cancel-order', 'complete', 'release', 'settle', 'settle-order', 'start']);
     expect(Object.keys(handlers.provisioning!).sort()).toEqual(['deprovision', 'fulfil']);
   });
 

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { PurchaseRecord, StepStatus, UndoState } from '../../src/purchase/record.js';
+import { reviewStatus, type PurchaseRecord, type StepStatus, type UndoState } from '../../src/purchase/record.js';
 import { STEP_NAMES, type StepName } from '../../src/saga/saga.js';
-import { afterUndo, atDeadline, atRoot, atSettle, beforeStep, compensationPlan, type JobStates } from '../../src/saga/transitions.js';
+import {
+  afterPivotClaim,
+  afterUndo,
+  atCancelRequest,
+  atDeadline,
+  atOrderCancel,
+  atOrderSettle,
+  atRetry,
+  atRoot,
+  atSettle,
+  beforeStep,
+  compensationPlan,
+  type JobStates,
+} from '../../src/saga/transitions.js';
 
 /** A record with the first `done` steps completed and the given overrides. */
 function record(done: number, over: Partial<PurchaseRecord> & { stepsOver?: Partial<Record<StepName, StepStatus>> } = {}): PurchaseRecord {
@@ -32,8 +45,53 @@ describe('beforeStep: the step runner asks before every step', () => {
     ['the first step runs', record(0), 'validation', { do: 'run' }],
     ['a compensating saga skips what is left', record(2, { phase: 'compensating' }), 'payment', { do: 'skip' }],
     ['an ended saga skips what is left', record(2, { phase: 'done' }), 'payment', { do: 'skip' }],
+    ['a cancel requested stops the running saga at its next step', record(2, { cancelRequestedAt: at }), 'payment', { do: 'cancel' }],
+    ['a cancel requested before the first step stops it there', record(0, { cancelRequestedAt: at }), 'validation', { do: 'cancel' }],
+    [
+      'a step completed before the cancel is not run again (its undo will be planned)',
+      record(3, { cancelRequestedAt: at }),
+      'payment',
+      { do: 'already' },
+    ],
+    [
+      'a cancel requested while compensating changes nothing: the rest is skipped',
+      record(2, { phase: 'compensating', cancelRequestedAt: at }),
+      'payment',
+      { do: 'skip' },
+    ],
+    ['the pivot is claimed before it runs, against a cancel', record(5), 'order_placement', { do: 'claim-pivot' }],
+    ['a pivot already claimed (a retry) runs', record(5, { pivotClaimedAt: at }), 'order_placement', { do: 'run' }],
+    [
+      'a cancel already seen at the pivot cancels without claiming',
+      record(5, { cancelRequestedAt: at }),
+      'order_placement',
+      { do: 'cancel' },
+    ],
   ] as const)('%s', (_, r, step, expected) => {
     expect(beforeStep(r, step)).toEqual(expected);
+  });
+
+  it.each([
+    ['claimed: the order is placed, a later cancel is refused', 'claimed', { do: 'run' }],
+    ['the cancel was recorded first: the saga stops at the pivot', 'canceled', { do: 'cancel' }],
+    ['the saga stopped meanwhile (the watchdog): skip', 'stopped', { do: 'skip' }],
+    ['the record vanished: skip', 'missing', { do: 'skip' }],
+  ] as const)('afterPivotClaim — %s', (_, claim, expected) => {
+    expect(afterPivotClaim(claim)).toEqual(expected);
+  });
+});
+
+describe('atCancelRequest: what the customer is answered, from the one script that decides the race', () => {
+  it.each([
+    ['recorded now: wait for canceled (SYNC_TIMEOUT_MS)', 'requested', { do: 'wait' }],
+    ['recorded before (a second cancel while it runs): wait too', 'already-requested', { do: 'wait' }],
+    ['already canceled: show it (200)', 'canceled', { do: 'show' }],
+    ['the pivot won: not_cancelable, cancel the order', 'placed', { do: 'refuse', why: 'placed' }],
+    ['ended completed or failed: not_cancelable', 'finished', { do: 'refuse', why: 'finished' }],
+    ['failing by itself: not_cancelable', 'failing', { do: 'refuse', why: 'failing' }],
+    ['no record: not_found', 'missing', { do: 'not-found' }],
+  ] as const)('%s', (_, outcome, expected) => {
+    expect(atCancelRequest(outcome)).toEqual(expected);
   });
 
   it('blames the predecessor that never recorded an outcome (its job crashed), with its own failure code', () => {
@@ -65,6 +123,11 @@ describe('atRoot: the flow root finishes or compensates', () => {
     ],
   ] as const)('%s', (_, r, order, expected) => {
     expect(atRoot(r, order)).toEqual(expected);
+  });
+
+  it('still running with a cancel requested (the step that would have seen it never ran): cancel', () => {
+    expect(atRoot(record(4, { cancelRequestedAt: at }))).toEqual({ do: 'cancel' });
+    expect(atRoot(record(4, { phase: 'compensating', cancelRequestedAt: at }))).toEqual({ do: 'compensate' });
   });
 
   it('stuck with no order: the unfinished step is blamed and the purchase compensated', () => {
@@ -135,6 +198,13 @@ describe('atSettle: the purchase ends once its money and stock are back', () => 
   it('flags a review when money or stock could not be returned', () => {
     const r = record(5, { phase: 'compensating', stepsOver: { ...compensated, payment: 'completed' } });
     expect(atSettle(r)).toMatchObject({ do: 'fail', review: 'not compensated: payment' });
+  });
+
+  it('a canceled purchase ends canceled, not failed, once its money and stock are back', () => {
+    expect(atSettle(record(5, { phase: 'compensating', cancelRequestedAt: at, stepsOver: compensated }))).toEqual({ do: 'cancel' });
+    expect(
+      atSettle(record(5, { phase: 'compensating', cancelRequestedAt: at, stepsOver: { ...compensated, payment: 'completed' } })),
+    ).toEqual({ do: 'cancel', review: 'not compensated: payment' });
   });
 
   it('keeps the review an undo already recorded, and does nothing once ended', () => {
@@ -229,6 +299,27 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
       undefined,
       { do: 'repair-undos', redrive: [], failed: ['provisioning'] },
     ],
+    [
+      'an order cancel whose undos ended but whose settle-order never ran: settle it',
+      record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at, undos: { payment: undo('done') } }),
+      { saga: [], undos: {}, orderCancel: ['completed', 'unknown'] },
+      undefined,
+      { do: 'settle-order' },
+    ],
+    [
+      'an order cancel still settling: wait',
+      record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at }),
+      { saga: [], undos: {}, orderCancel: ['completed', 'waiting-children'] },
+      undefined,
+      { do: 'wait' },
+    ],
+    [
+      'an order cancel that ended: closed',
+      record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at, orderCanceledAt: at }),
+      { saga: [], undos: {}, orderCancel: ['completed', 'completed'] },
+      undefined,
+      { do: 'close' },
+    ],
   ] as const)('%s', (_, r, jobs, order, expected) => {
     expect(atDeadline(r, jobs, order)).toEqual(expected);
   });
@@ -241,5 +332,105 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
         error: { code: 'purchase_failed', detail: 'inventory_update did not complete in time', step: 'inventory_update' },
       },
     });
+  });
+});
+
+describe('afterUndo in review: the undo that leaves nothing undone resolves the review', () => {
+  it('resolves by retry when every other undo is done; not while one is still failed', () => {
+    const inReview = record(5, {
+      phase: 'done',
+      status: 'failed',
+      review: 'compensation of provisioning failed: down',
+      undos: { payment: undo('done'), provisioning: undo('pending') },
+    });
+    expect(afterUndo(inReview, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toEqual({ how: 'retry', by: 'retry', at });
+    const other = { ...inReview, undos: { payment: undo('failed'), provisioning: undo('pending') } };
+    expect(afterUndo(other, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toBeUndefined();
+    const resolved = { ...inReview, reviewResolution: { how: 'manual' as const, by: 'ops', at } };
+    expect(afterUndo(resolved, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toBeUndefined();
+  });
+});
+
+describe('atRetry: an operator retry runs again what is left undone', () => {
+  it.each([
+    [
+      'undos that failed for good run again',
+      record(5, { phase: 'done', status: 'failed', review: 'x', undos: { payment: undo('failed'), provisioning: undo('failed') } }),
+      { do: 'redo-undos', steps: ['payment', 'provisioning'] },
+    ],
+    ['a saga still running is re-driven (the watchdog, now)', record(3), { do: 'reconcile' }],
+    ['an undo still open is re-driven', record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }), { do: 'reconcile' }],
+    ['in review with nothing left undone: resolved', record(7, { phase: 'done', status: 'completed', review: 'x' }), { do: 'resolve' }],
+    ['nothing to do', record(7, { phase: 'done', status: 'completed' }), { do: 'nothing' }],
+  ] as const)('%s', (_, r, expected) => {
+    expect(atRetry(r)).toEqual(expected);
+  });
+});
+
+describe('atOrderCancel and atOrderSettle: the order-cancel saga is the purchase compensation plan', () => {
+  const completed = record(7, { phase: 'done', status: 'completed' });
+  const now = Date.parse('2026-01-10T00:00:00.000Z');
+  const order = (createdAt: string, status = 'placed') => ({ status, createdAt });
+
+  it.each([
+    ['already canceled: show it', order('2026-01-09T00:00:00.000Z', 'canceled'), completed, { do: 'show' }],
+    ['past the window: refused', order('2025-12-01T00:00:00.000Z'), completed, { do: 'refuse', why: 'window' }],
+    ['its purchase record is gone: refused', order('2026-01-09T00:00:00.000Z'), undefined, { do: 'refuse', why: 'gone' }],
+    [
+      'within the window: every undo of the purchase, money and stock first, the partner beside them',
+      order('2026-01-09T00:00:00.000Z'),
+      completed,
+      { do: 'start', undos: ['inventory_update', 'payment', 'stock_check', 'provisioning'] },
+    ],
+  ] as const)('%s', (_, o, r, expected) => {
+    expect(atOrderCancel(o, r, now, 14 * 86_400)).toEqual(expected);
+  });
+
+  it('settles once the money is back, flagging a review when it is not; nothing without a request or once canceled', () => {
+    const requested = { ...completed, orderCancelRequestedAt: at };
+    const undone = { stock_check: 'compensated', payment: 'compensated', inventory_update: 'compensated' } as const;
+    expect(atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone } }, 'placed')).toEqual({ do: 'cancel-order' });
+    expect(atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone, payment: 'completed' } }, 'placed')).toEqual({
+      do: 'cancel-order',
+      review: 'not compensated: payment',
+    });
+    expect(atOrderSettle(completed, 'placed')).toEqual({ do: 'nothing' });
+    expect(atOrderSettle(requested, 'canceled')).toEqual({ do: 'nothing' });
+  });
+});
+
+describe('reviewStatus: a resolution holds until an undo fails after it', () => {
+  const failedAt = (t: string): UndoState => ({ status: 'failed', attempts: 5, error: 'down', at: t });
+  it.each([
+    ['never flagged: no review', record(7, { phase: 'done', status: 'completed' }), undefined],
+    [
+      'flagged: manual_review',
+      record(5, { phase: 'done', status: 'failed', review: 'x', undos: { provisioning: failedAt(at) } }),
+      'manual_review',
+    ],
+    [
+      'resolved by hand after the failure: resolved',
+      record(5, {
+        phase: 'done',
+        status: 'failed',
+        review: 'x',
+        undos: { provisioning: failedAt(at) },
+        reviewResolution: { how: 'manual', by: 'ops', at: '2026-01-01T00:00:02.000Z' },
+      }),
+      'resolved',
+    ],
+    [
+      'an undo failed for good after the resolution: back in review',
+      record(5, {
+        phase: 'done',
+        status: 'failed',
+        review: 'x',
+        undos: { provisioning: failedAt('2026-01-01T00:00:03.000Z') },
+        reviewResolution: { how: 'manual', by: 'ops', at: '2026-01-01T00:00:02.000Z' },
+      }),
+      'manual_review',
+    ],
+  ] as const)('%s', (_, r, expected) => {
+    expect(reviewStatus(r)).toBe(expected);
   });
 });

@@ -10,10 +10,18 @@ import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import { faultBody, stockBody } from '../schemas.js';
 import { apiApp } from '../../http/validation.js';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
+import type { RetryPolicy } from '../../queues/contract.js';
+import type { Lists } from '../lists.js';
+import { consoleRoutes } from '../console/console.js';
+import { adminPurchaseRoutes, operatorActions } from './admin-purchases.js';
 
 export interface AdminDeps {
   stores: Stores;
   queues: Queue[];
+  lists: Lists;
+  metrics: GatewayMetrics;
+  policy: RetryPolicy;
   user: string;
   password: string;
   faultInjection: boolean;
@@ -56,6 +64,10 @@ export function adminRoutes(deps: AdminDeps) {
     if (!(await deps.stores.catalog.setAvailable(id, c.req.valid('json').stock))) throw new AppError('not_found', `No product ${id}.`);
     return c.json({ id, ...(await deps.stores.catalog.stock(id)) });
   });
+
+  const operator = { ...deps, user: deps.user };
+  app.route('/purchases', adminPurchaseRoutes(operator));
+  app.route('/', consoleRoutes({ stores: deps.stores, lists: deps.lists, actions: operatorActions(operator) }));
 
   app.get('/audit', async (c) => {
     const report = await runAudit(deps.stores);

@@ -14,6 +14,8 @@ import { commonProblems, json, problem as problemResponse } from '../responses.j
 import { idParam, purchaseBody, purchaseHeaders } from '../schemas.js';
 import { apiApp } from '../../http/validation.js';
 import { purchaseView, statusUrl } from '../views.js';
+import { messages } from '../../purchase/messages.js';
+import { atCancelRequest, PIVOT } from '../../saga/transitions.js';
 
 export interface PurchaseRoutesDeps {
   stores: Stores;
@@ -93,6 +95,25 @@ const eventStream = createRoute({
   },
 });
 
+const cancel = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  summary: 'Cancel a purchase in flight',
+  description:
+    'While its order is not yet placed, the saga stops at its next step and undoes what it did (refund first, then stock and provisioning). ' +
+    'Answers 200 with the purchase once it is `canceled` (waiting at most SYNC_TIMEOUT_MS), else 202 with it as it stands. ' +
+    'A purchase already `canceled` answers 200 with it; one whose order is placed, or that already ended, answers `not_cancelable` (cancel the order instead).',
+  tags: ['purchases'],
+  request: { params: idParam },
+  responses: {
+    200: { ...json(purchaseSchema, 'The canceled purchase.'), headers: location },
+    202: { ...json(purchaseSchema, 'The cancel is recorded; the saga is still undoing what it did.'), headers: location },
+    404: problemResponse('Unknown id, or not yours (not_found).'),
+    409: problemResponse('The order is placed, or the purchase already ended (not_cancelable).'),
+    ...commonProblems,
+  },
+});
+
 export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: MiddlewareHandler<AuthEnv>) {
   const { stores, events, metrics } = deps;
   const app = apiApp<AuthEnv>();
@@ -145,6 +166,35 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       stores.purchases.pageByCustomer(customerId, after, limit),
     );
     return c.json(records.map(purchaseView), 200);
+  });
+
+  app.openapi(cancel, async (c) => {
+    const { id } = c.req.valid('param');
+    const record = await owned(c, id);
+    const decision = atCancelRequest(await stores.purchases.requestCancel(id, PIVOT));
+    c.header('location', statusUrl(id));
+    switch (decision.do) {
+      case 'not-found':
+        throw new AppError('not_found', 'No such purchase.');
+      case 'refuse': {
+        const current = (await stores.purchases.get(id)) ?? record;
+        const why = decision.why;
+        const detail =
+          why === 'placed'
+            ? messages.notCancelable.placed(current.orderId)
+            : why === 'failing'
+              ? messages.notCancelable.failing()
+              : messages.notCancelable.finished(current.status);
+        throw new AppError('not_cancelable', detail, { purchaseId: id, ...(current.orderId ? { orderId: current.orderId } : {}) });
+      }
+      case 'show':
+      case 'wait': {
+        const load = () => stores.purchases.get(id);
+        const current =
+          (decision.do === 'show' ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ?? record;
+        return c.json(purchaseView(current), current.status === 'canceled' ? 200 : 202);
+      }
+    }
   });
 
   app.openapi(getOne, async (c) => c.json(purchaseView(await owned(c, c.req.valid('param').id)), 200));

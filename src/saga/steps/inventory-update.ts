@@ -1,3 +1,4 @@
+import { fulfilledLines } from '../../purchase/pricing.js';
 import { defineStep } from '../define-step.js';
 
 /** Turns the reservation into a sale; restocked if the purchase fails. */
@@ -11,6 +12,14 @@ export const inventoryUpdate = defineStep({
   },
   compensate: {
     job: 'restock',
-    run: async (ctx, record) => (await ctx.stores.inventory.transition(record.id, 'restock')) === 'restocked',
+    async run(ctx, record) {
+      const state = await ctx.stores.inventory.transition(record.id, 'restock');
+      // A completed purchase settled its reservation (its order is being canceled): return the units sold.
+      if (state === 'none' && record.phase === 'done' && record.steps.inventory_update === 'completed') {
+        const lines = fulfilledLines(record.plan!, record.allocation).map(([l]) => l);
+        return (await ctx.stores.inventory.restockSettled(record.id, record.customerId, lines)) === 'restocked';
+      }
+      return state === 'restocked';
+    },
   },
 });

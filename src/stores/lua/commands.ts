@@ -28,7 +28,7 @@ import type { ClientContext, Cluster, Redis, RedisCommander, Result } from 'iore
 
 /** The commands as ioredis calls them: positional, in the order of each file's KEYS then ARGV. */
 export interface LuaCommands<Context extends ClientContext = { type: 'default' }> {
-  /** update-purchase-2.lua: -1 no record, 0 guard failed (nothing written), 1 applied. Call through updatePurchase(). */
+  /** update-purchase-2.lua: -1 no record, 0 guard failed (nothing written), 1 applied (2: and a cancel is requested). Call through updatePurchase(). */
   updatePurchase(
     record: string,
     openSet: string,
@@ -40,7 +40,19 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     step: string,
     stepStatus: string,
     ...fields: string[]
-  ): Result<-1 | 0 | 1, Context>;
+  ): Result<-1 | 0 | 1 | 2, Context>;
+  /** cancel-or-pivot-2.lua: the outcome of a cancel request, a pivot claim or an order-cancel request. */
+  cancelOrPivot(
+    record: string,
+    openSet: string,
+    mode: 'cancel' | 'pivot' | 'cancel-order',
+    nowIso: string,
+    nowMs: number,
+    pivotField: string,
+    progressChannel: string,
+    id: string,
+    ...undoFields: string[]
+  ): Result<string, Context>;
   /** accept-purchase-6.lua: the earlier claim's value (nothing written), or null. Call through acceptPurchase(). */
   acceptPurchase(
     record: string,
@@ -70,6 +82,8 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     sold: number,
     quotaReturns: '0' | '1',
   ): Result<string, Context>;
+  /** restock-settled-n.lua: 'restocked' when it moved the units now, else the reservation's state. */
+  restockSettled(...args: [numKeys: number, reservation: string, ...stockAndQuota: string[], request: string]): Result<string, Context>;
   /** settle-reservation-1.lua: the state the reservation had ('none' without one). */
   settleReservation(reservation: string): Result<string, Context>;
   /** take-fault-1.lua: the armed failure's mode, or null. */
@@ -87,7 +101,9 @@ declare module 'ioredis' {
 /** Each command's file: a command without a file, or a file without a command, does not compile. */
 const FILES = {
   acceptPurchase: 'accept-purchase-6.lua',
+  cancelOrPivot: 'cancel-or-pivot-2.lua',
   reserveStock: 'reserve-stock-n.lua',
+  restockSettled: 'restock-settled-n.lua',
   setAvailable: 'set-available-1.lua',
   settleReservation: 'settle-reservation-1.lua',
   takeFault: 'take-fault-1.lua',
@@ -142,8 +158,8 @@ export interface PurchaseUpdate {
   fields: Record<string, string>;
 }
 
-/** Runs update-purchase-2 with named arguments: 1 applied, 0 guard failed, -1 no record. */
-export function updatePurchase(redis: RedisCommander, u: PurchaseUpdate): Promise<-1 | 0 | 1> {
+/** Runs update-purchase-2 with named arguments: 1 applied (2: and a cancel is requested), 0 guard failed, -1 no record. */
+export function updatePurchase(redis: RedisCommander, u: PurchaseUpdate): Promise<-1 | 0 | 1 | 2> {
   return redis.updatePurchase(
     u.record,
     u.openSet,

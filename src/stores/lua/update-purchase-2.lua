@@ -6,9 +6,10 @@
   when the status is terminal; a terminal event carries the record's hash, so a waiting
   request answers without reading the record back. Closing drops the purchase from the open
   index (the watchdog's) and starts the record's retention. A conditional close ('?N') happens
-  only once the purchase is settled: its phase is done and no undo (`undo:<step>` fields) is
-  still pending or retrying, so whichever of settle and the last outside undo writes second
-  closes it, atomically, whatever their order.
+  only once the purchase is settled: its phase is done, no undo (`undo:<step>` fields) is
+  still pending or retrying, and an order cancel requested (`orderCancelRequestedAt`) has ended
+  (`orderCanceledAt`), so whichever of settle and the last outside undo writes second closes it,
+  atomically, whatever their order.
 
   Invariant: a record that is missing or fails the guard is left untouched and nothing is
   published; an applied update publishes exactly one event (twice when terminal).
@@ -26,11 +27,13 @@
   ARGV[7] that step's status, or ''
   ARGV[8…] field, value, field, value… written to the record
 
-  Returns -1 when there is no record, 0 when the guard fails (nothing written), 1 when applied
+  Returns -1 when there is no record, 0 when the guard fails (nothing written), 1 when applied,
+  2 when applied to a purchase whose customer asked to cancel it (`cancelRequestedAt` is set):
+  the step runner stops the saga at its next step boundary without reading the record again
 ]]
--- One read for existence, guard and status: every record has phase and status (3 commands → 1,
--- on a script that runs about 7 times per purchase).
-local before = redis.call('HMGET', KEYS[1], 'phase', 'status')
+-- One read for existence, guard, status and a cancel request: every record has phase and status
+-- (4 commands → 1, on a script that runs about 7 times per purchase).
+local before = redis.call('HMGET', KEYS[1], 'phase', 'status', 'cancelRequestedAt')
 local phase = before[1]
 if not phase then return -1 end
 local g = ARGV[1]
@@ -44,19 +47,23 @@ local status = before[2]
 for i = 8, #ARGV - 1, 2 do
   if ARGV[i] == 'status' then status = ARGV[i + 1] end
 end
-local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed'
+local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed' or status == 'canceled'
 local all
 local close = ARGV[5]
 if string.sub(close, 1, 1) == '?' then
   close = string.sub(close, 2)
   all = redis.call('HGETALL', KEYS[1])
+  local orderCancel = 0
   for i = 1, #all, 2 do
+    if all[i] == 'orderCancelRequestedAt' then orderCancel = orderCancel + 1 end
+    if all[i] == 'orderCanceledAt' then orderCancel = orderCancel - 1 end
     local f = all[i]
     if (f == 'phase' and all[i + 1] ~= 'done') or (string.sub(f, 1, 5) == 'undo:' and string.find(all[i + 1], '"status":"pending"', 1, true)) or (string.sub(f, 1, 5) == 'undo:' and string.find(all[i + 1], '"status":"retrying"', 1, true)) then
       close = ''
       break
     end
   end
+  if orderCancel > 0 then close = '' end
 end
 if close ~= '' then
   redis.call('ZREM', KEYS[2], ARGV[4])
@@ -69,4 +76,5 @@ if terminal then event.record = all or redis.call('HGETALL', KEYS[1]) end
 local message = cjson.encode(event)
 redis.call('PUBLISH', ARGV[3], message)
 if terminal then redis.call('PUBLISH', ARGV[2], message) end
+if before[3] then return 2 end
 return 1

@@ -1,0 +1,56 @@
+import type { Job, Queue } from 'bullmq';
+import { undoJobId } from '../ids.js';
+import { stepJobOptions, type QueueName, type SagaJobData } from '../queues/contract.js';
+import type { SagaContext } from '../saga/context.js';
+import { stageOf, UNDOABLE } from '../saga/saga.js';
+import { atRetry } from '../saga/transitions.js';
+import type { createWatchdog } from './watchdog.js';
+
+/**
+ * An operator's retry, as the state machine decides it (atRetry): undos that failed for good run
+ * again from their first attempt (the failed job is replaced by a fresh one with the same id); a
+ * purchase not ended, or with an undo still open, is re-driven as the watchdog would, without
+ * waiting for its deadline; one in review with nothing left undone is resolved. Each undo is
+ * idempotent, so a retry repeated or racing another moves nothing twice. The undo that leaves
+ * nothing undone resolves the review itself (afterUndo).
+ */
+export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>, watchdog: ReturnType<typeof createWatchdog>) {
+  const { purchases } = ctx.stores;
+  return async (job: Job<SagaJobData>): Promise<string> => {
+    const id = job.data.purchaseId;
+    const record = await purchases.get(id);
+    if (!record) return 'missing';
+    const decision = atRetry(record);
+    const log = ctx.log.child({ purchaseId: id, retry: decision.do });
+    switch (decision.do) {
+      case 'redo-undos': {
+        await purchases.reopenUndos(id, decision.steps);
+        for (const step of UNDOABLE.filter((s) => decision.steps.includes(s.name as never))) {
+          const queue = queues[stageOf(step).queue];
+          const jobId = undoJobId(id, step.name);
+          const old = await queue.getJob(jobId);
+          if (old && !['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'].includes(await old.getState()))
+            await old.remove();
+          await queue.add(step.compensate.job, { purchaseId: id } satisfies SagaJobData, {
+            ...stepJobOptions(ctx.compensationPolicy),
+            jobId,
+          });
+        }
+        log.warn({ steps: decision.steps }, 'operator retry: failed undos run again');
+        return `redo:${decision.steps.join(',')}`;
+      }
+      case 'reconcile': {
+        const action = await watchdog.reconcile(id);
+        log.warn({ action }, 'operator retry: re-driven');
+        return action;
+      }
+      case 'resolve':
+        if (await purchases.resolveReview(id, { how: 'retry', by: 'retry', at: new Date().toISOString() }))
+          ctx.metrics.resolvedByRetry.inc();
+        log.info('operator retry: nothing left undone, review resolved');
+        return 'resolved';
+      case 'nothing':
+        return 'nothing';
+    }
+  };
+}

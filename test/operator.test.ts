@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Customer, visa } from './helpers/customer.js';
+import { startFakeService } from './helpers/fake-service.js';
+import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
+
+/** The operator's actions on purchases (contract §7): look, list the review queue, retry, resolve. */
+describe('Feature: operator review of purchases', () => {
+  let sys: TestSystem;
+  let partner: Awaited<ReturnType<typeof startFakeService>>;
+
+  beforeAll(async () => {
+    partner = await startFakeService('ok');
+    sys = await startTestSystem({ catalog: testCatalog(partner.url) });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await partner?.stop();
+  });
+
+  const json = async (method: string, path: string, body?: unknown) => {
+    const res = await sys.admin(method, path, body);
+    return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+  };
+  const view = async (id: string) => (await json('GET', `/admin/purchases/${id}`)).body;
+
+  /** A purchase whose partner is down: it fails, is refunded, and its deprovision fails for good. */
+  async function flagged(customer: Customer): Promise<string> {
+    partner.set('fail');
+    try {
+      const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa });
+      expect(res.status).toBe(502);
+      const id = res.body.purchaseId as string;
+      await vi.waitFor(async () => expect((await view(id)).review?.status).toBe('manual_review'), { timeout: 15_000, interval: 100 });
+      return id;
+    } finally {
+      partner.set('ok');
+    }
+  }
+
+  it("shows any customer's purchase with its steps, the outcome of each undo with its time, the review and its jobs", async () => {
+    const customer = await sys.customer();
+    const id = await flagged(customer);
+    const v = await view(id);
+    expect(v).toMatchObject({ id, customerId: customer.id, status: 'failed', phase: 'done', payment: { status: 'refunded' } });
+    expect(v.review).toMatchObject({ status: 'manual_review', reason: expect.stringContaining('compensation of provisioning failed') });
+    const provisioning = v.steps.find((s: any) => s.name === 'provisioning');
+    expect(provisioning).toMatchObject({ status: 'failed', undo: { status: 'failed', attempts: 5, error: expect.any(String) } });
+    expect(Date.parse(provisioning.at)).toBeGreaterThan(0);
+    expect(v.steps.find((s: any) => s.name === 'payment')).toMatchObject({ status: 'compensated', undo: { status: 'done' } });
+    const undoJob = v.jobs.find((j: any) => j.kind === 'undo' && j.name === 'deprovision');
+    expect(undoJob).toMatchObject({ queue: 'provisioning', state: 'failed', attempts: 5 });
+    expect(undoJob.board).toBe(`/admin/queues/queue/provisioning/${undoJob.id}`);
+    // Bull Board knows the job under that link's queue and id.
+    expect((await sys.admin('GET', `/admin/queues/api/queues/provisioning/${undoJob.id}`)).status).toBe(200);
+    expect((await json('GET', '/admin/purchases/pur_nothing')).status).toBe(404);
+    expect((await fetch(`${sys.gatewayUrl}/admin/purchases/${id}`)).status).toBe(401);
+  });
+
+  it('lists the purchases needing review, paged with Link, and leaves out the resolved ones', async () => {
+    const customer = await sys.customer();
+    const ids = [await flagged(customer), await flagged(customer), await flagged(customer)];
+    const first = await json('GET', '/admin/purchases?review=manual_review&limit=2');
+    expect(first.status).toBe(200);
+    expect(first.body).toHaveLength(2);
+    const link = /<([^>]+)>; rel="next"/.exec(first.headers.get('link') ?? '')?.[1];
+    expect(link).toBeDefined();
+    const seen = [...first.body];
+    for (let next: string | undefined = link; next;) {
+      const page = await json('GET', next);
+      seen.push(...page.body);
+      next = /<([^>]+)>; rel="next"/.exec(page.headers.get('link') ?? '')?.[1];
+    }
+    // Newest flag first, no repeats, each with what the operator needs to pick it.
+    expect(new Set(seen.map((p) => p.id)).size).toBe(seen.length);
+    const mine = seen.filter((p) => ids.includes(p.id));
+    expect(mine.map((p) => p.id)).toEqual([...ids].reverse());
+    expect(mine[0]).toMatchObject({ customerId: customer.id, status: 'failed', review: { status: 'manual_review' } });
+
+    await json('POST', `/admin/purchases/${ids[1]}/resolve`, { note: 'removed by hand at the partner' });
+    const after = (await json('GET', '/admin/purchases?review=manual_review&limit=100')).body.map((p: any) => p.id);
+    expect(after).toContain(ids[0]);
+    expect(after).not.toContain(ids[1]);
+    expect((await json('GET', '/admin/purchases?review=nope')).body).toMatchObject({ code: 'validation_error' });
+    expect((await json('GET', '/admin/purchases?review=manual_review&limit=0')).status).toBe(400);
+  });
+
+  it('resolves a review by hand, keeping the note with who and when; the customer sees it resolved', async () => {
+    const customer = await sys.customer();
+    const id = await flagged(customer);
+    const res = await json('POST', `/admin/purchases/${id}/resolve`, { note: 'partner confirmed the unit is gone' });
+    expect(res.status).toBe(200);
+    expect(res.body.review).toMatchObject({
+      status: 'resolved',
+      resolution: { how: 'manual', by: TEST_ADMIN.user, note: 'partner confirmed the unit is gone' },
+    });
+    expect(Date.parse(res.body.review.resolution.at)).toBeGreaterThan(0);
+    expect((await customer.purchaseState(id)).review).toMatchObject({ status: 'resolved' });
+    // Resolving again keeps the first resolution; a body without a note, or a purchase never flagged, is refused.
+    const again = await json('POST', `/admin/purchases/${id}/resolve`, { note: 'again' });
+    expect(again.body.review.resolution.note).toBe('partner confirmed the unit is gone');
+    expect((await json('POST', `/admin/purchases/${id}/resolve`, {})).status).toBe(400);
+    const fine = await customer.buy('basic-plan');
+    expect((await json('POST', `/admin/purchases/${fine.body.id}/resolve`, { note: 'x' })).body).toMatchObject({
+      code: 'validation_error',
+    });
+    const metrics = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
+    expect(metrics).toMatch(/reviews_resolved_total\{how="manual"\} [1-9]/);
+    expect(metrics).toMatch(/^purchases_in_review \d+$/m);
+  });
+
+  it('a retry once the partner is back re-runs the failed undo from its first attempt and resolves the review', async () => {
+    const customer = await sys.customer();
+    const id = await flagged(customer);
+    const deprovisions = () => partner.requests.filter((r) => r.body?.purchaseId === id && r.body.event === 'deprovision').length;
+    const before = deprovisions();
+    const res = await json('POST', `/admin/purchases/${id}/retry`);
+    expect(res.status).toBe(202);
+    await vi.waitFor(async () => expect((await view(id)).review).toMatchObject({ status: 'resolved', resolution: { how: 'retry' } }), {
+      timeout: 15_000,
+      interval: 100,
+    });
+    const v = await view(id);
+    // The unit was never confirmed, so the step stays failed; its undo is done, at the first attempt of the re-run.
+    expect(v.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({ status: 'failed', undo: { status: 'done', attempts: 1 } });
+    expect(deprovisions()).toBe(before + 1);
+    expect(v.status).toBe('failed');
+    // Nothing left undone: a second retry changes nothing.
+    expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+    await vi.waitFor(async () => expect(await sys.stores.purchases.openIds()).toEqual([]), { timeout: 10_000 });
+    expect(deprovisions()).toBe(before + 1);
+    const metrics = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
+    expect(metrics).toMatch(/operator_retries_total [1-9]/);
+    expect(metrics).toMatch(/reviews_resolved_by_retry_total [1-9]/);
+  });
+});
