@@ -29,6 +29,21 @@ describe('gateway: rate limiting', () => {
 
     expect(await metricsText(limited)).toMatch(/^rate_limit_rejections_total\{limit="purchases"\} [1-9]/m);
   });
+
+  it('a cancel spends the same budget as a purchase: the one past it is refused and changes nothing', async () => {
+    const customer = await limited.customer();
+    const bought = await customer.buy('gift-card');
+    expect(bought.status).toBe(201);
+    const order = bought.body.orderId as string;
+    expect((await customer.cancelOrder(order)).status).toBe(200);
+    expect((await customer.cancelOrder(order)).status).toBe(200); // the budget of 3 is spent
+    expectProblem(await customer.cancelOrder(order), 429, 'rate_limit_exceeded');
+    expectProblem(await customer.cancel(bought.body.id), 429, 'rate_limit_exceeded');
+    expectProblem(await customer.buy('gift-card'), 429, 'rate_limit_exceeded');
+    // Reads have their own budget: the order is canceled once, and the purchase refunded.
+    expect((await customer.get(`/v1/orders/${order}`)).body.status).toBe('canceled');
+    expect((await customer.purchaseState(bought.body.id)).payment.status).toBe('refunded');
+  });
 });
 
 describe('gateway: Idempotency-Key', () => {

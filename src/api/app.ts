@@ -134,6 +134,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   // Reads have their own, far larger budget: polling never eats the purchase budget.
   const readLimit = customerRateLimit({ ...limits, name: 'reads', points: config.READ_RATE_LIMIT_POINTS, durationS: 60 });
   v1.on('GET', '*', readLimit);
+  // A cancel is a write that starts a saga of its own (refund, restock, deprovision): it spends the purchase budget.
+  v1.on('POST', ['/purchases/:id/cancel', '/orders/:id/cancel'], purchaseLimit);
   v1.route(
     '/purchases',
     purchaseRoutes(
