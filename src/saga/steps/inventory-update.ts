@@ -13,13 +13,15 @@ export const inventoryUpdate = defineStep({
   compensate: {
     job: 'restock',
     async run(ctx, record) {
-      const state = await ctx.stores.inventory.transition(record.id, 'restock');
-      // A completed purchase settled its reservation (its order is being canceled): return the units sold.
-      if (state === 'none' && record.phase === 'done' && record.steps.inventory_update === 'completed') {
+      // A completed purchase whose order is being canceled: settle its reservation first (a crash
+      // between finish and settle can leave it committed), then return the units sold, once. Its
+      // marker survives a later settle, so no retry restocks twice.
+      if (record.phase === 'done' && record.steps.inventory_update === 'completed') {
+        await ctx.stores.inventory.settle(record.id);
         const lines = fulfilledLines(record.plan!, record.allocation).map(([l]) => l);
         return (await ctx.stores.inventory.restockSettled(record.id, record.customerId, lines)) === 'restocked';
       }
-      return state === 'restocked';
+      return (await ctx.stores.inventory.transition(record.id, 'restock')) === 'restocked';
     },
   },
 });

@@ -3,7 +3,8 @@
 
   A committed reservation's units move to each stock's `settled` count and the reservation
   goes; a released or restocked one just goes; one still `reserved` is left for the audit to
-  flag.
+  flag; the marker restock-settled leaves (`settledBefore`) stays: it is what makes the restock
+  of a canceled order's units happen once.
 
   Invariant: a reservation is settled at most once (it is gone afterwards).
 
@@ -18,7 +19,7 @@
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'none' end
 local r = cjson.decode(raw)
-if r.state == 'reserved' then return r.state end
+if r.state == 'reserved' or r.settledBefore then return r.state end
 if r.state == 'committed' then
   for key, n in pairs(r.stock) do redis.call('HINCRBY', key, 'settled', n) end
 end
