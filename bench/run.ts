@@ -465,7 +465,7 @@ async function main() {
     // The gateway and the bare route take turns, with the CPU to themselves: the workers stay up (the gateway
     // checks their heartbeat) but the queue they take purchases from is paused; they run the backlog afterwards.
     const bare = await start('bench/bare-jwt-server.ts', { PORT: String(barePort), AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json` });
-    const handOff = new Queue(START_STAGE.queue, { connection: redis, prefix: createKeys(env.KEY_PREFIX).queuePrefix });
+    const handOff = new Queue(START_STAGE.queue, { connection: redis, prefix: createKeys(env.KEY_PREFIX).queuePrefix(0) });
     await handOff.pause();
     const [accept, bareRun] = await inTurns(redis, [
       { pids: { gateway: system.pid! }, op: async (w, i) => (await post(w, 5_000_000 + i, { prefer: 'respond-async' })).status === 202 },
@@ -491,7 +491,7 @@ async function main() {
     results.push({ name: 'bare Hono route verifying the same JWT', ...bareRun!, peakRssMb: { bare: peakRssMb(bare.pid!) } });
     await stop(bare);
     // The accepted purchases finish before the soak, so they do not compete with it.
-    const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen, 180_000);
+    const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen(0), 180_000);
     console.log(
       `  accept and bare route done: ${accept!.perSecond.toFixed(0)}/s and ${bareRun!.perSecond.toFixed(0)}/s; backlog drained${backlog ? '' : ' NOT (timed out)'}`,
     );

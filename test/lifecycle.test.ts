@@ -69,7 +69,8 @@ describe('process lifecycle', () => {
     // Signal once the purchase is accepted and running.
     const probe = new Redis(redis.url);
     const deadline = Date.now() + 10_000;
-    while ((await probe.zcard(createKeys('life').purchasesOpen)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while ((await probe.zcard(createKeys('life').purchasesOpen(0))) === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
     const started = Date.now();
     const exited = proc.stop();
     const res = await inFlight;

@@ -332,7 +332,7 @@ describe('update-purchase-2', () => {
     expect(
       await redis.updatePurchase(
         keys.purchase('nope'),
-        keys.purchasesOpen,
+        keys.purchasesOpen(0),
         '',
         keys.events,
         keys.progress,
@@ -352,7 +352,19 @@ describe('update-purchase-2', () => {
     const { keys } = env;
     await new PurchaseIntake(redis, keys).accept({ record: record('p1') });
     const call = (guard: string, value: string) =>
-      redis.updatePurchase(keys.purchase('p1'), keys.purchasesOpen, guard, keys.events, keys.progress, 'p1', '', '', '', 'review', value);
+      redis.updatePurchase(
+        keys.purchase('p1'),
+        keys.purchasesOpen(0),
+        guard,
+        keys.events,
+        keys.progress,
+        'p1',
+        '',
+        '',
+        '',
+        'review',
+        value,
+      );
     expect(await call('compensating', 'a')).toBe(0);
     expect(await call('!running', 'b')).toBe(0);
     expect(await redis.hget(keys.purchase('p1'), 'review')).toBeNull();
@@ -372,7 +384,7 @@ describe('update-purchase-2', () => {
     for (const retentionS of [60, 0]) {
       const env = await fresh(retentionS);
       await new PurchaseIntake(redis, env.keys).accept({ record: record('p1') });
-      expect(await redis.zscore(env.keys.purchasesOpen, 'p1')).not.toBeNull();
+      expect(await redis.zscore(env.keys.purchasesOpen(0), 'p1')).not.toBeNull();
       await env.stores.purchases.patch('p1', { review: 'x' }); // not closing: stays open, no expiry
       expect(await env.stores.purchases.openIds()).toEqual(['p1']);
       expect(await redis.ttl(env.keys.purchase('p1'))).toBe(-1);
@@ -431,7 +443,7 @@ describe('accept-purchase-6', () => {
       request: r.request,
       payment: r.payment,
     });
-    expect(await redis.zscore(keys.purchasesOpen, 'p1')).toBe(String(Date.parse(r.createdAt)));
+    expect(await redis.zscore(keys.purchasesOpen(0), 'p1')).toBe(String(Date.parse(r.createdAt)));
     expect(await redis.get(claim.key)).toBe('p1');
     expect(await redis.ttl(claim.key)).toBeGreaterThan(0);
     expect(JSON.parse((await redis.get(keys.notification(ack.id)))!)).toEqual(ack);
@@ -459,7 +471,7 @@ describe('accept-purchase-6', () => {
       Object.keys(after)
         .filter((k) => !(k in before))
         .sort(),
-    ).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen, env.keys.purchasesByCustomer('c1')].sort());
+    ).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen(0), env.keys.purchasesByCustomer('c1')].sort());
   });
 
   it("trims the customer's index of acknowledgements past retention; retention 0 keeps them", async () => {

@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -30,7 +30,7 @@ import { apiApp } from '../http/validation.js';
 
 export interface GatewayDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   stores: Stores;
   queues: Queue[];
   verifier: TokenVerifier;
@@ -89,7 +89,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
       deps.workersAlive().catch(() => false),
     ]);
     const breaker = deps.breaker.state();
-    const ready = redis && auth && workers && breaker !== 'open';
+    // One shard's open circuit costs that shard's customers only: the gateway stays ready for the rest.
+    const ready = redis && auth && workers && !deps.breaker.allOpen();
     return c.json({ status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } }, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { TERMINAL, type PurchaseEvent, type PurchaseRecord } from '../purchase/record.js';
 import { recordOfEvent } from '../stores/purchase-store.js';
 
@@ -17,7 +17,7 @@ export class PurchaseEvents {
   private progressSubscription: Promise<unknown> | undefined;
 
   private constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly outcomes: string,
     private readonly progress: string,
   ) {
@@ -33,7 +33,7 @@ export class PurchaseEvents {
     });
   }
 
-  static async start(subscriber: Redis, outcomes: string, progress: string): Promise<PurchaseEvents> {
+  static async start(subscriber: RedisClient, outcomes: string, progress: string): Promise<PurchaseEvents> {
     const events = new PurchaseEvents(subscriber, outcomes, progress);
     await subscriber.subscribe(outcomes);
     return events;

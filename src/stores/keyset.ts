@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 /** A place in a per-customer index: the creation-time score and id of the last item a page returned. */
 export interface IndexPosition {
@@ -23,7 +23,7 @@ export type LoadMany<T> = (ids: string[]) => Promise<(T | undefined)[]>;
  * short page only at the end.
  */
 export async function pageIndex<T>(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   after: IndexPosition | undefined,
   limit: number,

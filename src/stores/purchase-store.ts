@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { defineCommands, updatePurchase } from './lua/commands.js';
 import type {
@@ -51,7 +51,7 @@ const PER_STEP = { steps: 'step:', undos: 'undo:' } as const;
 /** The saga record: the source of truth for a purchase; BullMQ is only the transport. */
 export class PurchaseStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     /** How long a finished purchase's record is kept (0 = forever); its order stays in the OMS. */
     private readonly retentionS = 0,
@@ -74,14 +74,15 @@ export class PurchaseStore {
     });
   }
 
-  /** Ids of purchases not yet terminal, oldest first, created before `before`. */
-  async openIds(before = Date.now(), limit = 100): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.purchasesOpen, 0, before, 'LIMIT', 0, limit);
+  /** Ids of purchases not yet terminal, oldest first per shard, created before `before`, on `shards` (default all). */
+  async openIds(before = Date.now(), limit = 100, shards: readonly number[] = this.keys.allShards): Promise<string[]> {
+    const each = await Promise.all(shards.map((s) => this.redis.zrangebyscore(this.keys.purchasesOpen(s), 0, before, 'LIMIT', 0, limit)));
+    return each.flat();
   }
 
   /** Drops a finished or vanished purchase from the open index. */
   async forgetOpen(id: string): Promise<void> {
-    await this.redis.zrem(this.keys.purchasesOpen, id);
+    await this.redis.zrem(this.keys.purchasesOpen(this.keys.shardOf(id)), id);
   }
 
   /** Records a forward step's success while the saga is running. */
@@ -159,7 +160,7 @@ export class PurchaseStore {
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
     const applied = await updatePurchase(this.redis, {
       record: this.keys.purchase(id),
-      openSet: this.keys.purchasesOpen,
+      openSet: this.keys.purchasesOpen(this.keys.shardOf(id)),
       guard,
       outcomeChannel: this.keys.events,
       progressChannel: this.keys.progress,
