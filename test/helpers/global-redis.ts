@@ -2,7 +2,8 @@ import type { TestProject } from 'vitest/node';
 import { startTestCluster } from './test-cluster.js';
 import { startTestRedis } from './test-redis.js';
 
-export type TestBackend = { kind: 'single'; url: string } | { kind: 'cluster'; seeds: string };
+export type TestBackend =
+  { kind: 'single'; url: string } | { kind: 'cluster'; seeds: string } | { kind: 'sentinel'; sentinels: string; name: string };
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -13,6 +13,7 @@ import { connectRedis, type RedisClient } from '../../src/redis.js';
 import { startSystem, type RunningSystem } from '../../src/system.js';
 import type { Tracing } from '../../src/telemetry.js';
 import { Customer } from './customer.js';
+import type { TestBackend } from './global-redis.js';
 
 /** A catalog with known stock for tests; integration products point at `integrationUrl`. */
 export function testCatalog(integrationUrl = 'http://127.0.0.1:9/unused'): Product[] {
@@ -58,6 +59,8 @@ export interface TestSystemOptions {
   catalog?: Product[];
   rules?: unknown[];
   redisUrl?: string;
+  /** Another Redis than the run's (a chaos test's own cluster or sentinels). */
+  backend?: TestBackend;
   tracing?: Tracing;
 }
 
@@ -80,10 +83,14 @@ export const TEST_ADMIN = { user: 'admin', password: 'admin-pw' };
 /** Runs every role in-process against a real Redis, on a key prefix of its own. */
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
   // The backend switch: the `cluster` project runs every system on a Redis Cluster (global-redis.ts).
-  const backend = opts.redisUrl ? ({ kind: 'single', url: opts.redisUrl } as const) : inject('redisBackend');
+  const backend: TestBackend = opts.backend ?? (opts.redisUrl ? { kind: 'single', url: opts.redisUrl } : inject('redisBackend'));
   const redisUrl = backend.kind === 'single' ? backend.url : '';
   const onCluster =
-    backend.kind === 'cluster' ? { REDIS_CLUSTER_NODES: backend.seeds, REDIS_SHARDS: process.env.TEST_REDIS_SHARDS ?? '4' } : {};
+    backend.kind === 'cluster'
+      ? { REDIS_CLUSTER_NODES: backend.seeds, REDIS_SHARDS: process.env.TEST_REDIS_SHARDS ?? '4' }
+      : backend.kind === 'sentinel'
+        ? { REDIS_SENTINELS: backend.sentinels, REDIS_SENTINEL_NAME: backend.name }
+        : {};
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-test-'));
   const catalogFile = path.join(dir, 'catalog.json');
   writeFileSync(catalogFile, JSON.stringify({ products: opts.catalog ?? testCatalog() }));
