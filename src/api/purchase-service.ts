@@ -97,7 +97,17 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
       ...(opts.acknowledge ? { acknowledgement: acknowledgementOf(customer.id, id, now) } : {}),
     };
     const earlier = await intake.accept(accepted);
-    if (earlier) return duplicateOf(earlier, hash);
+    if (earlier) {
+      const replay = duplicateOf(earlier, hash);
+      // The earlier request may have written the purchase and lost its job (its add failed as the
+      // master went away, or the failover lost it) before this retry: hand it off again while nothing
+      // has run. The job id is the purchase's, so an add that did arrive is not doubled.
+      if (await intake.unstarted(replay.id, STEP_NAMES[0]!)) {
+        const start = startJob(replay.id, deps.policy);
+        await deps.orchestrator(shard).add(start.name, start.data, start.opts);
+      }
+      return replay;
+    }
     try {
       const start = startJob(id, deps.policy);
       await deps.orchestrator(shard).add(start.name, start.data, start.opts);

@@ -155,8 +155,6 @@ export type AtDeadline =
   | { do: 'compensate'; blame: { step: StepName; error: PurchaseError } }
   /** Compensating but nothing moves it: run what is left of compensation again. */
   | { do: 'redrive-compensation' }
-  /** Accepted, nothing ran and its first job is gone (a job add lost in a failover): add it again. */
-  | { do: 'restart' }
   /** Ended, but outside undos were lost (`redrive`) or failed without recording it (`failed`). */
   | { do: 'repair-undos'; redrive: StepName[]; failed: StepName[] };
 
@@ -177,9 +175,6 @@ export function atDeadline(record: PurchaseRecord | undefined, jobs: JobStates, 
   }
   if (jobs.saga.some((s) => MOVING.has(s))) return { do: 'wait' };
   if (record.phase === 'compensating') return { do: 'redrive-compensation' };
-  // The record was acknowledged but its first job never arrived (Redis lost the add when its master
-  // failed over): nothing has happened yet, so the purchase starts again rather than failing.
-  if (jobs.saga[0] === 'unknown' && Object.values(record.steps).every((s) => s === 'pending')) return { do: 'restart' };
   if (record.steps[PIVOT] !== 'completed' && order === undefined) return { do: 'check-order' };
   if (passedPivot(record, Boolean(order))) return { do: 'complete' };
   const stuck = unfinishedBefore(record) ?? ROOT_STAGE.steps[0].name;

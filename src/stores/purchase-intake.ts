@@ -51,6 +51,12 @@ export class PurchaseIntake {
     return earlier ?? undefined;
   }
 
+  /** True while the purchase is accepted and its first step (`firstStep`) is still pending: its first job may never have arrived. */
+  async unstarted(id: string, firstStep: string): Promise<boolean> {
+    const [status, first] = await this.redis.hmget(this.keys.purchase(id), 'status', `step:${firstStep}`);
+    return status === 'accepted' && first === 'pending';
+  }
+
   /** Takes back an accepted purchase that could not be handed on: nothing of it stays behind. */
   async withdraw({ record, claim, acknowledgement: ack }: Intake): Promise<void> {
     const tx = this.redis

@@ -3,13 +3,13 @@ import { orderIdFor, settleJobId, stageJobId, undoJobId } from '../ids.js';
 import type { QueueName } from '../queues/contract.js';
 import { compensate } from '../saga/compensate.js';
 import type { SagaContext } from '../saga/context.js';
-import { compensationFlows, outsideUndoJobs, rootJob, startJob } from '../saga/flows.js';
-import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE, type StepName } from '../saga/saga.js';
+import { compensationFlows, outsideUndoJobs, rootJob } from '../saga/flows.js';
+import { ROOT_STAGE, SAGA, stageOf, UNDOABLE, type StepName } from '../saga/saga.js';
 import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
 import type { PurchaseRecord } from '../purchase/record.js';
 
 export type SweepAction =
-  'none' | 'forgotten' | 'start-redriven' | 'completion-retried' | 'failed-and-compensating' | 'compensation-redriven' | 'undos-repaired';
+  'none' | 'forgotten' | 'completion-retried' | 'failed-and-compensating' | 'compensation-redriven' | 'undos-repaired';
 
 const ACTION: Record<AtDeadline['do'], SweepAction> = {
   close: 'forgotten',
@@ -18,7 +18,6 @@ const ACTION: Record<AtDeadline['do'], SweepAction> = {
   complete: 'completion-retried',
   compensate: 'failed-and-compensating',
   'redrive-compensation': 'compensation-redriven',
-  restart: 'start-redriven',
   'repair-undos': 'undos-repaired',
 };
 
@@ -75,12 +74,6 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
       case 'wait':
       case 'check-order':
         break;
-      case 'restart': {
-        const start = startJob(id, ctx.stepPolicy);
-        await queues[START_STAGE.queue].add(start.name, start.data, start.opts);
-        log.warn('watchdog: accepted purchase had no job (lost in a failover?); started again');
-        break;
-      }
       case 'complete': {
         const root = rootJob(id, ctx.compensationPolicy);
         if (!(await retryIfFailed(root.queue, root.opts.jobId))) await queues[root.queue].add(root.name, root.data, root.opts);
@@ -153,7 +146,6 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
       const counts: Record<SweepAction, number> = {
         none: 0,
         forgotten: 0,
-        'start-redriven': 0,
         'completion-retried': 0,
         'failed-and-compensating': 0,
         'compensation-redriven': 0,

@@ -198,13 +198,6 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
       { do: 'close' },
     ],
     ['a job still moves it: slow, not stuck', record(3), moving, undefined, { do: 'wait' }],
-    [
-      'accepted, nothing ran and its first job is gone (lost in a failover): start it again',
-      record(0),
-      { saga: ['unknown', 'unknown', 'unknown', 'unknown'], undos: {} },
-      undefined,
-      { do: 'restart' },
-    ],
     ['nothing moves it and the order is unknown: ask for it', record(5), idle, undefined, { do: 'check-order' }],
     ['the order exists: complete it, never compensate', record(5), idle, 'ord_1', { do: 'complete' }],
     ['the pivot is recorded: complete it without asking', record(6), idle, undefined, { do: 'complete' }],
