@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** The scenario tests that also run on a Redis Cluster (the backend switch in test/helpers/global-redis.ts). */
-const ON_CLUSTER = ['test/gateway.test.ts', 'test/orchestrator.test.ts', 'test/provisioner.test.ts'];
+const ON_CLUSTER = ['test/gateway.test.ts', 'test/orchestrator.test.ts', 'test/provisioner.test.ts', 'test/sse.test.ts'];
 
 export default defineConfig({
   test: {

@@ -6,7 +6,8 @@
  * purchase, and each master's share of the commands, the keys and the CPU.
  *   BENCH_CLUSTER_REPLICAS (1): replicas per master; with one, the cluster runs as in production
  *   (WAIT for one replica before each acknowledgement) and the phase reports what WAIT costs.
- *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster.
+ *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster, their slots placed round-robin on the
+ *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../test/helpers/free-port.js';
-import { slotMasters, startTestCluster } from '../test/helpers/test-cluster.js';
+import { placeTags, slotMasters, startTestCluster } from '../test/helpers/test-cluster.js';
 import { httpClient } from './http-client.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
@@ -154,6 +155,9 @@ export async function clusterPhase() {
   );
   const single = await startRedisServer({ dir: path.join(dir, 'single'), port: await freePort(), appendfsync: 'everysec' });
   const cluster = await startTestCluster({ masters: 3, replicas: REPLICAS });
+  // The shards' slots laid out evenly over the masters (README: the shard layout), inventory with them.
+  if (process.env.BENCH_CLUSTER_PLACE !== '0')
+    await placeTags(cluster, [...Array.from({ length: Number(SHARDS) }, (_, s) => `bscale:${s}`), 'bscale:inv']);
   const singleRedis = new Redis(single.url);
   const deployments = [
     await deployment('single', { REDIS_URL: single.url }, catalogFile),

@@ -9,13 +9,14 @@ import { crc32 } from 'node:zlib';
  * stays in it:
  *   shard s  `{<prefix>:<s>}:…`   the purchase, its customer's indexes and Idempotency-Keys,
  *                                 its orders, units, notifications, provider charges, the
- *                                 shard's open index, heartbeats and all of its BullMQ queues
+ *                                 shard's open index, heartbeats, event channels and all of its BullMQ queues
  *                                 (`{<prefix>:<s>}:q:<queue>:…`).
  *   stock    `{<prefix>:inv}:…`   products, stock, quotas and reservations: one slot, so the
  *                                 all-or-nothing multi-product reservation stays one script.
  *   faults   `{<prefix>:ctl}:…`   armed fault points (FAULT_INJECTION), armed in one MULTI.
  *   untagged `<prefix>:…`         rate limits (spread over every slot), auth keys, the cursor
- *                                 secret, pub/sub channels: one key per command.
+ *                                 secret: one key per command.
+ * Each shard publishes its purchases' events on shard channels of its own tag (SPUBLISH).
  * A customer's purchases all go to the shard `shardOfCustomer` picks, and every id derived from
  * a purchase carries that shard (ids.ts), so any key can be found from an id alone.
  *
@@ -72,9 +73,15 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
     shardOfCustomer: ofCustomer,
     /** BullMQ's prefix for shard `s`'s queues. */
     queuePrefix: (s: number) => sk(s, 'q'),
-    /** Pub/sub: terminal outcomes (every gateway listens) and every change (only while someone streams). */
+    /** Pub/sub without shards: terminal outcomes (every gateway listens) and every change (only while someone streams). */
     events: k('events'),
     progress: k('progress'),
+    /**
+     * Shard `s`'s channels. Hash-tagged, they are shard channels (SPUBLISH/SSUBSCRIBE): a message
+     * stays on its slot's master and replicas instead of crossing the whole cluster's bus.
+     */
+    outcomeChannel: (s: number) => (tagged ? sk(s, 'events') : k('events')),
+    progressChannel: (s: number) => (tagged ? sk(s, 'progress') : k('progress')),
     productIds: ik('products'),
     product: (id: string) => ik('product', id),
     stock: (id: string) => ik('stock', id),

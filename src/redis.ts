@@ -63,6 +63,8 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       retryDelayOnTryAgain: 100,
       retryDelayOnMoved: 0,
       maxRedirections: request ? 10 : Math.ceil(CLUSTER_FAILOVER_WAIT_MS / 200),
+      // Shard channels (SSUBSCRIBE): one subscriber per master, resubscribed when a slot moves or fails over.
+      shardedSubscribers: purpose === 'subscriber',
       slotsRefreshTimeout: 2_000,
       slotsRefreshInterval: 5_000,
     };

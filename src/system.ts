@@ -122,7 +122,11 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
     if (config.ROLES.includes('gateway')) {
       const stores = createStores(redis, keys, config.RETENTION_S);
       const subscriber = connectRedis(redisUrl, 'subscriber');
-      const events = await PurchaseEvents.start(subscriber, keys.events, keys.progress);
+      const events = await PurchaseEvents.start(
+        subscriber,
+        keys.allShards.map((s) => keys.outcomeChannel(s)),
+        keys.allShards.map((s) => keys.progressChannel(s)),
+      );
       stops.push(() => events.close());
       const telemetry = tracing?.bullmq;
       // The queues' own connection, so the stores' transactions on `redis` do not copy BullMQ's scripts.

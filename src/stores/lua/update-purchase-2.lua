@@ -19,6 +19,8 @@
   ARGV[1] guard: '' any phase, 'x' the phase is x, '!x' the phase is not x
   ARGV[2] outcome channel (terminal events only)
   ARGV[3] progress channel (every event)
+  A channel with a hash tag (`{…}`) is a shard channel, published with SPUBLISH: on a cluster it
+  stays on the record's slot (its master and replicas) instead of crossing the cluster bus.
   ARGV[4] purchase id
   ARGV[5] close: '' stays open; N closes, keeping the record N seconds (0 = forever); '?N' closes
           the same way only if the purchase is settled
@@ -61,6 +63,7 @@ if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
 -- A terminal event carries the record, so a waiting request answers without reading it back.
 if terminal then event.record = all or redis.call('HGETALL', KEYS[1]) end
 local message = cjson.encode(event)
-redis.call('PUBLISH', ARGV[3], message)
-if terminal then redis.call('PUBLISH', ARGV[2], message) end
+local publish = string.find(ARGV[3], '{', 1, true) and 'SPUBLISH' or 'PUBLISH'
+redis.call(publish, ARGV[3], message)
+if terminal then redis.call(publish, ARGV[2], message) end
 return 1
