@@ -10,7 +10,7 @@
  *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -103,6 +103,12 @@ async function deployment(label: string, redisEnv: Record<string, string>, catal
   return {
     label,
     gateway,
+    /** CPU ms so far of the gateway and workers processes. */
+    processCpuMs: () =>
+      procs.reduce((ms, p) => {
+        const fields = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return ms + (Number(fields[11]) + Number(fields[12])) * 10;
+      }, 0),
     op: async (w: number, i: number) =>
       (
         await client.post(
@@ -176,14 +182,17 @@ export async function clusterPhase() {
       latencies: [] as number[],
       errors: 0,
       seconds: 0,
+      processCpuMs: 0,
       perNode: [] as { commands: number; cpuMs: number }[],
     }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [k, d] of deployments.entries()) {
         const before = await masterStats(nodesOf(d.label));
+        const cpuBefore = d.processCpuMs();
         const run = await closedLoop(SECONDS / ROUNDS, (w, i) => d.op(w, round * 1_000_000 + i));
         const after = await masterStats(nodesOf(d.label));
         const a = acc[k]!;
+        a.processCpuMs += d.processCpuMs() - cpuBefore;
         a.latencies.push(...run.latencies);
         a.errors += run.errors;
         a.seconds += run.seconds;
@@ -208,6 +217,8 @@ export async function clusterPhase() {
           errors: a.errors,
           commandsPerPurchase: commands / ops,
           redisCpuMsPerPurchase: a.perNode.reduce((n, s) => n + s.cpuMs, 0) / ops,
+          /** The gateway's and the workers' CPU per purchase. */
+          systemCpuMsPerPurchase: a.processCpuMs / ops,
           masters: a.perNode.map((s, n) => ({
             commandShare: s.commands / commands,
             keyShare: keys[n]! / keys.reduce((x, y) => x + y, 0),
@@ -221,7 +232,7 @@ export async function clusterPhase() {
     console.log(`scale-out: N=${N}, ${SECONDS}s each in ${ROUNDS} turns; cluster 3 masters × ${REPLICAS} replica(s), ${SHARDS} shards`);
     for (const r of results) {
       console.log(
-        `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+        `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
       );
       r.masters.forEach((m, n) =>
         console.log(

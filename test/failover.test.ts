@@ -62,7 +62,7 @@ async function buyUnderLoad(sys: TestSystem, midway: () => Promise<void>): Promi
           expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
           out.unavailable.first ??= Date.now();
           out.unavailable.last = Date.now();
-          if (attempt > 200) throw new Error(`order ${n} never accepted`);
+          if (attempt > 200) throw new Error(`order ${n} never accepted: ${JSON.stringify(res.body)}`);
           // A client honours Retry-After; the test waits less to keep the run short.
           await new Promise((r) => setTimeout(r, 250));
         }
