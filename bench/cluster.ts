@@ -161,20 +161,34 @@ export async function clusterPhase() {
   );
   const single = await startRedisServer({ dir: path.join(dir, 'single'), port: await freePort(), appendfsync: 'everysec' });
   const cluster = await startTestCluster({ masters: 3, replicas: REPLICAS });
-  // The shards' slots laid out evenly over the masters (README: the shard layout), inventory with them.
-  if (process.env.BENCH_CLUSTER_PLACE !== '0')
-    await placeTags(cluster, [...Array.from({ length: Number(SHARDS) }, (_, s) => `bscale:${s}`), 'bscale:inv']);
   const singleRedis = new Redis(single.url);
-  const deployments = [
-    await deployment('single', { REDIS_URL: single.url }, catalogFile),
-    await deployment(
-      'cluster',
-      { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_SHARDS: SHARDS, REDIS_WAIT_REPLICAS: String(REPLICAS > 0 ? 1 : 0) },
-      catalogFile,
-    ),
-  ];
-  const masterPorts = (await slotMasters(cluster.nodes[0]!.port)).map((m) => m.port);
-  const masters = masterPorts.map((port) => new Redis({ port, host: '127.0.0.1' }));
+  const deployments: Awaited<ReturnType<typeof deployment>>[] = [];
+  const masters: Redis[] = [];
+  const cleanUp = async () => {
+    for (const d of deployments) await d.close();
+    singleRedis.disconnect();
+    for (const m of masters) m.disconnect();
+    await cluster.stop();
+    await single.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // The shards' slots laid out evenly over the masters (README: the shard layout), inventory with them.
+    if (process.env.BENCH_CLUSTER_PLACE !== '0')
+      await placeTags(cluster, [...Array.from({ length: Number(SHARDS) }, (_, s) => `bscale:${s}`), 'bscale:inv']);
+    deployments.push(await deployment('single', { REDIS_URL: single.url }, catalogFile));
+    deployments.push(
+      await deployment(
+        'cluster',
+        { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_SHARDS: SHARDS, REDIS_WAIT_REPLICAS: String(REPLICAS > 0 ? 1 : 0) },
+        catalogFile,
+      ),
+    );
+    for (const m of await slotMasters(cluster.nodes[0]!.port)) masters.push(new Redis({ port: m.port, host: '127.0.0.1' }));
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
   const nodesOf = (label: string) => (label === 'single' ? [singleRedis] : masters);
   try {
     for (const d of deployments) if (WARMUP_S > 0) await closedLoop(WARMUP_S, (w, i) => d.op(w, 10_000_000 + i));
@@ -252,12 +266,7 @@ export async function clusterPhase() {
       );
     return results;
   } finally {
-    for (const d of deployments) await d.close();
-    singleRedis.disconnect();
-    for (const m of masters) m.disconnect();
-    await cluster.stop();
-    await single.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
