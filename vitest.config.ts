@@ -1,14 +1,34 @@
 import { defineConfig } from 'vitest/config';
 
+/** The scenario tests that also run on a Redis Cluster (the backend switch in test/helpers/global-redis.ts). */
+const ON_CLUSTER = [
+  'test/gateway.test.ts',
+  'test/orchestrator.test.ts',
+  'test/provisioner.test.ts',
+  'test/sse.test.ts',
+  'test/cancellation.test.ts',
+  'test/order-cancel.test.ts',
+  'test/operator.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/global-redis.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
     // Two cores: two files at a time, each with its own system on its own key prefix.
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'single', include: ['test/**/*.test.ts'], globalSetup: ['test/helpers/global-redis.ts'] },
+      },
+      {
+        extends: true,
+        // The same files, on a local 3-master + 3-replica cluster, purchases on REDIS_SHARDS=4 shards.
+        test: { name: 'cluster', include: ON_CLUSTER, globalSetup: ['test/helpers/global-redis.ts'] },
+      },
+    ],
   },
 });

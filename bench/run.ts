@@ -4,7 +4,8 @@
  *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase after BENCH_WARMUP_S (3) unmeasured,
  *   taken in BENCH_ROUNDS (3) turns with the phase it is compared with, BENCH_SOAK_S (0) soak length,
  *   BENCH_RETENTION_S (60) record retention of the system under test,
- *   BENCH_PROFILE=1 CPU profiles of every process into bench/results/profiles (see profile-summary.ts).
+ *   BENCH_PROFILE=1 CPU profiles of every process into bench/results/profiles (see profile-summary.ts),
+ *   BENCH_CLUSTER=0 skips the scale-out phase (bench/cluster.ts: one redis-server against a 3-master cluster).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { createKeys } from '../src/keys.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { httpClient } from './http-client.js';
+import { clusterPhase } from './cluster.js';
 import { census, growth, totalBytes } from './redis-census.js';
 import { ROOT_STAGE, SAGA, START_STAGE, STEPS } from '../src/saga/saga.js';
 import { freePort } from '../test/helpers/free-port.js';
@@ -465,7 +467,7 @@ async function main() {
     // The gateway and the bare route take turns, with the CPU to themselves: the workers stay up (the gateway
     // checks their heartbeat) but the queue they take purchases from is paused; they run the backlog afterwards.
     const bare = await start('bench/bare-jwt-server.ts', { PORT: String(barePort), AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json` });
-    const handOff = new Queue(START_STAGE.queue, { connection: redis, prefix: createKeys(env.KEY_PREFIX).queuePrefix });
+    const handOff = new Queue(START_STAGE.queue, { connection: redis, prefix: createKeys(env.KEY_PREFIX).queuePrefix(0) });
     await handOff.pause();
     const [accept, bareRun] = await inTurns(redis, [
       { pids: { gateway: system.pid! }, op: async (w, i) => (await post(w, 5_000_000 + i, { prefer: 'respond-async' })).status === 202 },
@@ -491,7 +493,7 @@ async function main() {
     results.push({ name: 'bare Hono route verifying the same JWT', ...bareRun!, peakRssMb: { bare: peakRssMb(bare.pid!) } });
     await stop(bare);
     // The accepted purchases finish before the soak, so they do not compete with it.
-    const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen, 180_000);
+    const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen(0), 180_000);
     console.log(
       `  accept and bare route done: ${accept!.perSecond.toFixed(0)}/s and ${bareRun!.perSecond.toFixed(0)}/s; backlog drained${backlog ? '' : ' NOT (timed out)'}`,
     );
@@ -582,10 +584,12 @@ async function main() {
           .join(', ')}`,
       );
     }
+    // Scale-out: the same sync load on one redis-server and on a 3-master cluster, in turns (bench/cluster.ts).
+    const scaleOut = process.env.BENCH_CLUSTER === '0' ? undefined : await clusterPhase();
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-    writeFileSync(path.join(root, 'bench/results/latest.json'), JSON.stringify(summary, null, 2));
+    writeFileSync(path.join(root, 'bench/results/latest.json'), JSON.stringify({ ...summary, scaleOut }, null, 2));
     console.log('written bench/results/latest.json');
-    const errors = results.reduce((n, r) => n + r.errors, 0) + (soak?.errors ?? 0);
+    const errors = results.reduce((n, r) => n + r.errors, 0) + (soak?.errors ?? 0) + (scaleOut?.reduce((n, r) => n + r.errors, 0) ?? 0);
     if (errors > 0) {
       console.error(`${errors} errors during the benchmark (target: none)`);
       process.exitCode = 1;

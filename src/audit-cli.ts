@@ -1,14 +1,14 @@
 /** npm run audit — checks the contract's invariants over a running system's Redis and prints violations. */
 import { runAudit } from './audit.js';
-import { parseConfig } from './config.js';
-import { createKeys } from './keys.js';
+import { parseConfig, redisTargetOf } from './config.js';
+import { keysFor } from './keys.js';
 import { connectRedis, waitReady } from './redis.js';
 import { createStores } from './stores/domain-stores.js';
 
 const config = parseConfig(process.env);
-const redis = connectRedis(config.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
+const redis = connectRedis(redisTargetOf(config), 'worker');
 await waitReady(redis);
-const report = await runAudit(createStores(redis, createKeys(config.KEY_PREFIX)));
+const report = await runAudit(createStores(redis, keysFor(config)));
 console.log(JSON.stringify(report.figures));
 for (const v of report.violations) console.log(`VIOLATION ${v}`);
 console.log(`${report.violations.length} violations${report.quiet ? '' : ' (purchases still in flight: in-flight checks relaxed)'}`);

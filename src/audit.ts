@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import { masters, type RedisClient } from './redis.js';
 import { notificationId, orderIdFor, purchaseOfChargeKey, refundKey } from './ids.js';
 import { isSettled, type PurchaseRecord, type PurchaseStatus } from './purchase/record.js';
 import type { Stores } from './stores/domain-stores.js';
@@ -18,23 +19,36 @@ export interface AuditReport {
   violations: string[];
 }
 
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+/** Every key matching `pattern` on every master: a Cluster's SCAN would see one node only. */
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
   const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
+  for (const node of masters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+  }
   return keys;
 }
 
-async function values<T>(redis: Redis, keys: string[]): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < keys.length; i += 500) {
-    const raw = await redis.mget(keys.slice(i, i + 500));
-    for (const r of raw) if (r) out.push(JSON.parse(r) as T);
+/** The hash tag of a key (the slot it hashes by), or the key itself. */
+const tagOf = (key: string) => /^[^{]*\{([^}]+)\}/.exec(key)?.[1] ?? key;
+
+async function values<T>(redis: RedisClient, keys: string[]): Promise<T[]> {
+  // MGET only within one slot: group by hash tag.
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const tag = redis instanceof Cluster ? tagOf(key) : '';
+    groups.set(tag, [...(groups.get(tag) ?? []), key]);
   }
+  const out: T[] = [];
+  for (const group of groups.values())
+    for (let i = 0; i < group.length; i += 500) {
+      const raw = await redis.mget(group.slice(i, i + 500));
+      for (const r of raw) if (r) out.push(JSON.parse(r) as T);
+    }
   return out;
 }
 

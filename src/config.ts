@@ -7,6 +7,34 @@ const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v
 const port = z.coerce.number().int().min(0).max(65535);
 const ms = z.coerce.number().int().min(0);
 const optionalUrl = z.url().optional();
+/** `host:port,host:port`: seed nodes of a cluster, or the sentinels. */
+const hostPorts = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port[,host:port…]')).min(1))
+  .transform((list) =>
+    list.map((h) => {
+      const i = h.lastIndexOf(':');
+      return { host: h.slice(0, i), port: Number(h.slice(i + 1)) };
+    }),
+  )
+  .optional();
+/** `0-3,7`: a set of shard numbers. */
+const shardList = z
+  .string()
+  .regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'expected shard numbers such as 0-7 or 0,3,5-6')
+  .transform((s) =>
+    s.split(',').flatMap((part) => {
+      const [a, b = a] = part.split('-').map(Number) as [number, number?];
+      return Array.from({ length: Math.max(0, b! - a + 1) }, (_, i) => a + i);
+    }),
+  )
+  .optional();
 
 export const BUNDLED_CATALOG = fileURLToPath(new URL('./catalog/sample-catalog.json', import.meta.url));
 
@@ -27,9 +55,26 @@ const schema = z.object({
     ])
     .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
   REDIS_URL: optionalUrl,
+  /** Seed nodes of a Redis Cluster; wins over REDIS_URL (contract §1). */
+  REDIS_CLUSTER_NODES: hostPorts,
+  /** Sentinels watching REDIS_SENTINEL_NAME; wins over REDIS_URL (contract §1). */
+  REDIS_SENTINELS: hostPorts,
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  /**
+   * Logical shards (hash tags) purchases are spread over; fixed for the life of the data.
+   * Default 16 on a cluster, 1 otherwise (today's key layout, untagged).
+   */
+  REDIS_SHARDS: z.coerce.number().int().min(1).max(256).optional(),
+  /** The shards this workers process serves (default all), e.g. `0-7`. */
+  WORKER_SHARDS: shardList,
+  /** Before acknowledging a purchase, wait for this many replicas of its master to have it (0 = don't). */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
+  /** …for at most this long; past it the purchase is acknowledged anyway and counted. */
+  REDIS_WAIT_TIMEOUT_MS: ms.default(100),
+  // No braces: the shards put their own hash tag around the prefix (README: the shard layout).
   KEY_PREFIX: z
     .string()
-    .regex(/^[\w{}.-]+$/)
+    .regex(/^[\w.-]+$/, 'letters, digits, _ . - only (no hash tag: the shards add their own)')
     .default('ps'),
   DATA_DIR: z.string().default('.data'),
   AUTH_JWKS_URL: optionalUrl,
@@ -81,7 +126,26 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: ms.default(10_000),
 });
 
-export type Config = Readonly<z.infer<typeof schema>>;
+const checked = schema
+  .refine((c) => !c.REDIS_SENTINELS || c.REDIS_SENTINEL_NAME, {
+    path: ['REDIS_SENTINEL_NAME'],
+    message: 'required with REDIS_SENTINELS (the master group the sentinels watch)',
+  })
+  .refine((c) => !(c.REDIS_SENTINELS && c.REDIS_CLUSTER_NODES), {
+    path: ['REDIS_SENTINELS'],
+    message: 'set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both',
+  })
+  .transform((c) => ({
+    ...c,
+    REDIS_SHARDS: c.REDIS_SHARDS ?? (c.REDIS_CLUSTER_NODES ? 16 : 1),
+    REDIS_WAIT_REPLICAS: c.REDIS_WAIT_REPLICAS ?? (c.REDIS_CLUSTER_NODES || c.REDIS_SENTINELS ? 1 : 0),
+  }))
+  .refine((c) => (c.WORKER_SHARDS ?? []).every((s) => s < c.REDIS_SHARDS), {
+    path: ['WORKER_SHARDS'],
+    message: 'names a shard ≥ REDIS_SHARDS',
+  });
+
+export type Config = Readonly<z.infer<typeof checked>>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -91,7 +155,7 @@ export class ConfigError extends Error {
 export function parseConfig(env: Record<string, string | undefined>): Config {
   // An empty variable (as .env files and compose leave them) means "use the default".
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(given);
+  const result = checked.safeParse(given);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
@@ -102,3 +166,15 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 export function jwksUrl(config: Config, authPort = config.AUTH_PORT): string {
   return config.AUTH_JWKS_URL ?? `http://127.0.0.1:${authPort}/.well-known/jwks.json`;
 }
+
+/** The Redis the system runs on: a cluster or sentinels when set (contract §1), else REDIS_URL. */
+export function redisTargetOf(config: Config, fallbackUrl = 'redis://127.0.0.1:6379'): RedisTarget {
+  if (config.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: config.REDIS_CLUSTER_NODES };
+  if (config.REDIS_SENTINELS) return { kind: 'sentinel', sentinels: config.REDIS_SENTINELS, name: config.REDIS_SENTINEL_NAME! };
+  return { kind: 'single', url: config.REDIS_URL ?? fallbackUrl };
+}
+
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[] }
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string };

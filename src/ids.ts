@@ -7,7 +7,12 @@ import { randomUUID } from 'node:crypto';
  * BullMQ rejects `:` in custom job ids, hence the dashes.
  */
 
-export const newPurchaseId = () => `pur_${randomUUID().replaceAll('-', '')}`;
+/**
+ * `pur_` + the purchase's shard as two hex digits + 30 random hex digits (120 bits). Every id
+ * below is derived from it and keeps those two digits right after its `xxx_` type, so the
+ * watchdog, the audit and an operator find any key from an id alone (keys.ts: shardInId).
+ */
+export const newPurchaseId = (shard = 0) => `pur_${shard.toString(16).padStart(2, '0')}${randomUUID().replaceAll('-', '').slice(2)}`;
 
 /** A stage's job: `${purchaseId}-${stage}`. */
 export const stageJobId = (purchaseId: string, stage: string) => `${purchaseId}-${stage}`;

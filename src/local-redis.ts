@@ -34,6 +34,8 @@ export async function startRedisServer(opts: {
   port: number;
   appendfsync?: 'always' | 'everysec' | 'no';
   stdio?: 'ignore' | 'inherit';
+  /** More redis-server arguments (cluster mode, replicaof…). */
+  args?: string[];
 }): Promise<LocalRedis & { child: ChildProcess }> {
   mkdirSync(opts.dir, { recursive: true });
   const child = spawn(
@@ -55,6 +57,7 @@ export async function startRedisServer(opts: {
       'noeviction',
       '--daemonize',
       'no',
+      ...(opts.args ?? []),
     ],
     { stdio: opts.stdio ?? 'ignore' },
   );

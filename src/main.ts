@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError, parseConfig } from './config.js';
+import { ConfigError, parseConfig, redisTargetOf } from './config.js';
 import { portOpen, redisServerInstalled, startRedisServer, type LocalRedis } from './local-redis.js';
 import { createLogger } from './logger.js';
 import { startSystem } from './system.js';
@@ -31,14 +31,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.LOG_LEVEL);
-  const redis = await resolveRedis(config.REDIS_URL, config.DATA_DIR);
+  // A cluster or sentinels (contract §1) are used as given; otherwise REDIS_URL or a local server.
+  const target = redisTargetOf(config);
+  const redis = target.kind === 'single' ? await resolveRedis(config.REDIS_URL, config.DATA_DIR) : { url: '', local: undefined };
   if (redis.local) log.info({ url: redis.url, dir: path.join(config.DATA_DIR, 'redis') }, 'started a local redis-server (AOF on)');
 
   const tracing = await startTracing(process.env);
   if (tracing) log.info('OpenTelemetry tracing on');
   let system;
   try {
-    system = await startSystem(config, redis.url, log, tracing);
+    system = await startSystem(config, target.kind === 'single' ? redis.url : target, log, tracing);
   } catch (err) {
     console.error(`start-up failed: ${(err as Error).message}`);
     await redis.local?.stop();

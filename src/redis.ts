@@ -1,31 +1,101 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from './config.js';
 
 export type RedisPurpose = 'request' | 'worker' | 'subscriber';
 
+/** A connection to any of the engines: one redis-server, a Redis Cluster or a Sentinel-watched master. */
+export type RedisClient = Redis | Cluster;
+
+export type { RedisTarget };
+
 /**
- * Request-path connections fail fast (no offline queue, one retry) so a Redis
- * outage turns into a quick 503 instead of a hung request; worker connections
- * wait for Redis to come back, as BullMQ requires (maxRetriesPerRequest: null).
+ * How long a Cluster keeps commands waiting while a master fails over. It must outlast the
+ * cluster's failover: cluster-node-timeout (15 s by default, 2 s in the tests) plus the
+ * replica's election, or a worker command fails during every failover.
  */
-export function connectRedis(url: string, purpose: RedisPurpose): Redis {
+export const CLUSTER_FAILOVER_WAIT_MS = 30_000;
+
+function nodeOptions(purpose: RedisPurpose): RedisOptions {
   const base: RedisOptions = {
     connectionName: `purchase-${purpose}`,
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(times * 100, 2_000),
     lazyConnect: false,
   };
-  const options: RedisOptions =
-    purpose === 'request'
-      ? { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 }
-      : { ...base, maxRetriesPerRequest: null, enableOfflineQueue: true };
-  const redis = new Redis(url, options);
+  return purpose === 'request'
+    ? { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 }
+    : { ...base, maxRetriesPerRequest: null, enableOfflineQueue: true };
+}
+
+/**
+ * The one connection factory. Request-path connections fail fast (no offline queue, one
+ * retry) so a Redis outage turns into a quick 503 instead of a hung request; worker
+ * connections wait for Redis to come back, as BullMQ requires (maxRetriesPerRequest: null).
+ *
+ * On a Cluster the same split holds one level up: a request connection queues a command for
+ * at most `retryDelayOnFailover` × `maxRedirections` (about 2 s) while a slot has no master
+ * — then the request answers 503 — and a worker connection keeps retrying for
+ * CLUSTER_FAILOVER_WAIT_MS. The offline queue stays on for both: ioredis needs it to hold
+ * commands while it refreshes the slot map after a MOVED, and the request connection's
+ * commandTimeout bounds it. Replicas are never read (`scaleReads: 'master'`): a purchase's
+ * read must see the write just made.
+ */
+export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose): RedisClient {
+  const t: RedisTarget = typeof target === 'string' ? { kind: 'single', url: target } : target;
+  const node = nodeOptions(purpose);
+  let redis: RedisClient;
+  if (t.kind === 'cluster') {
+    const request = purpose === 'request';
+    const options: ClusterOptions = {
+      redisOptions: {
+        connectionName: node.connectionName,
+        connectTimeout: node.connectTimeout,
+        maxRetriesPerRequest: node.maxRetriesPerRequest,
+        ...(request ? { commandTimeout: node.commandTimeout } : {}),
+      },
+      scaleReads: 'master',
+      enableOfflineQueue: true,
+      enableReadyCheck: true,
+      // A node that vanished is retried until the cluster has promoted its replica.
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+      retryDelayOnTryAgain: 100,
+      retryDelayOnMoved: 0,
+      maxRedirections: request ? 10 : Math.ceil(CLUSTER_FAILOVER_WAIT_MS / 200),
+      // Shard channels (SSUBSCRIBE): one subscriber per master, resubscribed when a slot moves or fails over.
+      shardedSubscribers: purpose === 'subscriber',
+      slotsRefreshTimeout: 2_000,
+      slotsRefreshInterval: 5_000,
+    };
+    redis = new Cluster(t.nodes, options);
+  } else if (t.kind === 'sentinel') {
+    redis = new Redis({
+      ...node,
+      sentinels: t.sentinels,
+      name: t.name,
+      role: 'master',
+      // Sentinel announces +switch-master at once: reconnect then, not at the next failed command.
+      failoverDetector: true,
+      sentinelRetryStrategy: (times) => Math.min(times * 100, 2_000),
+      // A demoted master answers READONLY until ioredis notices: reconnect (to the new master) and resend.
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    });
+  } else {
+    redis = new Redis(t.url, node);
+  }
   // ioredis emits 'error' on every failed reconnect; callers see failures through commands.
   redis.on('error', () => {});
   return redis;
 }
 
+/** Every master: one for a single server or Sentinel, each master node of a Cluster (for SCAN, INFO, CONFIG). */
+export function masters(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
 /** Resolves when the connection is ready or rejects after `timeoutMs`. */
-export async function waitReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+export async function waitReady(redis: RedisClient, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -44,13 +114,28 @@ export async function waitReady(redis: Redis, timeoutMs = 5_000): Promise<void> 
   });
 }
 
-/** The contract requires noeviction: an evicted job or record would lose a purchase. */
-export async function assertNoEviction(redis: Redis): Promise<void> {
-  const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
-  const policy = reply[1];
-  if (policy !== 'noeviction') {
-    throw new Error(`Redis maxmemory-policy is "${policy}"; it must be "noeviction" (CONFIG SET maxmemory-policy noeviction)`);
+/** The contract requires noeviction, on every master: an evicted job or record would lose a purchase. */
+export async function assertNoEviction(redis: RedisClient): Promise<void> {
+  for (const node of masters(redis)) {
+    const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    if (policy !== 'noeviction') {
+      throw new Error(`Redis maxmemory-policy is "${policy}"; it must be "noeviction" (CONFIG SET maxmemory-policy noeviction)`);
+    }
   }
+}
+
+/**
+ * WAIT on the master that owns `key`: resolves with how many replicas acknowledged every write
+ * this connection made so far, after at most `timeoutMs`. On a Cluster WAIT has no key, so it
+ * rides in a pipeline behind a keyed command, which sends both to the key's master on the
+ * connection the writes went through.
+ */
+export async function waitReplicas(redis: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
+  const replies = await redis.pipeline().exists(key).call('WAIT', String(replicas), String(timeoutMs)).exec();
+  const [err, n] = replies?.[1] ?? [new Error('WAIT: no reply'), 0];
+  if (err) throw err;
+  return Number(n);
 }
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH']);
@@ -62,6 +147,8 @@ export function isRedisUnavailable(err: unknown): boolean {
   return (
     err.name === 'MaxRetriesPerRequestError' ||
     (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
-    /enableOfflineQueue|Connection is closed|Command timed out|Stream isn't writeable/.test(err.message)
+    /enableOfflineQueue|Connection is closed|Command timed out|Stream isn't writeable|CLUSTERDOWN|TRYAGAIN|Failed to refresh slots|Too many Cluster redirections|READONLY/.test(
+      err.message,
+    )
   );
 }

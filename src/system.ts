@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Queue } from 'bullmq';
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { TestPaymentProvider } from './adapters/payment-provider.js';
 import { createApp } from './api/app.js';
@@ -17,12 +16,12 @@ import { KeyRing } from './auth/key-ring.js';
 import { readCatalogFile } from './catalog/catalog-file.js';
 import { jwksUrl, type Config } from './config.js';
 import { loadRules } from './purchase/rules.js';
-import { createKeys } from './keys.js';
+import { keysFor } from './keys.js';
 import type { Logger } from './logger.js';
 import type { Tracing } from './telemetry.js';
 import { HEARTBEAT_TTL_MS, startWorkers } from './workers/workers.js';
 import { QUEUES } from './queues/contract.js';
-import { assertNoEviction, connectRedis, waitReady } from './redis.js';
+import { assertNoEviction, connectRedis, waitReady, waitReplicas, type RedisClient, type RedisTarget } from './redis.js';
 import { createStores } from './stores/domain-stores.js';
 import { IdempotencyStore } from './stores/idempotency-store.js';
 import { PurchaseIntake } from './stores/purchase-intake.js';
@@ -56,11 +55,11 @@ function closeServer(server: ServerType): Promise<void> {
   });
 }
 
-/** Starts the roles named in config.ROLES against `redisUrl`. */
-export async function startSystem(config: Config, redisUrl: string, log: Logger, tracing?: Tracing): Promise<RunningSystem> {
-  const keys = createKeys(config.KEY_PREFIX);
+/** Starts the roles named in config.ROLES against `redisUrl` (a URL, a cluster or sentinels: redisTargetOf). */
+export async function startSystem(config: Config, redisUrl: RedisTarget | string, log: Logger, tracing?: Tracing): Promise<RunningSystem> {
+  const keys = keysFor(config);
   const stops: (() => Promise<unknown>)[] = [];
-  const redis: Redis = connectRedis(redisUrl, 'request');
+  const redis: RedisClient = connectRedis(redisUrl, 'request');
   stops.push(() => redis.quit().catch(() => redis.disconnect()));
   const system: RunningSystem = {
     async stop() {
@@ -122,40 +121,73 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
 
     if (config.ROLES.includes('gateway')) {
       const stores = createStores(redis, keys, config.RETENTION_S);
-      const prefix = keys.queuePrefix;
       const subscriber = connectRedis(redisUrl, 'subscriber');
-      const events = await PurchaseEvents.start(subscriber, keys.events, keys.progress);
+      const events = await PurchaseEvents.start(
+        subscriber,
+        keys.allShards.map((s) => keys.outcomeChannel(s)),
+        keys.allShards.map((s) => keys.progressChannel(s)),
+      );
       stops.push(() => events.close());
       const telemetry = tracing?.bullmq;
       // The queues' own connection, so the stores' transactions on `redis` do not copy BullMQ's scripts.
       const queueRedis = connectRedis(redisUrl, 'request');
       stops.push(() => queueRedis.quit().catch(() => queueRedis.disconnect()));
-      const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: queueRedis, prefix, telemetry }));
+      // Every shard's queues: a purchase is handed to its customer's shard.
+      const byShard = keys.allShards.map((shard) =>
+        Object.values(QUEUES).map((name) => new Queue(name, { connection: queueRedis, prefix: keys.queuePrefix(shard), telemetry })),
+      );
+      const queues = byShard.flat();
       // Connection errors surface through the calls that fail; keep them out of stderr.
       const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
       for (const q of queues) q.on('error', quiet);
       stops.push(async () => Promise.all(queues.map((q) => q.close())));
-      const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.find((q) => q.name === QUEUES.notifications) : undefined;
+      const queueOf = (shard: number, name: string) => byShard[shard]!.find((q) => q.name === name)!;
       const metrics = createGatewayMetrics(() => stores.purchases.inReviewCount());
       const shutdown = new AbortController();
-      const breaker = createOrchestratorBreaker({ threshold: config.BREAKER_THRESHOLD, halfOpenMs: config.BREAKER_HALF_OPEN_MS, metrics });
+      const breaker = createOrchestratorBreaker({
+        threshold: config.BREAKER_THRESHOLD,
+        halfOpenMs: config.BREAKER_HALF_OPEN_MS,
+        metrics,
+        shards: keys.shards,
+      });
 
       // Cached for a second: the liveness check must not cost a round trip per request.
-      let alive = { at: 0, value: false };
-      const workersAlive = async () => {
-        if (Date.now() - alive.at < 1_000) return alive.value;
-        const count = await redis.zcount(keys.workerHeartbeats, Date.now() - HEARTBEAT_TTL_MS, '+inf');
-        alive = { at: Date.now(), value: count > 0 };
-        return alive.value;
+      const alive = keys.allShards.map(() => ({ at: 0, value: false }));
+      const workersAlive = async (shard: number) => {
+        const cached = alive[shard]!;
+        if (Date.now() - cached.at < 1_000) return cached.value;
+        const count = await redis.zcount(keys.workerHeartbeats(shard), Date.now() - HEARTBEAT_TTL_MS, '+inf');
+        alive[shard] = { at: Date.now(), value: count > 0 };
+        return count > 0;
       };
+      const everyShardServed = async () => (await Promise.all(keys.allShards.map(workersAlive))).every(Boolean);
+      const waitFor = config.REDIS_WAIT_REPLICAS;
+      const replicated =
+        waitFor > 0
+          ? async (_shard: number, purchaseId: string) => {
+              const started = performance.now();
+              // On the queue connection, after the job's add: WAIT covers every write this connection made, and
+              // the record was written before it.
+              const acked = await waitReplicas(queueRedis, keys.purchase(purchaseId), waitFor, config.REDIS_WAIT_TIMEOUT_MS).catch(
+                () => -1,
+              );
+              metrics.replicationWait.observe((performance.now() - started) / 1000);
+              if (acked < waitFor) {
+                metrics.unreplicatedAcks.inc();
+                log.warn({ purchaseId, replicas: acked, wanted: waitFor }, 'purchase acknowledged before its replicas had it');
+              }
+            }
+          : undefined;
       const service = createPurchaseService({
         intake: new PurchaseIntake(redis, keys, config.RETENTION_S),
         idempotency: new IdempotencyStore(redis, keys),
-        webhookQueue,
-        orchestrator: queues.find((q) => q.name === QUEUES.orchestrator)!,
+        webhookQueue: config.NOTIFY_WEBHOOK_URL ? (shard) => queueOf(shard, QUEUES.notifications) : undefined,
+        orchestrator: (shard) => queueOf(shard, QUEUES.orchestrator),
+        shardOf: keys.shardOfCustomer,
         breaker,
         policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
         workersAlive,
+        replicated,
       });
       const verifier = createTokenVerifier({
         jwksUrl: jwksUrl(config, system.authUrl ? Number(new URL(system.authUrl).port) : config.AUTH_PORT),
@@ -176,7 +208,7 @@ export async function startSystem(config: Config, redisUrl: string, log: Logger,
         lists: new Lists(await sharedSecret(redis, keys.cursorSecret)),
         metrics,
         log,
-        workersAlive,
+        workersAlive: everyShardServed,
         tracing,
         shutdown: shutdown.signal,
         otherMetrics: workerRegistry ? [workerRegistry] : [],

@@ -102,7 +102,7 @@ describe('gateway: a hand-off that fails half-way', () => {
     const customer = await sys.customer();
     const recordsBefore = await purchaseRecords(sys);
     // The purchase is written, then adding its job fails: BullMQ cannot count jobs on a counter that is not a number.
-    const counter = `${sys.stores.keys.queuePrefix}:${START_STAGE.queue}:id`;
+    const counter = `${sys.stores.keys.queuePrefix(sys.stores.keys.shardOfCustomer(customer.id))}:${START_STAGE.queue}:id`;
     const saved = await sys.redis.get(counter);
     await sys.redis.set(counter, 'not-a-number');
     let failed;

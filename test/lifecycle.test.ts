@@ -68,7 +68,7 @@ describe('process lifecycle', () => {
     });
     // Signal once the purchase is accepted and running.
     const probe = new Redis(redis.url);
-    await vi.waitFor(async () => expect(await probe.zcard(createKeys('life').purchasesOpen)).toBeGreaterThan(0), {
+    await vi.waitFor(async () => expect(await probe.zcard(createKeys('life').purchasesOpen(0))).toBeGreaterThan(0), {
       timeout: 10_000,
       interval: 5,
     });

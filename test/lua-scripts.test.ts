@@ -360,7 +360,7 @@ function acknowledgement(purchaseId: string, customerId = 'c1'): NonNullable<Int
   };
 }
 
-describe('update-purchase-2', () => {
+describe('update-purchase-3', () => {
   it('returns -1 for a missing record and creates nothing', async () => {
     const env = await fresh();
     const { keys } = env;
@@ -369,7 +369,8 @@ describe('update-purchase-2', () => {
     expect(
       await redis.updatePurchase(
         keys.purchase('nope'),
-        keys.purchasesOpen,
+        keys.purchasesOpen(0),
+        keys.purchasesInReview(0),
         '',
         keys.events,
         keys.progress,
@@ -389,7 +390,20 @@ describe('update-purchase-2', () => {
     const { keys } = env;
     await new PurchaseIntake(redis, keys).accept({ record: record('p1') });
     const call = (guard: string, value: string) =>
-      redis.updatePurchase(keys.purchase('p1'), keys.purchasesOpen, guard, keys.events, keys.progress, 'p1', '', '', '', 'review', value);
+      redis.updatePurchase(
+        keys.purchase('p1'),
+        keys.purchasesOpen(0),
+        keys.purchasesInReview(0),
+        guard,
+        keys.events,
+        keys.progress,
+        'p1',
+        '',
+        '',
+        '',
+        'review',
+        value,
+      );
     expect(await call('compensating', 'a')).toBe(0);
     expect(await call('!running', 'b')).toBe(0);
     expect(await redis.hget(keys.purchase('p1'), 'review')).toBeNull();
@@ -410,7 +424,20 @@ describe('update-purchase-2', () => {
     const { keys } = env;
     await new PurchaseIntake(redis, keys).accept({ record: record('p1') });
     const call = () =>
-      redis.updatePurchase(keys.purchase('p1'), keys.purchasesOpen, 'running', keys.events, keys.progress, 'p1', '', '', '', 'review', 'x');
+      redis.updatePurchase(
+        keys.purchase('p1'),
+        keys.purchasesOpen(0),
+        keys.purchasesInReview(0),
+        'running',
+        keys.events,
+        keys.progress,
+        'p1',
+        '',
+        '',
+        '',
+        'review',
+        'x',
+      );
     expect(await call()).toBe(1);
     expect(await env.stores.purchases.requestCancel('p1', 'order_placement')).toBe('requested');
     expect(await call()).toBe(2);
@@ -421,7 +448,7 @@ describe('update-purchase-2', () => {
     for (const retentionS of [60, 0]) {
       const env = await fresh(retentionS);
       await new PurchaseIntake(redis, env.keys).accept({ record: record('p1') });
-      expect(await redis.zscore(env.keys.purchasesOpen, 'p1')).not.toBeNull();
+      expect(await redis.zscore(env.keys.purchasesOpen(0), 'p1')).not.toBeNull();
       await env.stores.purchases.patch('p1', { review: 'x' }); // not closing: stays open, no expiry
       expect(await env.stores.purchases.openIds()).toEqual(['p1']);
       expect(await redis.ttl(env.keys.purchase('p1'))).toBe(-1);
@@ -541,7 +568,7 @@ describe('cancel-or-pivot-2', () => {
     expect((await purchases.openIds()).sort()).toEqual(['p1', 'p2']);
     expect(await purchases.requestOrderCancel('p1', ['payment'])).toBe('already-requested');
     expect(await purchases.requestOrderCancel('nope', ['payment'])).toBe('missing');
-    // update-purchase-2's conditional close waits for the order cancel to end too, not only the undos.
+    // update-purchase-3's conditional close waits for the order cancel to end too, not only the undos.
     await purchases.recordUndo('p1', 'payment', { status: 'done', attempts: 1, at: 'y' });
     expect((await purchases.openIds()).sort()).toEqual(['p1', 'p2']);
     await purchases.orderCanceled('p1');
@@ -565,7 +592,7 @@ describe('accept-purchase-6', () => {
       request: r.request,
       payment: r.payment,
     });
-    expect(await redis.zscore(keys.purchasesOpen, 'p1')).toBe(String(Date.parse(r.createdAt)));
+    expect(await redis.zscore(keys.purchasesOpen(0), 'p1')).toBe(String(Date.parse(r.createdAt)));
     expect(await redis.get(claim.key)).toBe('p1');
     expect(await redis.ttl(claim.key)).toBeGreaterThan(0);
     expect(JSON.parse((await redis.get(keys.notification(ack.id)))!)).toEqual(ack);
@@ -593,7 +620,7 @@ describe('accept-purchase-6', () => {
       Object.keys(after)
         .filter((k) => !(k in before))
         .sort(),
-    ).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen, env.keys.purchasesByCustomer('c1')].sort());
+    ).toEqual([env.keys.purchase('p1'), env.keys.purchasesOpen(0), env.keys.purchasesByCustomer('c1')].sort());
   });
 
   it("trims the customer's index of acknowledgements past retention; retention 0 keeps them", async () => {

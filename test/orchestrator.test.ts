@@ -105,7 +105,10 @@ describe('Feature: Purchase Orchestrator', () => {
   /** The operator's view (Bull Board) of the job a step ran in: how many attempts it took. */
   const attemptsOf = async (purchaseId: string, step: StepName): Promise<number> => {
     const stage = stageOf(stepNamed(step)!);
-    const res = await sys.admin('GET', `/admin/queues/api/queues/${stage.queue}/${stageJobId(purchaseId, stage.name)}`);
+    // With several shards the board names a queue `<shard>:<queue>` (the shard is in the purchase id).
+    const { keys } = sys.stores;
+    const board = keys.shards > 1 ? `${keys.shardOf(purchaseId)}:${stage.queue}` : stage.queue;
+    const res = await sys.admin('GET', `/admin/queues/api/queues/${board}/${stageJobId(purchaseId, stage.name)}`);
     expect(res.status).toBe(200);
     return ((await res.json()) as { job: { attempts: number } }).job.attempts;
   };

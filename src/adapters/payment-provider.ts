@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 
 export interface ChargeRequest {
@@ -38,7 +38,7 @@ export class ProviderUnavailableError extends Error {
  */
 export class TestPaymentProvider implements PaymentProvider {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -25,13 +25,12 @@ import { productRoutes } from './routes/products.js';
 import { provisionedRoutes } from './routes/provisioned.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { MAX_BODY_BYTES } from './schemas.js';
-import { QUEUES } from '../queues/contract.js';
 import { limitBody } from './middleware/body-limit.js';
 import { apiApp } from '../http/validation.js';
 
 export interface GatewayDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   stores: Stores;
   queues: Queue[];
   verifier: TokenVerifier;
@@ -90,7 +89,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
       deps.workersAlive().catch(() => false),
     ]);
     const breaker = deps.breaker.state();
-    const ready = redis && auth && workers && breaker !== 'open';
+    // One shard's open circuit costs that shard's customers only: the gateway stays ready for the rest.
+    const ready = redis && auth && workers && !deps.breaker.allOpen();
     return c.json({ status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } }, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => {
@@ -158,7 +158,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
       stores: deps.stores,
       lists,
       events: deps.events,
-      orchestrator: deps.queues.find((q) => q.name === QUEUES.orchestrator)!,
+      queues: deps.queues,
       policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
       syncTimeoutMs: config.SYNC_TIMEOUT_MS,
       cancelWindowS: config.ORDER_CANCEL_WINDOW_S,

@@ -10,28 +10,60 @@ export const BREAKER_STATE_NAMES: Record<CircuitState, string> = {
 };
 
 export interface OrchestratorBreaker {
-  /** Runs the hand-off; when the circuit is open, fails at once with service_unavailable. */
-  execute<T>(fn: () => Promise<T>): Promise<T>;
+  /** Runs the hand-off to `shard`; when its circuit is open, fails at once with service_unavailable. */
+  execute<T>(fn: () => Promise<T>, shard?: number): Promise<T>;
+  /** The worst state over the shards: 'open' as soon as one shard's circuit is. */
   state(): string;
+  /** True while every shard's circuit is open: nothing can be handed off at all. */
+  allOpen(): boolean;
 }
 
+const SEVERITY: Record<CircuitState, number> = {
+  [CircuitState.Closed]: 0,
+  [CircuitState.HalfOpen]: 1,
+  [CircuitState.Open]: 2,
+  [CircuitState.Isolated]: 3,
+};
+
 /**
- * Opens after `threshold` consecutive hand-off failures, answers 503 without
- * touching Redis while open, and lets one probe through after `halfOpenMs`.
+ * Opens after `threshold` consecutive hand-off failures to a shard, answers 503 without
+ * touching Redis while open, and lets one probe through after `halfOpenMs`; each shard has
+ * its own circuit.
  * Business errors (AppError below 500) are not failures of the orchestrator.
  */
-export function createOrchestratorBreaker(opts: { threshold: number; halfOpenMs: number; metrics: GatewayMetrics }): OrchestratorBreaker {
-  const policy: CircuitBreakerPolicy = circuitBreaker(
-    handleWhen((err) => !(err instanceof AppError && err.status < 500)),
-    { halfOpenAfter: opts.halfOpenMs, breaker: new ConsecutiveBreaker(opts.threshold) },
+export function createOrchestratorBreaker(opts: {
+  threshold: number;
+  halfOpenMs: number;
+  metrics: GatewayMetrics;
+  /** One circuit per shard, so a shard whose master is failing over costs that shard's traffic only. */
+  shards?: number;
+}): OrchestratorBreaker {
+  const policies: CircuitBreakerPolicy[] = Array.from({ length: opts.shards ?? 1 }, () =>
+    circuitBreaker(
+      handleWhen((err) => !(err instanceof AppError && err.status < 500)),
+      {
+        halfOpenAfter: opts.halfOpenMs,
+        breaker: new ConsecutiveBreaker(opts.threshold),
+      },
+    ),
   );
-  const gauge = (s: CircuitState) => opts.metrics.breakerState.set(s === CircuitState.Open ? 1 : s === CircuitState.HalfOpen ? 2 : 0);
-  gauge(policy.state);
-  policy.onStateChange(gauge);
+  const worst = () => policies.reduce((w, p) => (SEVERITY[p.state] > SEVERITY[w] ? p.state : w), CircuitState.Closed);
+  const gauge = () => {
+    const s = worst();
+    opts.metrics.breakerState.set(s === CircuitState.Open ? 1 : s === CircuitState.HalfOpen ? 2 : 0);
+    policies.forEach((p, shard) =>
+      opts.metrics.shardBreakerState.set(
+        { shard: String(shard) },
+        p.state === CircuitState.Open ? 1 : p.state === CircuitState.HalfOpen ? 2 : 0,
+      ),
+    );
+  };
+  gauge();
+  for (const p of policies) p.onStateChange(gauge);
   return {
-    async execute(fn) {
+    async execute(fn, shard = 0) {
       try {
-        return await policy.execute(fn);
+        return await policies[shard]!.execute(fn);
       } catch (err) {
         if (err instanceof BrokenCircuitError) {
           throw new AppError(
@@ -44,6 +76,7 @@ export function createOrchestratorBreaker(opts: { threshold: number; halfOpenMs:
         throw err;
       }
     },
-    state: () => BREAKER_STATE_NAMES[policy.state],
+    state: () => BREAKER_STATE_NAMES[worst()],
+    allOpen: () => policies.every((p) => p.state === CircuitState.Open),
   };
 }

@@ -3,6 +3,8 @@ import { reviewStatus, type PurchaseRecord, type ReviewResolution } from '../pur
 import { purchaseJobs } from '../saga/flows.js';
 import { STEP_NAMES } from '../saga/saga.js';
 import { purchaseView } from './views.js';
+import type { Keys } from '../keys.js';
+import { boardName, shardQueue } from '../queues/shard-queues.js';
 
 /** A purchase's job as Bull Board knows it, with a link there. */
 export interface JobView {
@@ -22,11 +24,10 @@ export interface JobView {
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
 
 /** The BullMQ state of every job a purchase may run as; jobs that never existed (or were trimmed) are left out. */
-export async function jobsOf(queues: Queue[], purchaseId: string): Promise<JobView[]> {
-  const byName = new Map(queues.map((q) => [q.name, q]));
+export async function jobsOf(queues: Queue[], keys: Keys, purchaseId: string): Promise<JobView[]> {
   const found = await Promise.all(
     purchaseJobs(purchaseId).map(async (j): Promise<JobView | undefined> => {
-      const job = await byName.get(j.queue)?.getJob(j.id);
+      const job = await shardQueue(queues, keys, purchaseId, j.queue).getJob(j.id);
       if (!job) return undefined;
       return {
         ...j,
@@ -36,7 +37,7 @@ export async function jobsOf(queues: Queue[], purchaseId: string): Promise<JobVi
         ...(iso(job.timestamp) ? { addedAt: iso(job.timestamp) } : {}),
         ...(iso(job.processedOn) ? { processedAt: iso(job.processedOn) } : {}),
         ...(iso(job.finishedOn) ? { finishedAt: iso(job.finishedOn) } : {}),
-        board: `/admin/queues/queue/${encodeURIComponent(j.queue)}/${encodeURIComponent(j.id)}`,
+        board: `/admin/queues/queue/${encodeURIComponent(boardName(keys, purchaseId, j.queue))}/${encodeURIComponent(j.id)}`,
       };
     }),
   );

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { TERMINAL, type PurchaseEvent, type PurchaseRecord } from '../purchase/record.js';
 import { recordOfEvent } from '../stores/purchase-store.js';
 
@@ -16,27 +16,40 @@ export class PurchaseEvents {
   private readonly progressListeners = new Map<string, Set<Listener>>();
   private progressSubscription: Promise<unknown> | undefined;
 
+  private readonly outcomeChannels: Set<string>;
+
   private constructor(
-    private readonly subscriber: Redis,
-    private readonly outcomes: string,
-    private readonly progress: string,
+    private readonly subscriber: RedisClient,
+    outcomes: readonly string[],
+    private readonly progress: readonly string[],
+    /** Shard channels (hash-tagged, SSUBSCRIBE) rather than plain ones. */
+    private readonly sharded: boolean,
   ) {
-    subscriber.on('message', (channel: string, message: string) => {
+    this.outcomeChannels = new Set(outcomes);
+    const onMessage = (channel: string, message: string) => {
       let event: PurchaseEvent;
       try {
         event = JSON.parse(message) as PurchaseEvent;
       } catch {
         return;
       }
-      const listeners = channel === this.outcomes ? this.outcomeListeners : this.progressListeners;
+      const listeners = this.outcomeChannels.has(channel) ? this.outcomeListeners : this.progressListeners;
       for (const fn of listeners.get(event.id) ?? []) fn(event);
-    });
+    };
+    subscriber.on(sharded ? 'smessage' : 'message', onMessage);
   }
 
-  static async start(subscriber: Redis, outcomes: string, progress: string): Promise<PurchaseEvents> {
-    const events = new PurchaseEvents(subscriber, outcomes, progress);
-    await subscriber.subscribe(outcomes);
+  /** Listens to every shard's outcome channel (`outcomes`); `progress` channels only while someone streams. */
+  static async start(subscriber: RedisClient, outcomes: readonly string[], progress: readonly string[]): Promise<PurchaseEvents> {
+    const sharded = outcomes.some((c) => c.includes('{'));
+    const events = new PurchaseEvents(subscriber, outcomes, progress, sharded);
+    await events.listen([...outcomes]);
     return events;
+  }
+
+  private listen(channels: string[]): Promise<unknown> {
+    // SSUBSCRIBE takes channels of one slot per call: one call per shard.
+    return this.sharded ? Promise.all(channels.map((c) => this.subscriber.ssubscribe(c))) : this.subscriber.subscribe(...channels);
   }
 
   /** Calls `fn` with the purchase's terminal event. */
@@ -47,13 +60,17 @@ export class PurchaseEvents {
   /** Calls `fn` with every change of the purchase, terminal included. */
   async onProgress(id: string, fn: Listener): Promise<() => void> {
     const off = add(this.progressListeners, id, fn);
-    this.progressSubscription ??= this.subscriber.subscribe(this.progress);
+    this.progressSubscription ??= this.listen([...this.progress]);
     await this.progressSubscription;
     return () => {
       off();
       if (this.progressListeners.size === 0 && this.progressSubscription) {
         this.progressSubscription = undefined;
-        void this.subscriber.unsubscribe(this.progress).catch(() => {});
+        void (
+          this.sharded
+            ? Promise.all(this.progress.map((c) => this.subscriber.sunsubscribe(c)))
+            : this.subscriber.unsubscribe(...this.progress)
+        ).catch(() => {});
       }
     };
   }

@@ -30,14 +30,21 @@ export interface SubmitOptions {
 export interface PurchaseServiceDeps {
   intake: PurchaseIntake;
   idempotency: IdempotencyStore;
-  /** Webhook deliveries, when NOTIFY_WEBHOOK_URL is set. */
-  webhookQueue?: Queue;
-  /** The orchestrator queue: the gateway hands a purchase over with its `prepare` job. */
-  orchestrator: Queue;
+  /** Each shard's webhook deliveries, when NOTIFY_WEBHOOK_URL is set. */
+  webhookQueue?: (shard: number) => Queue;
+  /** Each shard's orchestrator queue: the gateway hands a purchase over with its `prepare` job. */
+  orchestrator(shard: number): Queue;
+  /** The shard a customer's purchases live on (keys.ts). */
+  shardOf(customerId: string): number;
   breaker: OrchestratorBreaker;
   policy: RetryPolicy;
-  /** True while at least one workers process has a fresh heartbeat. */
-  workersAlive(): Promise<boolean>;
+  /** True while at least one workers process serving `shard` has a fresh heartbeat. */
+  workersAlive(shard: number): Promise<boolean>;
+  /**
+   * Resolves once the purchase's writes reached its master's replicas (WAIT), or the bound
+   * passed; undefined when REDIS_WAIT_REPLICAS is 0.
+   */
+  replicated?(shard: number, purchaseId: string): Promise<void>;
 }
 
 const unavailable = (detail: string) => new AppError('service_unavailable', detail, {}, { 'retry-after': '5' });
@@ -61,10 +68,10 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
     return { id: answer.purchaseId, replay: true };
   };
 
-  const handOff = async (customer: Customer, body: PurchaseBody, opts: SubmitOptions): Promise<Submitted> => {
-    const id = newPurchaseId();
+  const handOff = async (shard: number, customer: Customer, body: PurchaseBody, opts: SubmitOptions): Promise<Submitted> => {
+    const id = newPurchaseId(shard);
     const hash = opts.idempotencyKey ? bodyHash(body) : '';
-    if (!(await deps.workersAlive())) {
+    if (!(await deps.workersAlive(shard))) {
       // A replay needs no orchestrator: it answers with the purchase made before.
       const earlier = opts.idempotencyKey ? await idempotency.earlier(customer.id, opts.idempotencyKey) : undefined;
       if (earlier) return duplicateOf(earlier, hash);
@@ -90,22 +97,36 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
       ...(opts.acknowledge ? { acknowledgement: acknowledgementOf(customer.id, id, now) } : {}),
     };
     const earlier = await intake.accept(accepted);
-    if (earlier) return duplicateOf(earlier, hash);
+    if (earlier) {
+      const replay = duplicateOf(earlier, hash);
+      // The earlier request may have written the purchase and lost its job (its add failed as the
+      // master went away, or the failover lost it) before this retry: hand it off again while nothing
+      // has run. The job id is the purchase's, so an add that did arrive is not doubled.
+      if (await intake.unstarted(replay.id, STEP_NAMES[0]!)) {
+        const start = startJob(replay.id, deps.policy);
+        await deps.orchestrator(shard).add(start.name, start.data, start.opts);
+      }
+      return replay;
+    }
     try {
       const start = startJob(id, deps.policy);
-      await deps.orchestrator.add(start.name, start.data, start.opts);
+      await deps.orchestrator(shard).add(start.name, start.data, start.opts);
     } catch (err) {
       await intake.withdraw(accepted).catch(() => {});
       throw err;
     }
-    if (accepted.acknowledgement) await deliverByWebhook(deps.webhookQueue, [accepted.acknowledgement]).catch(() => {});
+    // Replication is asynchronous: acknowledge once the master's replicas have the purchase, so
+    // a failover right after the answer cannot lose it (bounded; see REDIS_WAIT_*).
+    await deps.replicated?.(shard, id);
+    if (accepted.acknowledgement) await deliverByWebhook(deps.webhookQueue?.(shard), [accepted.acknowledgement]).catch(() => {});
     return { id, replay: false };
   };
 
   return {
     async submit(customer: Customer, body: PurchaseBody, opts: SubmitOptions = {}): Promise<Submitted> {
       try {
-        return await breaker.execute(() => handOff(customer, body, opts));
+        const shard = deps.shardOf(customer.id);
+        return await breaker.execute(() => handOff(shard, customer, body, opts), shard);
       } catch (err) {
         if (err instanceof AppError) throw err;
         throw unavailable('The purchase orchestrator is unavailable; nothing was charged. Try again shortly.');

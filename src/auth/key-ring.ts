@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { TOKEN_ALGORITHMS } from './algorithms.js';
 
@@ -48,7 +48,7 @@ export class KeyRing {
   private readonly imported = new Map<string, Promise<CryptoKey>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly hashKey: string,
     private readonly activationMs: number,
   ) {}

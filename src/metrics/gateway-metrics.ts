@@ -24,6 +24,23 @@ export function createGatewayMetrics(inReview?: () => Promise<number>) {
       help: 'Circuit breaker in front of the orchestrator: 0 closed, 1 open, 2 half-open',
       registers: [registry],
     }),
+    shardBreakerState: new Gauge({
+      name: 'orchestrator_shard_breaker_state',
+      help: 'Circuit breaker of each shard: 0 closed, 1 open, 2 half-open (orchestrator_breaker_state is the worst of them)',
+      labelNames: ['shard'],
+      registers: [registry],
+    }),
+    unreplicatedAcks: new Counter({
+      name: 'purchase_acks_unreplicated_total',
+      help: 'Purchases acknowledged before REDIS_WAIT_REPLICAS replicas had them (WAIT timed out or failed)',
+      registers: [registry],
+    }),
+    replicationWait: new Histogram({
+      name: 'purchase_replication_wait_seconds',
+      help: 'Time the hand-off waited for replicas (WAIT) before acknowledging',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [registry],
+    }),
     rateLimited: new Counter({
       name: 'rate_limit_rejections_total',
       help: 'Requests rejected by the per-customer rate limit',

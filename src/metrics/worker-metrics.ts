@@ -41,13 +41,13 @@ export function createWorkerMetrics(queues: Queue[]) {
   });
   const oldestWaiting = new Gauge({
     name: 'queue_oldest_waiting_seconds',
-    help: 'Age of the oldest waiting job per queue (a growing value means no one consumes it)',
-    labelNames: ['queue'],
+    help: 'Age of the oldest waiting job per queue and shard (a growing value means no one consumes it)',
+    labelNames: ['queue', 'shard'],
     registers: [registry],
   });
   new Gauge({
     name: 'queue_jobs',
-    help: 'Jobs per queue and state',
+    help: 'Jobs per queue and state (summed over the shards this process serves)',
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
@@ -58,9 +58,14 @@ export function createWorkerMetrics(queues: Queue[]) {
         timeout,
       ]);
       if (!all) return;
+      const sums = new Map<string, number>();
       queues.forEach((q, i) => {
-        for (const [state, n] of Object.entries(all[i]!)) this.set({ queue: q.name, state }, n);
+        for (const [state, n] of Object.entries(all[i]!)) sums.set(`${q.name}\n${state}`, (sums.get(`${q.name}\n${state}`) ?? 0) + n);
       });
+      for (const [key, n] of sums) {
+        const [queue, state] = key.split('\n') as [string, string];
+        this.set({ queue, state }, n);
+      }
     },
   });
   return { registry, stepDuration, compensations, purchases, review, resolvedByRetry, watchdog, oldestWaiting };

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Product, ProductDef } from '../catalog/catalog-file.js';
 import type { Keys } from '../keys.js';
 import { defineCommands } from './lua/commands.js';
@@ -18,7 +18,7 @@ export interface CatalogEntry extends ProductDef {
 /** Product definitions and their stock counters. */
 export class CatalogStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {
     defineCommands(redis);

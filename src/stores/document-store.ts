@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 
 /**
@@ -8,7 +8,7 @@ import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
  */
 export class DocumentStore<T extends { id: string; customerId: string }> {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly docKey: (id: string) => string,
     private readonly indexKey: (customerId: string) => string,
     /** 0 keeps documents forever; otherwise each expires, and the index drops what has. */

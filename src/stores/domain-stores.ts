@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { Notification, Order, ProvisionedProduct } from '../purchase/documents.js';
 import { CatalogStore } from './catalog-store.js';
@@ -11,7 +11,7 @@ import { PurchaseStore } from './purchase-store.js';
 export type Stores = ReturnType<typeof createStores>;
 
 /** `retentionS`: how long finished purchase records and notifications are kept (0 = forever). */
-export function createStores(redis: Redis, keys: Keys, retentionS = 0) {
+export function createStores(redis: RedisClient, keys: Keys, retentionS = 0) {
   return {
     redis,
     keys,

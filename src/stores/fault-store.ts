@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { defineCommands } from './lua/commands.js';
 
@@ -9,7 +9,7 @@ export type FaultMode = (typeof FAULT_MODES)[number];
 /** Operator-injected failures: the next `times` calls at a point fail (retries count). */
 export class FaultStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {
     defineCommands(redis);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 
 export const IDEMPOTENCY_TTL_S = 24 * 3_600;
@@ -8,7 +8,7 @@ export type Claim = { status: 'new' } | { status: 'replay'; purchaseId: string }
 /** Idempotency keys, scoped per customer, kept 24 h. */
 export class IdempotencyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

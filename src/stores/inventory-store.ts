@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { LineOutcome } from '../purchase/record.js';
 import { defineCommands } from './lua/commands.js';
@@ -24,7 +24,7 @@ const TRANSITIONS = {
 /** Atomic stock moves: never below zero, each applied once per purchase. */
 export class InventoryStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {
     defineCommands(redis);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 /** A place in a per-customer index: the creation-time score and id of the last item a page returned. */
 export interface IndexPosition {
@@ -23,15 +23,51 @@ export type LoadMany<T> = (ids: string[]) => Promise<(T | undefined)[]>;
  * short page only at the end.
  */
 export async function pageIndex<T>(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   after: IndexPosition | undefined,
   limit: number,
   load: LoadMany<T>,
 ): Promise<IndexPage<T>> {
-  const found: { score: number; id: string; doc: T }[] = [];
+  return pageOf(await collect(redis, key, after, limit + 1, load), limit);
+}
+
+/**
+ * pageIndex over several indexes of the same kind (one per shard), merged in the same order:
+ * the newest `limit` after `after` over all of them are among each one's newest `limit + 1`.
+ */
+export async function pageIndexes<T>(
+  redis: RedisClient,
+  keys: readonly string[],
+  after: IndexPosition | undefined,
+  limit: number,
+  load: LoadMany<T>,
+): Promise<IndexPage<T>> {
+  const each = await Promise.all(keys.map((key) => collect(redis, key, after, limit + 1, load)));
+  return pageOf(
+    each.flat().sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)),
+    limit,
+  );
+}
+
+type Found<T> = { score: number; id: string; doc: T };
+
+function pageOf<T>(found: Found<T>[], limit: number): IndexPage<T> {
+  const items = found.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items: items.map((f) => f.doc), ...(found.length > limit && last ? { next: { score: last.score, id: last.id } } : {}) };
+}
+
+/** The first `want` entries of one index after `after` whose documents still exist. */
+async function collect<T>(
+  redis: RedisClient,
+  key: string,
+  after: IndexPosition | undefined,
+  want: number,
+  load: LoadMany<T>,
+): Promise<Found<T>[]> {
+  const found: Found<T>[] = [];
   const seen = new Set<string>();
-  const want = limit + 1; // one more than the page tells whether more remain
   const max = after ? String(after.score) : '+inf';
   for (let offset = 0; ;) {
     const batch = want - found.length + 8;
@@ -53,9 +89,6 @@ export async function pageIndex<T>(
       const doc = docs[i];
       if (doc !== undefined && found.length < want) found.push({ ...e, doc });
     });
-    if (found.length >= want || raw.length / 2 < batch) break;
+    if (found.length >= want || raw.length / 2 < batch) return found;
   }
-  const items = found.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items: items.map((f) => f.doc), ...(found.length > limit && last ? { next: { score: last.score, id: last.id } } : {}) };
 }

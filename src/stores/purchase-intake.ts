@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { Notification } from '../purchase/documents.js';
 import type { PurchaseRecord } from '../purchase/record.js';
@@ -20,7 +20,7 @@ export interface Intake {
  */
 export class PurchaseIntake {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     /** Retention in seconds (0 = keep) of notifications and of the customer's purchase index entries. */
     private readonly retentionS = 0,
@@ -30,12 +30,14 @@ export class PurchaseIntake {
 
   /** The earlier claim's value when the key was already taken, else undefined (accepted). */
   async accept({ record, claim, acknowledgement: ack }: Intake): Promise<string | undefined> {
+    const key = this.keys.purchase(record.id);
+    // An absent key is the record's own (accept-purchase-6.lua): '' would hash to another slot.
     const earlier = await acceptPurchase(this.redis, {
-      record: this.keys.purchase(record.id),
-      openSet: this.keys.purchasesOpen,
-      claim: claim?.key ?? '',
-      acknowledgement: ack ? this.keys.notification(ack.id) : '',
-      acknowledgements: ack ? this.keys.notificationsByCustomer(ack.customerId) : '',
+      record: key,
+      openSet: this.keys.purchasesOpen(this.keys.shardOf(record.id)),
+      claim: claim?.key ?? key,
+      acknowledgement: ack ? this.keys.notification(ack.id) : key,
+      acknowledgements: ack ? this.keys.notificationsByCustomer(ack.customerId) : key,
       purchases: this.keys.purchasesByCustomer(record.customerId),
       id: record.id,
       createdAtMs: Date.parse(record.createdAt),
@@ -49,12 +51,18 @@ export class PurchaseIntake {
     return earlier ?? undefined;
   }
 
+  /** True while the purchase is accepted and its first step (`firstStep`) is still pending: its first job may never have arrived. */
+  async unstarted(id: string, firstStep: string): Promise<boolean> {
+    const [status, first] = await this.redis.hmget(this.keys.purchase(id), 'status', `step:${firstStep}`);
+    return status === 'accepted' && first === 'pending';
+  }
+
   /** Takes back an accepted purchase that could not be handed on: nothing of it stays behind. */
   async withdraw({ record, claim, acknowledgement: ack }: Intake): Promise<void> {
     const tx = this.redis
       .multi()
       .del(this.keys.purchase(record.id))
-      .zrem(this.keys.purchasesOpen, record.id)
+      .zrem(this.keys.purchasesOpen(this.keys.shardOf(record.id)), record.id)
       .zrem(this.keys.purchasesByCustomer(record.customerId), record.id);
     if (claim) tx.del(claim.key);
     if (ack) tx.del(this.keys.notification(ack.id)).zrem(this.keys.notificationsByCustomer(ack.customerId), ack.id);

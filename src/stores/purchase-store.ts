@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { defineCommands, updatePurchase } from './lua/commands.js';
 import type {
@@ -13,7 +13,7 @@ import type {
   UndoState,
 } from '../purchase/record.js';
 import { inReview } from '../purchase/record.js';
-import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
+import { pageIndex, pageIndexes, type IndexPage, type IndexPosition } from './keyset.js';
 
 /** The record a terminal event carries, if any. */
 export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined {
@@ -66,7 +66,7 @@ const PER_STEP = { steps: 'step:', undos: 'undo:', stepTimes: 'at:' } as const;
 /** The saga record: the source of truth for a purchase; BullMQ is only the transport. */
 export class PurchaseStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     /** How long a finished purchase's record is kept (0 = forever); its order stays in the OMS. */
     private readonly retentionS = 0,
@@ -91,7 +91,8 @@ export class PurchaseStore {
 
   /** A page of the purchases flagged for review and not resolved, newest flag first (keyset). */
   pageInReview(after: IndexPosition | undefined, limit: number): Promise<IndexPage<PurchaseRecord>> {
-    return pageIndex(this.redis, this.keys.purchasesInReview, after, limit, async (ids) => {
+    const indexes = this.keys.allShards.map((s) => this.keys.purchasesInReview(s));
+    return pageIndexes(this.redis, indexes, after, limit, async (ids) => {
       const pipe = this.redis.pipeline();
       for (const id of ids) pipe.hgetall(this.keys.purchase(id));
       const replies = (await pipe.exec()) ?? [];
@@ -104,8 +105,9 @@ export class PurchaseStore {
   }
 
   /** How many purchases wait for an operator. */
-  inReviewCount(): Promise<number> {
-    return this.redis.zcard(this.keys.purchasesInReview);
+  async inReviewCount(): Promise<number> {
+    const counts = await Promise.all(this.keys.allShards.map((s) => this.redis.zcard(this.keys.purchasesInReview(s))));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Marks the review resolved (once): by a retry that left nothing undone, or by an operator with a note. */
@@ -117,18 +119,19 @@ export class PurchaseStore {
   async reopenUndos(id: string, steps: string[]): Promise<boolean> {
     const at = new Date().toISOString();
     const pending = Object.fromEntries(steps.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]));
-    await this.redis.zadd(this.keys.purchasesOpen, Date.now(), id);
+    await this.redis.zadd(this.keys.purchasesOpen(this.keys.shardOf(id)), Date.now(), id);
     return this.update(id, '', {}, {}, 'no', pending);
   }
 
-  /** Ids of purchases not yet terminal, oldest first, created before `before`. */
-  async openIds(before = Date.now(), limit = 100): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.purchasesOpen, 0, before, 'LIMIT', 0, limit);
+  /** Ids of purchases not yet terminal, oldest first per shard, created before `before`, on `shards` (default all). */
+  async openIds(before = Date.now(), limit = 100, shards: readonly number[] = this.keys.allShards): Promise<string[]> {
+    const each = await Promise.all(shards.map((s) => this.redis.zrangebyscore(this.keys.purchasesOpen(s), 0, before, 'LIMIT', 0, limit)));
+    return each.flat();
   }
 
   /** Drops a finished or vanished purchase from the open index. */
   async forgetOpen(id: string): Promise<void> {
-    await this.redis.zrem(this.keys.purchasesOpen, id);
+    await this.redis.zrem(this.keys.purchasesOpen(this.keys.shardOf(id)), id);
   }
 
   /** Records a forward step's success while the saga is running. */
@@ -185,12 +188,12 @@ export class PurchaseStore {
       pending.push(PER_STEP.undos + step, JSON.stringify({ status: 'pending', attempts: 0, at } satisfies UndoState));
     return this.redis.cancelOrPivot(
       this.keys.purchase(id),
-      this.keys.purchasesOpen,
+      this.keys.purchasesOpen(this.keys.shardOf(id)),
       mode,
       at,
       Date.now(),
       pivotStep ? PER_STEP.steps + pivotStep : '',
-      this.keys.progress,
+      this.keys.progressChannel(this.keys.shardOf(id)),
       id,
       ...pending,
     );
@@ -274,7 +277,7 @@ export class PurchaseStore {
     return (await this.write(id, guard, fields, steps, close, undos)) >= 1;
   }
 
-  /** update-purchase-2: -1 no record, 0 guard failed, 1 applied, 2 applied and a cancel is requested. */
+  /** update-purchase-3: -1 no record, 0 guard failed, 1 applied, 2 applied and a cancel is requested. */
   private async write(
     id: string,
     guard: string,
@@ -290,20 +293,17 @@ export class PurchaseStore {
     const [step = '', stepStatus = ''] = Object.entries(steps)[0] ?? [];
     const applied = await updatePurchase(this.redis, {
       record: this.keys.purchase(id),
-      openSet: this.keys.purchasesOpen,
+      openSet: this.keys.purchasesOpen(this.keys.shardOf(id)),
+      reviewSet: this.keys.purchasesInReview(this.keys.shardOf(id)),
       guard,
-      outcomeChannel: this.keys.events,
-      progressChannel: this.keys.progress,
+      outcomeChannel: this.keys.outcomeChannel(this.keys.shardOf(id)),
+      progressChannel: this.keys.progressChannel(this.keys.shardOf(id)),
       id,
       close: close === 'if-settled' ? `?${this.retentionS}` : '',
       step,
       stepStatus,
       fields: flat,
     });
-    // The operator's review queue follows the record: flagged in, resolved out.
-    // (A review flagged again after a resolution comes back in: reviewStatus.)
-    if (applied >= 1 && fields.reviewResolution) await this.redis.zrem(this.keys.purchasesInReview, id);
-    else if (applied >= 1 && fields.review) await this.redis.zadd(this.keys.purchasesInReview, 'NX', Date.now(), id);
     return applied;
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 /**
  * A random secret every process on this Redis shares: the first to ask makes it (SET NX, so
@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
  * the key makes a new one at the next start, and whatever was signed with the old one stops
  * verifying (for list cursors: a client starts its listing again).
  */
-export async function sharedSecret(redis: Redis, key: string): Promise<Buffer> {
+export async function sharedSecret(redis: RedisClient, key: string): Promise<Buffer> {
   await redis.set(key, randomBytes(32).toString('base64url'), 'NX');
   const value = await redis.get(key);
   if (!value) throw new Error(`shared secret ${key} vanished while it was read`);

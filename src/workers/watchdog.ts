@@ -33,8 +33,10 @@ const ACTION: Record<AtDeadline['do'], SweepAction> = {
  * any more (a lost flow, a parent whose child vanished, a root out of attempts, an outside
  * undo that stalled out) and applies what the state machine decides for each. A purchase
  * with a job still waiting or running is left alone: it is slow, not stuck.
+ * One watchdog per shard: it reads the shard's open index and its queues (`queues`), and its
+ * sweep job is scheduled on the shard's own orchestrator queue, so every shard is swept.
  */
-export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue>, deadlineMs: number) {
+export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue>, deadlineMs: number, shard = 0) {
   const { purchases } = ctx.stores;
   const state = (queue: QueueName, id: string) => queues[queue].getJobState(id);
 
@@ -150,9 +152,9 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
       for (const queue of Object.values(queues)) {
         const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
         const age = oldest ? (Date.now() - oldest.timestamp) / 1000 : 0;
-        ctx.metrics.oldestWaiting.set({ queue: queue.name }, age);
+        ctx.metrics.oldestWaiting.set({ queue: queue.name, shard: String(shard) }, age);
         if (age * 1000 > deadlineMs)
-          ctx.log.error({ queue: queue.name, oldestWaitingSeconds: Math.round(age) }, 'watchdog: queue is not being consumed');
+          ctx.log.error({ queue: queue.name, shard, oldestWaitingSeconds: Math.round(age) }, 'watchdog: queue is not being consumed');
       }
     },
     /** One pass over the purchases open longer than the deadline. */
@@ -166,7 +168,7 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         'undos-repaired': 0,
         'order-cancel-settled': 0,
       };
-      for (const id of await purchases.openIds(Date.now() - deadlineMs, 500)) {
+      for (const id of await purchases.openIds(Date.now() - deadlineMs, 500, [shard])) {
         try {
           counts[await reconcile(id)]++;
         } catch (err) {

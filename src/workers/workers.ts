@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { PaymentProvider } from '../adapters/payment-provider.js';
 import type { Config } from '../config.js';
 
@@ -26,7 +26,7 @@ export const HEARTBEAT_TTL_MS = 3 * HEARTBEAT_MS;
 
 export interface WorkersDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   stores: Stores;
   provider: PaymentProvider;
   rules: RulesEngine;
@@ -40,20 +40,70 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-/** Starts one BullMQ worker per queue and a heartbeat the gateway checks before accepting work. */
-export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
-  const { config, stores, log } = deps;
-  const prefix = stores.keys.queuePrefix;
+/** The queues of one shard, each under the shard's hash-tagged prefix. */
+function shardQueues(deps: WorkersDeps, shard: number): Record<QueueName, Queue> {
+  const prefix = deps.stores.keys.queuePrefix(shard);
   const telemetry = deps.tracing?.bullmq;
-  const flows = new FlowProducer({ connection: deps.redis, prefix, telemetry });
-  const queues = Object.fromEntries(
+  return Object.fromEntries(
     Object.values(QUEUES).map((name) => [name, new Queue(name, { connection: deps.redis, prefix, telemetry })]),
   ) as Record<QueueName, Queue>;
+}
+
+/**
+ * Starts, for each shard this process serves (WORKER_SHARDS, default all), one BullMQ worker per
+ * queue, the shard's watchdog schedule, and a heartbeat on the shard that the gateway checks
+ * before handing it a purchase.
+ */
+export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
+  const { config, stores, log } = deps;
+  const served = config.WORKER_SHARDS ?? stores.keys.allShards;
+  const queuesByShard = new Map(served.map((shard) => [shard, shardQueues(deps, shard)] as const));
+  const allQueues = [...queuesByShard.values()].flatMap((qs) => Object.values(qs));
+  const metrics = createWorkerMetrics(allQueues);
   const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
-  for (const q of Object.values(queues)) q.on('error', quiet);
-  flows.on('error', quiet);
+  for (const q of allQueues) q.on('error', quiet);
+  const shards = await Promise.all(served.map((shard) => startShard(deps, shard, queuesByShard.get(shard)!, metrics)));
+
+  const member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  // One small MULTI per shard (each is its own slot), side by side.
+  const beat = () =>
+    Promise.all(
+      served.map((shard) =>
+        stores.redis
+          .multi()
+          .zadd(stores.keys.workerHeartbeats(shard), Date.now(), member)
+          .zremrangebyscore(stores.keys.workerHeartbeats(shard), 0, Date.now() - 10 * HEARTBEAT_TTL_MS)
+          .exec()
+          .catch(() => {}),
+      ),
+    );
+  await beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  timer.unref();
+
+  return {
+    workers: shards.flatMap((s) => s.workers),
+    metrics,
+    async close() {
+      clearInterval(timer);
+      await Promise.all(served.map((shard) => stores.redis.zrem(stores.keys.workerHeartbeats(shard), member).catch(() => {})));
+      // Worker.close waits for active jobs to finish; jobs not started stay queued for another worker.
+      await Promise.all(shards.flatMap((s) => s.workers).map((w) => w.close()));
+      await Promise.all(shards.map((s) => s.flows.close()));
+      await Promise.all(allQueues.map((q) => q.close()));
+    },
+  };
+}
+
+async function startShard(deps: WorkersDeps, shard: number, queues: Record<QueueName, Queue>, metrics: WorkerMetrics) {
+  const { config, stores } = deps;
+  const log = stores.keys.shards > 1 ? deps.log.child({ shard }) : deps.log;
+  const prefix = stores.keys.queuePrefix(shard);
+  const telemetry = deps.tracing?.bullmq;
+  // A flow's parent and children must share a slot: this shard's flows go to this shard's queues only.
+  const flows = new FlowProducer({ connection: deps.redis, prefix, telemetry });
+  flows.on('error', (err: Error) => log.debug({ err: err.message }, 'queue connection error'));
   const webhookQueue = config.NOTIFY_WEBHOOK_URL ? queues.notifications : undefined;
-  const metrics = createWorkerMetrics(Object.values(queues));
   const ctx: SagaContext = {
     stores,
     metrics,
@@ -78,7 +128,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     },
   };
 
-  const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS);
+  const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS, shard);
   const handlers = sagaHandlers(ctx) as Record<QueueName, Record<string, AnyHandler>>;
   handlers.notifications = { [DELIVER_JOB]: deliverHandler(ctx, config.NOTIFY_WEBHOOK_URL) as AnyHandler };
   handlers.orchestrator[RETRY_JOB] = retryHandler(ctx, queues, watchdog) as AnyHandler;
@@ -112,7 +162,7 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   );
   for (const w of workers) w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  // One scheduler for the whole deployment: upserting the same id from every workers process is idempotent.
+  // One scheduler per shard for the whole deployment: upserting the same id from every workers process is idempotent.
   await queues.orchestrator.upsertJobScheduler(
     'watchdog',
     { every: config.WATCHDOG_INTERVAL_MS },
@@ -120,29 +170,5 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     // drop the saga's own finished jobs on this queue every sweep.
     { name: SWEEP_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: { age: 24 * 3_600 } } },
   );
-
-  const member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const beat = () =>
-    stores.redis
-      .multi()
-      .zadd(stores.keys.workerHeartbeats, Date.now(), member)
-      .zremrangebyscore(stores.keys.workerHeartbeats, 0, Date.now() - 10 * HEARTBEAT_TTL_MS)
-      .exec()
-      .catch(() => {});
-  await beat();
-  const timer = setInterval(beat, HEARTBEAT_MS);
-  timer.unref();
-
-  return {
-    workers,
-    metrics,
-    async close() {
-      clearInterval(timer);
-      await stores.redis.zrem(stores.keys.workerHeartbeats, member).catch(() => {});
-      // Worker.close waits for active jobs to finish; jobs not started stay queued for another worker.
-      await Promise.all(workers.map((w) => w.close()));
-      await flows.close();
-      await Promise.all(Object.values(queues).map((q) => q.close()));
-    },
-  };
+  return { workers, flows };
 }

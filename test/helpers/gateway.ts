@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import type { JWK } from 'jose';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { scanKeys } from '../../src/audit.js';
 import { QUEUES } from '../../src/queues/contract.js';
 import { http as request, visa, type HttpResult } from './customer.js';
 import { startTestSystem, type TestSystem } from './system.js';
@@ -33,9 +34,9 @@ export function expectRetryAfter(res: HttpResult) {
   expect(Number.isInteger(value) && value > 0, `Retry-After: ${res.headers.get('retry-after')}`).toBe(true);
 }
 
-/** Purchase records under the system's prefix (any customer). */
+/** Purchase records under the system's prefix (any customer, every shard, every master). */
 export async function purchaseRecords(s: TestSystem): Promise<number> {
-  return (await s.redis.keys(s.stores.keys.purchase('*'))).length;
+  return (await scanKeys(s.redis, s.stores.keys.patterns.purchase)).length;
 }
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
@@ -44,10 +45,13 @@ export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiti
 export async function queuedJobs(s: TestSystem): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const name of Object.values(QUEUES)) {
-    const queue = new Queue(name, { connection: s.redis, prefix: s.stores.keys.queuePrefix });
-    const jobs = await queue.getJobs([...JOB_STATES]);
-    counts[name] = jobs.filter((job) => job && !job.repeatJobKey).length;
-    await queue.close();
+    counts[name] = 0;
+    for (const shard of s.stores.keys.allShards) {
+      const queue = new Queue(name, { connection: s.redis, prefix: s.stores.keys.queuePrefix(shard) });
+      const jobs = await queue.getJobs([...JOB_STATES]);
+      counts[name] += jobs.filter((job) => job && !job.repeatJobKey).length;
+      await queue.close();
+    }
   }
   return counts;
 }

@@ -1,15 +1,34 @@
 import type { TestProject } from 'vitest/node';
+import { startTestCluster } from './test-cluster.js';
 import { startTestRedis } from './test-redis.js';
+
+export type TestBackend =
+  { kind: 'single'; url: string } | { kind: 'cluster'; seeds: string } | { kind: 'sentinel'; sentinels: string; name: string };
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
+    /** What the project's systems run on: the `cluster` project runs them on a 3+3 Redis Cluster. */
+    redisBackend: TestBackend;
   }
 }
 
-/** One redis-server for the whole run; each test system uses its own key prefix on it. */
+/**
+ * One redis-server for the whole run; each test system uses its own key prefix on it. The
+ * `cluster` project (vitest.config.ts) also starts a local 3-master + 3-replica cluster and
+ * runs its systems on it.
+ */
 export default async function setup(project: TestProject) {
   const redis = await startTestRedis({ appendfsync: 'everysec' });
   project.provide('redisUrl', redis.url);
+  if (project.name === 'cluster') {
+    const cluster = await startTestCluster();
+    project.provide('redisBackend', { kind: 'cluster', seeds: cluster.seeds });
+    return async () => {
+      await cluster.stop();
+      await redis.stop();
+    };
+  }
+  project.provide('redisBackend', { kind: 'single', url: redis.url });
   return async () => redis.stop();
 }

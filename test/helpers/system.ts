@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import type { Product } from '../../src/catalog/catalog-file.js';
-import { parseConfig, type Config } from '../../src/config.js';
-import { createKeys } from '../../src/keys.js';
+import { parseConfig, redisTargetOf, type Config } from '../../src/config.js';
+import { keysFor } from '../../src/keys.js';
 import { createLogger } from '../../src/logger.js';
 import { createStores, type Stores } from '../../src/stores/domain-stores.js';
+import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from '../../src/redis.js';
 import { startSystem, type RunningSystem } from '../../src/system.js';
 import type { Tracing } from '../../src/telemetry.js';
 import { Customer } from './customer.js';
+import type { TestBackend } from './global-redis.js';
 
 /** A catalog with known stock for tests; integration products point at `integrationUrl`. */
 export function testCatalog(integrationUrl = 'http://127.0.0.1:9/unused'): Product[] {
@@ -57,6 +59,8 @@ export interface TestSystemOptions {
   catalog?: Product[];
   rules?: unknown[];
   redisUrl?: string;
+  /** Another Redis than the run's (a chaos test's own cluster or sentinels). */
+  backend?: TestBackend;
   tracing?: Tracing;
 }
 
@@ -64,10 +68,11 @@ export interface TestSystem {
   config: Config;
   gatewayUrl: string;
   authUrl: string;
+  /** The single server's URL; '' on the cluster backend (config.REDIS_CLUSTER_NODES names it). */
   redisUrl: string;
   /** Direct store access for assertions an operator could make (stock levels, records). */
   stores: Stores;
-  redis: Redis;
+  redis: RedisClient;
   customer(sub?: string, roles?: string[]): Promise<Customer>;
   admin(method: string, path: string, body?: unknown): Promise<Response>;
   stop(): Promise<void>;
@@ -77,7 +82,15 @@ export const TEST_ADMIN = { user: 'admin', password: 'admin-pw' };
 
 /** Runs every role in-process against a real Redis, on a key prefix of its own. */
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
-  const redisUrl = opts.redisUrl ?? inject('redisUrl');
+  // The backend switch: the `cluster` project runs every system on a Redis Cluster (global-redis.ts).
+  const backend: TestBackend = opts.backend ?? (opts.redisUrl ? { kind: 'single', url: opts.redisUrl } : inject('redisBackend'));
+  const redisUrl = backend.kind === 'single' ? backend.url : '';
+  const onCluster =
+    backend.kind === 'cluster'
+      ? { REDIS_CLUSTER_NODES: backend.seeds, REDIS_SHARDS: process.env.TEST_REDIS_SHARDS ?? '4' }
+      : backend.kind === 'sentinel'
+        ? { REDIS_SENTINELS: backend.sentinels, REDIS_SENTINEL_NAME: backend.name }
+        : {};
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-test-'));
   const catalogFile = path.join(dir, 'catalog.json');
   writeFileSync(catalogFile, JSON.stringify({ products: opts.catalog ?? testCatalog() }));
@@ -105,10 +118,13 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     STALLED_INTERVAL_MS: '2000',
     INTEGRATION_TIMEOUT_MS: '500',
     SYNC_TIMEOUT_MS: '10000',
+    ...onCluster,
     ...opts.env,
   });
-  const system: RunningSystem = await startSystem(config, redisUrl, createLogger(config.LOG_LEVEL), opts.tracing);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const target = redisTargetOf(config, redisUrl);
+  const system: RunningSystem = await startSystem(config, target, createLogger(config.LOG_LEVEL), opts.tracing);
+  // As before on one server (an offline queue, one retry); a cluster connection rides out a failover.
+  const redis: RedisClient = target.kind === 'single' ? new Redis(target.url, { maxRetriesPerRequest: 1 }) : connectRedis(target, 'worker');
   const gatewayUrl = system.gatewayUrl ?? '';
   const authUrl = system.authUrl ?? '';
   return {
@@ -117,7 +133,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     authUrl,
     redisUrl,
     redis,
-    stores: createStores(redis, createKeys(config.KEY_PREFIX)),
+    stores: createStores(redis, keysFor(config)),
     customer: (sub = `cust-${randomUUID().slice(0, 8)}`, roles = []) => Customer.login(gatewayUrl, authUrl, sub, roles),
     admin: (method, p, body) =>
       fetch(`${gatewayUrl}${p}`, {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../../errors.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
@@ -9,7 +9,7 @@ export interface LimitOptions {
   name: string;
   points: number;
   durationS: number;
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   metrics: GatewayMetrics;
 }

@@ -4,7 +4,8 @@ import { AppError } from '../../errors.js';
 import { retryJobId } from '../../ids.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import { inReview, type PurchaseRecord } from '../../purchase/record.js';
-import { RETRY_JOB, stepJobOptions, type RetryPolicy } from '../../queues/contract.js';
+import { QUEUES, RETRY_JOB, stepJobOptions, type RetryPolicy } from '../../queues/contract.js';
+import { shardQueue } from '../../queues/shard-queues.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import { apiApp } from '../../http/validation.js';
 import { listQuery, type Lists } from '../lists.js';
@@ -58,7 +59,6 @@ const resolve = createRoute({
 /** The operator's actions on purchases (contract §7): look, list the review queue, retry, resolve. */
 export function operatorActions(deps: AdminPurchaseDeps) {
   const { stores } = deps;
-  const orchestrator = deps.queues.find((q) => q.name === 'orchestrator')!;
   const load = async (id: string): Promise<PurchaseRecord> => {
     const record = await stores.purchases.get(id);
     if (!record) throw new AppError('not_found', `No purchase ${id}.`);
@@ -66,10 +66,14 @@ export function operatorActions(deps: AdminPurchaseDeps) {
   };
   return {
     load,
-    view: async (id: string) => adminPurchaseView(await load(id), await jobsOf(deps.queues, id)),
+    view: async (id: string) => adminPurchaseView(await load(id), await jobsOf(deps.queues, stores.keys, id)),
     async retry(id: string) {
       await load(id);
-      await orchestrator.add(RETRY_JOB, { purchaseId: id }, { ...stepJobOptions(deps.policy), jobId: retryJobId(id) });
+      await shardQueue(deps.queues, stores.keys, id, QUEUES.orchestrator).add(
+        RETRY_JOB,
+        { purchaseId: id },
+        { ...stepJobOptions(deps.policy), jobId: retryJobId(id) },
+      );
       deps.metrics.operatorRetries.inc();
     },
     async resolve(id: string, note: string) {

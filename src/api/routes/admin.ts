@@ -56,7 +56,12 @@ export function adminRoutes(deps: AdminDeps) {
 
   const board = new HonoAdapter(serveStatic);
   board.setBasePath('/admin/queues');
-  createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  // With several shards each queue name is there once per shard: the board names them `<shard>:<queue>`.
+  const { keys } = deps.stores;
+  const shardOfPrefix = new Map(keys.allShards.map((s) => [keys.queuePrefix(s), s]));
+  const adapter = (q: Queue) =>
+    new BullMQAdapter(q, keys.shards > 1 ? { prefix: `${shardOfPrefix.get(q.opts.prefix ?? '') ?? '?'}:` } : {});
+  createBullBoard({ queues: deps.queues.map(adapter), serverAdapter: board });
   app.route('/queues', board.registerPlugin());
 
   app.openapi(setStock, async (c) => {

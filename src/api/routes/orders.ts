@@ -4,7 +4,8 @@ import type { Context } from 'hono';
 import { AppError } from '../../errors.js';
 import type { Order } from '../../purchase/documents.js';
 import { messages } from '../../purchase/messages.js';
-import type { RetryPolicy } from '../../queues/contract.js';
+import { QUEUES, type RetryPolicy } from '../../queues/contract.js';
+import { shardQueue } from '../../queues/shard-queues.js';
 import { orderCancelJob } from '../../saga/flows.js';
 import { atOrderCancel } from '../../saga/transitions.js';
 import type { Stores } from '../../stores/domain-stores.js';
@@ -20,8 +21,8 @@ export interface OrderRoutesDeps {
   stores: Stores;
   lists: Lists;
   events: PurchaseEvents;
-  /** The orchestrator queue: an order cancel is handed over as one job, as a purchase is. */
-  orchestrator: Queue;
+  /** Every shard's queues: an order cancel is handed over as one job on its purchase's shard, as a purchase is. */
+  queues: Queue[];
   policy: RetryPolicy;
   syncTimeoutMs: number;
   cancelWindowS: number;
@@ -108,7 +109,7 @@ export function orderRoutes(deps: OrderRoutesDeps) {
       throw new AppError('not_cancelable', messages.notCancelable.finished(record?.status ?? 'gone'), { purchaseId: order.purchaseId });
     // Requested now or before: (re-)adding the hand-off adds it once, and restarts one whose job was lost.
     const job = orderCancelJob(order.purchaseId, deps.policy);
-    await deps.orchestrator.add(job.name, job.data, job.opts);
+    await shardQueue(deps.queues, stores.keys, order.purchaseId, QUEUES.orchestrator).add(job.name, job.data, job.opts);
     const canceled = await deps.events.waitUntil(order.purchaseId, deps.syncTimeoutMs, async () => {
       const now = await stores.orders.get(order.id);
       return now?.status === 'canceled' ? now : undefined;

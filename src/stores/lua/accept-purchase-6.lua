@@ -7,9 +7,11 @@
 
   KEYS[1] purchase record (hash)
   KEYS[2] open purchases (sorted set of purchase ids, scored by creation time)
-  KEYS[3] the Idempotency-Key claim (string), or '' without one
-  KEYS[4] the acknowledgement notification (string), or '' without one
-  KEYS[5] its customer's notification index (sorted set), or '' without one
+  KEYS[3] the Idempotency-Key claim (string), or absent
+  KEYS[4] the acknowledgement notification (string), or absent
+  KEYS[5] its customer's notification index (sorted set), or absent
+  An absent key is '' or KEYS[1] again: on a cluster every key must hash to the record's slot,
+  and '' does not.
   KEYS[6] the customer's purchase index (sorted set, scored by creation time; trimmed to the retention)
 
   ARGV[1] purchase id
@@ -23,7 +25,8 @@
 
   Returns the earlier claim's value when the key was taken (nothing written), else nil
 ]]
-if KEYS[3] ~= '' then
+local function present(key) return key ~= '' and key ~= KEYS[1] end
+if present(KEYS[3]) then
   local earlier = redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4], 'NX', 'GET')
   if earlier then return earlier end
 end
@@ -31,7 +34,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[6], 'NX', ARGV[2], ARGV[1])
 if tonumber(ARGV[7]) > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[6], 0, tonumber(ARGV[2]) - tonumber(ARGV[7]) * 1000) end
-if KEYS[4] ~= '' then
+if present(KEYS[4]) then
   local retention = tonumber(ARGV[7])
   if retention > 0 then redis.call('SET', KEYS[4], ARGV[5], 'EX', retention, 'NX') else redis.call('SET', KEYS[4], ARGV[5], 'NX') end
   redis.call('ZADD', KEYS[5], 'NX', ARGV[2], ARGV[6])

@@ -22,7 +22,7 @@
   ARGV[2] now, ISO-8601 (written as the request's or the claim's time, and updatedAt)
   ARGV[3] now, epoch ms (the open index's score)
   ARGV[4] the pivot step's status field ('step:order_placement'), or '' (cancel-order)
-  ARGV[5] progress channel (an event when something is written)
+  ARGV[5] progress channel (an event when something is written; SPUBLISH when hash-tagged)
   ARGV[6] purchase id
   ARGV[7…] cancel-order: undo field, pending state JSON, undo field, pending state JSON…
 
@@ -36,7 +36,8 @@ local mode = ARGV[1]
 local f = redis.call('HMGET', KEYS[1], 'phase', 'status', 'cancelRequestedAt', 'pivotClaimedAt', 'orderCancelRequestedAt')
 local phase, status, cancel, pivot, orderCancel = f[1], f[2], f[3], f[4], f[5]
 local function publish()
-  redis.call('PUBLISH', ARGV[5], cjson.encode({id = ARGV[6], status = status}))
+  -- A hash-tagged channel is its shard's (SPUBLISH), as in update-purchase-3.
+  redis.call(string.find(ARGV[5], '{', 1, true) and 'SPUBLISH' or 'PUBLISH', ARGV[5], cjson.encode({id = ARGV[6], status = status}))
 end
 
 if mode == 'cancel' then

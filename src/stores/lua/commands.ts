@@ -5,7 +5,7 @@ import type { ClientContext, Cluster, Redis, RedisCommander, Result } from 'iore
  * README: the stores' Lua scripts.
  *
  * One script a file, named `<name>-<numKeys>.lua` as in BullMQ's `commands/`. The command is the
- * name in camelCase (`update-purchase-2.lua` → `redis.updatePurchase(…)`), defined with ioredis
+ * name in camelCase (`update-purchase-3.lua` → `redis.updatePurchase(…)`), defined with ioredis
  * `defineCommand`, which sends EVAL once per connection, then EVALSHA, and resends on NOSCRIPT.
  *
  * A script whose key count varies per call ends in `-n` (`reserve-stock-n.lua`): it is defined
@@ -28,10 +28,11 @@ import type { ClientContext, Cluster, Redis, RedisCommander, Result } from 'iore
 
 /** The commands as ioredis calls them: positional, in the order of each file's KEYS then ARGV. */
 export interface LuaCommands<Context extends ClientContext = { type: 'default' }> {
-  /** update-purchase-2.lua: -1 no record, 0 guard failed (nothing written), 1 applied (2: and a cancel is requested). Call through updatePurchase(). */
+  /** update-purchase-3.lua: -1 no record, 0 guard failed (nothing written), 1 applied (2: and a cancel is requested). Call through updatePurchase(). */
   updatePurchase(
     record: string,
     openSet: string,
+    reviewSet: string,
     guard: string,
     outcomeChannel: string,
     progressChannel: string,
@@ -108,7 +109,7 @@ const FILES = {
   settleReservation: 'settle-reservation-1.lua',
   takeFault: 'take-fault-1.lua',
   transitionReservation: 'transition-reservation-1.lua',
-  updatePurchase: 'update-purchase-2.lua',
+  updatePurchase: 'update-purchase-3.lua',
 } as const satisfies Record<keyof LuaCommands, string>;
 
 export interface LuaScript {
@@ -140,10 +141,12 @@ export function defineCommands(redis: Redis | Cluster): void {
   defined.add(redis);
 }
 
-/** update-purchase-2's arguments by name (see the file's header). */
+/** update-purchase-3's arguments by name (see the file's header). */
 export interface PurchaseUpdate {
   record: string;
   openSet: string;
+  /** The record's shard's review queue. */
+  reviewSet: string;
   /** '' any phase, 'x' the phase is x, '!x' it is not. */
   guard: string;
   outcomeChannel: string;
@@ -158,11 +161,12 @@ export interface PurchaseUpdate {
   fields: Record<string, string>;
 }
 
-/** Runs update-purchase-2 with named arguments: 1 applied (2: and a cancel is requested), 0 guard failed, -1 no record. */
+/** Runs update-purchase-3 with named arguments: 1 applied (2: and a cancel is requested), 0 guard failed, -1 no record. */
 export function updatePurchase(redis: RedisCommander, u: PurchaseUpdate): Promise<-1 | 0 | 1 | 2> {
   return redis.updatePurchase(
     u.record,
     u.openSet,
+    u.reviewSet,
     u.guard,
     u.outcomeChannel,
     u.progressChannel,

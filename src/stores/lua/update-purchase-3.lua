@@ -16,10 +16,15 @@
 
   KEYS[1] purchase record (hash)
   KEYS[2] open purchases (sorted set of purchase ids)
+  KEYS[3] purchases in review (sorted set of purchase ids by flag time, ms): follows the record in
+          the same write, in when `review` is written, out when `reviewResolution` is (a review
+          flagged again after a resolution comes back in)
 
   ARGV[1] guard: '' any phase, 'x' the phase is x, '!x' the phase is not x
   ARGV[2] outcome channel (terminal events only)
   ARGV[3] progress channel (every event)
+  A channel with a hash tag (`{…}`) is a shard channel, published with SPUBLISH: on a cluster it
+  stays on the record's slot (its master and replicas) instead of crossing the cluster bus.
   ARGV[4] purchase id
   ARGV[5] close: '' stays open; N closes, keeping the record N seconds (0 = forever); '?N' closes
           the same way only if the purchase is settled
@@ -44,8 +49,17 @@ if g ~= '' then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 local status = before[2]
+local resolved, flagged = false, false
 for i = 8, #ARGV - 1, 2 do
-  if ARGV[i] == 'status' then status = ARGV[i + 1] end
+  local f = ARGV[i]
+  if f == 'status' then status = ARGV[i + 1]
+  elseif f == 'reviewResolution' then resolved = true
+  elseif f == 'review' then flagged = true end
+end
+if resolved then redis.call('ZREM', KEYS[3], ARGV[4])
+elseif flagged then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000)), ARGV[4])
 end
 local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed' or status == 'canceled'
 local all
@@ -74,7 +88,8 @@ if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
 -- A terminal event carries the record, so a waiting request answers without reading it back.
 if terminal then event.record = all or redis.call('HGETALL', KEYS[1]) end
 local message = cjson.encode(event)
-redis.call('PUBLISH', ARGV[3], message)
-if terminal then redis.call('PUBLISH', ARGV[2], message) end
+local publish = string.find(ARGV[3], '{', 1, true) and 'SPUBLISH' or 'PUBLISH'
+redis.call(publish, ARGV[3], message)
+if terminal then redis.call(publish, ARGV[2], message) end
 if before[3] then return 2 end
 return 1

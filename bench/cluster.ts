@@ -1,0 +1,276 @@
+/**
+ * The scale-out phase of npm run bench (also alone: `npx tsx bench/cluster.ts`): the same sync
+ * load (BENCH_N clients doing full sync POST /v1/purchases) on one redis-server and on a
+ * 3-master Redis Cluster, in turns (BENCH_ROUNDS rounds of BENCH_CLUSTER_SECONDS / rounds each,
+ * after a BENCH_WARMUP_S warm-up each). Prints throughput, p99, Redis commands and Redis CPU per
+ * purchase, and each master's share of the commands, the keys and the CPU.
+ *   BENCH_CLUSTER_REPLICAS (1): replicas per master; with one, the cluster runs as in production
+ *   (WAIT for one replica before each acknowledgement) and the phase reports what WAIT costs.
+ *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster, their slots placed round-robin on the
+ *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../src/local-redis.js';
+import { freePort } from '../test/helpers/free-port.js';
+import { placeTags, slotMasters, startTestCluster } from '../test/helpers/test-cluster.js';
+import { httpClient } from './http-client.js';
+
+const N = Number(process.env.BENCH_N ?? 64);
+const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? process.env.BENCH_SECONDS ?? 15);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const REPLICAS = Number(process.env.BENCH_CLUSTER_REPLICAS ?? 1);
+const SHARDS = process.env.BENCH_CLUSTER_SHARDS ?? '16';
+const root = path.resolve(import.meta.dirname, '..');
+
+/** Per master: commands so far, CPU ms so far, keys. */
+async function masterStats(nodes: Redis[]) {
+  return Promise.all(
+    nodes.map(async (r) => {
+      const [stats, cpu, keys] = await Promise.all([r.info('commandstats'), r.info('cpu'), r.dbsize()]);
+      const commands = [...stats.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)]
+        .filter((m) => !['info', 'dbsize', 'cluster', 'ping'].includes(m[1]!))
+        .reduce((n, m) => n + Number(m[2]), 0);
+      const cpuMs = (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1000;
+      return { commands, cpuMs, keys };
+    }),
+  );
+}
+
+async function waitHttp(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op. */
+async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string) {
+  const [port, authPort] = await Promise.all([freePort(), freePort()]);
+  const env = {
+    ...redisEnv,
+    PORT: String(port),
+    AUTH_PORT: String(authPort),
+    KEY_PREFIX: 'bscale',
+    CATALOG_FILE: catalogFile,
+    RATE_LIMIT_POINTS: '1000000000',
+    READ_RATE_LIMIT_POINTS: '1000000000',
+    LOG_LEVEL: 'warn',
+    SYNC_TIMEOUT_MS: '30000',
+    RETENTION_S: '60',
+  };
+  const spawnRole = (roles: string) =>
+    fork(path.join(root, 'src/main.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...env, ROLES: roles },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+  const procs = [spawnRole('workers'), spawnRole('gateway,auth')];
+  const gateway = `http://127.0.0.1:${port}`;
+  await waitHttp(`${gateway}/readyz`);
+  const tokens = await Promise.all(
+    Array.from({ length: N }, async (_, i) => {
+      const res = await fetch(`http://127.0.0.1:${authPort}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sub: `${label}-${i}`, ttlSeconds: 3600 }),
+      });
+      return ((await res.json()) as { access_token: string }).access_token;
+    }),
+  );
+  const client = httpClient(N);
+  const body = JSON.stringify({ items: [{ productId: 'bench-plan', quantity: 1 }], payment: { token: 'tok_visa' } });
+  return {
+    label,
+    gateway,
+    /** CPU ms so far of the gateway and workers processes. */
+    processCpuMs: () =>
+      procs.reduce((ms, p) => {
+        const fields = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return ms + (Number(fields[11]) + Number(fields[12])) * 10;
+      }, 0),
+    op: async (w: number, i: number) =>
+      (
+        await client.post(
+          `${gateway}/v1/purchases`,
+          { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json', 'idempotency-key': `k-${w}-${i}-${Date.now()}` },
+          body,
+        )
+      ).status === 201,
+    async close() {
+      client.close();
+      await Promise.all(procs.map(stop));
+    },
+  };
+}
+
+async function closedLoop(seconds: number, op: (w: number, i: number) => Promise<boolean>) {
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: N }, async (_, w) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const t = performance.now();
+        if (await op(w, i).catch(() => false)) latencies.push(performance.now() - t);
+        else errors++;
+      }
+    }),
+  );
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+/** What WAIT cost the gateway: the mean of its purchase_replication_wait_seconds histogram. */
+async function waitCost(gateway: string): Promise<{ meanMs: number; count: number; unreplicated: number } | undefined> {
+  const text = await (await fetch(`${gateway}/metrics`)).text();
+  const sum = Number(/^purchase_replication_wait_seconds_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
+  const count = Number(/^purchase_replication_wait_seconds_count (\S+)$/m.exec(text)?.[1] ?? 0);
+  const unreplicated = Number(/^purchase_acks_unreplicated_total (\S+)$/m.exec(text)?.[1] ?? 0);
+  return count > 0 ? { meanMs: (1000 * sum) / count, count, unreplicated } : undefined;
+}
+
+export async function clusterPhase() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-bench-scale-'));
+  const catalogFile = path.join(dir, 'catalog.json');
+  writeFileSync(
+    catalogFile,
+    JSON.stringify({
+      products: [{ id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 }],
+    }),
+  );
+  const single = await startRedisServer({ dir: path.join(dir, 'single'), port: await freePort(), appendfsync: 'everysec' });
+  const cluster = await startTestCluster({ masters: 3, replicas: REPLICAS });
+  const singleRedis = new Redis(single.url);
+  const deployments: Awaited<ReturnType<typeof deployment>>[] = [];
+  const masters: Redis[] = [];
+  const cleanUp = async () => {
+    for (const d of deployments) await d.close();
+    singleRedis.disconnect();
+    for (const m of masters) m.disconnect();
+    await cluster.stop();
+    await single.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // The shards' slots laid out evenly over the masters (README: the shard layout), inventory with them.
+    if (process.env.BENCH_CLUSTER_PLACE !== '0')
+      await placeTags(cluster, [...Array.from({ length: Number(SHARDS) }, (_, s) => `bscale:${s}`), 'bscale:inv']);
+    deployments.push(await deployment('single', { REDIS_URL: single.url }, catalogFile));
+    deployments.push(
+      await deployment(
+        'cluster',
+        { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_SHARDS: SHARDS, REDIS_WAIT_REPLICAS: String(REPLICAS > 0 ? 1 : 0) },
+        catalogFile,
+      ),
+    );
+    for (const m of await slotMasters(cluster.nodes[0]!.port)) masters.push(new Redis({ port: m.port, host: '127.0.0.1' }));
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+  const nodesOf = (label: string) => (label === 'single' ? [singleRedis] : masters);
+  try {
+    for (const d of deployments) if (WARMUP_S > 0) await closedLoop(WARMUP_S, (w, i) => d.op(w, 10_000_000 + i));
+    const acc = deployments.map(() => ({
+      latencies: [] as number[],
+      errors: 0,
+      seconds: 0,
+      processCpuMs: 0,
+      perNode: [] as { commands: number; cpuMs: number }[],
+    }));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [k, d] of deployments.entries()) {
+        const before = await masterStats(nodesOf(d.label));
+        const cpuBefore = d.processCpuMs();
+        const run = await closedLoop(SECONDS / ROUNDS, (w, i) => d.op(w, round * 1_000_000 + i));
+        const after = await masterStats(nodesOf(d.label));
+        const a = acc[k]!;
+        a.processCpuMs += d.processCpuMs() - cpuBefore;
+        a.latencies.push(...run.latencies);
+        a.errors += run.errors;
+        a.seconds += run.seconds;
+        after.forEach((s, n) => {
+          a.perNode[n] ??= { commands: 0, cpuMs: 0 };
+          a.perNode[n].commands += s.commands - before[n]!.commands;
+          a.perNode[n].cpuMs += s.cpuMs - before[n]!.cpuMs;
+        });
+      }
+    }
+    const results = await Promise.all(
+      deployments.map(async (d, k) => {
+        const a = acc[k]!;
+        const ops = a.latencies.length;
+        const sorted = a.latencies.sort((x, y) => x - y);
+        const keys = (await masterStats(nodesOf(d.label))).map((s) => s.keys);
+        const commands = a.perNode.reduce((n, s) => n + s.commands, 0);
+        return {
+          label: d.label,
+          perSecond: ops / a.seconds,
+          p99: sorted[Math.floor(0.99 * (sorted.length - 1))] ?? 0,
+          errors: a.errors,
+          commandsPerPurchase: commands / ops,
+          redisCpuMsPerPurchase: a.perNode.reduce((n, s) => n + s.cpuMs, 0) / ops,
+          /** The gateway's and the workers' CPU per purchase. */
+          systemCpuMsPerPurchase: a.processCpuMs / ops,
+          masters: a.perNode.map((s, n) => ({
+            commandShare: s.commands / commands,
+            keyShare: keys[n]! / keys.reduce((x, y) => x + y, 0),
+            cpuMsPerPurchase: s.cpuMs / ops,
+          })),
+          wait: d.label === 'cluster' ? await waitCost(d.gateway) : undefined,
+        };
+      }),
+    );
+    const [one, many] = results as [(typeof results)[0], (typeof results)[0]];
+    console.log(`scale-out: N=${N}, ${SECONDS}s each in ${ROUNDS} turns; cluster 3 masters × ${REPLICAS} replica(s), ${SHARDS} shards`);
+    for (const r of results) {
+      console.log(
+        `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+      );
+      r.masters.forEach((m, n) =>
+        console.log(
+          `    master ${n + 1}: ${(100 * m.commandShare).toFixed(1)} % of commands, ${(100 * m.keyShare).toFixed(1)} % of keys, ${m.cpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+        ),
+      );
+    }
+    const busiest = Math.max(...many.masters.map((m) => m.cpuMsPerPurchase));
+    console.log(`  cluster/single throughput ${(many.perSecond / one.perSecond).toFixed(2)} (target ≥ 0.80)`);
+    console.log(`  busiest master's CPU per purchase / single's ${(busiest / one.redisCpuMsPerPurchase).toFixed(2)} (target ≤ 0.50)`);
+    console.log(
+      `  smallest master share of commands ${(100 * Math.min(...many.masters.map((m) => m.commandShare))).toFixed(1)} % (target ≥ 20 %)`,
+    );
+    if (many.wait)
+      console.log(
+        `  WAIT 1 replica before each acknowledgement: mean ${many.wait.meanMs.toFixed(2)} ms over ${many.wait.count} purchases, ${many.wait.unreplicated} acknowledged unreplicated`,
+      );
+    return results;
+  } finally {
+    await cleanUp();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await clusterPhase();
+  process.exit();
+}
