@@ -419,6 +419,26 @@ describe('update-purchase-3', () => {
     expect(await env.stores.purchases.get('p1')).toMatchObject({ status: 'failed', phase: 'done', review: 'manual_review' });
   });
 
+  it('keeps the review queue in the same write: flagged in, resolved out, flagged again back in', async () => {
+    const env = await fresh();
+    const { keys, stores } = env;
+    await new PurchaseIntake(redis, keys).accept({ record: record('p1') });
+    const queue = () => redis.zrange(keys.purchasesInReview(0), 0, -1);
+    expect(await queue()).toEqual([]);
+    expect(await stores.purchases.patch('p1', { review: 'manual_review' })).toBe(true);
+    expect(await queue()).toEqual(['p1']);
+    const flaggedAt = Number(await redis.zscore(keys.purchasesInReview(0), 'p1'));
+    expect(Math.abs(flaggedAt - Date.now())).toBeLessThan(5_000);
+    expect(await stores.purchases.inReviewCount()).toBe(1);
+    expect(await stores.purchases.resolveReview('p1', { how: 'manual', by: 'op', at: new Date().toISOString(), note: 'fixed' })).toBe(true);
+    expect(await queue()).toEqual([]);
+    expect(await stores.purchases.patch('p1', { review: 'manual_review' })).toBe(true);
+    expect(await queue()).toEqual(['p1']);
+    // A purchase that does not exist is not queued.
+    expect(await stores.purchases.patch('nope', { review: 'manual_review' })).toBe(false);
+    expect(await queue()).toEqual(['p1']);
+  });
+
   it('answers 2 instead of 1 once the customer asked to cancel: the runner sees it without a read', async () => {
     const env = await fresh();
     const { keys } = env;
