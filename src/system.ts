@@ -188,6 +188,7 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
         policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
         workersAlive,
         replicated,
+        onHandOffError: (err, shard) => log.warn({ shard, err: (err as Error).message }, 'purchase hand-off failed'),
       });
       const verifier = createTokenVerifier({
         jwksUrl: jwksUrl(config, system.authUrl ? Number(new URL(system.authUrl).port) : config.AUTH_PORT),
