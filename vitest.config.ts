@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /** The scenario tests that also run on a Redis Cluster (the backend switch in test/helpers/global-redis.ts). */
 const ON_CLUSTER = ['test/gateway.test.ts', 'test/orchestrator.test.ts', 'test/provisioner.test.ts', 'test/sse.test.ts'];
+/** Starts its own cluster and sentinels and kills masters: run last, alone, so the timing it measures is its own. */
+const FAILOVER = ['test/failover.test.ts'];
 
 export default defineConfig({
   test: {
@@ -14,12 +16,22 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'single', include: ['test/**/*.test.ts'], globalSetup: ['test/helpers/global-redis.ts'] },
+        test: {
+          name: 'single',
+          include: ['test/**/*.test.ts'],
+          exclude: FAILOVER,
+          globalSetup: ['test/helpers/global-redis.ts'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
         // The same files, on a local 3-master + 3-replica cluster, purchases on REDIS_SHARDS=4 shards.
-        test: { name: 'cluster', include: ON_CLUSTER, globalSetup: ['test/helpers/global-redis.ts'] },
+        test: { name: 'cluster', include: ON_CLUSTER, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'failover', include: FAILOVER, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 1 } },
       },
     ],
   },

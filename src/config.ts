@@ -70,7 +70,7 @@ const schema = z.object({
   /** Before acknowledging a purchase, wait for this many replicas of its master to have it (0 = don't). */
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
   /** …for at most this long; past it the purchase is acknowledged anyway and counted. */
-  REDIS_WAIT_TIMEOUT_MS: ms.default(100),
+  REDIS_WAIT_TIMEOUT_MS: ms.default(500),
   // No braces: the shards put their own hash tag around the prefix (README: the shard layout).
   KEY_PREFIX: z
     .string()

@@ -26,6 +26,9 @@ const env = {
   STALLED_INTERVAL_MS: '1500',
   BREAKER_HALF_OPEN_MS: '1000',
   WORKER_CONCURRENCY: '4',
+  // The bound on WAIT is the durability bound: an acknowledgement given after it may be lost in a
+  // failover. Generous here, where the replicas share two cores with the whole suite.
+  REDIS_WAIT_TIMEOUT_MS: '2000',
 };
 
 interface Outcome {
