@@ -134,6 +134,8 @@ const checked = schema
     REDIS_SHARDS: c.REDIS_SHARDS ?? (c.REDIS_CLUSTER_NODES ? 16 : 1),
     REDIS_WAIT_REPLICAS: c.REDIS_WAIT_REPLICAS ?? (c.REDIS_CLUSTER_NODES || c.REDIS_SENTINELS ? 1 : 0),
   }))
+  // The request connection's commands time out after 2 s (redis.ts), and WAIT runs on one.
+  .refine((c) => c.REDIS_WAIT_TIMEOUT_MS <= 1_500, { path: ['REDIS_WAIT_TIMEOUT_MS'], message: 'at most 1500 ms' })
   .refine((c) => (c.WORKER_SHARDS ?? []).every((s) => s < c.REDIS_SHARDS), {
     path: ['WORKER_SHARDS'],
     message: 'names a shard ≥ REDIS_SHARDS',

@@ -28,7 +28,7 @@ const env = {
   WORKER_CONCURRENCY: '4',
   // The bound on WAIT is the durability bound: an acknowledgement given after it may be lost in a
   // failover. Generous here, where the replicas share two cores with the whole suite.
-  REDIS_WAIT_TIMEOUT_MS: '2000',
+  REDIS_WAIT_TIMEOUT_MS: '1500',
 };
 
 interface Outcome {
