@@ -10,6 +10,8 @@ const ON_CLUSTER = [
   'test/order-cancel.test.ts',
   'test/operator.test.ts',
 ];
+/** Starts its own cluster and sentinels and kills masters: run last, alone, so the timing it measures is its own. */
+const FAILOVER = ['test/failover.test.ts'];
 
 export default defineConfig({
   test: {
@@ -22,12 +24,22 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'single', include: ['test/**/*.test.ts'], globalSetup: ['test/helpers/global-redis.ts'] },
+        test: {
+          name: 'single',
+          include: ['test/**/*.test.ts'],
+          exclude: FAILOVER,
+          globalSetup: ['test/helpers/global-redis.ts'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
         // The same files, on a local 3-master + 3-replica cluster, purchases on REDIS_SHARDS=4 shards.
-        test: { name: 'cluster', include: ON_CLUSTER, globalSetup: ['test/helpers/global-redis.ts'] },
+        test: { name: 'cluster', include: ON_CLUSTER, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'failover', include: FAILOVER, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 1 } },
       },
     ],
   },

@@ -81,7 +81,14 @@ async function deployment(label: string, redisEnv: Record<string, string>, catal
   };
   const spawnRole = (roles: string) =>
     fork(path.join(root, 'src/main.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_PROFILE=1: V8 CPU profiles of each deployment's processes (bench/profile-summary.ts reads them).
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.BENCH_PROFILE === '1'
+          ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/results/profiles', `${label}-${roles.replace(',', '+')}`)}`]
+          : []),
+      ],
       env: { ...process.env, ...env, ROLES: roles },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });

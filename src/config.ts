@@ -70,7 +70,7 @@ const schema = z.object({
   /** Before acknowledging a purchase, wait for this many replicas of its master to have it (0 = don't). */
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
   /** …for at most this long; past it the purchase is acknowledged anyway and counted. */
-  REDIS_WAIT_TIMEOUT_MS: ms.default(100),
+  REDIS_WAIT_TIMEOUT_MS: ms.default(500),
   // No braces: the shards put their own hash tag around the prefix (README: the shard layout).
   KEY_PREFIX: z
     .string()
@@ -140,6 +140,8 @@ const checked = schema
     REDIS_SHARDS: c.REDIS_SHARDS ?? (c.REDIS_CLUSTER_NODES ? 16 : 1),
     REDIS_WAIT_REPLICAS: c.REDIS_WAIT_REPLICAS ?? (c.REDIS_CLUSTER_NODES || c.REDIS_SENTINELS ? 1 : 0),
   }))
+  // The request connection's commands time out after 2 s (redis.ts), and WAIT runs on one.
+  .refine((c) => c.REDIS_WAIT_TIMEOUT_MS <= 1_500, { path: ['REDIS_WAIT_TIMEOUT_MS'], message: 'at most 1500 ms' })
   .refine((c) => (c.WORKER_SHARDS ?? []).every((s) => s < c.REDIS_SHARDS), {
     path: ['WORKER_SHARDS'],
     message: 'names a shard ≥ REDIS_SHARDS',

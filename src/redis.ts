@@ -66,6 +66,10 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       // Shard channels (SSUBSCRIBE): one subscriber per master, resubscribed when a slot moves or fails over.
       shardedSubscribers: purpose === 'subscriber',
       slotsRefreshTimeout: 2_000,
+      // A periodic slot refresh: without it (ioredis's default) test/failover.test.ts saw purchases stuck after
+      // a failover (connections that never get a MOVED keep the dead master). It costs: each Cluster instance
+      // (BullMQ duplicates one per worker) opens a connection and rewrites its 16384-slot map every interval,
+      // 9.5 % of the workers' CPU in bench/cluster.ts at 5 s.
       slotsRefreshInterval: 5_000,
     };
     redis = new Cluster(t.nodes, options);

@@ -162,9 +162,17 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
       };
       const everyShardServed = async () => (await Promise.all(keys.allShards.map(workersAlive))).every(Boolean);
       const waitFor = config.REDIS_WAIT_REPLICAS;
+      // WAIT blocks the connection it runs on, and every hand-off shares that connection: once a shard's
+      // WAIT comes back short (its master has lost its replica), the shard's acknowledgements skip it
+      // for a second instead of queueing behind one blocked WAIT after another.
+      const shortUntil = keys.allShards.map(() => 0);
       const replicated =
         waitFor > 0
-          ? async (_shard: number, purchaseId: string) => {
+          ? async (shard: number, purchaseId: string) => {
+              if (Date.now() < shortUntil[shard]!) {
+                metrics.unreplicatedAcks.inc();
+                return;
+              }
               const started = performance.now();
               // On the queue connection, after the job's add: WAIT covers every write this connection made, and
               // the record was written before it.
@@ -173,8 +181,9 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
               );
               metrics.replicationWait.observe((performance.now() - started) / 1000);
               if (acked < waitFor) {
+                shortUntil[shard] = Date.now() + 1_000;
                 metrics.unreplicatedAcks.inc();
-                log.warn({ purchaseId, replicas: acked, wanted: waitFor }, 'purchase acknowledged before its replicas had it');
+                log.warn({ purchaseId, shard, replicas: acked, wanted: waitFor }, 'purchase acknowledged before its replicas had it');
               }
             }
           : undefined;
@@ -188,6 +197,7 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
         policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
         workersAlive,
         replicated,
+        onHandOffError: (err, shard) => log.warn({ shard, err: (err as Error).message }, 'purchase hand-off failed'),
       });
       const verifier = createTokenVerifier({
         jwksUrl: jwksUrl(config, system.authUrl ? Number(new URL(system.authUrl).port) : config.AUTH_PORT),

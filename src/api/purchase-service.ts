@@ -45,6 +45,8 @@ export interface PurchaseServiceDeps {
    * passed; undefined when REDIS_WAIT_REPLICAS is 0.
    */
   replicated?(shard: number, purchaseId: string): Promise<void>;
+  /** Told why a hand-off failed (the customer only sees a 503). */
+  onHandOffError?(err: unknown, shard: number): void;
 }
 
 const unavailable = (detail: string) => new AppError('service_unavailable', detail, {}, { 'retry-after': '5' });
@@ -75,6 +77,7 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
       // A replay needs no orchestrator: it answers with the purchase made before.
       const earlier = opts.idempotencyKey ? await idempotency.earlier(customer.id, opts.idempotencyKey) : undefined;
       if (earlier) return duplicateOf(earlier, hash);
+      deps.onHandOffError?.(new Error('no live workers heartbeat on the shard'), shard);
       throw unavailable('No purchase orchestrator is running; nothing was charged. Try again shortly.');
     }
     const now = new Date().toISOString();
@@ -129,6 +132,7 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
         return await breaker.execute(() => handOff(shard, customer, body, opts), shard);
       } catch (err) {
         if (err instanceof AppError) throw err;
+        deps.onHandOffError?.(err, deps.shardOf(customer.id));
         throw unavailable('The purchase orchestrator is unavailable; nothing was charged. Try again shortly.');
       }
     },
