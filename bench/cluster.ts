@@ -9,7 +9,7 @@
  *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster, their slots placed round-robin on the
  *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { placeTags, slotMasters, startTestCluster } from '../test/helpers/test-cluster.js';
 import { httpClient } from './http-client.js';
+import { stop, waitHttp } from './processes.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? process.env.BENCH_SECONDS ?? 15);
@@ -39,29 +40,6 @@ async function masterStats(nodes: Redis[]) {
       return { commands, cpuMs, keys };
     }),
   );
-}
-
-async function waitHttp(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 /** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op. */

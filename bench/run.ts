@@ -17,6 +17,7 @@ import { createKeys } from '../src/keys.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { httpClient } from './http-client.js';
+import { stop, waitHttp } from './processes.js';
 import { clusterPhase } from './cluster.js';
 import { census, growth, totalBytes } from './redis-census.js';
 import { ROOT_STAGE, SAGA, START_STAGE, STEPS } from '../src/saga/saga.js';
@@ -200,29 +201,6 @@ function start(script: string, env: Record<string, string>): Promise<ChildProces
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
-}
-
-async function waitHttp(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 /** A bare BullMQ flow, driven in a closed loop; `perStage` gives it our flow's job count instead of one job per step. */

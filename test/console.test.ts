@@ -3,8 +3,9 @@ import path from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { launchChromium } from './helpers/browser.js';
-import { type Customer, visa } from './helpers/customer.js';
+import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
+import { flaggedPurchase } from './helpers/review.js';
 import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
 
 const SCREENSHOT = path.resolve('test-output/operator-console.png');
@@ -38,22 +39,7 @@ describe('Feature: the operator console in a real browser', () => {
     return context;
   }
 
-  /** A purchase whose partner is down: failed, refunded, its deprovision failed for good. */
-  async function flagged(customer: Customer): Promise<string> {
-    partner.set('fail');
-    try {
-      const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa });
-      expect(res.status).toBe(502);
-      const id = res.body.purchaseId as string;
-      await vi.waitFor(async () => expect((await customer.purchaseState(id)).review?.status).toBe('manual_review'), {
-        timeout: 15_000,
-        interval: 100,
-      });
-      return id;
-    } finally {
-      partner.set('ok');
-    }
-  }
+  const flagged = (customer: Customer) => flaggedPurchase(customer, partner);
 
   it('lists the purchases needing review; a purchase page shows its timeline and links to Bull Board; retry resolves it', async () => {
     const customer = await sys.customer();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Customer, visa } from './helpers/customer.js';
+import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
+import { flaggedPurchase } from './helpers/review.js';
 import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
 
 /** The operator's actions on purchases (contract §7): look, list the review queue, retry, resolve. */
@@ -23,19 +24,7 @@ describe('Feature: operator review of purchases', () => {
   };
   const view = async (id: string) => (await json('GET', `/admin/purchases/${id}`)).body;
 
-  /** A purchase whose partner is down: it fails, is refunded, and its deprovision fails for good. */
-  async function flagged(customer: Customer): Promise<string> {
-    partner.set('fail');
-    try {
-      const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa });
-      expect(res.status).toBe(502);
-      const id = res.body.purchaseId as string;
-      await vi.waitFor(async () => expect((await view(id)).review?.status).toBe('manual_review'), { timeout: 15_000, interval: 100 });
-      return id;
-    } finally {
-      partner.set('ok');
-    }
-  }
+  const flagged = (customer: Customer) => flaggedPurchase(customer, partner);
 
   it("shows any customer's purchase with its steps, the outcome of each undo with its time, the review and its jobs", async () => {
     const customer = await sys.customer();

@@ -13,7 +13,14 @@ export function shardQueue(queues: readonly Queue[], keys: Keys, id: string, nam
   return queue;
 }
 
-/** The name Bull Board shows a queue under: `<shard>:<queue>` once there are several shards. */
+/** What Bull Board puts before a queue's name: `<shard>:` once there are several shards (each name is there once per shard). */
+export function boardPrefix(keys: Keys, queue: Queue): string {
+  if (keys.shards === 1) return '';
+  const shard = keys.allShards.find((s) => keys.queuePrefix(s) === queue.opts.prefix);
+  return `${shard ?? '?'}:`;
+}
+
+/** The name Bull Board shows the queue `name` of the shard `id` lives on under. */
 export function boardName(keys: Keys, id: string, name: QueueName): string {
   return keys.shards > 1 ? `${keys.shardOf(id)}:${name}` : name;
 }

@@ -9,6 +9,7 @@ import { shardQueue } from '../../queues/shard-queues.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import { apiApp } from '../../http/validation.js';
 import { listQuery, type Lists } from '../lists.js';
+import { idParam } from '../schemas.js';
 import { adminPurchaseView, jobsOf, reviewLine } from '../operator.js';
 
 export interface AdminPurchaseDeps {
@@ -22,7 +23,6 @@ export interface AdminPurchaseDeps {
   user: string;
 }
 
-const idParam = z.object({ id: z.string() });
 const reviewQuery = listQuery.extend({ review: z.enum(['manual_review']) });
 export const resolveBody = z.object({ note: z.string().min(1).max(2_000) }).strict();
 

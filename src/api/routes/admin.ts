@@ -4,25 +4,16 @@ import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
+import { boardPrefix } from '../../queues/shard-queues.js';
 import { basicAuth } from 'hono/basic-auth';
 import { runAudit } from '../../audit.js';
 import { AppError } from '../../errors.js';
-import type { Stores } from '../../stores/domain-stores.js';
 import { faultBody, stockBody } from '../schemas.js';
 import { apiApp } from '../../http/validation.js';
-import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
-import type { RetryPolicy } from '../../queues/contract.js';
-import type { Lists } from '../lists.js';
 import { consoleRoutes } from '../console/console.js';
-import { adminPurchaseRoutes, operatorActions } from './admin-purchases.js';
+import { adminPurchaseRoutes, operatorActions, type AdminPurchaseDeps } from './admin-purchases.js';
 
-export interface AdminDeps {
-  stores: Stores;
-  queues: Queue[];
-  lists: Lists;
-  metrics: GatewayMetrics;
-  policy: RetryPolicy;
-  user: string;
+export interface AdminDeps extends AdminPurchaseDeps {
   password: string;
   faultInjection: boolean;
 }
@@ -56,11 +47,7 @@ export function adminRoutes(deps: AdminDeps) {
 
   const board = new HonoAdapter(serveStatic);
   board.setBasePath('/admin/queues');
-  // With several shards each queue name is there once per shard: the board names them `<shard>:<queue>`.
-  const { keys } = deps.stores;
-  const shardOfPrefix = new Map(keys.allShards.map((s) => [keys.queuePrefix(s), s]));
-  const adapter = (q: Queue) =>
-    new BullMQAdapter(q, keys.shards > 1 ? { prefix: `${shardOfPrefix.get(q.opts.prefix ?? '') ?? '?'}:` } : {});
+  const adapter = (q: Queue) => new BullMQAdapter(q, { prefix: boardPrefix(deps.stores.keys, q) });
   createBullBoard({ queues: deps.queues.map(adapter), serverAdapter: board });
   app.route('/queues', board.registerPlugin());
 
