@@ -31,10 +31,11 @@
     pivot:        'claimed' | 'canceled' | 'stopped' | 'missing'
     cancel-order: 'requested' | 'already-requested' | 'not-completed' | 'missing'
 ]]
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local mode = ARGV[1]
+-- Every record has a phase: one read tells a missing record too (the pivot claim is on every purchase's path).
 local f = redis.call('HMGET', KEYS[1], 'phase', 'status', 'cancelRequestedAt', 'pivotClaimedAt', 'orderCancelRequestedAt')
 local phase, status, cancel, pivot, orderCancel = f[1], f[2], f[3], f[4], f[5]
+if not phase then return 'missing' end
 local function publish()
   -- A hash-tagged channel is its shard's (SPUBLISH), as in update-purchase-3.
   redis.call(string.find(ARGV[5], '{', 1, true) and 'SPUBLISH' or 'PUBLISH', ARGV[5], cjson.encode({id = ARGV[6], status = status}))
