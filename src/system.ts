@@ -23,6 +23,7 @@ import { HEARTBEAT_TTL_MS, startWorkers } from './workers/workers.js';
 import { QUEUES } from './queues/contract.js';
 import { assertNoEviction, connectRedis, waitReady, waitReplicas, type RedisClient, type RedisTarget } from './redis.js';
 import { createStores } from './stores/domain-stores.js';
+import { shutDown, type ShutdownStep } from './shutdown.js';
 import { IdempotencyStore } from './stores/idempotency-store.js';
 import { PurchaseIntake } from './stores/purchase-intake.js';
 import { sharedSecret } from './stores/shared-secret.js';
@@ -47,6 +48,18 @@ async function listen(
   });
 }
 
+/** A server's shutdown step: stop accepting, let requests in flight end; forced, cut every connection. */
+function serverStep(name: string, server: ServerType, before?: () => void): ShutdownStep {
+  return {
+    name,
+    run: () => {
+      before?.();
+      return closeServer(server);
+    },
+    force: () => (server as { closeAllConnections?: () => void }).closeAllConnections?.(),
+  };
+}
+
 function closeServer(server: ServerType): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
@@ -58,14 +71,13 @@ function closeServer(server: ServerType): Promise<void> {
 /** Starts the roles named in config.ROLES against `redisUrl` (a URL, a cluster or sentinels: redisTargetOf). */
 export async function startSystem(config: Config, redisUrl: RedisTarget | string, log: Logger, tracing?: Tracing): Promise<RunningSystem> {
   const keys = keysFor(config);
-  const stops: (() => Promise<unknown>)[] = [];
+  const stops: ShutdownStep[] = [];
+  const closing = (name: string, r: RedisClient): ShutdownStep => ({ name, run: () => r.quit(), force: () => r.disconnect() });
   const redis: RedisClient = connectRedis(redisUrl, 'request');
-  stops.push(() => redis.quit().catch(() => redis.disconnect()));
+  stops.push(closing('request connection', redis));
   const system: RunningSystem = {
-    async stop() {
-      for (const stop of stops.splice(0).reverse())
-        await stop().catch((err) => log.warn({ err: (err as Error).message }, 'shutdown step failed'));
-    },
+    // Four fifths of the process's deadline (main.ts exits at it): what is still closing then is forced, and named.
+    stop: () => shutDown(stops.splice(0).reverse(), 0.8 * config.SHUTDOWN_TIMEOUT_MS, log),
   };
   let workerRegistry: Registry | undefined;
   try {
@@ -82,17 +94,17 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
       const app = createAuthApp({ keys: keyRing, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, admin });
       const { server, url } = await listen(app, config.HOST, config.AUTH_PORT);
       system.authUrl = url;
-      stops.push(() => closeServer(server));
+      stops.push(serverStep('auth server', server));
       log.info({ url }, 'auth server listening');
     }
 
     if (config.ROLES.includes('workers')) {
       const workerRedis = connectRedis(redisUrl, 'worker');
-      stops.push(() => workerRedis.quit().catch(() => workerRedis.disconnect()));
+      stops.push(closing('worker connection', workerRedis));
       // BullMQ defines ~50 Lua scripts on each connection it uses and ioredis copies them onto every
       // MULTI made from it: the stores get their own connection (about 9% of the workers' CPU).
       const storeRedis = connectRedis(redisUrl, 'worker');
-      stops.push(() => storeRedis.quit().catch(() => storeRedis.disconnect()));
+      stops.push(closing('store connection', storeRedis));
       const stores = createStores(storeRedis, keys, config.RETENTION_S);
       const workers = await startWorkers({
         config,
@@ -103,7 +115,9 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
         log,
         tracing,
       });
-      stops.push(() => workers.close());
+      // No force: BullMQ's close(true) after a polite close returns the polite one. Out of time, the
+      // connections below are cut (forced), which ends what the workers still wait on.
+      stops.push({ name: 'workers', run: () => workers.close() });
       workerRegistry = workers.metrics.registry;
       if (!config.ROLES.includes('gateway') && config.METRICS_PORT !== undefined) {
         // A workers-only process has no gateway to serve its metrics: give them a port of their own,
@@ -113,7 +127,7 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
         app.get('/metrics', async (c) => c.body(await workerRegistry!.metrics(), 200, { 'content-type': workerRegistry!.contentType }));
         app.get('/healthz', (c) => c.json({ status: 'ok' }));
         const { server, url } = await listen(app, config.HOST, config.METRICS_PORT);
-        stops.push(() => closeServer(server));
+        stops.push(serverStep('metrics server', server));
         log.info({ url }, 'workers metrics listening');
       }
       log.info({ queues: Object.values(QUEUES) }, 'workers started');
@@ -127,11 +141,11 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
         keys.allShards.map((s) => keys.outcomeChannel(s)),
         keys.allShards.map((s) => keys.progressChannel(s)),
       );
-      stops.push(() => events.close());
+      stops.push({ name: 'event subscriber', run: () => events.close() });
       const telemetry = tracing?.bullmq;
       // The queues' own connection, so the stores' transactions on `redis` do not copy BullMQ's scripts.
       const queueRedis = connectRedis(redisUrl, 'request');
-      stops.push(() => queueRedis.quit().catch(() => queueRedis.disconnect()));
+      stops.push(closing('queue connection', queueRedis));
       // Every shard's queues: a purchase is handed to its customer's shard.
       const byShard = keys.allShards.map((shard) =>
         Object.values(QUEUES).map((name) => new Queue(name, { connection: queueRedis, prefix: keys.queuePrefix(shard), telemetry })),
@@ -140,7 +154,7 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
       // Connection errors surface through the calls that fail; keep them out of stderr.
       const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
       for (const q of queues) q.on('error', quiet);
-      stops.push(async () => Promise.all(queues.map((q) => q.close())));
+      stops.push({ name: 'queues', run: () => Promise.all(queues.map((q) => q.close())) });
       const queueOf = (shard: number, name: string) => byShard[shard]!.find((q) => q.name === name)!;
       const metrics = createGatewayMetrics(() => stores.purchases.inReviewCount());
       const shutdown = new AbortController();
@@ -226,10 +240,7 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
       const { server, url } = await listen(app, config.HOST, config.PORT);
       system.gatewayUrl = url;
       // Stop taking requests first; in-flight ones finish before the connections close, event streams end.
-      stops.push(() => {
-        shutdown.abort();
-        return closeServer(server);
-      });
+      stops.push(serverStep('gateway server', server, () => shutdown.abort()));
       log.info({ url }, 'gateway listening');
     }
   } catch (err) {

@@ -101,6 +101,18 @@ describe('process lifecycle', () => {
     await own.stop();
   });
 
+  it('an in-process stop ends within its budget when Redis is gone, forcing what still waits on it', async () => {
+    const own = await startTestRedis();
+    const sys = await startTestSystem({ redisUrl: own.url, env: { SHUTDOWN_TIMEOUT_MS: '2000' } });
+    try {
+      await own.kill();
+      const stopped = sys.stop().then(() => 'stopped');
+      expect(await Promise.race([stopped, new Promise((r) => setTimeout(() => r('still stopping'), 8_000))])).toBe('stopped');
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('stopping ends open event streams instead of waiting for them', async () => {
     const hanging = await startFakeService('hang');
     const sys = await startTestSystem({ catalog: testCatalog(hanging.url), env: { INTEGRATION_TIMEOUT_MS: '3000' } });
