@@ -10,8 +10,10 @@ const ON_CLUSTER = [
   'test/order-cancel.test.ts',
   'test/operator.test.ts',
 ];
+/** The scenario tests that also run on a Sentinel-watched master and its replica. */
+const ON_SENTINEL = ['test/gateway.test.ts', 'test/orchestrator.test.ts', 'test/provisioner.test.ts'];
 /** Starts its own cluster and sentinels and kills masters: run last, alone, so the timing it measures is its own. */
-const FAILOVER = ['test/failover.test.ts'];
+const FAILOVER = ['test/failover.test.ts', 'test/failover-reconnect.test.ts'];
 
 export default defineConfig({
   test: {
@@ -36,6 +38,10 @@ export default defineConfig({
         extends: true,
         // The same files, on a local 3-master + 3-replica cluster, purchases on REDIS_SHARDS=4 shards.
         test: { name: 'cluster', include: ON_CLUSTER, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'sentinel', include: ON_SENTINEL, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 0 } },
       },
       {
         extends: true,

@@ -22,7 +22,7 @@ export interface AuditReport {
 /** Every key matching `pattern` on every master: a Cluster's SCAN would see one node only. */
 export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
   const keys: string[] = [];
-  for (const node of masters(redis)) {
+  for (const node of await masters(redis)) {
     let cursor = '0';
     do {
       const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

@@ -55,7 +55,13 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       },
       scaleReads: 'master',
       enableOfflineQueue: true,
-      enableReadyCheck: true,
+      // No cluster ready check (CLUSTER INFO before 'ready'). When that check fails — cluster_state is
+      // `fail` for the seconds a master is down — ioredis reconnects with a new connect() and never
+      // settles the promise of the one that failed (ioredis 5.11 cluster/index.js, refreshListener).
+      // BullMQ awaits that promise when it re-establishes a worker's blocking connection, so the worker
+      // stayed "running" without taking another job (test/failover.test.ts, 1 run in 3 under load).
+      // Commands sent while the cluster is down get CLUSTERDOWN and are retried (retryDelayOnClusterDown).
+      enableReadyCheck: false,
       // A node that vanished is retried until the cluster has promoted its replica.
       clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
       retryDelayOnFailover: 200,
@@ -66,11 +72,10 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       // Shard channels (SSUBSCRIBE): one subscriber per master, resubscribed when a slot moves or fails over.
       shardedSubscribers: purpose === 'subscriber',
       slotsRefreshTimeout: 2_000,
-      // A periodic slot refresh: without it (ioredis's default) test/failover.test.ts saw purchases stuck after
-      // a failover (connections that never get a MOVED keep the dead master). It costs: each Cluster instance
-      // (BullMQ duplicates one per worker) opens a connection and rewrites its 16384-slot map every interval,
-      // 9.5 % of the workers' CPU in bench/cluster.ts at 5 s.
-      slotsRefreshInterval: 5_000,
+      // No periodic slot refresh (ioredis's default): a MOVED, a node's error or a reconnect refreshes the map.
+      // Each Cluster instance (BullMQ duplicates one per worker) would open a connection and rewrite its
+      // 16384-slot map every interval: 9.5 % of the workers' CPU in bench/cluster.ts at 5 s. It once looked
+      // needed for failovers; what stuck purchases then was the ready check above.
     };
     redis = new Cluster(t.nodes, options);
   } else if (t.kind === 'sentinel') {
@@ -94,8 +99,13 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
 }
 
 /** Every master: one for a single server or Sentinel, each master node of a Cluster (for SCAN, INFO, CONFIG). */
-export function masters(redis: RedisClient): Redis[] {
-  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+export async function masters(redis: RedisClient): Promise<Redis[]> {
+  if (!(redis instanceof Cluster)) return [redis];
+  // A Cluster's node list is as fresh as its last slot refresh, and there is no periodic one: after a
+  // failover it still named the demoted master and not the promoted one (an audit then saw 45 of 120
+  // purchases). Refresh first; on failure the list known so far is all there is.
+  await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+  return redis.nodes('master');
 }
 
 /** Resolves when the connection is ready or rejects after `timeoutMs`. */
@@ -120,7 +130,7 @@ export async function waitReady(redis: RedisClient, timeoutMs = 5_000): Promise<
 
 /** The contract requires noeviction, on every master: an evicted job or record would lose a purchase. */
 export async function assertNoEviction(redis: RedisClient): Promise<void> {
-  for (const node of masters(redis)) {
+  for (const node of await masters(redis)) {
     const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];
     if (policy !== 'noeviction') {
