@@ -8,6 +8,8 @@
  *   (WAIT for one replica before each acknowledgement) and the phase reports what WAIT costs.
  *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster, their slots placed round-robin on the
  *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
+ * Then, alone, one more turn on the cluster with the shards on two masters and the inventory tag
+ * by itself on the third (prefix `binv`): that master's commands and CPU are what inventory costs.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,24 +34,28 @@ const root = path.resolve(import.meta.dirname, '..');
 async function masterStats(nodes: Redis[]) {
   return Promise.all(
     nodes.map(async (r) => {
-      const [stats, cpu, keys] = await Promise.all([r.info('commandstats'), r.info('cpu'), r.dbsize()]);
+      const [stats, cpu, keys, server] = await Promise.all([r.info('commandstats'), r.info('cpu'), r.dbsize(), r.info('stats')]);
+      const clusterCalls = Number(
+        /cmdstat_cluster\|slots:calls=(\d+)/.exec(stats)?.[1] ?? /cmdstat_cluster:calls=(\d+)/.exec(stats)?.[1] ?? 0,
+      );
+      const connections = Number(/total_connections_received:(\d+)/.exec(server)?.[1] ?? 0);
       const commands = [...stats.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)]
         .filter((m) => !['info', 'dbsize', 'cluster', 'ping'].includes(m[1]!))
         .reduce((n, m) => n + Number(m[2]), 0);
       const cpuMs = (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1000;
-      return { commands, cpuMs, keys };
+      return { commands, cpuMs, keys, clusterCalls, connections };
     }),
   );
 }
 
 /** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op. */
-async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string) {
+async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string, prefix = 'bscale') {
   const [port, authPort] = await Promise.all([freePort(), freePort()]);
   const env = {
     ...redisEnv,
     PORT: String(port),
     AUTH_PORT: String(authPort),
-    KEY_PREFIX: 'bscale',
+    KEY_PREFIX: prefix,
     CATALOG_FILE: catalogFile,
     RATE_LIMIT_POINTS: '1000000000',
     READ_RATE_LIMIT_POINTS: '1000000000',
@@ -149,6 +155,7 @@ export async function clusterPhase() {
   const singleRedis = new Redis(single.url);
   const deployments: Awaited<ReturnType<typeof deployment>>[] = [];
   const masters: Redis[] = [];
+  let invPort = 0;
   const cleanUp = async () => {
     for (const d of deployments) await d.close();
     singleRedis.disconnect();
@@ -159,8 +166,11 @@ export async function clusterPhase() {
   };
   try {
     // The shards' slots laid out evenly over the masters (README: the shard layout), inventory with them.
-    if (process.env.BENCH_CLUSTER_PLACE !== '0')
-      await placeTags(cluster, [...Array.from({ length: Number(SHARDS) }, (_, s) => `bscale:${s}`), 'bscale:inv']);
+    const shardTags = (prefix: string) => Array.from({ length: Number(SHARDS) }, (_, s) => `${prefix}:${s}`);
+    if (process.env.BENCH_CLUSTER_PLACE !== '0') await placeTags(cluster, [...shardTags('bscale'), 'bscale:inv']);
+    // The inventory turn's layout: its shards on masters 1 and 2, its inventory alone on master 3.
+    const invTags = [...shardTags('binv'), 'binv:inv'];
+    await placeTags(cluster, invTags, (i) => (i === invTags.length - 1 ? 2 : i % 2));
     deployments.push(await deployment('single', { REDIS_URL: single.url }, catalogFile));
     deployments.push(
       await deployment(
@@ -170,6 +180,8 @@ export async function clusterPhase() {
       ),
     );
     for (const m of await slotMasters(cluster.nodes[0]!.port)) masters.push(new Redis({ port: m.port, host: '127.0.0.1' }));
+    // placeTags numbers the masters by port: the inventory turn's inventory master is the third.
+    invPort = masters.map((m) => m.options.port!).sort((a, b) => a - b)[2]!;
   } catch (err) {
     await cleanUp();
     throw err;
@@ -182,7 +194,7 @@ export async function clusterPhase() {
       errors: 0,
       seconds: 0,
       processCpuMs: 0,
-      perNode: [] as { commands: number; cpuMs: number }[],
+      perNode: [] as { commands: number; cpuMs: number; clusterCalls: number; connections: number }[],
     }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [k, d] of deployments.entries()) {
@@ -196,7 +208,9 @@ export async function clusterPhase() {
         a.errors += run.errors;
         a.seconds += run.seconds;
         after.forEach((s, n) => {
-          a.perNode[n] ??= { commands: 0, cpuMs: 0 };
+          a.perNode[n] ??= { commands: 0, cpuMs: 0, clusterCalls: 0, connections: 0 };
+          a.perNode[n].clusterCalls += s.clusterCalls - before[n]!.clusterCalls;
+          a.perNode[n].connections += s.connections - before[n]!.connections;
           a.perNode[n].commands += s.commands - before[n]!.commands;
           a.perNode[n].cpuMs += s.cpuMs - before[n]!.cpuMs;
         });
@@ -222,6 +236,9 @@ export async function clusterPhase() {
             commandShare: s.commands / commands,
             keyShare: keys[n]! / keys.reduce((x, y) => x + y, 0),
             cpuMsPerPurchase: s.cpuMs / ops,
+            /** Cluster bookkeeping: CLUSTER SLOTS calls and new connections per second (slot-map refreshes open one each). */
+            clusterSlotsPerSecond: s.clusterCalls / a.seconds,
+            connectionsPerSecond: s.connections / a.seconds,
           })),
           wait: d.label === 'cluster' ? await waitCost(d.gateway) : undefined,
         };
@@ -235,7 +252,7 @@ export async function clusterPhase() {
       );
       r.masters.forEach((m, n) =>
         console.log(
-          `    master ${n + 1}: ${(100 * m.commandShare).toFixed(1)} % of commands, ${(100 * m.keyShare).toFixed(1)} % of keys, ${m.cpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+          `    master ${n + 1}: ${(100 * m.commandShare).toFixed(1)} % of commands, ${(100 * m.keyShare).toFixed(1)} % of keys, ${m.cpuMsPerPurchase.toFixed(2)} CPU ms per purchase; ${m.clusterSlotsPerSecond.toFixed(1)} CLUSTER SLOTS/s, ${m.connectionsPerSecond.toFixed(1)} new connections/s`,
         ),
       );
     }
@@ -249,7 +266,34 @@ export async function clusterPhase() {
       console.log(
         `  WAIT 1 replica before each acknowledgement: mean ${many.wait.meanMs.toFixed(2)} ms over ${many.wait.count} purchases, ${many.wait.unreplicated} acknowledged unreplicated`,
       );
-    return results;
+    // Inventory alone: the two deployments above stop first, so this turn has the machine to itself.
+    for (const d of deployments.splice(0)) await d.close();
+    const inv = await deployment(
+      'inventory',
+      { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_SHARDS: SHARDS, REDIS_WAIT_REPLICAS: String(REPLICAS > 0 ? 1 : 0) },
+      catalogFile,
+      'binv',
+    );
+    deployments.push(inv);
+    if (WARMUP_S > 0) await closedLoop(WARMUP_S, (w, i) => inv.op(w, 10_000_000 + i));
+    const before = await masterStats(masters);
+    const run = await closedLoop(SECONDS / ROUNDS, (w, i) => inv.op(w, i));
+    const after = await masterStats(masters);
+    const ops = run.latencies.length;
+    const perMaster = after.map((a, n) => ({ commands: a.commands - before[n]!.commands, cpuMs: a.cpuMs - before[n]!.cpuMs }));
+    const invMaster = masters.findIndex((m) => m.options.port === invPort);
+    const allCommands = perMaster.reduce((n, m) => n + m.commands, 0);
+    const inventory = {
+      perSecond: ops / run.seconds,
+      errors: run.errors,
+      commandShare: perMaster[invMaster]!.commands / allCommands,
+      commandsPerPurchase: perMaster[invMaster]!.commands / ops,
+      cpuMsPerPurchase: perMaster[invMaster]!.cpuMs / ops,
+    };
+    console.log(
+      `  inventory alone on a master (${SECONDS / ROUNDS}s, ${inventory.perSecond.toFixed(0)}/s, errors ${run.errors}): ${(100 * inventory.commandShare).toFixed(1)} % of the commands, ${inventory.commandsPerPurchase.toFixed(1)} commands and ${inventory.cpuMsPerPurchase.toFixed(3)} CPU ms per purchase (${((100 * inventory.cpuMsPerPurchase) / one.redisCpuMsPerPurchase).toFixed(1)} % of the single server's)`,
+    );
+    return [...results, { label: 'inventory', ...inventory }];
   } finally {
     await cleanUp();
   }

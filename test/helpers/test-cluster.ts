@@ -96,17 +96,21 @@ export async function slotMasters(port: number): Promise<{ port: number; ranges:
 }
 
 /**
- * Places the slots of `tags` (hash tags) round-robin on the masters, as an operator lays out a
+ * Places the slots of `tags` (hash tags) round-robin on the masters (or tag i on master `masterOf(i, n)`, masters by port), as an operator lays out a
  * cluster's shards (redis-cli --cluster reshard does the same with keys to move). The slots must
  * still be empty: ownership moves with CLUSTER SETSLOT … NODE alone.
  */
-export async function placeTags(cluster: TestCluster, tags: string[]): Promise<void> {
+export async function placeTags(
+  cluster: TestCluster,
+  tags: string[],
+  masterOf = (i: number, masters: number) => i % masters,
+): Promise<void> {
   const any = cluster.nodes.find((n) => n.alive())!.port;
   const masters = (await slotMasters(any)).map((m) => m.port).sort((a, b) => a - b);
   const ids = new Map(await Promise.all(masters.map(async (p) => [p, (await onNode(p, (r) => r.cluster('MYID'))) as string] as const)));
   for (const [i, tag] of tags.entries()) {
     const slot = (await onNode(any, (r) => r.cluster('KEYSLOT', `{${tag}}`))) as number;
-    const target = masters[i % masters.length]!;
+    const target = masters[masterOf(i, masters.length)]!;
     const owner = await cluster.masterOfSlot(slot);
     if (owner === target) continue;
     // The target first, then the old owner, then the other masters (replicas learn it by gossip).
