@@ -148,6 +148,11 @@ describe('a Redis master failover under load', () => {
       await cluster!.node(victim).kill();
       await until('a replica to take over the dead master', async () => (await cluster!.masterOfSlot(slot)) !== victim, 30_000, 100);
       failoverMs = Date.now() - killedAt;
+      // The dead node comes back once every live node knows its replacement, as a restart after a crash
+      // does. Restarted within milliseconds of the promotion, it still believes itself master until gossip
+      // demotes it, and a client given its stale map by a node yet to hear of the promotion can write to
+      // it: a Redis Cluster window (README "A master failover"), seen once in about a dozen runs here.
+      await cluster!.waitHealthy(30_000);
       await cluster!.node(victim).restart();
       await cluster!.waitHealthy(30_000);
     });
