@@ -35,9 +35,7 @@ async function masterStats(nodes: Redis[]) {
   return Promise.all(
     nodes.map(async (r) => {
       const [stats, cpu, keys, server] = await Promise.all([r.info('commandstats'), r.info('cpu'), r.dbsize(), r.info('stats')]);
-      const clusterCalls = Number(
-        /cmdstat_cluster\|slots:calls=(\d+)/.exec(stats)?.[1] ?? /cmdstat_cluster:calls=(\d+)/.exec(stats)?.[1] ?? 0,
-      );
+      const clusterCalls = Number(/cmdstat_cluster\|slots:calls=(\d+)/.exec(stats)?.[1] ?? 0);
       const connections = Number(/total_connections_received:(\d+)/.exec(server)?.[1] ?? 0);
       const commands = [...stats.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)]
         .filter((m) => !['info', 'dbsize', 'cluster', 'ping'].includes(m[1]!))
@@ -47,6 +45,17 @@ async function masterStats(nodes: Redis[]) {
     }),
   );
 }
+
+type MasterStats = Awaited<ReturnType<typeof masterStats>>;
+
+/** Per master, what a run added: commands, CPU ms, CLUSTER SLOTS calls, connections. */
+const added = (before: MasterStats, after: MasterStats) =>
+  after.map((s, n) => ({
+    commands: s.commands - before[n]!.commands,
+    cpuMs: s.cpuMs - before[n]!.cpuMs,
+    clusterCalls: s.clusterCalls - before[n]!.clusterCalls,
+    connections: s.connections - before[n]!.connections,
+  }));
 
 /** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op. */
 async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string, prefix = 'bscale') {
@@ -170,7 +179,7 @@ export async function clusterPhase() {
     if (process.env.BENCH_CLUSTER_PLACE !== '0') await placeTags(cluster, [...shardTags('bscale'), 'bscale:inv']);
     // The inventory turn's layout: its shards on masters 1 and 2, its inventory alone on master 3.
     const invTags = [...shardTags('binv'), 'binv:inv'];
-    await placeTags(cluster, invTags, (i) => (i === invTags.length - 1 ? 2 : i % 2));
+    invPort = (await placeTags(cluster, invTags, (i) => (i === invTags.length - 1 ? 2 : i % 2)))[2]!;
     deployments.push(await deployment('single', { REDIS_URL: single.url }, catalogFile));
     deployments.push(
       await deployment(
@@ -180,8 +189,6 @@ export async function clusterPhase() {
       ),
     );
     for (const m of await slotMasters(cluster.nodes[0]!.port)) masters.push(new Redis({ port: m.port, host: '127.0.0.1' }));
-    // placeTags numbers the masters by port: the inventory turn's inventory master is the third.
-    invPort = masters.map((m) => m.options.port!).sort((a, b) => a - b)[2]!;
   } catch (err) {
     await cleanUp();
     throw err;
@@ -207,12 +214,9 @@ export async function clusterPhase() {
         a.latencies.push(...run.latencies);
         a.errors += run.errors;
         a.seconds += run.seconds;
-        after.forEach((s, n) => {
-          a.perNode[n] ??= { commands: 0, cpuMs: 0, clusterCalls: 0, connections: 0 };
-          a.perNode[n].clusterCalls += s.clusterCalls - before[n]!.clusterCalls;
-          a.perNode[n].connections += s.connections - before[n]!.connections;
-          a.perNode[n].commands += s.commands - before[n]!.commands;
-          a.perNode[n].cpuMs += s.cpuMs - before[n]!.cpuMs;
+        added(before, after).forEach((s, n) => {
+          const sum = (a.perNode[n] ??= { commands: 0, cpuMs: 0, clusterCalls: 0, connections: 0 });
+          for (const k of ['commands', 'cpuMs', 'clusterCalls', 'connections'] as const) sum[k] += s[k];
         });
       }
     }
@@ -280,7 +284,7 @@ export async function clusterPhase() {
     const run = await closedLoop(SECONDS / ROUNDS, (w, i) => inv.op(w, i));
     const after = await masterStats(masters);
     const ops = run.latencies.length;
-    const perMaster = after.map((a, n) => ({ commands: a.commands - before[n]!.commands, cpuMs: a.cpuMs - before[n]!.cpuMs }));
+    const perMaster = added(before, after);
     const invMaster = masters.findIndex((m) => m.options.port === invPort);
     const allCommands = perMaster.reduce((n, m) => n + m.commands, 0);
     const inventory = {

@@ -55,12 +55,13 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       },
       scaleReads: 'master',
       enableOfflineQueue: true,
-      // No cluster ready check (CLUSTER INFO before 'ready'). When that check fails — cluster_state is
-      // `fail` for the seconds a master is down — ioredis reconnects with a new connect() and never
-      // settles the promise of the one that failed (ioredis 5.11 cluster/index.js, refreshListener).
-      // BullMQ awaits that promise when it re-establishes a worker's blocking connection, so the worker
-      // stayed "running" without taking another job (test/failover.test.ts, 1 run in 3 under load).
-      // Commands sent while the cluster is down get CLUSTERDOWN and are retried (retryDelayOnClusterDown).
+      // No cluster ready check (a keyless CLUSTER INFO before 'ready'). It goes to a random node, often
+      // the dead one while a master fails over; when it fails, ioredis reconnects with a new connect()
+      // and never settles the promise of the one that failed (ioredis 5.11 cluster/index.js,
+      // refreshListener). BullMQ awaits that promise when it re-establishes a worker's blocking
+      // connection, so the worker stayed "running" without taking another job (test/failover.test.ts,
+      // 1 run in 3 under load; test/failover-reconnect.test.ts reproduces it). A command sent while the
+      // cluster is still down gets CLUSTERDOWN and is retried (retryDelayOnClusterDown).
       enableReadyCheck: false,
       // A node that vanished is retried until the cluster has promoted its replica.
       clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),

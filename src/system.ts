@@ -48,24 +48,21 @@ async function listen(
   });
 }
 
-/** A server's shutdown step: stop accepting, let requests in flight end; forced, cut every connection. */
+/**
+ * A server's shutdown step: stop accepting and let requests in flight end (idle keep-alive sockets
+ * are closed at once, they would hold close() open); forced, every connection is cut.
+ */
 function serverStep(name: string, server: ServerType, before?: () => void): ShutdownStep {
   return {
     name,
-    run: () => {
-      before?.();
-      return closeServer(server);
-    },
+    run: () =>
+      new Promise<void>((resolve) => {
+        before?.();
+        server.close(() => resolve());
+        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      }),
     force: () => (server as { closeAllConnections?: () => void }).closeAllConnections?.(),
   };
-}
-
-function closeServer(server: ServerType): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // Idle keep-alive sockets would hold close() open; SSE streams end with the process.
-    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-  });
 }
 
 /** Starts the roles named in config.ROLES against `redisUrl` (a URL, a cluster or sentinels: redisTargetOf). */

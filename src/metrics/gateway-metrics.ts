@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { valueWithin } from '../within.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (one per app instance). */
 export function createGatewayMetrics(inReview?: () => Promise<number>) {
@@ -70,10 +71,7 @@ export function createGatewayMetrics(inReview?: () => Promise<number>) {
       registers: [registry],
       async collect() {
         if (!inReview) return;
-        const n = await Promise.race([
-          inReview().catch(() => undefined),
-          new Promise<undefined>((r) => (globalThis.setTimeout(r, 500) as unknown as NodeJS.Timeout).unref()),
-        ]);
+        const n = await valueWithin(inReview(), 500);
         if (n !== undefined) this.set(n);
       },
     }),

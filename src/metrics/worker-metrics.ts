@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { valueWithin } from '../within.js';
 
 /** The workers' Prometheus metrics: steps, compensations, outcomes, queues, watchdog. */
 export function createWorkerMetrics(queues: Queue[]) {
@@ -52,11 +53,10 @@ export function createWorkerMetrics(queues: Queue[]) {
     registers: [registry],
     async collect() {
       // The workers' connection waits for Redis forever; a scrape must not.
-      const timeout = new Promise<undefined>((resolve) => (globalThis.setTimeout(resolve, 500) as unknown as NodeJS.Timeout).unref());
-      const all = await Promise.race([
-        Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children'))).catch(() => undefined),
-        timeout,
-      ]);
+      const all = await valueWithin(
+        Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'waiting-children'))),
+        500,
+      );
       if (!all) return;
       const sums = new Map<string, number>();
       queues.forEach((q, i) => {

@@ -98,13 +98,14 @@ export async function slotMasters(port: number): Promise<{ port: number; ranges:
 /**
  * Places the slots of `tags` (hash tags) round-robin on the masters (or tag i on master `masterOf(i, n)`, masters by port), as an operator lays out a
  * cluster's shards (redis-cli --cluster reshard does the same with keys to move). The slots must
- * still be empty: ownership moves with CLUSTER SETSLOT … NODE alone.
+ * still be empty: ownership moves with CLUSTER SETSLOT … NODE alone. Resolves with the masters' ports
+ * in the order `masterOf` numbers them.
  */
 export async function placeTags(
   cluster: TestCluster,
   tags: string[],
   masterOf = (i: number, masters: number) => i % masters,
-): Promise<void> {
+): Promise<number[]> {
   const any = cluster.nodes.find((n) => n.alive())!.port;
   const masters = (await slotMasters(any)).map((m) => m.port).sort((a, b) => a - b);
   const ids = new Map(await Promise.all(masters.map(async (p) => [p, (await onNode(p, (r) => r.cluster('MYID'))) as string] as const)));
@@ -119,6 +120,7 @@ export async function placeTags(
       await onNode(port, (r) => r.cluster('SETSLOT', slot, 'NODE', ids.get(target)!) as Promise<unknown>);
   }
   await cluster.waitHealthy(30_000);
+  return masters;
 }
 
 export interface TestCluster {
