@@ -8,6 +8,7 @@
  *   (WAIT for one replica before each acknowledgement) and the phase reports what WAIT costs.
  *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster, their slots placed round-robin on the
  *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
+ * Then the single server once more, paced at the cluster's rate: both measured at the same work per second.
  * Then, alone, one more turn on the cluster with the shards on two masters and the inventory tag
  * by itself on the third (prefix `binv`): that master's commands and CPU are what inventory costs.
  */
@@ -20,6 +21,7 @@ import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { placeTags, slotMasters, startTestCluster } from '../test/helpers/test-cluster.js';
 import { httpClient } from './http-client.js';
+import { closedLoop as closedLoopOf, pacedLoop } from './loops.js';
 import { stop, waitHttp } from './processes.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
@@ -29,6 +31,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REPLICAS = Number(process.env.BENCH_CLUSTER_REPLICAS ?? 1);
 const SHARDS = process.env.BENCH_CLUSTER_SHARDS ?? '16';
 const root = path.resolve(import.meta.dirname, '..');
+const closedLoop = (seconds: number, op: (w: number, i: number) => Promise<boolean>) => closedLoopOf(N, seconds, op);
 
 /** Per master: commands so far, CPU ms so far, keys. */
 async function masterStats(nodes: Redis[]) {
@@ -37,21 +40,25 @@ async function masterStats(nodes: Redis[]) {
       const [stats, cpu, keys, server] = await Promise.all([r.info('commandstats'), r.info('cpu'), r.dbsize(), r.info('stats')]);
       const clusterCalls = Number(/cmdstat_cluster\|slots:calls=(\d+)/.exec(stats)?.[1] ?? 0);
       const connections = Number(/total_connections_received:(\d+)/.exec(server)?.[1] ?? 0);
-      const commands = [...stats.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)]
-        .filter((m) => !['info', 'dbsize', 'cluster', 'ping'].includes(m[1]!))
-        .reduce((n, m) => n + Number(m[2]), 0);
+      const byCommand = new Map(
+        [...stats.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)]
+          .filter((m) => !['info', 'dbsize', 'cluster', 'ping'].includes(m[1]!))
+          .map((m) => [m[1]!, Number(m[2])]),
+      );
+      const commands = [...byCommand.values()].reduce((n, c) => n + c, 0);
       const cpuMs = (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1000;
-      return { commands, cpuMs, keys, clusterCalls, connections };
+      return { commands, byCommand, cpuMs, keys, clusterCalls, connections };
     }),
   );
 }
 
 type MasterStats = Awaited<ReturnType<typeof masterStats>>;
 
-/** Per master, what a run added: commands, CPU ms, CLUSTER SLOTS calls, connections. */
+/** Per master, what a run added: commands (in all and by name), CPU ms, CLUSTER SLOTS calls, connections. */
 const added = (before: MasterStats, after: MasterStats) =>
   after.map((s, n) => ({
     commands: s.commands - before[n]!.commands,
+    byCommand: new Map([...s.byCommand].map(([name, calls]) => [name, calls - (before[n]!.byCommand.get(name) ?? 0)])),
     cpuMs: s.cpuMs - before[n]!.cpuMs,
     clusterCalls: s.clusterCalls - before[n]!.clusterCalls,
     connections: s.connections - before[n]!.connections,
@@ -124,23 +131,6 @@ async function deployment(label: string, redisEnv: Record<string, string>, catal
   };
 }
 
-async function closedLoop(seconds: number, op: (w: number, i: number) => Promise<boolean>) {
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const until = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: N }, async (_, w) => {
-      for (let i = 0; performance.now() < until; i++) {
-        const t = performance.now();
-        if (await op(w, i).catch(() => false)) latencies.push(performance.now() - t);
-        else errors++;
-      }
-    }),
-  );
-  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
-}
-
 /** What WAIT cost the gateway: the mean of its purchase_replication_wait_seconds histogram. */
 async function waitCost(gateway: string): Promise<{ meanMs: number; count: number; unreplicated: number } | undefined> {
   const text = await (await fetch(`${gateway}/metrics`)).text();
@@ -202,6 +192,7 @@ export async function clusterPhase() {
       seconds: 0,
       processCpuMs: 0,
       perNode: [] as { commands: number; cpuMs: number; clusterCalls: number; connections: number }[],
+      byCommand: new Map<string, number>(),
     }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [k, d] of deployments.entries()) {
@@ -217,6 +208,7 @@ export async function clusterPhase() {
         added(before, after).forEach((s, n) => {
           const sum = (a.perNode[n] ??= { commands: 0, cpuMs: 0, clusterCalls: 0, connections: 0 });
           for (const k of ['commands', 'cpuMs', 'clusterCalls', 'connections'] as const) sum[k] += s[k];
+          for (const [name, calls] of s.byCommand) a.byCommand.set(name, (a.byCommand.get(name) ?? 0) + calls);
         });
       }
     }
@@ -233,6 +225,7 @@ export async function clusterPhase() {
           p99: sorted[Math.floor(0.99 * (sorted.length - 1))] ?? 0,
           errors: a.errors,
           commandsPerPurchase: commands / ops,
+          byCommandPerPurchase: Object.fromEntries([...a.byCommand].map(([name, calls]) => [name, calls / ops])),
           redisCpuMsPerPurchase: a.perNode.reduce((n, s) => n + s.cpuMs, 0) / ops,
           /** The gateway's and the workers' CPU per purchase. */
           systemCpuMsPerPurchase: a.processCpuMs / ops,
@@ -260,6 +253,15 @@ export async function clusterPhase() {
         ),
       );
     }
+    // Where the cluster's extra commands per purchase come from, largest differences first.
+    const names = new Set([...Object.keys(one.byCommandPerPurchase), ...Object.keys(many.byCommandPerPurchase)]);
+    const diffs = [...names]
+      .map((name) => ({ name, one: one.byCommandPerPurchase[name] ?? 0, many: many.byCommandPerPurchase[name] ?? 0 }))
+      .sort((x, y) => Math.abs(y.many - y.one) - Math.abs(x.many - x.one))
+      .slice(0, 8);
+    console.log(
+      `  commands per purchase, single → cluster: ${diffs.map((d) => `${d.name} ${d.one.toFixed(1)} → ${d.many.toFixed(1)}`).join(', ')}`,
+    );
     const busiest = Math.max(...many.masters.map((m) => m.cpuMsPerPurchase));
     console.log(`  cluster/single throughput ${(many.perSecond / one.perSecond).toFixed(2)} (target ≥ 0.80)`);
     console.log(`  busiest master's CPU per purchase / single's ${(busiest / one.redisCpuMsPerPurchase).toFixed(2)} (target ≤ 0.50)`);
@@ -270,6 +272,28 @@ export async function clusterPhase() {
       console.log(
         `  WAIT 1 replica before each acknowledgement: mean ${many.wait.meanMs.toFixed(2)} ms over ${many.wait.count} purchases, ${many.wait.unreplicated} acknowledged unreplicated`,
       );
+    // The same comparison at the same work per second: one server offered the cluster's rate. Redis and
+    // the processes cost more per purchase at a lower rate (fewer commands per read, write and event-loop
+    // turn), so a cluster master, which serves a third of a slower system, is also measured against that.
+    const paced = deployments[0]!;
+    const pacedBefore = await masterStats([singleRedis]);
+    const pacedCpuBefore = paced.processCpuMs();
+    const pacedRun = await pacedLoop(N, Math.max(SECONDS / ROUNDS, 5), many.perSecond, (w, i) => paced.op(w, 20_000_000 + i));
+    const [pacedAdded] = added(pacedBefore, await masterStats([singleRedis]));
+    const pacedOps = pacedRun.latencies.length;
+    const sameRate = {
+      perSecond: pacedOps / pacedRun.seconds,
+      errors: pacedRun.errors,
+      commandsPerPurchase: pacedAdded!.commands / pacedOps,
+      redisCpuMsPerPurchase: pacedAdded!.cpuMs / pacedOps,
+      systemCpuMsPerPurchase: (paced.processCpuMs() - pacedCpuBefore) / pacedOps,
+    };
+    console.log(
+      `  single paced at the cluster's rate: ${sameRate.perSecond.toFixed(0)}/s, errors ${sameRate.errors}, Redis ${sameRate.commandsPerPurchase.toFixed(1)} cmds and ${sameRate.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase, gateway+workers ${sameRate.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+    );
+    console.log(
+      `  at the same purchases/s: busiest master's CPU per purchase / single's ${(busiest / sameRate.redisCpuMsPerPurchase).toFixed(2)}, cluster gateway+workers CPU per purchase / single's ${(many.systemCpuMsPerPurchase / sameRate.systemCpuMsPerPurchase).toFixed(2)}`,
+    );
     // Inventory alone: the two deployments above stop first, so this turn has the machine to itself.
     for (const d of deployments.splice(0)) await d.close();
     const inv = await deployment(
@@ -297,7 +321,7 @@ export async function clusterPhase() {
     console.log(
       `  inventory alone on a master (${SECONDS / ROUNDS}s, ${inventory.perSecond.toFixed(0)}/s, errors ${run.errors}): ${(100 * inventory.commandShare).toFixed(1)} % of the commands, ${inventory.commandsPerPurchase.toFixed(1)} commands and ${inventory.cpuMsPerPurchase.toFixed(3)} CPU ms per purchase (${((100 * inventory.cpuMsPerPurchase) / one.redisCpuMsPerPurchase).toFixed(1)} % of the single server's)`,
     );
-    return [...results, { label: 'inventory', ...inventory }];
+    return [...results, { label: 'single at the cluster rate', ...sameRate }, { label: 'inventory', ...inventory }];
   } finally {
     await cleanUp();
   }

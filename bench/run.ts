@@ -17,6 +17,7 @@ import { createKeys } from '../src/keys.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { httpClient } from './http-client.js';
+import { closedLoop } from './loops.js';
 import { stop, waitHttp } from './processes.js';
 import { clusterPhase } from './cluster.js';
 import { census, growth, totalBytes } from './redis-census.js';
@@ -125,25 +126,6 @@ function summarize(slices: Slice[], warmUpErrors = 0) {
     redisCommandMix: commands.top,
     cpuMsPerOp: Object.fromEntries(Object.entries(cpu).map(([p, v]) => [p, Math.round((100 * v) / ops) / 100])),
   };
-}
-
-/** N workers in a closed loop for `seconds`: each starts its next op when the last one ends. */
-async function closedLoop(n: number, seconds: number, op: (worker: number, i: number) => Promise<boolean>) {
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const until = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: n }, async (_, w) => {
-      for (let i = 0; performance.now() < until; i++) {
-        const t = performance.now();
-        const ok = await op(w, i).catch(() => false);
-        if (ok) latencies.push(performance.now() - t);
-        else errors++;
-      }
-    }),
-  );
-  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Calls per Redis command so far (INFO commandstats). */

@@ -1,0 +1,57 @@
+/** The bench's load shapes: a closed loop (as fast as N clients go) and a paced one (a set rate). */
+
+export interface LoopRun {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+}
+
+type Op = (worker: number, i: number) => Promise<boolean>;
+
+/** N workers in a closed loop for `seconds`: each starts its next op when the last one ends. */
+export async function closedLoop(n: number, seconds: number, op: Op): Promise<LoopRun> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: n }, async (_, w) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const t = performance.now();
+        const ok = await op(w, i).catch(() => false);
+        if (ok) latencies.push(performance.now() - t);
+        else errors++;
+      }
+    }),
+  );
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Ops started at `perSecond` for `seconds` (an open loop), at most `n` at a time: the load a
+ * slower system reached, offered to a faster one, so both are measured doing the same work per second.
+ */
+export async function pacedLoop(n: number, seconds: number, perSecond: number, op: Op): Promise<LoopRun> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const inFlight = new Set<Promise<void>>();
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  for (let i = 0; ; i++) {
+    const at = started + (1000 * i) / perSecond;
+    if (at >= until) break;
+    if (at > performance.now()) await new Promise((r) => setTimeout(r, at - performance.now()));
+    while (inFlight.size >= n) await Promise.race(inFlight);
+    const t = performance.now();
+    const run: Promise<void> = op(i % n, i)
+      .catch(() => false)
+      .then((ok) => {
+        if (ok) latencies.push(performance.now() - t);
+        else errors++;
+        inFlight.delete(run);
+      });
+    inFlight.add(run);
+  }
+  await Promise.all(inFlight);
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
