@@ -154,11 +154,12 @@ export async function clusterPhase() {
   const singleRedis = new Redis(single.url);
   const deployments: Awaited<ReturnType<typeof deployment>>[] = [];
   const masters: Redis[] = [];
+  const replicas: Redis[] = [];
   let invPort = 0;
   const cleanUp = async () => {
     for (const d of deployments) await d.close();
     singleRedis.disconnect();
-    for (const m of masters) m.disconnect();
+    for (const m of [...masters, ...replicas]) m.disconnect();
     await cluster.stop();
     await single.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -178,7 +179,10 @@ export async function clusterPhase() {
         catalogFile,
       ),
     );
-    for (const m of await slotMasters(cluster.nodes[0]!.port)) masters.push(new Redis({ port: m.port, host: '127.0.0.1' }));
+    const masterPorts = (await slotMasters(cluster.nodes[0]!.port)).map((m) => m.port);
+    for (const port of masterPorts) masters.push(new Redis({ port, host: '127.0.0.1' }));
+    for (const n of cluster.nodes.filter((n) => !masterPorts.includes(n.port)))
+      replicas.push(new Redis({ port: n.port, host: '127.0.0.1' }));
   } catch (err) {
     await cleanUp();
     throw err;
@@ -193,15 +197,18 @@ export async function clusterPhase() {
       processCpuMs: 0,
       perNode: [] as { commands: number; cpuMs: number; clusterCalls: number; connections: number }[],
       byCommand: new Map<string, number>(),
+      replicaCpuMs: 0,
     }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [k, d] of deployments.entries()) {
         const before = await masterStats(nodesOf(d.label));
+        const replicasBefore = d.label === 'single' ? [] : await masterStats(replicas);
         const cpuBefore = d.processCpuMs();
         const run = await closedLoop(SECONDS / ROUNDS, (w, i) => d.op(w, round * 1_000_000 + i));
         const after = await masterStats(nodesOf(d.label));
         const a = acc[k]!;
         a.processCpuMs += d.processCpuMs() - cpuBefore;
+        if (d.label !== 'single') a.replicaCpuMs += added(replicasBefore, await masterStats(replicas)).reduce((n, r) => n + r.cpuMs, 0);
         a.latencies.push(...run.latencies);
         a.errors += run.errors;
         a.seconds += run.seconds;
@@ -227,6 +234,8 @@ export async function clusterPhase() {
           commandsPerPurchase: commands / ops,
           byCommandPerPurchase: Object.fromEntries([...a.byCommand].map(([name, calls]) => [name, calls / ops])),
           redisCpuMsPerPurchase: a.perNode.reduce((n, s) => n + s.cpuMs, 0) / ops,
+          /** What the replicas spent applying the masters' writes, per purchase (in all). */
+          replicaCpuMsPerPurchase: a.replicaCpuMs / ops,
           /** The gateway's and the workers' CPU per purchase. */
           systemCpuMsPerPurchase: a.processCpuMs / ops,
           masters: a.perNode.map((s, n) => ({
@@ -245,7 +254,7 @@ export async function clusterPhase() {
     console.log(`scale-out: N=${N}, ${SECONDS}s each in ${ROUNDS} turns; cluster 3 masters × ${REPLICAS} replica(s), ${SHARDS} shards`);
     for (const r of results) {
       console.log(
-        `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+        `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase${r.label === 'single' ? '' : ` (replicas ${r.replicaCpuMsPerPurchase.toFixed(2)} more)`}, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
       );
       r.masters.forEach((m, n) =>
         console.log(
