@@ -1,4 +1,5 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Socket } from 'node:net';
+import { Cluster, Redis, SentinelConnector, type ClusterOptions, type RedisOptions, type SentinelConnectionOptions } from 'ioredis';
 import type { RedisTarget } from './config.js';
 
 export type RedisPurpose = 'request' | 'worker' | 'subscriber';
@@ -25,6 +26,70 @@ function nodeOptions(purpose: RedisPurpose): RedisOptions {
   return purpose === 'request'
     ? { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 }
     : { ...base, maxRetriesPerRequest: null, enableOfflineQueue: true };
+}
+
+/** What SentinelConnector keeps private and this module relies on (ioredis 5.11). */
+interface SentinelConnectorInternals {
+  failoverDetector: { disconnect(): void } | null;
+  initFailoverDetector(): Promise<void>;
+}
+
+/**
+ * ioredis's SentinelConnector, except that a +switch-master announced while a connect is under way
+ * does not end the client for good.
+ *
+ * When a master dies its connections reconnect, and the failover detector of the connection that
+ * died stays subscribed to the sentinels until the next connection is up. Their +switch-master calls
+ * the connector's disconnect(); landing while connect() awaits a sentinel's answer, it makes that
+ * connect() reject ("Connection is closed."), and ioredis then sets the client to 'end' with no
+ * reconnect at all (Redis#_connect in ioredis 5.11). Every command on it fails from then on: the
+ * gateway's breaker probes failed for the rest of a failover test (test/sentinel-reconnect.test.ts).
+ * Here the detector's announcement, during a connect, only makes that connect ask the sentinels
+ * again once it has an answer (which may predate the switch); at any other time it disconnects as
+ * before. The client's own disconnect() or quit() still ends a pending connect.
+ *
+ * Passed as the `Connector` option, so a client's duplicate() (BullMQ's blocking connections) gets
+ * it too.
+ */
+export class SwitchSafeSentinelConnector extends SentinelConnector {
+  #connecting = false;
+  #switched = false;
+
+  // ioredis constructs a `Connector` with the client's options, typed unknown: a Sentinel client's are these.
+  constructor(options: unknown) {
+    super(options as SentinelConnectionOptions);
+    const internals = this as unknown as SentinelConnectorInternals;
+    const init = internals.initFailoverDetector.bind(this);
+    // Runs when a new connection is up: the detector it makes is in place before init's first await,
+    // and it hears nothing before it has subscribed.
+    internals.initFailoverDetector = () => {
+      const subscribed = init();
+      const detector = internals.failoverDetector;
+      if (detector) {
+        const disconnect = detector.disconnect.bind(detector);
+        detector.disconnect = () => {
+          if (this.#connecting) this.#switched = true;
+          else disconnect();
+        };
+      }
+      return subscribed;
+    };
+  }
+
+  override async connect(...args: Parameters<SentinelConnector['connect']>): ReturnType<SentinelConnector['connect']> {
+    this.#connecting = true;
+    try {
+      for (;;) {
+        this.#switched = false;
+        const stream = await super.connect(...args);
+        if (!this.#switched) return stream;
+        // The master changed while we asked: this answer may name the old one. Ask again.
+        (stream as Socket).destroy();
+      }
+    } finally {
+      this.#connecting = false;
+    }
+  }
 }
 
 /**
@@ -87,6 +152,7 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       role: 'master',
       // Sentinel announces +switch-master at once: reconnect then, not at the next failed command.
       failoverDetector: true,
+      Connector: SwitchSafeSentinelConnector,
       sentinelRetryStrategy: (times) => Math.min(times * 100, 2_000),
       // A demoted master answers READONLY until ioredis notices: reconnect (to the new master) and resend.
       reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),

@@ -18,6 +18,8 @@ export interface TestSentinel {
   /** Waits until the sentinels agree on a live master whose replicas are all synced. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   node(port: number): TestNode;
+  /** Sends `signal` to the sentinel process at `index` (SIGSTOP freezes it: it accepts connections, answers nothing). */
+  signalSentinel(index: number, signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,9 @@ export async function startTestSentinel(): Promise<TestSentinel> {
       const n = byPort.get(port);
       if (!n) throw new Error(`no node on ${port}`);
       return n;
+    },
+    signalSentinel(index, signal) {
+      sentinels[index]!.child.kill(signal);
     },
     async stop() {
       await Promise.all(
