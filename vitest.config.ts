@@ -13,7 +13,12 @@ const ON_CLUSTER = [
 /** The scenario tests that also run on a Sentinel-watched master and its replica. */
 const ON_SENTINEL = ['test/gateway.test.ts', 'test/orchestrator.test.ts', 'test/provisioner.test.ts'];
 /** Starts its own cluster and sentinels and kills masters: run last, alone, so the timing it measures is its own. */
-const FAILOVER = ['test/failover.test.ts', 'test/failover-reconnect.test.ts', 'test/sentinel-reconnect.test.ts'];
+const FAILOVER = [
+  'test/failover.test.ts',
+  'test/failover-reconnect.test.ts',
+  'test/sentinel-reconnect.test.ts',
+  'test/replication-wait.test.ts',
+];
 
 export default defineConfig({
   test: {

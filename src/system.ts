@@ -21,12 +21,13 @@ import type { Logger } from './logger.js';
 import type { Tracing } from './telemetry.js';
 import { HEARTBEAT_TTL_MS, startWorkers } from './workers/workers.js';
 import { QUEUES } from './queues/contract.js';
-import { assertNoEviction, connectRedis, waitReady, waitReplicas, type RedisClient, type RedisTarget } from './redis.js';
+import { assertNoEviction, connectRedis, waitReady, type RedisClient, type RedisTarget } from './redis.js';
 import { createStores } from './stores/domain-stores.js';
 import { shutDown, type ShutdownStep } from './shutdown.js';
 import { IdempotencyStore } from './stores/idempotency-store.js';
 import { PurchaseIntake } from './stores/purchase-intake.js';
 import { sharedSecret } from './stores/shared-secret.js';
+import { replicationWait } from './replication-wait.js';
 
 export interface RunningSystem {
   gatewayUrl?: string;
@@ -172,60 +173,14 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
         return count > 0;
       };
       const everyShardServed = async () => (await Promise.all(keys.allShards.map(workersAlive))).every(Boolean);
-      const waitFor = config.REDIS_WAIT_REPLICAS;
-      // WAIT blocks the connection it runs on, and every hand-off shares that connection: once a shard's
-      // WAIT comes back short (its master has lost its replica), the shard's acknowledgements skip it
-      // for a second instead of queueing behind one blocked WAIT after another.
-      const shortUntil = keys.allShards.map(() => 0);
-      // One WAIT per shard at a time. Hand-offs that come while one is out share the next, sent when it
-      // returns: a WAIT covers every write the connection made before it, so the next one covers theirs.
-      // Side by side, each blocked the connection in turn: behind a 1.5 s WAIT to a master without its
-      // replica, the next WAIT and the job adds queued after it passed the 2 s command timeout, and the
-      // breaker opened again and again until the replica was back (13 s of 503s in the Sentinel failover
-      // test under load; one of its purchases was failed unstarted).
-      const waits = keys.allShards.map(() => ({
-        out: undefined as Promise<number> | undefined,
-        next: undefined as Promise<number> | undefined,
-      }));
-      const waitShard = (shard: number, key: string): Promise<number> => {
-        const w = waits[shard]!;
-        const send = (): Promise<number> => {
-          const sent = waitReplicas(queueRedis, key, waitFor, config.REDIS_WAIT_TIMEOUT_MS)
-            .catch(() => -1)
-            .finally(() => {
-              if (w.out === sent) w.out = undefined;
-            });
-          w.out = sent;
-          return sent;
-        };
-        if (!w.out) return send();
-        // Came back short, the master has lost its replica: those waiting behind it skip theirs, as the
-        // hand-offs of the next second do (shortUntil).
-        w.next ??= w.out.then((acked) => {
-          w.next = undefined;
-          return acked < waitFor ? acked : send();
-        });
-        return w.next;
-      };
-      const replicated =
-        waitFor > 0
-          ? async (shard: number, purchaseId: string) => {
-              if (Date.now() < shortUntil[shard]!) {
-                metrics.unreplicatedAcks.inc();
-                return;
-              }
-              const started = performance.now();
-              // On the queue connection, after the job's add: WAIT covers every write this connection made, and
-              // the record was written before it.
-              const acked = await waitShard(shard, keys.purchase(purchaseId));
-              metrics.replicationWait.observe((performance.now() - started) / 1000);
-              if (acked < waitFor) {
-                shortUntil[shard] = Date.now() + 1_000;
-                metrics.unreplicatedAcks.inc();
-                log.warn({ purchaseId, shard, replicas: acked, wanted: waitFor }, 'purchase acknowledged before its replicas had it');
-              }
-            }
-          : undefined;
+      const replicated = replicationWait({
+        redis: queueRedis,
+        keys,
+        replicas: config.REDIS_WAIT_REPLICAS,
+        timeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+        metrics,
+        log,
+      });
       const service = createPurchaseService({
         intake: new PurchaseIntake(redis, keys, config.RETENTION_S),
         idempotency: new IdempotencyStore(redis, keys),

@@ -15,6 +15,8 @@ export interface TestNode {
   /** Starts it again on the same port, from the same dir (AOF and, in a cluster, nodes.conf). */
   restart(): Promise<void>;
   alive(): boolean;
+  /** Sends `signal` to the process (SIGSTOP freezes it: connections stay open, nothing is answered). */
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,9 @@ export async function startNode(args: (port: number) => Promise<string[]> | stri
       up = true;
     },
     alive: () => up,
+    signal(signal) {
+      server.child.kill(signal);
+    },
     async stop() {
       if (up) await server.stop();
       up = false;

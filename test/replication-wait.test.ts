@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TERMINAL } from '../src/purchase/record.js';
+import { startTestSystem, type TestSystem } from './helpers/system.js';
+import { until } from './helpers/test-cluster.js';
+import { startTestSentinel, type TestSentinel } from './helpers/test-sentinel.js';
+
+/**
+ * The acknowledgement's WAIT when the master's replica stops answering (frozen here, as a replica
+ * that is gone or still syncing after a failover): every WAIT then runs to its bound, and WAIT
+ * blocks the connection the hand-offs share. Purchases handed off together must still all be
+ * acknowledged, not time out behind one another's WAITs into 503s.
+ */
+describe('acknowledging purchases while the replica does not answer', () => {
+  let sys: TestSystem | undefined;
+  let sentinel: TestSentinel | undefined;
+  afterEach(async () => {
+    for (const n of sentinel?.nodes ?? []) if (n.alive()) n.signal('SIGCONT');
+    await sys?.stop();
+    await sentinel?.stop();
+    sys = sentinel = undefined;
+  });
+
+  it('purchases handed off together are all acknowledged (202) after one bounded WAIT, and all complete', async () => {
+    sentinel = await startTestSentinel();
+    sys = await startTestSystem({
+      backend: { kind: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name },
+      // The request connection's commands time out after 2 s: two bounded WAITs in a row pass that.
+      env: { REDIS_WAIT_TIMEOUT_MS: '1500' },
+    });
+    const customers = await Promise.all(Array.from({ length: 8 }, (_, i) => sys!.customer(`rw-${i}-${Date.now()}`)));
+    const masterPort = await sentinel.masterPort();
+    const replica = sentinel.nodes.find((n) => n.port !== masterPort)!;
+    replica.signal('SIGSTOP');
+    const answers = await Promise.all(
+      customers.flatMap((customer) =>
+        [0, 1, 2].map(async (k) => ({
+          customer,
+          res: await customer.purchase(
+            { items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_visa' } },
+            { async: true, idempotencyKey: `rw-${k}` },
+          ),
+        })),
+      ),
+    );
+    replica.signal('SIGCONT');
+    expect(answers.map((a) => `${a.res.status} ${a.res.body.code ?? ''}`.trim())).toEqual(answers.map(() => '202'));
+    await until(
+      'every acknowledged purchase to complete',
+      async () => {
+        for (const { customer, res } of answers) {
+          const now = await customer.get(`/v1/purchases/${res.body.id as string}`);
+          if (now.status !== 200 || !TERMINAL.has(now.body.status)) return false;
+          expect(now.body.status).toBe('completed');
+        }
+        return true;
+      },
+      30_000,
+      200,
+    );
+  }, 90_000);
+});
