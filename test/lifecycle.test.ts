@@ -157,6 +157,35 @@ describe('process lifecycle', () => {
     }
   });
 
+  it("a workers process's metrics show when it last wrote its heartbeat, and that time stops moving while Redis is gone", async () => {
+    const own = await startTestRedis();
+    const metricsPort = await freePort();
+    const env = {
+      REDIS_URL: own.url,
+      KEY_PREFIX: 'life4',
+      CATALOG_FILE: writeCatalog(testCatalog()),
+      METRICS_PORT: String(metricsPort),
+      SHUTDOWN_TIMEOUT_MS: '3000',
+    };
+    const proc = await startRole('workers', env);
+    const lastBeat = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return Number(/^workers_heartbeat_last_success_timestamp_seconds\{shard="0"\} (\S+)$/m.exec(text)?.[1]);
+    };
+    try {
+      // Written at start and every 2 s after.
+      expect(Date.now() / 1000 - (await lastBeat())).toBeLessThan(10);
+      await own.kill();
+      const atKill = Date.now() / 1000;
+      await new Promise((r) => setTimeout(r, 5_000));
+      // No beat can have been written since the kill: an alert on its age sees this process stop beating.
+      expect(await lastBeat()).toBeLessThanOrEqual(atKill);
+    } finally {
+      await proc.stop();
+      await own.stop();
+    }
+  });
+
   it('an in-process system also serves its workers metrics on the gateway', async () => {
     const sys = await startTestSystem();
     try {

@@ -46,6 +46,12 @@ export function createWorkerMetrics(queues: Queue[]) {
     labelNames: ['queue', 'shard'],
     registers: [registry],
   });
+  const heartbeat = new Gauge({
+    name: 'workers_heartbeat_last_success_timestamp_seconds',
+    help: 'When this process last wrote its heartbeat on each shard it serves (the gateway hands a shard purchases only while one is fresh)',
+    labelNames: ['shard'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'queue_jobs',
     help: 'Jobs per queue and state (summed over the shards this process serves)',
@@ -68,7 +74,7 @@ export function createWorkerMetrics(queues: Queue[]) {
       }
     },
   });
-  return { registry, stepDuration, compensations, purchases, review, resolvedByRetry, watchdog, oldestWaiting };
+  return { registry, stepDuration, compensations, purchases, review, resolvedByRetry, watchdog, oldestWaiting, heartbeat };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

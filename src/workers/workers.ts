@@ -65,20 +65,42 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   const shards = await Promise.all(served.map((shard) => startShard(deps, shard, queuesByShard.get(shard)!, metrics)));
 
   const member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const lastBeat = new Map(served.map((shard) => [shard, Date.now()]));
+  // The store connection waits for Redis for ever: a beat still pending is not sent again behind it.
+  const pending = new Set<number>();
+  let stale = false;
   // One small MULTI per shard (each is its own slot), side by side.
   const beat = () =>
     Promise.all(
-      served.map((shard) =>
-        stores.redis
-          .multi()
-          .zadd(stores.keys.workerHeartbeats(shard), Date.now(), member)
-          .zremrangebyscore(stores.keys.workerHeartbeats(shard), 0, Date.now() - 10 * HEARTBEAT_TTL_MS)
-          .exec()
-          .catch(() => {}),
-      ),
+      served
+        .filter((shard) => !pending.has(shard))
+        .map((shard) => {
+          pending.add(shard);
+          return stores.redis
+            .multi()
+            .zadd(stores.keys.workerHeartbeats(shard), Date.now(), member)
+            .zremrangebyscore(stores.keys.workerHeartbeats(shard), 0, Date.now() - 10 * HEARTBEAT_TTL_MS)
+            .exec()
+            .then(() => {
+              lastBeat.set(shard, Date.now());
+              metrics.heartbeat.set({ shard: String(shard) }, Date.now() / 1000);
+            })
+            .catch(() => {})
+            .finally(() => pending.delete(shard));
+        }),
     );
+  // Said once when it happens and once when it ends: the gateway's 503s name no workers process.
+  const watchBeats = () => {
+    const late = served.filter((shard) => Date.now() - lastBeat.get(shard)! > HEARTBEAT_TTL_MS);
+    if (late.length > 0 && !stale) log.warn({ shards: late }, 'heartbeat not written: the gateway hands these shards no purchases');
+    if (late.length === 0 && stale) log.info('heartbeat written again on every shard');
+    stale = late.length > 0;
+  };
   await beat();
-  const timer = setInterval(beat, HEARTBEAT_MS);
+  const timer = setInterval(() => {
+    watchBeats();
+    void beat();
+  }, HEARTBEAT_MS);
   timer.unref();
 
   return {
