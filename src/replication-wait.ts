@@ -17,7 +17,11 @@ import { waitReplicas, type RedisClient } from './redis.js';
  *   test under load; one of its purchases was failed unstarted).
  * - Once a shard's WAIT comes back short (its master has lost its replica), the shard's
  *   acknowledgements skip it for a second, and so do those already waiting behind it.
+ * - A WAIT that fails (the master is gone) fails the hand-offs it was for: they are not acknowledged.
  */
+/** What a WAIT that failed (rather than came back short) answers. */
+const NO_ANSWER = -1;
+
 export function replicationWait(opts: {
   redis: RedisClient;
   keys: Keys;
@@ -38,7 +42,7 @@ export function replicationWait(opts: {
     const w = waits[shard]!;
     const send = (): Promise<number> => {
       const sent = waitReplicas(redis, key, replicas, timeoutMs)
-        .catch(() => -1)
+        .catch(() => NO_ANSWER)
         .finally(() => {
           if (w.out === sent) w.out = undefined;
         });
@@ -64,6 +68,10 @@ export function replicationWait(opts: {
     // After the job's add, on the connection that made it: the record was written before it.
     const acked = await waitShard(shard, keys.purchase(purchaseId));
     metrics.replicationWait.observe((performance.now() - started) / 1000);
+    // No answer at all: the master went away under the hand-off, and its writes may be gone with it. Not
+    // acknowledged: the customer gets a 503 and retries with the Idempotency-Key, which replays the purchase
+    // if the new master has it and hands it off afresh if not (failover.test.ts once lost one acknowledged so).
+    if (acked === NO_ANSWER) throw new Error('WAIT got no answer: the purchase may not have survived its master');
     if (acked < replicas) {
       shortUntil[shard] = Date.now() + 1_000;
       metrics.unreplicatedAcks.inc();

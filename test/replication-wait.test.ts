@@ -58,4 +58,46 @@ describe('acknowledging purchases while the replica does not answer', () => {
       200,
     );
   }, 90_000);
+
+  it('a purchase whose master dies while it waits for the replica is not acknowledged: 503, and the retry with its key makes it once', async () => {
+    sentinel = await startTestSentinel();
+    sys = await startTestSystem({
+      backend: { kind: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name },
+      env: { REDIS_WAIT_TIMEOUT_MS: '1500', BREAKER_HALF_OPEN_MS: '500' },
+    });
+    const customer = await sys.customer(`rw-kill-${Date.now()}`);
+    const masterPort = await sentinel.masterPort();
+    const replica = sentinel.nodes.find((n) => n.port !== masterPort)!;
+    // The frozen replica holds the WAIT for its whole bound; the master dies inside it, its write unreplicated.
+    replica.signal('SIGSTOP');
+    const body = { items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_visa' } };
+    const answer = customer.purchase(body, { async: true, idempotencyKey: 'rw-kill' });
+    await new Promise((r) => setTimeout(r, 400));
+    await sentinel.node(masterPort).kill();
+    const res = await answer;
+    expect(res.status, JSON.stringify(res.body)).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The replica comes back and is promoted; the client retries as the contract says, with the same key.
+    replica.signal('SIGCONT');
+    const retried = await until(
+      'the retry to be accepted',
+      async () => {
+        const r = await customer.purchase(body, { async: true, idempotencyKey: 'rw-kill' });
+        return r.status >= 200 && r.status < 300 ? r : undefined;
+      },
+      60_000,
+      250,
+    );
+    await until(
+      'the purchase to complete',
+      async () => {
+        const now = await customer.get(`/v1/purchases/${retried.body.id as string}`);
+        return now.status === 200 && now.body.status === 'completed';
+      },
+      30_000,
+      200,
+    );
+    const list = await customer.get('/v1/purchases');
+    expect((list.body as { id: string }[]).map((p) => p.id)).toEqual([retried.body.id]);
+  }, 120_000);
 });

@@ -120,7 +120,15 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
     }
     // Replication is asynchronous: acknowledge once the master's replicas have the purchase, so
     // a failover right after the answer cannot lose it (bounded; see REDIS_WAIT_*).
-    await deps.replicated?.(shard, id);
+    try {
+      await deps.replicated?.(shard, id);
+    } catch (err) {
+      // Not withdrawn: the master that has the write is gone, and the purchase may run from its replica.
+      deps.onHandOffError?.(err, shard);
+      throw unavailable(
+        'Redis failed over while your purchase was being accepted, so it may or may not have been saved. Retry with the same Idempotency-Key: that returns the purchase if it was saved and makes it once if not.',
+      );
+    }
     if (accepted.acknowledgement) await deliverByWebhook(deps.webhookQueue?.(shard), [accepted.acknowledgement]).catch(() => {});
     return { id, replay: false };
   };
