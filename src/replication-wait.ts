@@ -3,6 +3,9 @@ import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { waitReplicas, type RedisClient } from './redis.js';
 
+/** What a WAIT that failed (rather than came back short) answers. */
+const NO_ANSWER = -1;
+
 /**
  * The gateway's acknowledgement wait: resolves once `replicas` replicas of the purchase's master
  * have every write the hand-off made on `redis` (WAIT), or `timeoutMs` passed. Undefined when no
@@ -19,9 +22,6 @@ import { waitReplicas, type RedisClient } from './redis.js';
  *   acknowledgements skip it for a second, and so do those already waiting behind it.
  * - A WAIT that fails (the master is gone) fails the hand-offs it was for: they are not acknowledged.
  */
-/** What a WAIT that failed (rather than came back short) answers. */
-const NO_ANSWER = -1;
-
 export function replicationWait(opts: {
   redis: RedisClient;
   keys: Keys;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TERMINAL } from '../src/purchase/record.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
-import { until } from './helpers/test-cluster.js';
+import { onNode, until } from './helpers/test-cluster.js';
 import { startTestSentinel, type TestSentinel } from './helpers/test-sentinel.js';
 
 /**
@@ -20,16 +20,21 @@ describe('acknowledging purchases while the replica does not answer', () => {
     sys = sentinel = undefined;
   });
 
-  it('purchases handed off together are all acknowledged (202) after one bounded WAIT, and all complete', async () => {
-    sentinel = await startTestSentinel();
-    sys = await startTestSystem({
-      backend: { kind: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name },
+  /** A system on a fresh master + replica + sentinels, with the WAIT bound under the 2 s command timeout. */
+  async function onSentinel(env: Record<string, string> = {}) {
+    const group = (sentinel = await startTestSentinel());
+    const system = (sys = await startTestSystem({
+      backend: { kind: 'sentinel', sentinels: group.sentinels, name: group.name },
       // The request connection's commands time out after 2 s: two bounded WAITs in a row pass that.
-      env: { REDIS_WAIT_TIMEOUT_MS: '1500' },
-    });
-    const customers = await Promise.all(Array.from({ length: 8 }, (_, i) => sys!.customer(`rw-${i}-${Date.now()}`)));
-    const masterPort = await sentinel.masterPort();
-    const replica = sentinel.nodes.find((n) => n.port !== masterPort)!;
+      env: { REDIS_WAIT_TIMEOUT_MS: '1500', ...env },
+    }));
+    const masterPort = await group.masterPort();
+    return { group, system, masterPort, replica: group.nodes.find((n) => n.port !== masterPort)! };
+  }
+
+  it('purchases handed off together are all acknowledged (202) after one bounded WAIT, and all complete', async () => {
+    const { system, replica } = await onSentinel();
+    const customers = await Promise.all(Array.from({ length: 8 }, (_, i) => system.customer(`rw-${i}-${Date.now()}`)));
     replica.signal('SIGSTOP');
     const answers = await Promise.all(
       customers.flatMap((customer) =>
@@ -60,20 +65,19 @@ describe('acknowledging purchases while the replica does not answer', () => {
   }, 90_000);
 
   it('a purchase whose master dies while it waits for the replica is not acknowledged: 503, and the retry with its key makes it once', async () => {
-    sentinel = await startTestSentinel();
-    sys = await startTestSystem({
-      backend: { kind: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name },
-      env: { REDIS_WAIT_TIMEOUT_MS: '1500', BREAKER_HALF_OPEN_MS: '500' },
-    });
-    const customer = await sys.customer(`rw-kill-${Date.now()}`);
-    const masterPort = await sentinel.masterPort();
-    const replica = sentinel.nodes.find((n) => n.port !== masterPort)!;
+    const { system, group, masterPort, replica } = await onSentinel({ BREAKER_HALF_OPEN_MS: '500' });
+    const customer = await system.customer(`rw-kill-${Date.now()}`);
     // The frozen replica holds the WAIT for its whole bound; the master dies inside it, its write unreplicated.
     replica.signal('SIGSTOP');
     const body = { items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_visa' } };
     const answer = customer.purchase(body, { async: true, idempotencyKey: 'rw-kill' });
-    await new Promise((r) => setTimeout(r, 400));
-    await sentinel.node(masterPort).kill();
+    await until(
+      'the hand-off to be blocked in its WAIT',
+      async () => /\bcmd=wait\b/.test(String(await onNode(masterPort, (r) => r.client('LIST')))),
+      10_000,
+      20,
+    );
+    await group.node(masterPort).kill();
     const res = await answer;
     expect(res.status, JSON.stringify(res.body)).toBe(503);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);

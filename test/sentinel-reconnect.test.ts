@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig, redisTargetOf } from '../src/config.js';
 import { connectRedis, type RedisClient } from '../src/redis.js';
-import { onNode, until } from './helpers/test-cluster.js';
+import { until } from './helpers/test-cluster.js';
 import { startTestSentinel, type TestSentinel } from './helpers/test-sentinel.js';
 
 /**
@@ -19,68 +19,58 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
   const open: RedisClient[] = [];
   afterEach(async () => {
     for (const c of open.splice(0)) c.disconnect();
+    sentinel?.signalSentinel(0, 'SIGCONT');
     await sentinel?.stop();
     sentinel = undefined;
   });
 
-  for (const purpose of ['request', 'worker'] as const) {
-    it(`a ${purpose} connection reconnects to the promoted replica`, async () => {
-      sentinel = await startTestSentinel();
-      const target = redisTargetOf(parseConfig({ REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name }));
-      const conn = connectRedis(target, purpose);
-      open.push(conn);
-      await until('the connection to be ready', async () => conn.status === 'ready', 10_000, 50);
-      const victim = await sentinel.masterPort();
-
-      // The client asks the sentinels in the order given: the first one now answers nothing.
-      sentinel.signalSentinel(0, 'SIGSTOP');
-      try {
-        await sentinel.node(victim).kill();
-        await until('the connection to notice the dead master', async () => conn.status !== 'ready', 10_000, 20);
-        // The two live sentinels are a quorum and a majority: they promote the replica and announce it.
-        const promoted = await until(
-          'the live sentinels to promote the replica',
-          async () => {
-            const [, port] = await onNode(
-              Number(sentinel!.sentinels.split(',')[1]!.split(':')[1]),
-              (r) => r.call('SENTINEL', 'get-master-addr-by-name', sentinel!.name) as Promise<[string, string]>,
-            );
-            return Number(port) !== victim && Number(port);
-          },
-          30_000,
-          100,
-        );
-        // Let the announcement reach the client while its question is still pending.
-        await new Promise((r) => setTimeout(r, 500));
-        sentinel.signalSentinel(0, 'SIGCONT');
-        await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch((err: Error) => {
-          throw new Error(`${err.message} (status ${conn.status})`);
-        });
-        expect((conn as unknown as { stream?: { remotePort?: number } }).stream?.remotePort).toBe(promoted);
-        await expect(conn.set('sentinel-reconnect', '1')).resolves.toBe('OK');
-      } finally {
-        sentinel.signalSentinel(0, 'SIGCONT');
-      }
-    }, 90_000);
-  }
-
-  it('a connection closed by its client while it reconnects stays closed', async () => {
+  /**
+   * A `purpose` connection on a fresh sentinel group; then the first sentinel, the one the client asks
+   * first, is frozen (SIGSTOP: it takes connections and answers nothing) and the master is killed.
+   */
+  async function reconnectingWithFirstSentinelFrozen(purpose: 'request' | 'worker') {
     sentinel = await startTestSentinel();
     const target = redisTargetOf(parseConfig({ REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name }));
-    const conn = connectRedis(target, 'worker');
+    const conn = connectRedis(target, purpose);
     open.push(conn);
     await until('the connection to be ready', async () => conn.status === 'ready', 10_000, 50);
     const victim = await sentinel.masterPort();
     sentinel.signalSentinel(0, 'SIGSTOP');
-    try {
-      await sentinel.node(victim).kill();
-      await until('the connection to ask a sentinel for the master', async () => conn.status === 'connecting', 10_000, 10);
-      conn.disconnect();
+    await sentinel.node(victim).kill();
+    return { sentinel, conn, victim };
+  }
+
+  for (const purpose of ['request', 'worker'] as const) {
+    it(`a ${purpose} connection reconnects to the promoted replica`, async () => {
+      const { sentinel, conn, victim } = await reconnectingWithFirstSentinelFrozen(purpose);
+      await until('the connection to notice the dead master', async () => conn.status !== 'ready', 10_000, 20);
+      // The two live sentinels are a quorum and a majority: they promote the replica and announce it.
+      const promoted = await until(
+        'the live sentinels to promote the replica',
+        async () => {
+          const port = await sentinel.masterPortSaidBy(1);
+          return port !== victim && port;
+        },
+        30_000,
+        100,
+      );
+      // Let the announcement reach the client while its question is still pending.
+      await new Promise((r) => setTimeout(r, 500));
       sentinel.signalSentinel(0, 'SIGCONT');
-      await new Promise((r) => setTimeout(r, 3_000));
-      expect(conn.status).toBe('end');
-    } finally {
-      sentinel.signalSentinel(0, 'SIGCONT');
-    }
+      await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch((err: Error) => {
+        throw new Error(`${err.message} (status ${conn.status})`);
+      });
+      expect((conn as unknown as { stream?: { remotePort?: number } }).stream?.remotePort).toBe(promoted);
+      await expect(conn.set('sentinel-reconnect', '1')).resolves.toBe('OK');
+    }, 90_000);
+  }
+
+  it('a connection closed by its client while it reconnects stays closed', async () => {
+    const { sentinel, conn } = await reconnectingWithFirstSentinelFrozen('worker');
+    await until('the connection to ask a sentinel for the master', async () => conn.status === 'connecting', 10_000, 10);
+    conn.disconnect();
+    sentinel.signalSentinel(0, 'SIGCONT');
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(conn.status).toBe('end');
   }, 60_000);
 });

@@ -15,6 +15,8 @@ export interface TestSentinel {
   nodes: TestNode[];
   /** The port the sentinels name as master now. */
   masterPort(): Promise<number>;
+  /** The master's port as the sentinel at `index` alone names it (when another is frozen). */
+  masterPortSaidBy(index: number): Promise<number>;
   /** Waits until the sentinels agree on a live master whose replicas are all synced. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   node(port: number): TestNode;
@@ -62,13 +64,15 @@ export async function startTestSentinel(): Promise<TestSentinel> {
   const sentinels = await Promise.all([0, 1, 2].map(() => startSentinelProcess(master.port)));
   const nodes = [master, replica];
   const byPort = new Map(nodes.map((n) => [n.port, n]));
-  const masterPort = async () => {
-    const answers = await Promise.all(
-      sentinels.map((s) =>
-        onNode(s.port, (r) => r.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME) as Promise<[string, string]>),
-      ),
+  const masterPortSaidBy = async (index: number) => {
+    const [, port] = await onNode(
+      sentinels[index]!.port,
+      (r) => r.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME) as Promise<[string, string]>,
     );
-    const ports = new Set(answers.map((a) => Number(a[1])));
+    return Number(port);
+  };
+  const masterPort = async () => {
+    const ports = new Set(await Promise.all(sentinels.map((_, i) => masterPortSaidBy(i))));
     if (ports.size !== 1) throw new Error(`sentinels disagree on the master: ${[...ports].join(', ')}`);
     return [...ports][0]!;
   };
@@ -77,6 +81,7 @@ export async function startTestSentinel(): Promise<TestSentinel> {
     name: SENTINEL_NAME,
     nodes,
     masterPort,
+    masterPortSaidBy,
     async waitHealthy(timeoutMs = 30_000) {
       await until(
         'a healthy sentinel group',
