@@ -8,6 +8,7 @@
  *   (WAIT for one replica before each acknowledgement) and the phase reports what WAIT costs.
  *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster, their slots placed round-robin on the
  *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
+ *   BENCH_DIFFS (8): how many commands the single → cluster per-command comparison lists.
  * Then the single server once more, paced at the cluster's rate: both measured at the same work per second.
  * Then, alone, one more turn on the cluster with the shards on two masters and the inventory tag
  * by itself on the third (prefix `binv`): that master's commands and CPU are what inventory costs.
@@ -267,7 +268,7 @@ export async function clusterPhase() {
     const diffs = [...names]
       .map((name) => ({ name, one: one.byCommandPerPurchase[name] ?? 0, many: many.byCommandPerPurchase[name] ?? 0 }))
       .sort((x, y) => Math.abs(y.many - y.one) - Math.abs(x.many - x.one))
-      .slice(0, 8);
+      .slice(0, Number(process.env.BENCH_DIFFS ?? 8));
     console.log(
       `  commands per purchase, single → cluster: ${diffs.map((d) => `${d.name} ${d.one.toFixed(1)} → ${d.many.toFixed(1)}`).join(', ')}`,
     );

@@ -61,6 +61,12 @@ const schema = z.object({
   REDIS_SENTINELS: hostPorts,
   REDIS_SENTINEL_NAME: z.string().min(1).optional(),
   /**
+   * How long a sentinel has to answer where the master is before the next one is asked. Without it
+   * one sentinel that takes connections and answers nothing (frozen, overloaded) held every
+   * reconnect, and a start, for as long as it stayed so.
+   */
+  REDIS_SENTINEL_TIMEOUT_MS: ms.min(100).default(1_000),
+  /**
    * Logical shards (hash tags) purchases are spread over; fixed for the life of the data.
    * Default 16 on a cluster, 1 otherwise (today's key layout, untagged).
    */
@@ -172,11 +178,17 @@ export function jwksUrl(config: Config, authPort = config.AUTH_PORT): string {
 /** The Redis the system runs on: a cluster or sentinels when set (contract §1), else REDIS_URL. */
 export function redisTargetOf(config: Config, fallbackUrl = 'redis://127.0.0.1:6379'): RedisTarget {
   if (config.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: config.REDIS_CLUSTER_NODES };
-  if (config.REDIS_SENTINELS) return { kind: 'sentinel', sentinels: config.REDIS_SENTINELS, name: config.REDIS_SENTINEL_NAME! };
+  if (config.REDIS_SENTINELS)
+    return {
+      kind: 'sentinel',
+      sentinels: config.REDIS_SENTINELS,
+      name: config.REDIS_SENTINEL_NAME!,
+      commandTimeoutMs: config.REDIS_SENTINEL_TIMEOUT_MS,
+    };
   return { kind: 'single', url: config.REDIS_URL ?? fallbackUrl };
 }
 
 export type RedisTarget =
   | { kind: 'single'; url: string }
   | { kind: 'cluster'; nodes: { host: string; port: number }[] }
-  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string };
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string; commandTimeoutMs: number };

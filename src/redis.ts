@@ -150,6 +150,8 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       sentinels: t.sentinels,
       name: t.name,
       role: 'master',
+      // A sentinel that does not answer in time is skipped for the next one (REDIS_SENTINEL_TIMEOUT_MS).
+      sentinelCommandTimeout: t.commandTimeoutMs,
       // Sentinel announces +switch-master at once: reconnect then, not at the next failed command.
       failoverDetector: true,
       Connector: SwitchSafeSentinelConnector,

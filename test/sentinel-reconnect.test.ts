@@ -27,10 +27,18 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
   /**
    * A `purpose` connection on a fresh sentinel group; then the first sentinel, the one the client asks
    * first, is frozen (SIGSTOP: it takes connections and answers nothing) and the master is killed.
+   * `sentinelTimeoutMs`: how long the client waits for a sentinel's answer (REDIS_SENTINEL_TIMEOUT_MS);
+   * the race needs one long enough that the question is still pending when the sentinels announce.
    */
-  async function reconnectingWithFirstSentinelFrozen(purpose: 'request' | 'worker') {
+  async function reconnectingWithFirstSentinelFrozen(purpose: 'request' | 'worker', sentinelTimeoutMs = 60_000) {
     sentinel = await startTestSentinel();
-    const target = redisTargetOf(parseConfig({ REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name }));
+    const target = redisTargetOf(
+      parseConfig({
+        REDIS_SENTINELS: sentinel.sentinels,
+        REDIS_SENTINEL_NAME: sentinel.name,
+        REDIS_SENTINEL_TIMEOUT_MS: String(sentinelTimeoutMs),
+      }),
+    );
     const conn = connectRedis(target, purpose);
     open.push(conn);
     await until('the connection to be ready', async () => conn.status === 'ready', 10_000, 50);
@@ -64,6 +72,26 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
       await expect(conn.set('sentinel-reconnect', '1')).resolves.toBe('OK');
     }, 90_000);
   }
+
+  it('a sentinel that never answers is skipped: the connection reconnects through the others', async () => {
+    // The default REDIS_SENTINEL_TIMEOUT_MS, and the first sentinel stays frozen for the whole test.
+    const { sentinel, conn, victim } = await reconnectingWithFirstSentinelFrozen('request', 1_000);
+    await until('the connection to notice the dead master', async () => conn.status !== 'ready', 10_000, 20);
+    const promoted = await until(
+      'the live sentinels to promote the replica',
+      async () => {
+        const port = await sentinel.masterPortSaidBy(1);
+        return port !== victim && port;
+      },
+      30_000,
+      100,
+    );
+    await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch((err: Error) => {
+      throw new Error(`${err.message} (status ${conn.status})`);
+    });
+    expect((conn as unknown as { stream?: { remotePort?: number } }).stream?.remotePort).toBe(promoted);
+    await expect(conn.set('sentinel-frozen', '1')).resolves.toBe('OK');
+  }, 90_000);
 
   it('a connection closed by its client while it reconnects stays closed', async () => {
     const { sentinel, conn } = await reconnectingWithFirstSentinelFrozen('worker');

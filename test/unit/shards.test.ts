@@ -79,7 +79,12 @@ describe('configuration of the engines (contract §1)', () => {
     expect(cluster.REDIS_SHARDS).toBe(16);
     expect(cluster.REDIS_WAIT_REPLICAS).toBe(1);
     const sentinel = parseConfig({ REDIS_URL: 'redis://x:1', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'main' });
-    expect(redisTargetOf(sentinel)).toEqual({ kind: 'sentinel', sentinels: [{ host: 's1', port: 26379 }], name: 'main' });
+    expect(redisTargetOf(sentinel)).toEqual({
+      kind: 'sentinel',
+      sentinels: [{ host: 's1', port: 26379 }],
+      name: 'main',
+      commandTimeoutMs: 1_000,
+    });
   });
 
   it('fails fast naming the variable', () => {
