@@ -1,9 +1,11 @@
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestPaymentProvider } from '../src/adapters/payment-provider.js';
 import { runAudit } from '../src/audit.js';
 import { createKeys } from '../src/keys.js';
 import { chargeKey, newPurchaseId } from '../src/ids.js';
 import type { PurchaseRecord } from '../src/purchase/record.js';
+import { QUEUES } from '../src/queues/contract.js';
 import { STEP_NAMES } from '../src/saga/saga.js';
 import { PurchaseIntake } from '../src/stores/purchase-intake.js';
 import { eventually, visa } from './helpers/customer.js';
@@ -123,6 +125,48 @@ describe('reliability: watchdog and audit', () => {
     } finally {
       await own.stop();
       await slow.stop();
+    }
+  });
+
+  it('a purchase whose placed order the OMS then lost has it placed again before it completes', async () => {
+    // A Redis Cluster master restarted before it heard of its replacement takes writes that vanish once it
+    // is demoted (README, Scale-out): here the order's write is lost while the record says it was placed.
+    // The root is held (its shard's orchestrator queue paused) while the order is taken away.
+    const partner = await startFakeService({ slowMs: 1_500 });
+    const own = await startTestSystem({ catalog: testCatalog(partner.url), env: { INTEGRATION_TIMEOUT_MS: '10000' } });
+    let orchestrator: Queue | undefined;
+    try {
+      const customer = await own.customer();
+      const accepted = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa }, { async: true });
+      expect(accepted.status).toBe(202);
+      const id: string = accepted.body.id;
+      const { keys } = own.stores;
+      // The partner is called in the stage before the root, and answers 1.5 s later.
+      await eventually('the partner to be called', async () => partner.requests.length > 0);
+      orchestrator = new Queue(QUEUES.orchestrator, { connection: own.redis, prefix: keys.queuePrefix(keys.shardOf(id)) });
+      await orchestrator.pause();
+      const placed = await eventually('the order to be placed', async () => {
+        const record = await own.stores.purchases.get(id);
+        return record?.steps.order_placement === 'completed' && record.orderId;
+      });
+      expect((await customer.orders()).map((o) => o.id)).toEqual([placed]);
+      // The order's write, lost: the document and the customer's index, which one MULTI wrote.
+      await own.redis.del(keys.order(placed));
+      await own.redis.zrem(keys.ordersByCustomer(customer.id), placed);
+      await orchestrator.resume();
+
+      const state = await customer.waitForTerminal(id);
+      expect(state.status).toBe('completed');
+      expect(state.orderId).toBe(placed);
+      const [order] = await customer.orders();
+      expect(order).toMatchObject({ id: placed, purchaseId: id, status: 'placed', items: [{ productId: 'analytics', quantity: 1 }] });
+      expect(order.total.amount).toBe(state.payment.amount);
+      expect((await customer.notifications()).map((n) => n.type)).toContain('order_confirmation');
+      expect((await runAudit(own.stores)).violations).toEqual([]);
+    } finally {
+      await orchestrator?.close();
+      await own.stop();
+      await partner.stop();
     }
   });
 

@@ -7,7 +7,7 @@ import type { SagaContext } from './context.js';
 import { purchaseFlow } from './flows.js';
 import { notify } from './notify.js';
 import { isFinalAttempt, runStage } from './runner.js';
-import { ROOT_STAGE, START_STAGE } from './saga.js';
+import { ROOT_STAGE, START_STAGE, stepNamed } from './saga.js';
 import { atRoot, atSettle, PIVOT, unfinishedBefore } from './transitions.js';
 
 /**
@@ -74,6 +74,11 @@ export function sagaRoots(ctx: SagaContext) {
           ? { ...record, orderId: decision.adoptOrder, steps: { ...record.steps, [PIVOT]: 'completed' as const } }
           : record;
         if (decision.adoptOrder) await purchases.completeStep(id, PIVOT, { orderId: decision.adoptOrder });
+        if (decision.replaceOrder) {
+          // Built from the record alone, under the order's derived id: the same order the step placed.
+          await stepNamed(PIVOT)!.invoke(ctx, current, job);
+          ctx.log.warn({ purchaseId: id, requestId: record.requestId }, 'order recorded as placed was not in the OMS: placed again');
+        }
         // The root's own steps run here; the last is recorded with the finish, in one write.
         const [last, ...before] = [...ROOT_STAGE.steps].reverse();
         if (before.length) await runStage(ctx, before.reverse(), job, current);

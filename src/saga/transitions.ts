@@ -96,8 +96,11 @@ export type AtRoot =
   | { do: 'nothing' }
   /** Stuck before the root with no outcome recorded: whether the order exists decides. Ask again with it. */
   | { do: 'check-order' }
-  /** Complete the purchase (after recording the order a crash kept from its step, when `adoptOrder`). */
-  | { do: 'finish'; status: PurchaseStatus; adoptOrder?: string }
+  /**
+   * Complete the purchase: after recording the order a crash kept from its step, when `adoptOrder`;
+   * after placing the recorded order again, when `replaceOrder` (the OMS lost it).
+   */
+  | { do: 'finish'; status: PurchaseStatus; adoptOrder?: string; replaceOrder?: true }
   | { do: 'compensate'; blame?: { step: StepName; error: PurchaseError } }
   /** Still running with a cancel requested (the step that would have seen it never ran): stop and compensate. */
   | { do: 'cancel' };
@@ -108,9 +111,12 @@ export function atRoot(record: PurchaseRecord, order?: string | null): AtRoot {
   if (record.phase === 'compensating') return { do: 'compensate' };
   // A cancel wins only before the pivot is claimed, and no order exists without the claim.
   if (record.cancelRequestedAt) return { do: 'cancel' };
-  const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name);
-  if (!stuck) return { do: 'finish', status: finishedStatus(record) };
+  // The order is asked for even when every step says done: a write can be lost (a Redis Cluster master
+  // restarted before it learned of its replacement took writes that vanished once it was demoted) and
+  // the record then says placed while the OMS has nothing. The customer paid: the order is placed again.
   if (order === undefined) return { do: 'check-order' };
+  const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name);
+  if (!stuck) return { do: 'finish', status: finishedStatus(record), ...(order ? {} : { replaceOrder: true as const }) };
   if (order && passedPivot(record, true)) return { do: 'finish', status: finishedStatus(record), adoptOrder: order };
   return { do: 'compensate', blame: { step: stuck, error: didNotComplete(stuck) } };
 }

@@ -107,12 +107,19 @@ describe('atRoot: the flow root finishes or compensates', () => {
   it.each([
     ['an ended purchase is left alone', record(7, { phase: 'done', status: 'completed' }), undefined, { do: 'nothing' }],
     ['a failing purchase is compensated', record(3, { phase: 'compensating' }), undefined, { do: 'compensate' }],
-    ['every step before the root done: completed', record(6), undefined, { do: 'finish', status: 'completed' }],
+    ['every step before the root done: the order is asked for first', record(6), undefined, { do: 'check-order' }],
+    ['every step before the root done and the order in the OMS: completed', record(6), 'ord_1', { do: 'finish', status: 'completed' }],
     [
       'with a line out of stock: partially fulfilled',
       record(6, { allocation: ['fulfilled', 'out_of_stock'] }),
-      undefined,
+      'ord_1',
       { do: 'finish', status: 'partially_fulfilled' },
+    ],
+    [
+      'every step done but the OMS has no order (its write was lost): placed again, the purchase completes',
+      record(6),
+      null,
+      { do: 'finish', status: 'completed', replaceOrder: true },
     ],
     ['stuck before the root: the order decides, so ask for it', record(5), undefined, { do: 'check-order' }],
     [
