@@ -163,6 +163,8 @@ describe('reliability: watchdog and audit', () => {
       expect(order.total.amount).toBe(state.payment.amount);
       expect((await customer.notifications()).map((n) => n.type)).toContain('order_confirmation');
       expect((await runAudit(own.stores)).violations).toEqual([]);
+      // What an operator's alert reads: a lost write was repaired.
+      expect(await (await fetch(`${own.gatewayUrl}/metrics`)).text()).toMatch(/^orders_placed_again_total 1$/m);
     } finally {
       await orchestrator?.close();
       await own.stop();

@@ -34,6 +34,11 @@ export function createWorkerMetrics(queues: Queue[]) {
     help: "Reviews resolved because an operator's retry left nothing undone",
     registers: [registry],
   });
+  const ordersPlacedAgain = new Counter({
+    name: 'orders_placed_again_total',
+    help: 'Orders a purchase record said were placed but the OMS did not have, placed again before completing (a lost write: README, Scale-out)',
+    registers: [registry],
+  });
   const watchdog = new Counter({
     name: 'watchdog_actions_total',
     help: 'What the reconciler did to purchases past their deadline',
@@ -74,7 +79,18 @@ export function createWorkerMetrics(queues: Queue[]) {
       }
     },
   });
-  return { registry, stepDuration, compensations, purchases, review, resolvedByRetry, watchdog, oldestWaiting, heartbeat };
+  return {
+    registry,
+    stepDuration,
+    compensations,
+    purchases,
+    review,
+    resolvedByRetry,
+    ordersPlacedAgain,
+    watchdog,
+    oldestWaiting,
+    heartbeat,
+  };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

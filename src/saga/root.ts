@@ -77,6 +77,7 @@ export function sagaRoots(ctx: SagaContext) {
         if (decision.replaceOrder) {
           // Built from the record alone, under the order's derived id: the same order the step placed.
           await stepNamed(PIVOT)!.invoke(ctx, current, job);
+          ctx.metrics.ordersPlacedAgain.inc();
           ctx.log.warn({ purchaseId: id, requestId: record.requestId }, 'order recorded as placed was not in the OMS: placed again');
         }
         // The root's own steps run here; the last is recorded with the finish, in one write.
