@@ -94,7 +94,7 @@ export const didNotComplete = (step: StepName, inTime = false): PurchaseError =>
 
 export type AtRoot =
   | { do: 'nothing' }
-  /** Stuck before the root with no outcome recorded: whether the order exists decides. Ask again with it. */
+  /** Whether the OMS has the order decides (stuck before the root) or is checked (every step done): ask again with it. */
   | { do: 'check-order' }
   /**
    * Complete the purchase: after recording the order a crash kept from its step, when `adoptOrder`;
