@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import { masters, type RedisClient } from './redis.js';
 import { notificationId, orderIdFor, purchaseOfChargeKey, refundKey } from './ids.js';
+import type { Order, ProvisionedProduct } from './purchase/documents.js';
 import { isSettled, type PurchaseRecord, type PurchaseStatus } from './purchase/record.js';
 import type { Stores } from './stores/domain-stores.js';
 
@@ -69,6 +70,11 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
   // Open: not yet terminal, or an outside undo of it still being worked on.
   const open = [...records.values()].filter((r) => r.phase !== 'done' || !isSettled(r));
   const quiet = open.length === 0;
+  /** Nothing of the purchase is still moving (or its record has expired): its end state can be checked. */
+  const settled = (purchaseId: string) => {
+    const record = records.get(purchaseId);
+    return quiet || !record || isSettled(record);
+  };
   const byStatus: AuditReport['figures']['byStatus'] = {};
   for (const r of records.values()) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
 
@@ -118,25 +124,43 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
   }
 
   // Provisioning: nothing active without a placed order.
-  const provisioned = await values<{ id: string; purchaseId: string; status: string }>(
+  const provisioned = await values<Pick<ProvisionedProduct, 'id' | 'purchaseId' | 'productId' | 'dependencyOf' | 'status'>>(
     redis,
     await scanKeys(redis, keys.patterns.provisioned),
   );
   let provisionedActive = 0;
+  /** Per purchase, its active units of each product it sold (dependencies apart). */
+  const activeSold = new Map<string, Map<string, number>>();
   for (const unit of provisioned) {
     if (unit.status !== 'active') continue;
     provisionedActive++;
-    const record = records.get(unit.purchaseId);
+    if (unit.dependencyOf === null) {
+      const byProduct = activeSold.get(unit.purchaseId) ?? new Map<string, number>();
+      byProduct.set(unit.productId, (byProduct.get(unit.productId) ?? 0) + 1);
+      activeSold.set(unit.purchaseId, byProduct);
+    }
     const order = await stores.orders.get(orderIdFor(unit.purchaseId));
-    const settled = quiet || !record || isSettled(record);
-    if (!order && settled) violations.push(`provisioned ${unit.id}: active with no order`);
-    if (order?.status === 'canceled' && settled) violations.push(`provisioned ${unit.id}: active but its order ${order.id} is canceled`);
+    if (!order && settled(unit.purchaseId)) violations.push(`provisioned ${unit.id}: active with no order`);
+    if (order?.status === 'canceled' && settled(unit.purchaseId))
+      violations.push(`provisioned ${unit.id}: active but its order ${order.id} is canceled`);
   }
 
-  // Canceled orders (v1.1): refunded exactly once (one refund per purchase key, checked above with
-  // the charges), nothing of it active (above), and its units back in stock.
+  // Orders. A placed one has every unit it sold in the Product Store, active (a write lost in a failover
+  // can take one). A canceled one (v1.1) is refunded exactly once (one refund per purchase key, checked
+  // above with the charges), nothing of it is active (above), and its units are back in stock.
   let canceledOrders = 0;
-  for (const order of await values<{ id: string; purchaseId: string; status: string }>(redis, await scanKeys(redis, keys.patterns.order))) {
+  for (const order of await values<Pick<Order, 'id' | 'purchaseId' | 'status' | 'items'>>(
+    redis,
+    await scanKeys(redis, keys.patterns.order),
+  )) {
+    if (order.status === 'placed' && settled(order.purchaseId)) {
+      const sold = new Map<string, number>();
+      for (const item of order.items) sold.set(item.productId, (sold.get(item.productId) ?? 0) + item.quantity);
+      for (const [productId, quantity] of sold) {
+        const active = activeSold.get(order.purchaseId)?.get(productId) ?? 0;
+        if (active < quantity) violations.push(`order ${order.id}: ${active} of its ${quantity} ${productId} units provisioned`);
+      }
+    }
     if (order.status !== 'canceled') continue;
     canceledOrders++;
     const reservation = JSON.parse((await redis.get(keys.reservation(order.purchaseId))) ?? '{}') as { state?: string };

@@ -195,6 +195,15 @@ describe('reliability: watchdog and audit', () => {
     const dirty = await runAudit(sys.stores);
     expect(dirty.violations.some((v) => v.startsWith('stock gift-card'))).toBe(true);
     await sys.redis.hincrby(createKeys(sys.config.KEY_PREFIX).stock('gift-card'), 'available', -5);
+
+    // A Product Store write lost (a failover's): the order sold two units and one is gone.
+    const [unit] = (await customer.provisioned()).filter((p) => p.productId === 'basic-plan' && !p.dependencyOf);
+    const unitKey = sys.stores.keys.provisioned(unit.id);
+    const saved = (await sys.redis.get(unitKey))!;
+    await sys.redis.del(unitKey);
+    const [order] = (await customer.orders()).filter((o) => o.purchaseId === unit.purchaseId);
+    expect((await runAudit(sys.stores)).violations).toEqual([`order ${order.id}: 1 of its 2 basic-plan units provisioned`]);
+    await sys.redis.set(unitKey, saved);
   });
 
   it('once the planted fault is undone the audit is clean again, and purchases go on', async () => {
