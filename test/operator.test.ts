@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runAudit } from '../src/audit.js';
 import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
@@ -125,5 +126,34 @@ describe('Feature: operator review of purchases', () => {
     const metrics = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
     expect(metrics).toMatch(/operator_retries_total [1-9]/);
     expect(metrics).toMatch(/reviews_resolved_by_retry_total [1-9]/);
+  });
+  it('a retry of a completed purchase whose Product Store unit was lost provisions it again, at its partner with the same key', async () => {
+    const customer = await sys.customer();
+    const bought = await customer.buy('analytics', 2);
+    expect(bought.status).toBe(201);
+    const id: string = bought.body.id;
+    const units = await customer.provisioned();
+    expect(units.map((u) => u.status)).toEqual(['active', 'active']);
+    // The unit's write lost (a failover's stale master, README Scale-out): the audit names the order.
+    const lost = units[0]!;
+    const firstCall = partner.requests.find((r) => r.body?.provisionedId === lost.id && r.body?.event === 'provision')!;
+    await sys.redis.del(sys.stores.keys.provisioned(lost.id));
+    const [order] = await customer.orders();
+    const ofOrder = async () => (await runAudit(sys.stores)).violations.filter((v) => v.includes(order.id));
+    expect(await ofOrder()).toEqual([`order ${order.id}: 1 of its 2 analytics units provisioned`]);
+
+    expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+    await vi.waitFor(async () => expect((await customer.provisioned()).map((u) => u.id).sort()).toEqual(units.map((u) => u.id).sort()), {
+      timeout: 10_000,
+      interval: 100,
+    });
+    expect((await customer.provisioned()).every((u) => u.status === 'active')).toBe(true);
+    const again = partner.requests.filter((r) => r.body?.provisionedId === lost.id && r.body?.event === 'provision');
+    expect(again).toHaveLength(2);
+    expect(again[1]!.headers['idempotency-key']).toBe(firstCall.headers['idempotency-key']);
+    // Only the lost unit was provisioned again, and the purchase is as it was.
+    expect(partner.requests.filter((r) => r.body?.purchaseId === id && r.body?.event === 'provision')).toHaveLength(3);
+    expect(await ofOrder()).toEqual([]);
+    expect((await customer.purchaseState(id)).status).toBe('completed');
   });
 });

@@ -1,10 +1,12 @@
 import type { Job } from 'bullmq';
-import { CANCEL_ORDER_JOB, SETTLE_JOB, SETTLE_ORDER_JOB, type QueueName, type SagaJobData } from '../queues/contract.js';
+import { CANCEL_ORDER_JOB, REPROVISION_JOB, SETTLE_JOB, SETTLE_ORDER_JOB, type QueueName, type SagaJobData } from '../queues/contract.js';
 import { orderCancelRoots } from './order-cancel.js';
 import type { SagaContext } from './context.js';
 import { sagaRoots } from './root.js';
 import { runStage, undoHandler } from './runner.js';
 import { deriveSaga, SAGA, type Stage } from './saga.js';
+import { provisioning } from './steps/provisioning.js';
+import { delivered } from './transitions.js';
 
 export type SagaHandler = (job: Job<SagaJobData>) => Promise<string>;
 
@@ -34,6 +36,15 @@ export function sagaHandlers(ctx: SagaContext, saga: readonly Stage[] = SAGA): R
   }
   for (const step of undoable) put(stageOf(step).queue, step.compensate.job, undoHandler(ctx, step));
   put(last.queue, SETTLE_JOB, roots.settle);
+  // An operator's retry of a completed purchase whose units were lost: idempotent, as on its first run.
+  const provisions = saga.find((stage) => stage.steps.includes(provisioning));
+  if (provisions)
+    put(provisions.queue, REPROVISION_JOB, async (job) => {
+      const record = await ctx.stores.purchases.get(job.data.purchaseId);
+      if (!record || !delivered(record)) return 'nothing';
+      await provisioning.invoke(ctx, record, job);
+      return 'reprovisioned';
+    });
   const orderCancel = orderCancelRoots(ctx);
   put(first.queue, CANCEL_ORDER_JOB, orderCancel.start);
   put(last.queue, SETTLE_ORDER_JOB, orderCancel.settle);

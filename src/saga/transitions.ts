@@ -296,15 +296,25 @@ export type AtRetry =
   | { do: 'redo-undos'; steps: StepName[] }
   /** Not ended, or an undo still open: re-drive it as the watchdog would, without waiting for the deadline. */
   | { do: 'reconcile' }
+  /** Completed, and Product Store units it provisioned are gone (a lost write): provision them again. */
+  | { do: 'reprovision' }
   /** In review with nothing left undone: the review is resolved. */
   | { do: 'resolve' }
   | { do: 'nothing' };
 
-/** An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently. */
-export function atRetry(record: PurchaseRecord): AtRetry {
+/** Ended with its products the customer's: completed or partly, and its order not canceled. */
+export const delivered = (record: PurchaseRecord) =>
+  (record.status === 'completed' || record.status === 'partially_fulfilled') && !record.orderCancelRequestedAt;
+
+/**
+ * An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently.
+ * `unitsMissing`: Product Store units the purchase provisioned are gone (asked only of a delivered one).
+ */
+export function atRetry(record: PurchaseRecord, unitsMissing = false): AtRetry {
   const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
   if (failed.length) return { do: 'redo-undos', steps: failed };
   if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
+  if (unitsMissing && delivered(record)) return { do: 'reprovision' };
   if (inReview(record)) return { do: 'resolve' };
   return { do: 'nothing' };
 }

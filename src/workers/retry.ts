@@ -1,16 +1,18 @@
 import type { Job, Queue } from 'bullmq';
-import { undoJobId } from '../ids.js';
-import { stepJobOptions, type QueueName, type SagaJobData } from '../queues/contract.js';
+import { reprovisionJobId, undoJobId } from '../ids.js';
+import { REPROVISION_JOB, stepJobOptions, type QueueName, type SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from '../saga/context.js';
 import { stageOf, UNDOABLE } from '../saga/saga.js';
-import { atRetry } from '../saga/transitions.js';
+import { missingUnits, provisioning } from '../saga/steps/provisioning.js';
+import { atRetry, delivered } from '../saga/transitions.js';
 import type { createWatchdog } from './watchdog.js';
 
 /**
  * An operator's retry, as the state machine decides it (atRetry): undos that failed for good run
  * again from their first attempt (the failed job is replaced by a fresh one with the same id); a
  * purchase not ended, or with an undo still open, is re-driven as the watchdog would, without
- * waiting for its deadline; one in review with nothing left undone is resolved. Each undo is
+ * waiting for its deadline; a completed one whose Product Store units were lost (the audit names it)
+ * has them provisioned again; one in review with nothing left undone is resolved. Each undo is
  * idempotent, so a retry repeated or racing another moves nothing twice. The undo that leaves
  * nothing undone resolves the review itself (afterUndo).
  */
@@ -20,7 +22,7 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
     const id = job.data.purchaseId;
     const record = await purchases.get(id);
     if (!record) return 'missing';
-    const decision = atRetry(record);
+    const decision = atRetry(record, delivered(record) && (await missingUnits(ctx, record)).length > 0);
     const log = ctx.log.child({ purchaseId: id, retry: decision.do });
     switch (decision.do) {
       case 'redo-undos': {
@@ -43,6 +45,15 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
         const action = await watchdog.reconcile(id);
         log.warn({ action }, 'operator retry: re-driven');
         return action;
+      }
+      case 'reprovision': {
+        // On the provisioning queue, where partner calls and their concurrency live.
+        await queues[stageOf(provisioning).queue].add(REPROVISION_JOB, { purchaseId: id } satisfies SagaJobData, {
+          ...stepJobOptions(ctx.stepPolicy),
+          jobId: reprovisionJobId(id),
+        });
+        log.warn('operator retry: the Product Store units it lost are provisioned again');
+        return 'reprovision';
       }
       case 'resolve':
         if (await purchases.resolveReview(id, { how: 'retry', by: 'retry', at: new Date().toISOString() }))

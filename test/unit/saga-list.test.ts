@@ -43,7 +43,8 @@ describe('the saga list is the one place a step is added', () => {
     expect(Object.keys(handlers.payment!).sort()).toEqual(['charge', 'refund', 'restock', 'revoke']);
     // Beside the saga's own: the order-cancel saga's hand-off and settle (built from the same undos).
     expect(Object.keys(handlers.orchestrator!).sort()).toEqual(['cancel-order', 'complete', 'release', 'settle', 'settle-order', 'start']);
-    expect(Object.keys(handlers.provisioning!).sort()).toEqual(['deprovision', 'fulfil']);
+    // And the operator retry's re-provisioning of a completed purchase's lost units.
+    expect(Object.keys(handlers.provisioning!).sort()).toEqual(['deprovision', 'fulfil', 'reprovision']);
   });
 
   it('refuses two jobs of one name on one queue at start-up, instead of running the wrong one', () => {

@@ -372,6 +372,13 @@ describe('atRetry: an operator retry runs again what is left undone', () => {
   ] as const)('%s', (_, r, expected) => {
     expect(atRetry(r)).toEqual(expected);
   });
+
+  it('a completed purchase whose Product Store units were lost has them provisioned again; not once its order is canceled', () => {
+    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), true)).toEqual({ do: 'reprovision' });
+    expect(atRetry(record(7, { phase: 'done', status: 'partially_fulfilled' }), true)).toEqual({ do: 'reprovision' });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at }), true)).toEqual({ do: 'nothing' });
+    expect(atRetry(record(5, { phase: 'done', status: 'failed' }), true)).toEqual({ do: 'nothing' });
+  });
 });
 
 describe('atOrderCancel and atOrderSettle: the order-cancel saga is the purchase compensation plan', () => {

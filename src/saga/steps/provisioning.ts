@@ -49,6 +49,14 @@ async function unitsOf(ctx: SagaContext, record: PurchaseRecord): Promise<Unit[]
   return units;
 }
 
+/** The units a purchase provisioned that the Product Store no longer has, active (a lost write). */
+export async function missingUnits(ctx: SagaContext, record: PurchaseRecord): Promise<string[]> {
+  const missing: string[] = [];
+  for (const unit of await unitsOf(ctx, record))
+    if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') missing.push(unit.id);
+  return missing;
+}
+
 async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord, event: 'provision' | 'deprovision') {
   if (event === 'provision') await ctx.injectFault('external');
   return postJson(
