@@ -48,36 +48,11 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
     return { sentinel, conn, victim };
   }
 
-  for (const purpose of ['request', 'worker'] as const) {
-    it(`a ${purpose} connection reconnects to the promoted replica`, async () => {
-      const { sentinel, conn, victim } = await reconnectingWithFirstSentinelFrozen(purpose);
-      await until('the connection to notice the dead master', async () => conn.status !== 'ready', 10_000, 20);
-      // The two live sentinels are a quorum and a majority: they promote the replica and announce it.
-      const promoted = await until(
-        'the live sentinels to promote the replica',
-        async () => {
-          const port = await sentinel.masterPortSaidBy(1);
-          return port !== victim && port;
-        },
-        30_000,
-        100,
-      );
-      // Let the announcement reach the client while its question is still pending.
-      await new Promise((r) => setTimeout(r, 500));
-      sentinel.signalSentinel(0, 'SIGCONT');
-      await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch((err: Error) => {
-        throw new Error(`${err.message} (status ${conn.status})`);
-      });
-      expect((conn as unknown as { stream?: { remotePort?: number } }).stream?.remotePort).toBe(promoted);
-      await expect(conn.set('sentinel-reconnect', '1')).resolves.toBe('OK');
-    }, 90_000);
-  }
-
-  it('a sentinel that never answers is skipped: the connection reconnects through the others', async () => {
-    // The default REDIS_SENTINEL_TIMEOUT_MS, and the first sentinel stays frozen for the whole test.
-    const { sentinel, conn, victim } = await reconnectingWithFirstSentinelFrozen('request', 1_000);
+  /** Waits until the connection has seen its master die and the live sentinels have promoted the replica: its port. */
+  async function promotedAfterKill(sentinel: TestSentinel, conn: RedisClient, victim: number): Promise<number> {
     await until('the connection to notice the dead master', async () => conn.status !== 'ready', 10_000, 20);
-    const promoted = await until(
+    // The two live sentinels are a quorum and a majority: they promote the replica and announce it.
+    return until(
       'the live sentinels to promote the replica',
       async () => {
         const port = await sentinel.masterPortSaidBy(1);
@@ -86,11 +61,32 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
       30_000,
       100,
     );
+  }
+
+  /** The connection is ready again, on the promoted replica, and writes there. */
+  async function expectOnPromoted(conn: RedisClient, promoted: number) {
     await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch((err: Error) => {
       throw new Error(`${err.message} (status ${conn.status})`);
     });
     expect((conn as unknown as { stream?: { remotePort?: number } }).stream?.remotePort).toBe(promoted);
-    await expect(conn.set('sentinel-frozen', '1')).resolves.toBe('OK');
+    await expect(conn.set('sentinel-reconnect', '1')).resolves.toBe('OK');
+  }
+
+  for (const purpose of ['request', 'worker'] as const) {
+    it(`a ${purpose} connection reconnects to the promoted replica`, async () => {
+      const { sentinel, conn, victim } = await reconnectingWithFirstSentinelFrozen(purpose);
+      const promoted = await promotedAfterKill(sentinel, conn, victim);
+      // Let the announcement reach the client while its question is still pending.
+      await new Promise((r) => setTimeout(r, 500));
+      sentinel.signalSentinel(0, 'SIGCONT');
+      await expectOnPromoted(conn, promoted);
+    }, 90_000);
+  }
+
+  it('a sentinel that never answers is skipped: the connection reconnects through the others', async () => {
+    // The default REDIS_SENTINEL_TIMEOUT_MS, and the first sentinel stays frozen for the whole test.
+    const { sentinel, conn, victim } = await reconnectingWithFirstSentinelFrozen('request', 1_000);
+    await expectOnPromoted(conn, await promotedAfterKill(sentinel, conn, victim));
   }, 90_000);
 
   it('a connection closed by its client while it reconnects stays closed', async () => {
