@@ -3,7 +3,7 @@ import { reprovisionJobId, undoJobId } from '../ids.js';
 import { REPROVISION_JOB, stepJobOptions, type QueueName, type SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from '../saga/context.js';
 import { stageOf, UNDOABLE } from '../saga/saga.js';
-import { missingUnits, provisioning } from '../saga/steps/provisioning.js';
+import { provisioning, unitsLost } from '../saga/steps/provisioning.js';
 import { atRetry, delivered } from '../saga/transitions.js';
 import type { createWatchdog } from './watchdog.js';
 
@@ -22,7 +22,7 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
     const id = job.data.purchaseId;
     const record = await purchases.get(id);
     if (!record) return 'missing';
-    const decision = atRetry(record, delivered(record) && (await missingUnits(ctx, record)).length > 0);
+    const decision = atRetry(record, delivered(record) && (await unitsLost(ctx, record)));
     const log = ctx.log.child({ purchaseId: id, retry: decision.do });
     switch (decision.do) {
       case 'redo-undos': {

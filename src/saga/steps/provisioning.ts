@@ -49,12 +49,10 @@ async function unitsOf(ctx: SagaContext, record: PurchaseRecord): Promise<Unit[]
   return units;
 }
 
-/** The units a purchase provisioned that the Product Store no longer has, active (a lost write). */
-export async function missingUnits(ctx: SagaContext, record: PurchaseRecord): Promise<string[]> {
-  const missing: string[] = [];
-  for (const unit of await unitsOf(ctx, record))
-    if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') missing.push(unit.id);
-  return missing;
+/** Whether a unit the purchase provisioned is no longer in the Product Store, active (a lost write). */
+export async function unitsLost(ctx: SagaContext, record: PurchaseRecord): Promise<boolean> {
+  for (const unit of await unitsOf(ctx, record)) if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') return true;
+  return false;
 }
 
 async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord, event: 'provision' | 'deprovision') {
