@@ -57,8 +57,8 @@ export function sagaRoots(ctx: SagaContext) {
     if (!record) return 'done';
     const decision = atRoot(record, order?.id ?? null);
     switch (decision.do) {
+      // check-order is only answered when the order is not given; it is here.
       case 'nothing':
-      // Only answered when the order is not given; it is here.
       case 'check-order':
         return 'done';
       case 'compensate':
