@@ -9,6 +9,8 @@
  *   BENCH_CLUSTER_SHARDS (16): REDIS_SHARDS on the cluster, their slots placed round-robin on the
  *   masters first (BENCH_CLUSTER_PLACE=0: where CRC16 puts them).
  *   BENCH_DIFFS (8): how many commands the single → cluster per-command comparison lists.
+ *   BENCH_RATES (none; e.g. 25,50,100): then both offered each of these purchases/s in turn, with
+ *   the whole CPU and the system calls per purchase side by side.
  * Then the single server once more, paced at the cluster's rate: both measured at the same work per second.
  * Then, alone, one more turn on the cluster with the shards on two masters and the inventory tag
  * by itself on the third (prefix `binv`): that master's commands and CPU are what inventory costs.
@@ -22,7 +24,7 @@ import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { placeTags, slotMasters, startTestCluster } from '../test/helpers/test-cluster.js';
 import { httpClient } from './http-client.js';
-import { closedLoop as closedLoopOf, pacedLoop } from './loops.js';
+import { closedLoop as closedLoopOf, pacedLoop, type LoopRun } from './loops.js';
 import { stop, waitHttp } from './processes.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
@@ -32,13 +34,38 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REPLICAS = Number(process.env.BENCH_CLUSTER_REPLICAS ?? 1);
 const SHARDS = process.env.BENCH_CLUSTER_SHARDS ?? '16';
 const root = path.resolve(import.meta.dirname, '..');
-const closedLoop = (seconds: number, op: (w: number, i: number) => Promise<boolean>) => closedLoopOf(N, seconds, op);
+type Op = (w: number, i: number) => Promise<boolean>;
+const closedLoop = (seconds: number, op: Op) => closedLoopOf(N, seconds, op);
+
+/**
+ * A local process's read and write system calls and context switches so far (Linux /proc): what
+ * a command costs beyond its work depends on how many of them share one read, one write, one wake-up.
+ */
+function kernelCounters(pid: number): { syscalls: number; switches: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    return {
+      syscalls: field(io, 'syscr') + field(io, 'syscw'),
+      switches: field(status, 'voluntary_ctxt_switches') + field(status, 'nonvoluntary_ctxt_switches'),
+    };
+  } catch {
+    return { syscalls: NaN, switches: NaN };
+  }
+}
 
 /** Per master: commands so far, CPU ms so far, keys. */
 async function masterStats(nodes: Redis[]) {
   return Promise.all(
     nodes.map(async (r) => {
-      const [stats, cpu, keys, server] = await Promise.all([r.info('commandstats'), r.info('cpu'), r.dbsize(), r.info('stats')]);
+      const [stats, cpu, keys, server, serverInfo] = await Promise.all([
+        r.info('commandstats'),
+        r.info('cpu'),
+        r.dbsize(),
+        r.info('stats'),
+        r.info('server'),
+      ]);
       const clusterCalls = Number(/cmdstat_cluster\|slots:calls=(\d+)/.exec(stats)?.[1] ?? 0);
       const connections = Number(/total_connections_received:(\d+)/.exec(server)?.[1] ?? 0);
       const byCommand = new Map(
@@ -48,7 +75,8 @@ async function masterStats(nodes: Redis[]) {
       );
       const commands = [...byCommand.values()].reduce((n, c) => n + c, 0);
       const cpuMs = (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1000;
-      return { commands, byCommand, cpuMs, keys, clusterCalls, connections };
+      const { syscalls, switches } = kernelCounters(Number(/process_id:(\d+)/.exec(serverInfo)?.[1]));
+      return { commands, byCommand, cpuMs, keys, clusterCalls, connections, syscalls, switches };
     }),
   );
 }
@@ -62,6 +90,8 @@ const added = (before: MasterStats, after: MasterStats) =>
     byCommand: new Map([...s.byCommand].map(([name, calls]) => [name, calls - (before[n]!.byCommand.get(name) ?? 0)])),
     cpuMs: s.cpuMs - before[n]!.cpuMs,
     clusterCalls: s.clusterCalls - before[n]!.clusterCalls,
+    syscalls: s.syscalls - before[n]!.syscalls,
+    switches: s.switches - before[n]!.switches,
     connections: s.connections - before[n]!.connections,
   }));
 
@@ -117,6 +147,9 @@ async function deployment(label: string, redisEnv: Record<string, string>, catal
         const fields = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
         return ms + (Number(fields[11]) + Number(fields[12])) * 10;
       }, 0),
+    /** Read/write system calls and context switches so far of the gateway and workers processes. */
+    processKernel: () =>
+      procs.map((p) => kernelCounters(p.pid!)).reduce((t, c) => ({ syscalls: t.syscalls + c.syscalls, switches: t.switches + c.switches })),
     op: async (w: number, i: number) =>
       (
         await client.post(
@@ -131,6 +164,8 @@ async function deployment(label: string, redisEnv: Record<string, string>, catal
     },
   };
 }
+
+type Deployment = Awaited<ReturnType<typeof deployment>>;
 
 /** What WAIT cost the gateway: the mean of its purchase_replication_wait_seconds histogram. */
 async function waitCost(gateway: string): Promise<{ meanMs: number; count: number; unreplicated: number } | undefined> {
@@ -189,6 +224,25 @@ export async function clusterPhase() {
     throw err;
   }
   const nodesOf = (label: string) => (label === 'single' ? [singleRedis] : masters);
+  /** What `d`'s Redis servers (replicas apart) and processes spent while `loop` ran `op`. */
+  const measured = async (d: Deployment, op: Op, loop: (op: Op) => Promise<LoopRun>) => {
+    const replicaNodes = d.label === 'single' ? [] : replicas;
+    const [before, replicasBefore] = await Promise.all([masterStats(nodesOf(d.label)), masterStats(replicaNodes)]);
+    const [cpuBefore, kernelBefore] = [d.processCpuMs(), d.processKernel()];
+    const run = await loop(op);
+    const [cpuAfter, kernelAfter] = [d.processCpuMs(), d.processKernel()];
+    const [after, replicasAfter] = await Promise.all([masterStats(nodesOf(d.label)), masterStats(replicaNodes)]);
+    const replicasAdded = added(replicasBefore, replicasAfter);
+    return {
+      run,
+      perNode: added(before, after),
+      processCpuMs: cpuAfter - cpuBefore,
+      processSyscalls: kernelAfter.syscalls - kernelBefore.syscalls,
+      processSwitches: kernelAfter.switches - kernelBefore.switches,
+      replicaCpuMs: replicasAdded.reduce((n, r) => n + r.cpuMs, 0),
+      replicaSyscalls: replicasAdded.reduce((n, r) => n + r.syscalls, 0),
+    };
+  };
   try {
     for (const d of deployments) if (WARMUP_S > 0) await closedLoop(WARMUP_S, (w, i) => d.op(w, 10_000_000 + i));
     const acc = deployments.map(() => ({
@@ -196,26 +250,33 @@ export async function clusterPhase() {
       errors: 0,
       seconds: 0,
       processCpuMs: 0,
-      perNode: [] as { commands: number; cpuMs: number; clusterCalls: number; connections: number }[],
+      perNode: [] as { commands: number; cpuMs: number; clusterCalls: number; connections: number; syscalls: number; switches: number }[],
       byCommand: new Map<string, number>(),
       replicaCpuMs: 0,
+      replicaSyscalls: 0,
+      processSyscalls: 0,
+      processSwitches: 0,
     }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [k, d] of deployments.entries()) {
-        const before = await masterStats(nodesOf(d.label));
-        const replicasBefore = d.label === 'single' ? [] : await masterStats(replicas);
-        const cpuBefore = d.processCpuMs();
-        const run = await closedLoop(SECONDS / ROUNDS, (w, i) => d.op(w, round * 1_000_000 + i));
-        const after = await masterStats(nodesOf(d.label));
+        const m = await measured(
+          d,
+          (w, i) => d.op(w, round * 1_000_000 + i),
+          (op) => closedLoop(SECONDS / ROUNDS, op),
+        );
         const a = acc[k]!;
-        a.processCpuMs += d.processCpuMs() - cpuBefore;
-        if (d.label !== 'single') a.replicaCpuMs += added(replicasBefore, await masterStats(replicas)).reduce((n, r) => n + r.cpuMs, 0);
+        const { run, perNode } = m;
+        a.processCpuMs += m.processCpuMs;
+        a.processSyscalls += m.processSyscalls;
+        a.processSwitches += m.processSwitches;
+        a.replicaCpuMs += m.replicaCpuMs;
+        a.replicaSyscalls += m.replicaSyscalls;
         a.latencies.push(...run.latencies);
         a.errors += run.errors;
         a.seconds += run.seconds;
-        added(before, after).forEach((s, n) => {
-          const sum = (a.perNode[n] ??= { commands: 0, cpuMs: 0, clusterCalls: 0, connections: 0 });
-          for (const k of ['commands', 'cpuMs', 'clusterCalls', 'connections'] as const) sum[k] += s[k];
+        perNode.forEach((s, n) => {
+          const sum = (a.perNode[n] ??= { commands: 0, cpuMs: 0, clusterCalls: 0, connections: 0, syscalls: 0, switches: 0 });
+          for (const k of ['commands', 'cpuMs', 'clusterCalls', 'connections', 'syscalls', 'switches'] as const) sum[k] += s[k];
           for (const [name, calls] of s.byCommand) a.byCommand.set(name, (a.byCommand.get(name) ?? 0) + calls);
         });
       }
@@ -239,6 +300,11 @@ export async function clusterPhase() {
           replicaCpuMsPerPurchase: a.replicaCpuMs / ops,
           /** The gateway's and the workers' CPU per purchase. */
           systemCpuMsPerPurchase: a.processCpuMs / ops,
+          redisSyscallsPerPurchase: a.perNode.reduce((n, s) => n + s.syscalls, 0) / ops,
+          redisSwitchesPerPurchase: a.perNode.reduce((n, s) => n + s.switches, 0) / ops,
+          replicaSyscallsPerPurchase: a.replicaSyscalls / ops,
+          systemSyscallsPerPurchase: a.processSyscalls / ops,
+          systemSwitchesPerPurchase: a.processSwitches / ops,
           masters: a.perNode.map((s, n) => ({
             commandShare: s.commands / commands,
             keyShare: keys[n]! / keys.reduce((x, y) => x + y, 0),
@@ -256,6 +322,9 @@ export async function clusterPhase() {
     for (const r of results) {
       console.log(
         `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase${r.label === 'single' ? '' : ` (replicas ${r.replicaCpuMsPerPurchase.toFixed(2)} more)`}, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+      );
+      console.log(
+        `    system calls (read, write) per purchase: Redis ${r.redisSyscallsPerPurchase.toFixed(0)}${r.label === 'single' ? '' : ` (replicas ${r.replicaSyscallsPerPurchase.toFixed(0)} more)`}, gateway+workers ${r.systemSyscallsPerPurchase.toFixed(0)}; context switches per purchase: Redis ${r.redisSwitchesPerPurchase.toFixed(0)}, gateway+workers ${r.systemSwitchesPerPurchase.toFixed(0)}`,
       );
       r.masters.forEach((m, n) =>
         console.log(
@@ -285,25 +354,51 @@ export async function clusterPhase() {
     // The same comparison at the same work per second: one server offered the cluster's rate. Redis and
     // the processes cost more per purchase at a lower rate (fewer commands per read, write and event-loop
     // turn), so a cluster master, which serves a third of a slower system, is also measured against that.
-    const paced = deployments[0]!;
-    const pacedBefore = await masterStats([singleRedis]);
-    const pacedCpuBefore = paced.processCpuMs();
-    const pacedRun = await pacedLoop(N, Math.max(SECONDS / ROUNDS, 5), many.perSecond, (w, i) => paced.op(w, 20_000_000 + i));
-    const [pacedAdded] = added(pacedBefore, await masterStats([singleRedis]));
-    const pacedOps = pacedRun.latencies.length;
+    const pacedLoopAt = (perSecond: number) => (op: Op) => pacedLoop(N, Math.max(SECONDS / ROUNDS, 5), perSecond, op);
+    const paced = await measured(deployments[0]!, (w, i) => deployments[0]!.op(w, 20_000_000 + i), pacedLoopAt(many.perSecond));
+    const pacedOps = paced.run.latencies.length;
     const sameRate = {
-      perSecond: pacedOps / pacedRun.seconds,
-      errors: pacedRun.errors,
-      commandsPerPurchase: pacedAdded!.commands / pacedOps,
-      redisCpuMsPerPurchase: pacedAdded!.cpuMs / pacedOps,
-      systemCpuMsPerPurchase: (paced.processCpuMs() - pacedCpuBefore) / pacedOps,
+      perSecond: pacedOps / paced.run.seconds,
+      errors: paced.run.errors,
+      commandsPerPurchase: paced.perNode[0]!.commands / pacedOps,
+      redisCpuMsPerPurchase: paced.perNode[0]!.cpuMs / pacedOps,
+      systemCpuMsPerPurchase: paced.processCpuMs / pacedOps,
+      redisSyscallsPerPurchase: paced.perNode[0]!.syscalls / pacedOps,
+      systemSyscallsPerPurchase: paced.processSyscalls / pacedOps,
     };
     console.log(
-      `  single paced at the cluster's rate: ${sameRate.perSecond.toFixed(0)}/s, errors ${sameRate.errors}, Redis ${sameRate.commandsPerPurchase.toFixed(1)} cmds and ${sameRate.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase, gateway+workers ${sameRate.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+      `  single paced at the cluster's rate: ${sameRate.perSecond.toFixed(0)}/s, errors ${sameRate.errors}, Redis ${sameRate.commandsPerPurchase.toFixed(1)} cmds and ${sameRate.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase, gateway+workers ${sameRate.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase; system calls per purchase: Redis ${sameRate.redisSyscallsPerPurchase.toFixed(0)}, gateway+workers ${sameRate.systemSyscallsPerPurchase.toFixed(0)}`,
     );
     console.log(
       `  at the same purchases/s: busiest master's CPU per purchase / single's ${(busiest / sameRate.redisCpuMsPerPurchase).toFixed(2)}, cluster gateway+workers CPU per purchase / single's ${(many.systemCpuMsPerPurchase / sameRate.systemCpuMsPerPurchase).toFixed(2)}`,
     );
+    // BENCH_RATES (e.g. 25,50,100): both offered each rate in turn, the whole cost per purchase side by side.
+    const rates = (process.env.BENCH_RATES ?? '').split(',').filter(Boolean).map(Number);
+    const sweep: { rate: number; label: string; errors: number; cpuMsPerPurchase: number; syscallsPerPurchase: number }[] = [];
+    for (const [r, rate] of rates.entries()) {
+      const line = [];
+      for (const d of deployments) {
+        const m = await measured(d, (w, i) => d.op(w, 30_000_000 + r * 1_000_000 + i), pacedLoopAt(rate));
+        const ops = m.run.latencies.length;
+        const redisMs = m.perNode.reduce((n, s) => n + s.cpuMs, 0) + m.replicaCpuMs;
+        const syscalls = m.perNode.reduce((n, s) => n + s.syscalls, 0) + m.replicaSyscalls + m.processSyscalls;
+        const point = {
+          rate,
+          label: d.label,
+          errors: m.run.errors,
+          cpuMsPerPurchase: (redisMs + m.processCpuMs) / ops,
+          syscallsPerPurchase: syscalls / ops,
+        };
+        sweep.push(point);
+        line.push(
+          `${d.label} ${(ops / m.run.seconds).toFixed(0)}/s, ${(redisMs / ops).toFixed(2)} Redis${d.label === 'single' ? '' : ` (replicas ${(m.replicaCpuMs / ops).toFixed(2)})`} + ${(m.processCpuMs / ops).toFixed(2)} gateway+workers = ${point.cpuMsPerPurchase.toFixed(2)} CPU ms and ${point.syscallsPerPurchase.toFixed(0)} system calls per purchase`,
+        );
+      }
+      const [a, b] = sweep.slice(-2) as [(typeof sweep)[0], (typeof sweep)[0]];
+      console.log(
+        `  offered ${rate}/s: ${line.join('; ')}; cluster/single CPU per purchase ${(b.cpuMsPerPurchase / a.cpuMsPerPurchase).toFixed(2)}`,
+      );
+    }
     // Inventory alone: the two deployments above stop first, so this turn has the machine to itself.
     for (const d of deployments.splice(0)) await d.close();
     const inv = await deployment(
@@ -331,7 +426,7 @@ export async function clusterPhase() {
     console.log(
       `  inventory alone on a master (${SECONDS / ROUNDS}s, ${inventory.perSecond.toFixed(0)}/s, errors ${run.errors}): ${(100 * inventory.commandShare).toFixed(1)} % of the commands, ${inventory.commandsPerPurchase.toFixed(1)} commands and ${inventory.cpuMsPerPurchase.toFixed(3)} CPU ms per purchase (${((100 * inventory.cpuMsPerPurchase) / one.redisCpuMsPerPurchase).toFixed(1)} % of the single server's)`,
     );
-    return [...results, { label: 'single at the cluster rate', ...sameRate }, { label: 'inventory', ...inventory }];
+    return [...results, { label: 'single at the cluster rate', ...sameRate }, { label: 'inventory', ...inventory }, ...sweep];
   } finally {
     await cleanUp();
   }
