@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
+import { loseNotification } from './helpers/lost-writes.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
 import { createLogger } from '../src/logger.js';
 
@@ -28,6 +30,42 @@ describe('notifications webhook', () => {
     });
     expect(delivered.map((r) => r.body.type).sort()).toEqual(stored.map((n) => n.type).sort());
     for (const r of delivered) expect(r.headers['idempotency-key']).toBe(r.body.id);
+  });
+
+  it("an operator's retry delivers a lost confirmation again, under its Idempotency-Key, and nothing else twice", async () => {
+    const customer = await sys.customer();
+    const res = await customer.buy('basic-plan');
+    expect(res.status).toBe(201);
+    const id: string = res.body.id;
+    const stored = await customer.notifications();
+    const deliveries = () => hook.requests.filter((r) => r.body?.purchaseId === id);
+    await eventually('deliveries', async () => deliveries().length === stored.length);
+    const confirmation = stored.find((n) => n.type === 'order_confirmation')!;
+    // A failover lost the confirmation, and the deliveries are past BullMQ's dedup window (as an
+    // hour later: their jobs removed), so only the retry decides what is delivered again.
+    const queue = new Queue('notifications', { connection: sys.redis, prefix: sys.stores.keys.queuePrefix(sys.stores.keys.shardOf(id)) });
+    try {
+      for (const n of stored) await (await queue.getJob(n.id))?.remove();
+      await loseNotification(sys, customer.id, confirmation.id);
+
+      expect((await sys.admin('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+      const again = await eventually('the confirmation delivered again', async () => {
+        const mine = deliveries().filter((r) => r.body.id === confirmation.id);
+        return mine.length === 2 ? mine[1] : undefined;
+      });
+      expect(again.headers['idempotency-key']).toBe(confirmation.id);
+      expect(again.body).toMatchObject({ type: 'order_confirmation', purchaseId: id });
+      // Once the queue is idle, every other notification was still delivered once.
+      await eventually('the notifications queue idle', async () => {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed');
+        return counts.waiting + counts.active + counts.delayed === 0;
+      });
+      for (const n of stored.filter((n) => n.id !== confirmation.id))
+        expect(deliveries().filter((r) => r.body.id === n.id)).toHaveLength(1);
+      expect((await customer.notifications()).map((n) => n.id).sort()).toEqual(stored.map((n) => n.id).sort());
+    } finally {
+      await queue.close();
+    }
   });
 
   it('a webhook outage never undoes a purchase: it completes, and deliveries are retried until the receiver is back', async () => {

@@ -3,6 +3,7 @@ import { runAudit } from '../src/audit.js';
 import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
+import { loseNotification } from './helpers/lost-writes.js';
 import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
 
 /** The operator's actions on purchases (contract §7): look, list the review queue, retry, resolve. */
@@ -155,5 +156,39 @@ describe('Feature: operator review of purchases', () => {
     expect(partner.requests.filter((r) => r.body?.purchaseId === id && r.body?.event === 'provision')).toHaveLength(3);
     expect(await ofOrder()).toEqual([]);
     expect((await customer.purchaseState(id)).status).toBe('completed');
+  });
+
+  it('a retry of a completed purchase whose confirmation was lost sends it again, and nothing else twice', async () => {
+    const customer = await sys.customer();
+    const bought = await customer.buy('basic-plan');
+    expect(bought.status).toBe(201);
+    const id: string = bought.body.id;
+    const sent = await customer.notifications();
+    const confirmation = sent.find((n) => n.type === 'order_confirmation')!;
+    expect(confirmation).toBeDefined();
+    // The confirmation's writes lost (a failover, README Scale-out): the customer no longer sees it, the audit says so.
+    await loseNotification(sys, customer.id, confirmation.id);
+    expect((await customer.notifications()).map((n) => n.id)).not.toContain(confirmation.id);
+    const ofPurchase = async () => (await runAudit(sys.stores)).violations.filter((v) => v.includes(id));
+    expect(await ofPurchase()).toEqual([`purchase ${id}: completed without an order confirmation`]);
+
+    const retried = await json('POST', `/admin/purchases/${id}/retry`);
+    expect(retried.status).toBe(202);
+    await vi.waitFor(async () => expect((await customer.notifications()).map((n) => n.id)).toContain(confirmation.id), {
+      timeout: 10_000,
+      interval: 100,
+    });
+    const now = await customer.notifications();
+    // The same confirmation under its id, once; the ones never lost are as they were.
+    expect(now.map((n) => n.id).sort()).toEqual(sent.map((n) => n.id).sort());
+    expect(now.find((n) => n.id === confirmation.id)).toMatchObject({
+      type: 'order_confirmation',
+      purchaseId: id,
+      message: confirmation.message,
+    });
+    for (const kept of sent.filter((n) => n.id !== confirmation.id)) expect(now.find((n) => n.id === kept.id)).toEqual(kept);
+    expect(await ofPurchase()).toEqual([]);
+    expect((await customer.purchaseState(id)).status).toBe('completed');
+    expect(await customer.orders()).toHaveLength(1);
   });
 });

@@ -296,8 +296,11 @@ export type AtRetry =
   | { do: 'redo-undos'; steps: StepName[] }
   /** Not ended, or an undo still open: re-drive it as the watchdog would, without waiting for the deadline. */
   | { do: 'reconcile' }
-  /** Completed, and Product Store units it provisioned are gone (a lost write): provision them again. */
-  | { do: 'reprovision' }
+  /**
+   * Delivered, and some of what it delivered is gone (writes lost in a failover): Product Store
+   * units it provisioned are provisioned again, confirmations it sent are sent again.
+   */
+  | { do: 'repair'; units: boolean; confirmations: boolean }
   /** In review with nothing left undone: the review is resolved. */
   | { do: 'resolve' }
   | { do: 'nothing' };
@@ -306,15 +309,20 @@ export type AtRetry =
 export const delivered = (record: PurchaseRecord) =>
   (record.status === 'completed' || record.status === 'partially_fulfilled') && !record.orderCancelRequestedAt;
 
-/**
- * An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently.
- * `unitsMissing`: Product Store units the purchase provisioned are gone (asked only of a delivered one).
- */
-export function atRetry(record: PurchaseRecord, unitsMissing = false): AtRetry {
+/** What a delivered purchase lost (asked only of a delivered one). */
+export interface Lost {
+  /** Product Store units it provisioned are gone. */
+  units: boolean;
+  /** Confirmations it stored for the customer are gone. */
+  confirmations: boolean;
+}
+
+/** An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently. */
+export function atRetry(record: PurchaseRecord, lost: Lost = { units: false, confirmations: false }): AtRetry {
   const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
   if (failed.length) return { do: 'redo-undos', steps: failed };
   if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
-  if (unitsMissing && delivered(record)) return { do: 'reprovision' };
+  if ((lost.units || lost.confirmations) && delivered(record)) return { do: 'repair', ...lost };
   if (inReview(record)) return { do: 'resolve' };
   return { do: 'nothing' };
 }

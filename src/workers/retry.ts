@@ -3,6 +3,8 @@ import { reprovisionJobId, undoJobId } from '../ids.js';
 import { REPROVISION_JOB, stepJobOptions, type QueueName, type SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from '../saga/context.js';
 import { stageOf, UNDOABLE } from '../saga/saga.js';
+import { storeAndDeliver } from '../saga/notify.js';
+import { lostConfirmations } from '../saga/steps/notification.js';
 import { provisioning, unitsLost } from '../saga/steps/provisioning.js';
 import { atRetry, delivered } from '../saga/transitions.js';
 import type { createWatchdog } from './watchdog.js';
@@ -11,8 +13,8 @@ import type { createWatchdog } from './watchdog.js';
  * An operator's retry, as the state machine decides it (atRetry): undos that failed for good run
  * again from their first attempt (the failed job is replaced by a fresh one with the same id); a
  * purchase not ended, or with an undo still open, is re-driven as the watchdog would, without
- * waiting for its deadline; a completed one whose Product Store units were lost (the audit names it)
- * has them provisioned again; one in review with nothing left undone is resolved. Each undo is
+ * waiting for its deadline; a completed one whose Product Store units or confirmations were lost (the
+ * audit names them) has them provisioned or sent again; one in review with nothing left undone is resolved. Each undo is
  * idempotent, so a retry repeated or racing another moves nothing twice. The undo that leaves
  * nothing undone resolves the review itself (afterUndo).
  */
@@ -22,7 +24,9 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
     const id = job.data.purchaseId;
     const record = await purchases.get(id);
     if (!record) return 'missing';
-    const decision = atRetry(record, delivered(record) && (await unitsLost(ctx, record)));
+    const confirmations = delivered(record) ? await lostConfirmations(ctx, record) : [];
+    const units = delivered(record) && (await unitsLost(ctx, record));
+    const decision = atRetry(record, { units, confirmations: confirmations.length > 0 });
     const log = ctx.log.child({ purchaseId: id, retry: decision.do });
     switch (decision.do) {
       case 'redo-undos': {
@@ -46,14 +50,23 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
         log.warn({ action }, 'operator retry: re-driven');
         return action;
       }
-      case 'reprovision': {
-        // On the provisioning queue, where partner calls and their concurrency live.
-        await queues[stageOf(provisioning).queue].add(REPROVISION_JOB, { purchaseId: id } satisfies SagaJobData, {
-          ...stepJobOptions(ctx.stepPolicy),
-          jobId: reprovisionJobId(id),
-        });
-        log.warn('operator retry: the Product Store units it lost are provisioned again');
-        return 'reprovision';
+      case 'repair': {
+        const done: string[] = [];
+        if (decision.units) {
+          // On the provisioning queue, where partner calls and their concurrency live.
+          await queues[stageOf(provisioning).queue].add(REPROVISION_JOB, { purchaseId: id } satisfies SagaJobData, {
+            ...stepJobOptions(ctx.stepPolicy),
+            jobId: reprovisionJobId(id),
+          });
+          done.push('reprovision');
+        }
+        if (decision.confirmations) {
+          // Only the lost ones: those still stored were delivered already.
+          await storeAndDeliver(ctx, confirmations);
+          done.push('reconfirm');
+        }
+        log.warn({ repaired: done }, 'operator retry: what the purchase lost is delivered again');
+        return done.join(',');
       }
       case 'resolve':
         if (await purchases.resolveReview(id, { how: 'retry', by: 'retry', at: new Date().toISOString() }))

@@ -373,11 +373,16 @@ describe('atRetry: an operator retry runs again what is left undone', () => {
     expect(atRetry(r)).toEqual(expected);
   });
 
-  it('a completed purchase whose Product Store units were lost has them provisioned again; not once its order is canceled', () => {
-    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), true)).toEqual({ do: 'reprovision' });
-    expect(atRetry(record(7, { phase: 'done', status: 'partially_fulfilled' }), true)).toEqual({ do: 'reprovision' });
-    expect(atRetry(record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at }), true)).toEqual({ do: 'nothing' });
-    expect(atRetry(record(5, { phase: 'done', status: 'failed' }), true)).toEqual({ do: 'nothing' });
+  it('a delivered purchase that lost Product Store units or confirmations has them delivered again; not once its order is canceled', () => {
+    const units = { units: true, confirmations: false };
+    const confirmations = { units: false, confirmations: true };
+    const both = { units: true, confirmations: true };
+    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), units)).toEqual({ do: 'repair', ...units });
+    expect(atRetry(record(7, { phase: 'done', status: 'partially_fulfilled' }), units)).toEqual({ do: 'repair', ...units });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), confirmations)).toEqual({ do: 'repair', ...confirmations });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed', review: 'x' }), both)).toEqual({ do: 'repair', ...both });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at }), both)).toEqual({ do: 'nothing' });
+    expect(atRetry(record(5, { phase: 'done', status: 'failed' }), both)).toEqual({ do: 'nothing' });
   });
 });
 

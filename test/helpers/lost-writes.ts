@@ -1,0 +1,7 @@
+import type { TestSystem } from './system.js';
+
+/** A notification's writes lost, as a failover's stale master loses them (README Scale-out): the document and its place in the customer's list. */
+export async function loseNotification(sys: TestSystem, customerId: string, notificationId: string): Promise<void> {
+  await sys.redis.del(sys.stores.keys.notification(notificationId));
+  await sys.redis.zrem(sys.stores.keys.notificationsByCustomer(customerId), notificationId);
+}
