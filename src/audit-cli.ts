@@ -11,6 +11,8 @@ await waitReady(redis);
 const report = await runAudit(createStores(redis, keysFor(config)));
 console.log(JSON.stringify(report.figures));
 for (const v of report.violations) console.log(`VIOLATION ${v}`);
+// What an operator's Retry (POST /admin/purchases/:id/retry) can act on: a lost unit, a lost confirmation, a failed undo.
+for (const id of report.purchases) console.log(`RETRY ${id}`);
 console.log(`${report.violations.length} violations${report.quiet ? '' : ' (purchases still in flight: in-flight checks relaxed)'}`);
 redis.disconnect();
 process.exit(report.violations.length === 0 ? 0 : 1);

@@ -18,6 +18,8 @@ export interface AuditReport {
     canceledOrders: number;
   };
   violations: string[];
+  /** The purchases the violations name that still have a record: what an operator's Retry can act on. */
+  purchases: string[];
 }
 
 /** Every key matching `pattern` on every master: a Cluster's SCAN would see one node only. */
@@ -60,6 +62,11 @@ async function values<T>(redis: RedisClient, keys: string[]): Promise<T[]> {
 export async function runAudit(stores: Stores): Promise<AuditReport> {
   const { redis, keys } = stores;
   const violations: string[] = [];
+  const named = new Set<string>();
+  const violate = (message: string, purchaseId?: string) => {
+    violations.push(message);
+    if (purchaseId) named.add(purchaseId);
+  };
 
   const purchaseIds = (await scanKeys(redis, keys.patterns.purchase)).map(keys.idFrom);
   const records = new Map<string, PurchaseRecord>();
@@ -89,12 +96,11 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
   }
   for (const id of await stores.catalog.ids()) {
     const s = await stores.catalog.stock(id);
-    if (s.available < 0 || s.reserved < 0 || s.sold < 0) violations.push(`stock ${id}: negative ${JSON.stringify(s)}`);
-    if (s.available + s.reserved + s.sold !== s.stocked)
-      violations.push(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
-    if (quiet && s.reserved !== 0) violations.push(`stock ${id}: ${s.reserved} units still reserved with no purchase open`);
+    if (s.available < 0 || s.reserved < 0 || s.sold < 0) violate(`stock ${id}: negative ${JSON.stringify(s)}`);
+    if (s.available + s.reserved + s.sold !== s.stocked) violate(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
+    if (quiet && s.reserved !== 0) violate(`stock ${id}: ${s.reserved} units still reserved with no purchase open`);
     const accounted = (soldByKey.get(keys.stock(id)) ?? 0) + (await stores.inventory.settledUnits(id));
-    if (accounted !== s.sold) violations.push(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
+    if (accounted !== s.sold) violate(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
   }
 
   // Money: a charge ends in an order or a refund, never both, never neither.
@@ -113,14 +119,14 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     const order = await stores.orders.get(orderIdFor(purchaseId));
     // A canceled order was refunded: it counts as neither ordered nor owed.
     const ordered = order !== undefined && order.status !== 'canceled';
-    if (order?.status === 'canceled' && !refunded) violations.push(`order ${order.id}: canceled but its charge was not refunded`);
+    if (order?.status === 'canceled' && !refunded) violate(`order ${order.id}: canceled but its charge was not refunded`, purchaseId);
     if (record && record.payment.chargeId !== charge.chargeId)
-      violations.push(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`);
-    if (ordered && refunded) violations.push(`purchase ${purchaseId}: ordered and refunded`);
+      violate(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`, purchaseId);
+    if (ordered && refunded) violate(`purchase ${purchaseId}: ordered and refunded`, purchaseId);
     if (!ordered && !refunded && (quiet || record?.phase === 'done'))
-      violations.push(`purchase ${purchaseId}: charged with no order and no refund`);
+      violate(`purchase ${purchaseId}: charged with no order and no refund`, purchaseId);
     if ((record?.status === 'failed' || record?.status === 'canceled') && !refunded)
-      violations.push(`purchase ${purchaseId}: ${record.status} but its charge was not refunded`);
+      violate(`purchase ${purchaseId}: ${record.status} but its charge was not refunded`, purchaseId);
   }
 
   // Provisioning: nothing active without a placed order.
@@ -140,9 +146,9 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
       activeSold.set(unit.purchaseId, byProduct);
     }
     const order = await stores.orders.get(orderIdFor(unit.purchaseId));
-    if (!order && settled(unit.purchaseId)) violations.push(`provisioned ${unit.id}: active with no order`);
+    if (!order && settled(unit.purchaseId)) violate(`provisioned ${unit.id}: active with no order`, unit.purchaseId);
     if (order?.status === 'canceled' && settled(unit.purchaseId))
-      violations.push(`provisioned ${unit.id}: active but its order ${order.id} is canceled`);
+      violate(`provisioned ${unit.id}: active but its order ${order.id} is canceled`, unit.purchaseId);
   }
 
   // Orders. A placed one has every unit it sold in the Product Store, active (a write lost in a failover
@@ -158,13 +164,13 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
       for (const item of order.items) sold.set(item.productId, (sold.get(item.productId) ?? 0) + item.quantity);
       for (const [productId, quantity] of sold) {
         const active = activeSold.get(order.purchaseId)?.get(productId) ?? 0;
-        if (active < quantity) violations.push(`order ${order.id}: ${active} of its ${quantity} ${productId} units provisioned`);
+        if (active < quantity) violate(`order ${order.id}: ${active} of its ${quantity} ${productId} units provisioned`, order.purchaseId);
       }
     }
     if (order.status !== 'canceled') continue;
     canceledOrders++;
     const reservation = JSON.parse((await redis.get(keys.reservation(order.purchaseId))) ?? '{}') as { state?: string };
-    if (reservation.state !== 'restocked') violations.push(`order ${order.id}: canceled but its units are not back in stock`);
+    if (reservation.state !== 'restocked') violate(`order ${order.id}: canceled but its units are not back in stock`, order.purchaseId);
   }
 
   // Purchases: terminal once quiet; a completed one has exactly one confirmation.
@@ -173,7 +179,7 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     if (r.orderId) orders++;
     if (r.phase === 'done' && (r.status === 'completed' || r.status === 'partially_fulfilled')) {
       const confirmation = await stores.notifications.get(notificationId(r.id, 'order_confirmation'));
-      if (!confirmation) violations.push(`purchase ${r.id}: completed without an order confirmation`);
+      if (!confirmation) violate(`purchase ${r.id}: completed without an order confirmation`, r.id);
     }
   }
   const needsReview = [...records.values()].filter((r) => r.review).length;
@@ -181,5 +187,6 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     quiet,
     figures: { purchases: records.size, byStatus, orders, charges, refunds, provisionedActive, needsReview, canceledOrders },
     violations,
+    purchases: [...named].filter((id) => records.has(id)),
   };
 }

@@ -3,7 +3,7 @@ import { runAudit } from '../src/audit.js';
 import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
-import { loseNotification } from './helpers/lost-writes.js';
+import { loseNotification, loseOrder } from './helpers/lost-writes.js';
 import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
 
 /** The operator's actions on purchases (contract §7): look, list the review queue, retry, resolve. */
@@ -156,6 +156,34 @@ describe('Feature: operator review of purchases', () => {
     expect(partner.requests.filter((r) => r.body?.purchaseId === id && r.body?.event === 'provision')).toHaveLength(3);
     expect(await ofOrder()).toEqual([]);
     expect((await customer.purchaseState(id)).status).toBe('completed');
+  });
+
+  it('the audit names the purchase whose order was lost, and a retry places the same order again', async () => {
+    const customer = await sys.customer();
+    const bought = await customer.buy('basic-plan');
+    expect(bought.status).toBe(201);
+    const id: string = bought.body.id;
+    const [placed] = await customer.orders();
+    await loseOrder(sys, customer.id, placed.id);
+    expect(await customer.orders()).toEqual([]);
+    // GET /admin/audit: 409, the violations, and the purchases they name, for Retry.
+    const audit = await json('GET', '/admin/audit');
+    expect(audit.status).toBe(409);
+    expect(audit.body.violations).toContain(`purchase ${id}: charged with no order and no refund`);
+    expect(audit.body.purchases).toContain(id);
+    const placedAgain = async () =>
+      Number(/^orders_placed_again_total (\d+)/m.exec(await (await fetch(`${sys.gatewayUrl}/metrics`)).text())?.[1] ?? 0);
+    const before = await placedAgain();
+
+    expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+    await vi.waitFor(async () => expect(await customer.orders()).toHaveLength(1), { timeout: 10_000, interval: 100 });
+    const [again] = await customer.orders();
+    expect(again).toMatchObject({ id: placed.id, purchaseId: id, items: placed.items, total: placed.total, status: 'placed' });
+    const after = await json('GET', '/admin/audit');
+    expect(after.body.violations.filter((v: string) => v.includes(id) || v.includes(placed.id))).toEqual([]);
+    expect(after.body.purchases).not.toContain(id);
+    expect((await customer.purchaseState(id)).status).toBe('completed');
+    expect(await placedAgain()).toBe(before + 1);
   });
 
   it('a retry of a completed purchase whose confirmation was lost sends it again, and nothing else twice', async () => {

@@ -297,10 +297,11 @@ export type AtRetry =
   /** Not ended, or an undo still open: re-drive it as the watchdog would, without waiting for the deadline. */
   | { do: 'reconcile' }
   /**
-   * Delivered, and some of what it delivered is gone (writes lost in a failover): Product Store
-   * units it provisioned are provisioned again, confirmations it sent are sent again.
+   * Delivered, and some of what it delivered is gone (writes lost in a failover): its order is
+   * placed again, Product Store units it provisioned are provisioned again, confirmations it sent
+   * are sent again.
    */
-  | { do: 'repair'; units: boolean; confirmations: boolean }
+  | ({ do: 'repair' } & Lost)
   /** In review with nothing left undone: the review is resolved. */
   | { do: 'resolve' }
   | { do: 'nothing' };
@@ -311,6 +312,8 @@ export const delivered = (record: PurchaseRecord) =>
 
 /** What a delivered purchase lost (asked only of a delivered one). */
 export interface Lost {
+  /** Its order is not in the OMS. */
+  order: boolean;
   /** Product Store units it provisioned are gone. */
   units: boolean;
   /** Confirmations it stored for the customer are gone. */
@@ -318,11 +321,11 @@ export interface Lost {
 }
 
 /** An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently. */
-export function atRetry(record: PurchaseRecord, lost: Lost = { units: false, confirmations: false }): AtRetry {
+export function atRetry(record: PurchaseRecord, lost: Lost = { order: false, units: false, confirmations: false }): AtRetry {
   const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
   if (failed.length) return { do: 'redo-undos', steps: failed };
   if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
-  if ((lost.units || lost.confirmations) && delivered(record)) return { do: 'repair', ...lost };
+  if ((lost.order || lost.units || lost.confirmations) && delivered(record)) return { do: 'repair', ...lost };
   if (inReview(record)) return { do: 'resolve' };
   return { do: 'nothing' };
 }

@@ -1,22 +1,23 @@
 import type { Job, Queue } from 'bullmq';
-import { reprovisionJobId, undoJobId } from '../ids.js';
+import { orderIdFor, reprovisionJobId, undoJobId } from '../ids.js';
 import { REPROVISION_JOB, stepJobOptions, type QueueName, type SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from '../saga/context.js';
-import { stageOf, UNDOABLE } from '../saga/saga.js';
+import { stageOf, stepNamed, UNDOABLE } from '../saga/saga.js';
 import { storeAndDeliver } from '../saga/notify.js';
 import { lostConfirmations } from '../saga/steps/notification.js';
 import { provisioning, unitsLost } from '../saga/steps/provisioning.js';
-import { atRetry, delivered } from '../saga/transitions.js';
+import { atRetry, delivered, PIVOT } from '../saga/transitions.js';
 import type { createWatchdog } from './watchdog.js';
 
 /**
  * An operator's retry, as the state machine decides it (atRetry): undos that failed for good run
  * again from their first attempt (the failed job is replaced by a fresh one with the same id); a
  * purchase not ended, or with an undo still open, is re-driven as the watchdog would, without
- * waiting for its deadline; a completed one whose Product Store units or confirmations were lost (the
- * audit names them) has them provisioned or sent again; one in review with nothing left undone is resolved. Each undo is
- * idempotent, so a retry repeated or racing another moves nothing twice. The undo that leaves
- * nothing undone resolves the review itself (afterUndo).
+ * waiting for its deadline; a completed one that lost its order, Product Store units or
+ * confirmations (writes lost in a failover; the audit names them) has them placed, provisioned or
+ * sent again; one in review with nothing left undone is resolved. Each undo is idempotent, so a
+ * retry repeated or racing another moves nothing twice. The undo that leaves nothing undone
+ * resolves the review itself (afterUndo).
  */
 export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>, watchdog: ReturnType<typeof createWatchdog>) {
   const { purchases } = ctx.stores;
@@ -24,9 +25,11 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
     const id = job.data.purchaseId;
     const record = await purchases.get(id);
     if (!record) return 'missing';
-    const confirmations = delivered(record) ? await lostConfirmations(ctx, record) : [];
-    const units = delivered(record) && (await unitsLost(ctx, record));
-    const decision = atRetry(record, { units, confirmations: confirmations.length > 0 });
+    const isDelivered = delivered(record);
+    const [order, units, confirmations] = isDelivered
+      ? await Promise.all([ctx.stores.orders.get(orderIdFor(id)), unitsLost(ctx, record), lostConfirmations(ctx, record)])
+      : [undefined, false, []];
+    const decision = atRetry(record, { order: isDelivered && !order, units, confirmations: confirmations.length > 0 });
     const log = ctx.log.child({ purchaseId: id, retry: decision.do });
     switch (decision.do) {
       case 'redo-undos': {
@@ -52,6 +55,12 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
       }
       case 'repair': {
         const done: string[] = [];
+        if (decision.order) {
+          // As the root does (atRoot's replaceOrder): built from the record, under the order's derived id.
+          await stepNamed(PIVOT)!.invoke(ctx, record, job);
+          ctx.metrics.ordersPlacedAgain.inc();
+          done.push('replace-order');
+        }
         if (decision.units) {
           // On the provisioning queue, where partner calls and their concurrency live.
           await queues[stageOf(provisioning).queue].add(REPROVISION_JOB, { purchaseId: id } satisfies SagaJobData, {

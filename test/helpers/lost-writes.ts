@@ -5,3 +5,9 @@ export async function loseNotification(sys: TestSystem, customerId: string, noti
   await sys.redis.del(sys.stores.keys.notification(notificationId));
   await sys.redis.zrem(sys.stores.keys.notificationsByCustomer(customerId), notificationId);
 }
+
+/** An order's writes lost: the document and its place in the customer's list. */
+export async function loseOrder(sys: TestSystem, customerId: string, orderId: string): Promise<void> {
+  await sys.redis.del(sys.stores.keys.order(orderId));
+  await sys.redis.zrem(sys.stores.keys.ordersByCustomer(customerId), orderId);
+}

@@ -373,10 +373,12 @@ describe('atRetry: an operator retry runs again what is left undone', () => {
     expect(atRetry(r)).toEqual(expected);
   });
 
-  it('a delivered purchase that lost Product Store units or confirmations has them delivered again; not once its order is canceled', () => {
-    const units = { units: true, confirmations: false };
-    const confirmations = { units: false, confirmations: true };
-    const both = { units: true, confirmations: true };
+  it('a delivered purchase that lost its order, Product Store units or confirmations has them delivered again; not once its order is canceled', () => {
+    const units = { order: false, units: true, confirmations: false };
+    const confirmations = { order: false, units: false, confirmations: true };
+    const order = { order: true, units: false, confirmations: false };
+    const both = { order: true, units: true, confirmations: true };
+    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), order)).toEqual({ do: 'repair', ...order });
     expect(atRetry(record(7, { phase: 'done', status: 'completed' }), units)).toEqual({ do: 'repair', ...units });
     expect(atRetry(record(7, { phase: 'done', status: 'partially_fulfilled' }), units)).toEqual({ do: 'repair', ...units });
     expect(atRetry(record(7, { phase: 'done', status: 'completed' }), confirmations)).toEqual({ do: 'repair', ...confirmations });
