@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { launchChromium } from './helpers/browser.js';
 import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
+import { purchaseWithOrderLost } from './helpers/lost-writes.js';
 import { flaggedPurchase } from './helpers/review.js';
 import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -115,6 +116,34 @@ describe('Feature: the operator console in a real browser', () => {
         },
       });
       expect(forged.status).toBe(400);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the audit page names a purchase whose order was lost; its Retry places the order again', async () => {
+    const { customer, id, placed } = await purchaseWithOrderLost(sys);
+    const context = await operator();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${sys.gatewayUrl}/admin`);
+      await page.getByRole('link', { name: 'Audit' }).click();
+      await page.waitForURL(/\/admin\/console\/audit$/);
+      expect(await page.getByRole('region', { name: 'violations' }).innerText()).toContain(
+        `purchase ${id}: charged with no order and no refund`,
+      );
+      const named = page.getByRole('region', { name: 'purchases named' });
+      await named.getByRole('link', { name: id }).waitFor();
+
+      await named.getByRole('button', { name: `Retry ${id}` }).click();
+      await page.waitForURL(new RegExp(`/admin/console/purchases/${id}\\?flash=`));
+      expect(await page.getByRole('status').innerText()).toContain('Retry queued');
+      await vi.waitFor(async () => expect((await customer.orders()).map((o) => o.id)).toEqual([placed.id]), {
+        timeout: 10_000,
+        interval: 100,
+      });
+      await page.goto(`${sys.gatewayUrl}/admin/console/audit`);
+      expect(await page.locator('body').innerText()).not.toContain(id);
     } finally {
       await context.close();
     }

@@ -3,7 +3,7 @@ import { runAudit } from '../src/audit.js';
 import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
-import { loseNotification, loseOrder } from './helpers/lost-writes.js';
+import { loseNotification, purchaseWithOrderLost } from './helpers/lost-writes.js';
 import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
 
 /** The operator's actions on purchases (contract §7): look, list the review queue, retry, resolve. */
@@ -159,12 +159,7 @@ describe('Feature: operator review of purchases', () => {
   });
 
   it('the audit names the purchase whose order was lost, and a retry places the same order again', async () => {
-    const customer = await sys.customer();
-    const bought = await customer.buy('basic-plan');
-    expect(bought.status).toBe(201);
-    const id: string = bought.body.id;
-    const [placed] = await customer.orders();
-    await loseOrder(sys, customer.id, placed.id);
+    const { customer, id, placed } = await purchaseWithOrderLost(sys);
     expect(await customer.orders()).toEqual([]);
     // GET /admin/audit: 409, the violations, and the purchases they name, for Retry.
     const audit = await json('GET', '/admin/audit');

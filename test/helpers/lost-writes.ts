@@ -11,3 +11,14 @@ export async function loseOrder(sys: TestSystem, customerId: string, orderId: st
   await sys.redis.del(sys.stores.keys.order(orderId));
   await sys.redis.zrem(sys.stores.keys.ordersByCustomer(customerId), orderId);
 }
+
+/** A customer's completed purchase of a basic plan whose order was then lost. */
+export async function purchaseWithOrderLost(sys: TestSystem) {
+  const customer = await sys.customer();
+  const bought = await customer.buy('basic-plan');
+  if (bought.status !== 201) throw new Error(`the purchase answered ${bought.status}`);
+  const id: string = bought.body.id;
+  const [placed] = await customer.orders();
+  await loseOrder(sys, customer.id, placed.id);
+  return { customer, id, placed };
+}

@@ -4,7 +4,8 @@ import type { Stores } from '../../stores/domain-stores.js';
 import type { Lists } from '../lists.js';
 import { reviewLine } from '../operator.js';
 import type { operatorActions } from '../routes/admin-purchases.js';
-import { PurchasePage, ReviewQueue } from './pages.js';
+import { runAudit } from '../../audit.js';
+import { AuditPage, PurchasePage, ReviewQueue } from './pages.js';
 
 export interface ConsoleDeps {
   stores: Stores;
@@ -14,7 +15,7 @@ export interface ConsoleDeps {
 
 /**
  * `GET /admin`: the operator console, server-rendered with hono/jsx (no client build, no script):
- * the review queue, a purchase's page with its steps and timeline, retry and resolve as plain
+ * the review queue, the audit, a purchase's page with its steps and timeline, retry and resolve as plain
  * forms that redirect back. Mounted behind the admin routes' HTTP Basic; its forms post only from
  * its own pages (the browser's Origin must be this host), so another site cannot drive them.
  */
@@ -39,6 +40,7 @@ export function consoleRoutes(deps: ConsoleDeps) {
     const next = found.next ? `/admin?cursor=${encodeURIComponent(deps.lists.encode('admin:review', found.next))}` : undefined;
     return c.html(<ReviewQueue lines={found.items.map(reviewLine)} {...(next ? { next } : {})} />);
   });
+  app.get('/console/audit', async (c) => c.html(<AuditPage report={await runAudit(deps.stores)} />));
   app.get('/console/find', (c) => c.redirect(page((c.req.query('id') ?? '').trim()), 303));
   app.get('/console/purchases/:id', async (c) => {
     const flash = c.req.query('flash');

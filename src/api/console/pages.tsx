@@ -1,4 +1,5 @@
 import type { FC, PropsWithChildren } from 'hono/jsx';
+import type { AuditReport } from '../../audit.js';
 import type { AdminPurchaseView } from '../operator.js';
 import type { reviewLine } from '../operator.js';
 import { timelineOf } from './timeline.js';
@@ -29,6 +30,7 @@ export const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, childr
       <header>
         <strong>Operator console</strong>
         <a href="/admin">Review queue</a>
+        <a href="/admin/console/audit">Audit</a>
         <a href="/admin/queues">Bull Board</a>
         <form method="get" action="/admin/console/find">
           <input name="id" placeholder="purchase id (pur_…)" aria-label="purchase id" />
@@ -77,6 +79,56 @@ export const ReviewQueue: FC<{ lines: ReturnType<typeof reviewLine>[]; next?: st
       <p>
         <a href={next}>Older →</a>
       </p>
+    ) : null}
+  </Layout>
+);
+
+/** The books checked now (npm run audit): what is wrong, and the purchases it names, each with its Retry. */
+export const AuditPage: FC<{ report: AuditReport }> = ({ report }) => (
+  <Layout title="Audit">
+    <h1>Audit</h1>
+    <p class="muted">
+      {report.figures.purchases} purchases, {report.figures.orders} orders, {report.figures.charges} charges, {report.figures.refunds}{' '}
+      refunds, {report.figures.provisionedActive} units active
+      {report.quiet ? '' : ' · purchases still in flight: in-flight checks relaxed'}
+    </p>
+    {report.violations.length === 0 ? (
+      <p role="status">The books balance: no violations.</p>
+    ) : (
+      <section aria-label="violations">
+        <h2>{report.violations.length} violations</h2>
+        <ul>
+          {report.violations.map((v) => (
+            <li>{v}</li>
+          ))}
+        </ul>
+      </section>
+    )}
+    {report.purchases.length ? (
+      <section aria-label="purchases named">
+        <h2>Purchases they name</h2>
+        <p class="muted">
+          Retry places a lost order again, provisions lost units again, sends lost confirmations again, reruns failed undos.
+        </p>
+        <table>
+          <tbody>
+            {report.purchases.map((id) => (
+              <tr>
+                <td>
+                  <a href={`/admin/console/purchases/${id}`}>{id}</a>
+                </td>
+                <td>
+                  <form method="post" action={`/admin/console/purchases/${id}/retry`}>
+                    <button type="submit" aria-label={`Retry ${id}`}>
+                      Retry
+                    </button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
     ) : null}
   </Layout>
 );
