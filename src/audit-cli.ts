@@ -11,7 +11,7 @@ await waitReady(redis);
 const report = await runAudit(createStores(redis, keysFor(config)));
 console.log(JSON.stringify(report.figures));
 for (const v of report.violations) console.log(`VIOLATION ${v}`);
-// What an operator's Retry (POST /admin/purchases/:id/retry) can act on: a lost unit, a lost confirmation, a failed undo.
+// The purchases to look at; an operator's Retry (POST /admin/purchases/:id/retry) repairs a lost order, unit or confirmation and a failed undo.
 for (const id of report.purchases) console.log(`RETRY ${id}`);
 console.log(`${report.violations.length} violations${report.quiet ? '' : ' (purchases still in flight: in-flight checks relaxed)'}`);
 redis.disconnect();

@@ -18,7 +18,7 @@ export interface AuditReport {
     canceledOrders: number;
   };
   violations: string[];
-  /** The purchases the violations name that still have a record: what an operator's Retry can act on. */
+  /** The purchases the violations name that still have a record: the ones to look at, and retry. */
   purchases: string[];
 }
 

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { orderIdFor } from '../ids.js';
 import { cancelDraft, failureDraft } from '../purchase/notifications.js';
+import type { PurchaseRecord } from '../purchase/record.js';
 import type { SagaJobData } from '../queues/contract.js';
 import { compensate } from './compensate.js';
 import type { SagaContext } from './context.js';
@@ -75,12 +76,7 @@ export function sagaRoots(ctx: SagaContext) {
           ? { ...record, orderId: decision.adoptOrder, steps: { ...record.steps, [PIVOT]: 'completed' as const } }
           : record;
         if (decision.adoptOrder) await purchases.completeStep(id, PIVOT, { orderId: decision.adoptOrder });
-        if (decision.replaceOrder) {
-          // Built from the record alone, under the order's derived id: the same order the step placed.
-          await stepNamed(PIVOT)!.invoke(ctx, current, job);
-          ctx.metrics.ordersPlacedAgain.inc();
-          ctx.log.warn({ purchaseId: id, requestId: record.requestId }, 'order recorded as placed was not in the OMS: placed again');
-        }
+        if (decision.replaceOrder) await placeOrderAgain(ctx, current, job);
         // The root's own steps run here; the last is recorded with the finish, in one write.
         const [last, ...before] = [...ROOT_STAGE.steps].reverse();
         if (before.length) await runStage(ctx, before.reverse(), job, current);
@@ -122,4 +118,15 @@ export function sagaRoots(ctx: SagaContext) {
   };
 
   return { start, complete, settle };
+}
+
+/**
+ * The OMS lost an order the record says was placed (a write lost in a failover): it is placed
+ * again, built from the record alone under the order's derived id, so it is the same order the
+ * step placed. The root does it before it completes a purchase; an operator's retry after.
+ */
+export async function placeOrderAgain(ctx: SagaContext, record: PurchaseRecord, job: Job<SagaJobData>): Promise<void> {
+  await stepNamed(PIVOT)!.invoke(ctx, record, job);
+  ctx.metrics.ordersPlacedAgain.inc();
+  ctx.log.warn({ purchaseId: record.id, requestId: record.requestId }, 'order recorded as placed was not in the OMS: placed again');
 }

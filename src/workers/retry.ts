@@ -2,11 +2,12 @@ import type { Job, Queue } from 'bullmq';
 import { orderIdFor, reprovisionJobId, undoJobId } from '../ids.js';
 import { REPROVISION_JOB, stepJobOptions, type QueueName, type SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from '../saga/context.js';
-import { stageOf, stepNamed, UNDOABLE } from '../saga/saga.js';
+import { placeOrderAgain } from '../saga/root.js';
+import { stageOf, UNDOABLE } from '../saga/saga.js';
 import { storeAndDeliver } from '../saga/notify.js';
 import { lostConfirmations } from '../saga/steps/notification.js';
 import { provisioning, unitsLost } from '../saga/steps/provisioning.js';
-import { atRetry, delivered, PIVOT } from '../saga/transitions.js';
+import { atRetry, delivered } from '../saga/transitions.js';
 import type { createWatchdog } from './watchdog.js';
 
 /**
@@ -56,9 +57,7 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
       case 'repair': {
         const done: string[] = [];
         if (decision.order) {
-          // As the root does (atRoot's replaceOrder): built from the record, under the order's derived id.
-          await stepNamed(PIVOT)!.invoke(ctx, record, job);
-          ctx.metrics.ordersPlacedAgain.inc();
+          await placeOrderAgain(ctx, record, job);
           done.push('replace-order');
         }
         if (decision.units) {

@@ -1,10 +1,10 @@
 import { Hono, type Context } from 'hono';
+import { runAudit } from '../../audit.js';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import type { Lists } from '../lists.js';
 import { reviewLine } from '../operator.js';
 import type { operatorActions } from '../routes/admin-purchases.js';
-import { runAudit } from '../../audit.js';
 import { AuditPage, PurchasePage, ReviewQueue } from './pages.js';
 
 export interface ConsoleDeps {
@@ -15,8 +15,8 @@ export interface ConsoleDeps {
 
 /**
  * `GET /admin`: the operator console, server-rendered with hono/jsx (no client build, no script):
- * the review queue, the audit, a purchase's page with its steps and timeline, retry and resolve as plain
- * forms that redirect back. Mounted behind the admin routes' HTTP Basic; its forms post only from
+ * the review queue, the audit, a purchase's page with its steps and timeline, retry and resolve as
+ * plain forms that redirect back. Mounted behind the admin routes' HTTP Basic; its forms post only from
  * its own pages (the browser's Origin must be this host), so another site cannot drive them.
  */
 export function consoleRoutes(deps: ConsoleDeps) {
