@@ -11,6 +11,9 @@
  *   BENCH_DIFFS (8): how many commands the single → cluster per-command comparison lists.
  *   BENCH_RATES (none; e.g. 25,50,100): then both offered each of these purchases/s in turn, with
  *   the whole CPU and the system calls per purchase side by side.
+ *   BENCH_LEAN (1): in the same turns, a second cluster in its leanest shape, 3 masters with no
+ *   replicas and a shard each (prefix `blean`): the cost of sharding alone, without the replicas'
+ *   and the spare shards' (README: what the gap is made of).
  * Then the single server once more, paced at the cluster's rate: both measured at the same work per second.
  * Then, alone, one more turn on the cluster with the shards on two masters and the inventory tag
  * by itself on the third (prefix `binv`): that master's commands and CPU are what inventory costs.
@@ -33,6 +36,7 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REPLICAS = Number(process.env.BENCH_CLUSTER_REPLICAS ?? 1);
 const SHARDS = process.env.BENCH_CLUSTER_SHARDS ?? '16';
+const LEAN = process.env.BENCH_LEAN !== '0';
 const root = path.resolve(import.meta.dirname, '..');
 type Op = (w: number, i: number) => Promise<boolean>;
 const closedLoop = (seconds: number, op: Op) => closedLoopOf(N, seconds, op);
@@ -187,16 +191,19 @@ export async function clusterPhase() {
   );
   const single = await startRedisServer({ dir: path.join(dir, 'single'), port: await freePort(), appendfsync: 'everysec' });
   const cluster = await startTestCluster({ masters: 3, replicas: REPLICAS });
+  const lean = LEAN ? await startTestCluster({ masters: 3, replicas: 0 }) : undefined;
   const singleRedis = new Redis(single.url);
   const deployments: Awaited<ReturnType<typeof deployment>>[] = [];
   const masters: Redis[] = [];
   const replicas: Redis[] = [];
+  const leanMasters: Redis[] = [];
   let invPort = 0;
   const cleanUp = async () => {
     for (const d of deployments) await d.close();
     singleRedis.disconnect();
-    for (const m of [...masters, ...replicas]) m.disconnect();
+    for (const m of [...masters, ...replicas, ...leanMasters]) m.disconnect();
     await cluster.stop();
+    await lean?.stop();
     await single.stop();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -215,6 +222,13 @@ export async function clusterPhase() {
         catalogFile,
       ),
     );
+    if (lean) {
+      await placeTags(lean, ['blean:0', 'blean:1', 'blean:2', 'blean:inv']);
+      deployments.push(
+        await deployment('lean', { REDIS_CLUSTER_NODES: lean.seeds, REDIS_SHARDS: '3', REDIS_WAIT_REPLICAS: '0' }, catalogFile, 'blean'),
+      );
+      for (const n of lean.nodes) leanMasters.push(new Redis({ port: n.port, host: '127.0.0.1' }));
+    }
     const masterPorts = (await slotMasters(cluster.nodes[0]!.port)).map((m) => m.port);
     for (const port of masterPorts) masters.push(new Redis({ port, host: '127.0.0.1' }));
     for (const n of cluster.nodes.filter((n) => !masterPorts.includes(n.port)))
@@ -223,10 +237,10 @@ export async function clusterPhase() {
     await cleanUp();
     throw err;
   }
-  const nodesOf = (label: string) => (label === 'single' ? [singleRedis] : masters);
+  const nodesOf = (label: string) => (label === 'single' ? [singleRedis] : label === 'lean' ? leanMasters : masters);
   /** What `d`'s Redis servers (replicas apart) and processes spent while `loop` ran `op`. */
   const measured = async (d: Deployment, op: Op, loop: (op: Op) => Promise<LoopRun>) => {
-    const replicaNodes = d.label === 'single' ? [] : replicas;
+    const replicaNodes = d.label === 'cluster' ? replicas : [];
     const [before, replicasBefore] = await Promise.all([masterStats(nodesOf(d.label)), masterStats(replicaNodes)]);
     const [cpuBefore, kernelBefore] = [d.processCpuMs(), d.processKernel()];
     const run = await loop(op);
@@ -317,14 +331,15 @@ export async function clusterPhase() {
         };
       }),
     );
-    const [one, many] = results as [(typeof results)[0], (typeof results)[0]];
+    const byLabel = (label: string) => results.find((r) => r.label === label)!;
+    const [one, many] = [byLabel('single'), byLabel('cluster')];
     console.log(`scale-out: N=${N}, ${SECONDS}s each in ${ROUNDS} turns; cluster 3 masters × ${REPLICAS} replica(s), ${SHARDS} shards`);
     for (const r of results) {
       console.log(
-        `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase${r.label === 'single' ? '' : ` (replicas ${r.replicaCpuMsPerPurchase.toFixed(2)} more)`}, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
+        `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase${r.label === 'cluster' ? ` (replicas ${r.replicaCpuMsPerPurchase.toFixed(2)} more)` : ''}, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
       );
       console.log(
-        `    system calls (read, write) per purchase: Redis ${r.redisSyscallsPerPurchase.toFixed(0)}${r.label === 'single' ? '' : ` (replicas ${r.replicaSyscallsPerPurchase.toFixed(0)} more)`}, gateway+workers ${r.systemSyscallsPerPurchase.toFixed(0)}; context switches per purchase: Redis ${r.redisSwitchesPerPurchase.toFixed(0)}, gateway+workers ${r.systemSwitchesPerPurchase.toFixed(0)}`,
+        `    system calls (read, write) per purchase: Redis ${r.redisSyscallsPerPurchase.toFixed(0)}${r.label === 'cluster' ? ` (replicas ${r.replicaSyscallsPerPurchase.toFixed(0)} more)` : ''}, gateway+workers ${r.systemSyscallsPerPurchase.toFixed(0)}; context switches per purchase: Redis ${r.redisSwitchesPerPurchase.toFixed(0)}, gateway+workers ${r.systemSwitchesPerPurchase.toFixed(0)}`,
       );
       r.masters.forEach((m, n) =>
         console.log(
@@ -344,6 +359,13 @@ export async function clusterPhase() {
     const busiest = Math.max(...many.masters.map((m) => m.cpuMsPerPurchase));
     console.log(`  cluster/single throughput ${(many.perSecond / one.perSecond).toFixed(2)} (target ≥ 0.80)`);
     console.log(`  busiest master's CPU per purchase / single's ${(busiest / one.redisCpuMsPerPurchase).toFixed(2)} (target ≤ 0.50)`);
+    if (lean) {
+      const thin = byLabel('lean');
+      const thinBusiest = Math.max(...thin.masters.map((m) => m.cpuMsPerPurchase));
+      console.log(
+        `  lean cluster (3 masters, no replicas, a shard each)/single: throughput ${(thin.perSecond / one.perSecond).toFixed(2)}, busiest master's CPU per purchase ${(thinBusiest / one.redisCpuMsPerPurchase).toFixed(2)}`,
+      );
+    }
     console.log(
       `  smallest master share of commands ${(100 * Math.min(...many.masters.map((m) => m.commandShare))).toFixed(1)} % (target ≥ 20 %)`,
     );
@@ -391,13 +413,15 @@ export async function clusterPhase() {
         };
         sweep.push(point);
         line.push(
-          `${d.label} ${(ops / m.run.seconds).toFixed(0)}/s, ${(redisMs / ops).toFixed(2)} Redis${d.label === 'single' ? '' : ` (replicas ${(m.replicaCpuMs / ops).toFixed(2)})`} + ${(m.processCpuMs / ops).toFixed(2)} gateway+workers = ${point.cpuMsPerPurchase.toFixed(2)} CPU ms and ${point.syscallsPerPurchase.toFixed(0)} system calls per purchase`,
+          `${d.label} ${(ops / m.run.seconds).toFixed(0)}/s, ${(redisMs / ops).toFixed(2)} Redis${d.label === 'cluster' ? ` (replicas ${(m.replicaCpuMs / ops).toFixed(2)})` : ''} + ${(m.processCpuMs / ops).toFixed(2)} gateway+workers = ${point.cpuMsPerPurchase.toFixed(2)} CPU ms and ${point.syscallsPerPurchase.toFixed(0)} system calls per purchase`,
         );
       }
-      const [a, b] = sweep.slice(-2) as [(typeof sweep)[0], (typeof sweep)[0]];
-      console.log(
-        `  offered ${rate}/s: ${line.join('; ')}; cluster/single CPU per purchase ${(b.cpuMsPerPurchase / a.cpuMsPerPurchase).toFixed(2)}`,
-      );
+      const at = sweep.filter((p) => p.rate === rate);
+      const base = at.find((p) => p.label === 'single')!;
+      const ratios = at
+        .filter((p) => p !== base)
+        .map((p) => `${p.label}/single CPU per purchase ${(p.cpuMsPerPurchase / base.cpuMsPerPurchase).toFixed(2)}`);
+      console.log(`  offered ${rate}/s: ${line.join('; ')}; ${ratios.join(', ')}`);
     }
     // Inventory alone: the two deployments above stop first, so this turn has the machine to itself.
     for (const d of deployments.splice(0)) await d.close();
