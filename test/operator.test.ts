@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runAudit } from '../src/audit.js';
 import type { Customer } from './helpers/customer.js';
@@ -5,6 +6,18 @@ import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
 import { loseNotification, purchaseWithOrderLost } from './helpers/lost-writes.js';
 import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
+
+/** `npm run audit` on the system's Redis, as an operator runs it: its exit code and what it printed. */
+function runAuditCli(sys: TestSystem): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/audit-cli.ts'],
+      { env: { ...process.env, ...sys.redisEnv, LOG_LEVEL: 'silent' }, timeout: 30_000 },
+      (err, stdout) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout }),
+    );
+  });
+}
 
 /** The operator's actions on purchases (contract §7): look, list the review queue, retry, resolve. */
 describe('Feature: operator review of purchases', () => {
@@ -166,6 +179,11 @@ describe('Feature: operator review of purchases', () => {
     expect(audit.status).toBe(409);
     expect(audit.body.violations).toContain(`purchase ${id}: charged with no order and no refund`);
     expect(audit.body.purchases).toContain(id);
+    // npm run audit says the same, exits 1, and names the purchase to retry.
+    const cli = await runAuditCli(sys);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain(`VIOLATION purchase ${id}: charged with no order and no refund`);
+    expect(cli.stdout.split('\n')).toContain(`RETRY ${id}`);
     const placedAgain = async () =>
       Number(/^orders_placed_again_total (\d+)/m.exec(await (await fetch(`${sys.gatewayUrl}/metrics`)).text())?.[1] ?? 0);
     const before = await placedAgain();

@@ -73,6 +73,8 @@ export interface TestSystem {
   /** Direct store access for assertions an operator could make (stock levels, records). */
   stores: Stores;
   redis: RedisClient;
+  /** The environment a process of its own (`npm run audit`) needs to reach this system's Redis and keys. */
+  redisEnv: Record<string, string>;
   customer(sub?: string, roles?: string[]): Promise<Customer>;
   admin(method: string, path: string, body?: unknown): Promise<Response>;
   stop(): Promise<void>;
@@ -85,7 +87,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
   // The backend switch: the `cluster` project runs every system on a Redis Cluster (global-redis.ts).
   const backend: TestBackend = opts.backend ?? (opts.redisUrl ? { kind: 'single', url: opts.redisUrl } : inject('redisBackend'));
   const redisUrl = backend.kind === 'single' ? backend.url : '';
-  const onCluster =
+  const onCluster: Record<string, string> =
     backend.kind === 'cluster'
       ? { REDIS_CLUSTER_NODES: backend.seeds, REDIS_SHARDS: process.env.TEST_REDIS_SHARDS ?? '4' }
       : backend.kind === 'sentinel'
@@ -133,6 +135,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     authUrl,
     redisUrl,
     redis,
+    redisEnv: { KEY_PREFIX: config.KEY_PREFIX, ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...onCluster },
     stores: createStores(redis, keysFor(config)),
     customer: (sub = `cust-${randomUUID().slice(0, 8)}`, roles = []) => Customer.login(gatewayUrl, authUrl, sub, roles),
     admin: (method, p, body) =>
