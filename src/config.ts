@@ -104,6 +104,11 @@ const schema = z.object({
   ADMIN_PASSWORD: z.string().optional(),
   FAULT_INJECTION: flag.default(false),
   NOTIFY_WEBHOOK_URL: optionalUrl,
+  /** Signs every webhook delivery (Standard Webhooks: webhook-id, -timestamp, -signature), so the receiver can check it came from here. */
+  NOTIFY_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'whsec_ followed by at least 24 random bytes in base64 (Standard Webhooks)')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STEP_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   STEP_BACKOFF_MS: ms.default(500),

@@ -10,6 +10,10 @@ describe('configuration', () => {
     expect(() => parseConfig({ ROLES: 'gateway,cron' })).toThrow(/ROLES/);
     expect(() => parseConfig({ FAULT_INJECTION: 'yes' })).toThrow(/FAULT_INJECTION/);
     expect(() => parseConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
+    expect(() => parseConfig({ NOTIFY_WEBHOOK_SECRET: 'hunter2' })).toThrow(/NOTIFY_WEBHOOK_SECRET.*whsec_/);
+    expect(parseConfig({ NOTIFY_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}` }).NOTIFY_WEBHOOK_SECRET).toMatch(
+      /^whsec_/,
+    );
   });
 
   it('defaults to every role, sync mode and the contract limits', () => {

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
@@ -7,12 +9,15 @@ import { loseNotification } from './helpers/lost-writes.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
 import { createLogger } from '../src/logger.js';
 
+/** The receiver's copy of the signing secret (Standard Webhooks: whsec_ and 32 random bytes in base64). */
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+
 describe('notifications webhook', () => {
   let hook: Awaited<ReturnType<typeof startFakeService>>;
   let sys: TestSystem;
   beforeAll(async () => {
     hook = await startFakeService('ok');
-    sys = await startTestSystem({ env: { NOTIFY_WEBHOOK_URL: hook.url } });
+    sys = await startTestSystem({ env: { NOTIFY_WEBHOOK_URL: hook.url, NOTIFY_WEBHOOK_SECRET: SECRET } });
   });
   afterAll(async () => {
     await sys?.stop();
@@ -30,6 +35,26 @@ describe('notifications webhook', () => {
     });
     expect(delivered.map((r) => r.body.type).sort()).toEqual(stored.map((n) => n.type).sort());
     for (const r of delivered) expect(r.headers['idempotency-key']).toBe(r.body.id);
+  });
+
+  it('signs every delivery (Standard Webhooks): the receiver verifies it with the shared secret, and a changed body fails', async () => {
+    const customer = await sys.customer();
+    const res = await customer.buy('basic-plan');
+    expect(res.status).toBe(201);
+    const delivered = await eventually('deliveries', async () => {
+      const mine = hook.requests.filter((r) => r.body?.purchaseId === res.body.id);
+      return mine.length >= 2 ? mine : undefined;
+    });
+    const receiver = new Webhook(SECRET);
+    for (const r of delivered) {
+      const headers = r.headers as Record<string, string>;
+      expect(headers['webhook-id']).toBe(r.body.id);
+      expect(Math.abs(Number(headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+      expect(receiver.verify(r.raw, headers)).toEqual(r.body);
+      // Anyone who changes the body, or signs without the secret, is caught.
+      expect(() => receiver.verify(r.raw.replace(r.body.id, 'ntf_forged'), headers)).toThrow();
+      expect(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(r.raw, headers)).toThrow();
+    }
   });
 
   it("an operator's retry delivers a lost confirmation again, under its Idempotency-Key, and nothing else twice", async () => {

@@ -9,14 +9,22 @@ export class OutsideServiceError extends Error {
   }
 }
 
+export interface PostOptions {
+  idempotencyKey: string;
+  timeoutMs: number;
+  /** Headers computed over the exact bytes sent (a signature). */
+  sign?: (payload: string) => Record<string, string>;
+}
+
 /** POSTs JSON with an idempotency key and a hard timeout; resolves with the parsed 2xx body. */
-export async function postJson(url: string, body: unknown, opts: { idempotencyKey: string; timeoutMs: number }): Promise<unknown> {
+export async function postJson(url: string, body: unknown, opts: PostOptions): Promise<unknown> {
+  const payload = JSON.stringify(body);
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': opts.idempotencyKey },
-      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', 'idempotency-key': opts.idempotencyKey, ...opts.sign?.(payload) },
+      body: payload,
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
   } catch (err) {

@@ -152,7 +152,9 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
 
   const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS, shard);
   const handlers = sagaHandlers(ctx) as Record<QueueName, Record<string, AnyHandler>>;
-  handlers.notifications = { [DELIVER_JOB]: deliverHandler(ctx, config.NOTIFY_WEBHOOK_URL) as AnyHandler };
+  handlers.notifications = {
+    [DELIVER_JOB]: deliverHandler(ctx, { url: config.NOTIFY_WEBHOOK_URL, secret: config.NOTIFY_WEBHOOK_SECRET }) as AnyHandler,
+  };
   handlers.orchestrator[RETRY_JOB] = retryHandler(ctx, queues, watchdog) as AnyHandler;
   handlers.orchestrator[SWEEP_JOB] = async () => {
     const counts = await watchdog.sweep();

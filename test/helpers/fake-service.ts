@@ -5,6 +5,8 @@ export interface RecordedRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: any;
+  /** The body as received, byte for byte (what a signature covers). */
+  raw: string;
   at: number;
 }
 
@@ -28,7 +30,7 @@ export async function startFakeService(initial: Behaviour = 'ok') {
       } catch {
         /* keep raw */
       }
-      requests.push({ path: req.url ?? '/', headers: req.headers, body, at: Date.now() });
+      requests.push({ path: req.url ?? '/', headers: req.headers, body, raw, at: Date.now() });
       const answer = (status: number) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(status < 300 ? { externalRef: `ext-${body?.provisionedId ?? requests.length}` } : { error: 'failed' }));
