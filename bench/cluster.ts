@@ -423,7 +423,7 @@ export async function clusterPhase() {
         .map((p) => `${p.label}/single CPU per purchase ${(p.cpuMsPerPurchase / base.cpuMsPerPurchase).toFixed(2)}`);
       console.log(`  offered ${rate}/s: ${line.join('; ')}; ${ratios.join(', ')}`);
     }
-    // Inventory alone: the two deployments above stop first, so this turn has the machine to itself.
+    // Inventory alone: the deployments above stop first, so this turn has the machine to itself.
     for (const d of deployments.splice(0)) await d.close();
     const inv = await deployment(
       'inventory',
@@ -433,11 +433,12 @@ export async function clusterPhase() {
     );
     deployments.push(inv);
     if (WARMUP_S > 0) await closedLoop(WARMUP_S, (w, i) => inv.op(w, 10_000_000 + i));
-    const before = await masterStats(masters);
-    const run = await closedLoop(SECONDS / ROUNDS, (w, i) => inv.op(w, i));
-    const after = await masterStats(masters);
+    const { run, perNode: perMaster } = await measured(
+      inv,
+      (w, i) => inv.op(w, i),
+      (op) => closedLoop(SECONDS / ROUNDS, op),
+    );
     const ops = run.latencies.length;
-    const perMaster = added(before, after);
     const invMaster = masters.findIndex((m) => m.options.port === invPort);
     const allCommands = perMaster.reduce((n, m) => n + m.commands, 0);
     const inventory = {

@@ -14,6 +14,7 @@ export async function notify(ctx: NotifyContext, customerId: string, purchaseId:
   await storeAndDeliver(ctx, notificationDocs(customerId, purchaseId, drafts));
 }
 
+/** Stores these notification documents once each and queues their webhook delivery (notify's second half; an operator's retry re-sends lost ones through it). */
 export async function storeAndDeliver(ctx: NotifyContext, docs: Notification[]): Promise<void> {
   await ctx.stores.notifications.putAllOnce(docs);
   await deliverByWebhook(ctx.webhookQueue, docs);
