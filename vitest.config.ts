@@ -42,15 +42,30 @@ export default defineConfig({
       {
         extends: true,
         // The same files, on a local 3-master + 3-replica cluster, purchases on REDIS_SHARDS=4 shards.
-        test: { name: 'cluster', include: ON_CLUSTER, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 0 } },
+        test: {
+          name: 'cluster',
+          include: ON_CLUSTER,
+          globalSetup: ['test/helpers/global-redis.ts'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
-        test: { name: 'sentinel', include: ON_SENTINEL, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 0 } },
+        test: {
+          name: 'sentinel',
+          include: ON_SENTINEL,
+          globalSetup: ['test/helpers/global-redis.ts'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
-        test: { name: 'failover', include: FAILOVER, globalSetup: ['test/helpers/global-redis.ts'], sequence: { groupOrder: 1 } },
+        test: {
+          name: 'failover',
+          include: FAILOVER,
+          globalSetup: ['test/helpers/global-redis.ts'],
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },

@@ -8,7 +8,11 @@ const app = new Hono();
 app.post('/v1/purchases', async (c) => {
   const token = c.req.header('authorization')?.slice(7) ?? '';
   try {
-    const { payload } = await jwtVerify(token, jwks, { issuer: 'purchase-auth-dev', audience: 'purchase-api', algorithms: ['ES256'] });
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer: 'purchase-auth-dev',
+      audience: 'purchase-api',
+      algorithms: ['ES256'],
+    });
     await c.req.json();
     return c.json({ id: payload.sub, status: 'accepted' }, 202);
   } catch {

@@ -9,7 +9,9 @@ import { BASELINE_QUEUES } from './baseline-flow.js';
 const url = process.env.REDIS_URL!;
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 16);
 const connection = new Redis(url, { maxRetriesPerRequest: null });
-const workers = BASELINE_QUEUES.map((q) => new Worker(q, async () => 'ok', { connection, prefix: 'bench', concurrency }));
+const workers = BASELINE_QUEUES.map(
+  (q) => new Worker(q, async () => 'ok', { connection, prefix: 'bench', concurrency }),
+);
 await Promise.all(workers.map((w) => w.waitUntilReady()));
 process.send?.('ready');
 process.on('SIGTERM', async () => {

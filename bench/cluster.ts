@@ -78,7 +78,8 @@ async function masterStats(nodes: Redis[]) {
           .map((m) => [m[1]!, Number(m[2])]),
       );
       const commands = [...byCommand.values()].reduce((n, c) => n + c, 0);
-      const cpuMs = (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1000;
+      const cpuMs =
+        (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1000;
       const { syscalls, switches } = kernelCounters(Number(/process_id:(\d+)/.exec(serverInfo)?.[1]));
       return { commands, byCommand, cpuMs, keys, clusterCalls, connections, syscalls, switches };
     }),
@@ -121,7 +122,10 @@ async function deployment(label: string, redisEnv: Record<string, string>, catal
         '--import',
         'tsx',
         ...(process.env.BENCH_PROFILE === '1'
-          ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/results/profiles', `${label}-${roles.replace(',', '+')}`)}`]
+          ? [
+              '--cpu-prof',
+              `--cpu-prof-dir=${path.join(root, 'bench/results/profiles', `${label}-${roles.replace(',', '+')}`)}`,
+            ]
           : []),
       ],
       env: { ...process.env, ...env, ROLES: roles },
@@ -153,12 +157,18 @@ async function deployment(label: string, redisEnv: Record<string, string>, catal
       }, 0),
     /** Read/write system calls and context switches so far of the gateway and workers processes. */
     processKernel: () =>
-      procs.map((p) => kernelCounters(p.pid!)).reduce((t, c) => ({ syscalls: t.syscalls + c.syscalls, switches: t.switches + c.switches })),
+      procs
+        .map((p) => kernelCounters(p.pid!))
+        .reduce((t, c) => ({ syscalls: t.syscalls + c.syscalls, switches: t.switches + c.switches })),
     op: async (w: number, i: number) =>
       (
         await client.post(
           `${gateway}/v1/purchases`,
-          { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json', 'idempotency-key': `k-${w}-${i}-${Date.now()}` },
+          {
+            authorization: `Bearer ${tokens[w]}`,
+            'content-type': 'application/json',
+            'idempotency-key': `k-${w}-${i}-${Date.now()}`,
+          },
           body,
         )
       ).status === 201,
@@ -186,10 +196,16 @@ export async function clusterPhase() {
   writeFileSync(
     catalogFile,
     JSON.stringify({
-      products: [{ id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 }],
+      products: [
+        { id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 },
+      ],
     }),
   );
-  const single = await startRedisServer({ dir: path.join(dir, 'single'), port: await freePort(), appendfsync: 'everysec' });
+  const single = await startRedisServer({
+    dir: path.join(dir, 'single'),
+    port: await freePort(),
+    appendfsync: 'everysec',
+  });
   const cluster = await startTestCluster({ masters: 3, replicas: REPLICAS });
   const lean = LEAN ? await startTestCluster({ masters: 3, replicas: 0 }) : undefined;
   const singleRedis = new Redis(single.url);
@@ -225,7 +241,12 @@ export async function clusterPhase() {
     if (lean) {
       await placeTags(lean, ['blean:0', 'blean:1', 'blean:2', 'blean:inv']);
       deployments.push(
-        await deployment('lean', { REDIS_CLUSTER_NODES: lean.seeds, REDIS_SHARDS: '3', REDIS_WAIT_REPLICAS: '0' }, catalogFile, 'blean'),
+        await deployment(
+          'lean',
+          { REDIS_CLUSTER_NODES: lean.seeds, REDIS_SHARDS: '3', REDIS_WAIT_REPLICAS: '0' },
+          catalogFile,
+          'blean',
+        ),
       );
       for (const n of lean.nodes) leanMasters.push(new Redis({ port: n.port, host: '127.0.0.1' }));
     }
@@ -264,7 +285,14 @@ export async function clusterPhase() {
       errors: 0,
       seconds: 0,
       processCpuMs: 0,
-      perNode: [] as { commands: number; cpuMs: number; clusterCalls: number; connections: number; syscalls: number; switches: number }[],
+      perNode: [] as {
+        commands: number;
+        cpuMs: number;
+        clusterCalls: number;
+        connections: number;
+        syscalls: number;
+        switches: number;
+      }[],
       byCommand: new Map<string, number>(),
       replicaCpuMs: 0,
       replicaSyscalls: 0,
@@ -289,8 +317,16 @@ export async function clusterPhase() {
         a.errors += run.errors;
         a.seconds += run.seconds;
         perNode.forEach((s, n) => {
-          const sum = (a.perNode[n] ??= { commands: 0, cpuMs: 0, clusterCalls: 0, connections: 0, syscalls: 0, switches: 0 });
-          for (const k of ['commands', 'cpuMs', 'clusterCalls', 'connections', 'syscalls', 'switches'] as const) sum[k] += s[k];
+          const sum = (a.perNode[n] ??= {
+            commands: 0,
+            cpuMs: 0,
+            clusterCalls: 0,
+            connections: 0,
+            syscalls: 0,
+            switches: 0,
+          });
+          for (const k of ['commands', 'cpuMs', 'clusterCalls', 'connections', 'syscalls', 'switches'] as const)
+            sum[k] += s[k];
           for (const [name, calls] of s.byCommand) a.byCommand.set(name, (a.byCommand.get(name) ?? 0) + calls);
         });
       }
@@ -333,7 +369,9 @@ export async function clusterPhase() {
     );
     const byLabel = (label: string) => results.find((r) => r.label === label)!;
     const [one, many] = [byLabel('single'), byLabel('cluster')];
-    console.log(`scale-out: N=${N}, ${SECONDS}s each in ${ROUNDS} turns; cluster 3 masters × ${REPLICAS} replica(s), ${SHARDS} shards`);
+    console.log(
+      `scale-out: N=${N}, ${SECONDS}s each in ${ROUNDS} turns; cluster 3 masters × ${REPLICAS} replica(s), ${SHARDS} shards`,
+    );
     for (const r of results) {
       console.log(
         `  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}, Redis ${r.commandsPerPurchase.toFixed(1)} cmds and ${r.redisCpuMsPerPurchase.toFixed(2)} CPU ms per purchase${r.label === 'cluster' ? ` (replicas ${r.replicaCpuMsPerPurchase.toFixed(2)} more)` : ''}, gateway+workers ${r.systemCpuMsPerPurchase.toFixed(2)} CPU ms per purchase`,
@@ -358,7 +396,9 @@ export async function clusterPhase() {
     );
     const busiest = Math.max(...many.masters.map((m) => m.cpuMsPerPurchase));
     console.log(`  cluster/single throughput ${(many.perSecond / one.perSecond).toFixed(2)} (target ≥ 0.80)`);
-    console.log(`  busiest master's CPU per purchase / single's ${(busiest / one.redisCpuMsPerPurchase).toFixed(2)} (target ≤ 0.50)`);
+    console.log(
+      `  busiest master's CPU per purchase / single's ${(busiest / one.redisCpuMsPerPurchase).toFixed(2)} (target ≤ 0.50)`,
+    );
     if (lean) {
       const thin = byLabel('lean');
       const thinBusiest = Math.max(...thin.masters.map((m) => m.cpuMsPerPurchase));
@@ -377,7 +417,11 @@ export async function clusterPhase() {
     // the processes cost more per purchase at a lower rate (fewer commands per read, write and event-loop
     // turn), so a cluster master, which serves a third of a slower system, is also measured against that.
     const pacedLoopAt = (perSecond: number) => (op: Op) => pacedLoop(N, Math.max(SECONDS / ROUNDS, 5), perSecond, op);
-    const paced = await measured(deployments[0]!, (w, i) => deployments[0]!.op(w, 20_000_000 + i), pacedLoopAt(many.perSecond));
+    const paced = await measured(
+      deployments[0]!,
+      (w, i) => deployments[0]!.op(w, 20_000_000 + i),
+      pacedLoopAt(many.perSecond),
+    );
     const pacedOps = paced.run.latencies.length;
     const sameRate = {
       perSecond: pacedOps / paced.run.seconds,
@@ -396,7 +440,13 @@ export async function clusterPhase() {
     );
     // BENCH_RATES (e.g. 25,50,100): both offered each rate in turn, the whole cost per purchase side by side.
     const rates = (process.env.BENCH_RATES ?? '').split(',').filter(Boolean).map(Number);
-    const sweep: { rate: number; label: string; errors: number; cpuMsPerPurchase: number; syscallsPerPurchase: number }[] = [];
+    const sweep: {
+      rate: number;
+      label: string;
+      errors: number;
+      cpuMsPerPurchase: number;
+      syscallsPerPurchase: number;
+    }[] = [];
     for (const [r, rate] of rates.entries()) {
       const line = [];
       for (const d of deployments) {
@@ -451,7 +501,12 @@ export async function clusterPhase() {
     console.log(
       `  inventory alone on a master (${SECONDS / ROUNDS}s, ${inventory.perSecond.toFixed(0)}/s, errors ${run.errors}): ${(100 * inventory.commandShare).toFixed(1)} % of the commands, ${inventory.commandsPerPurchase.toFixed(1)} commands and ${inventory.cpuMsPerPurchase.toFixed(3)} CPU ms per purchase (${((100 * inventory.cpuMsPerPurchase) / one.redisCpuMsPerPurchase).toFixed(1)} % of the single server's)`,
     );
-    return [...results, { label: 'single at the cluster rate', ...sameRate }, { label: 'inventory', ...inventory }, ...sweep];
+    return [
+      ...results,
+      { label: 'single at the cluster rate', ...sameRate },
+      { label: 'inventory', ...inventory },
+      ...sweep,
+    ];
   } finally {
     await cleanUp();
   }

@@ -66,7 +66,9 @@ for (const file of files) {
   const pctOf = (us: number) => `${((100 * us) / busy).toFixed(1)}%`;
   console.log(`\n## ${path.relative(dir, file)}: ${ms(busy)} busy of ${ms(total)}`);
   console.log('by package:');
-  for (const [owner, us] of [...owners].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pctOf(us).padStart(6)}  ${owner}`);
+  for (const [owner, us] of [...owners].sort((a, b) => b[1] - a[1]).slice(0, 15))
+    console.log(`  ${pctOf(us).padStart(6)}  ${owner}`);
   console.log(`top ${TOP} functions by self time:`);
-  for (const [fn, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`  ${pctOf(us).padStart(6)}  ${fn}`);
+  for (const [fn, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+    console.log(`  ${pctOf(us).padStart(6)}  ${fn}`);
 }

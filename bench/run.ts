@@ -212,7 +212,10 @@ async function bareFlow(redisUrl: string, perStage: boolean) {
     name: perStage
       ? `reference: bare BullMQ flow, one job per stage (${SAGA.length} jobs)`
       : `baseline: bare BullMQ flow, one job per step (${STEPS.length} jobs)`,
-    peakRssMb: () => ({ workers: peakRssMb(workers.pid!), producers: Math.round(process.resourceUsage().maxRSS / 1024) }),
+    peakRssMb: () => ({
+      workers: peakRssMb(workers.pid!),
+      producers: Math.round(process.resourceUsage().maxRSS / 1024),
+    }),
     async close() {
       await events.close();
       await producer.close();
@@ -256,7 +259,8 @@ async function soakAt(
 ) {
   const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
   // The V8 heap in use, from prom-client's default metrics: a leak grows it, allocator slack does not.
-  const heap = async (url: string) => Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(await (await fetch(url)).text())?.[1]);
+  const heap = async (url: string) =>
+    Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(await (await fetch(url)).text())?.[1]);
   const pids = Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid]));
   const sample = async () => {
     const keys = await census(redis, prefix);
@@ -315,15 +319,25 @@ async function soakAt(
     trimmedKeysGrowthPct: pct(totalBytes(first.keys) - first.kept, totalBytes(last.keys) - last.kept),
     keptGrowthMb: mb(last.kept - first.kept),
     /** Per kind of key: count and MB it grew by, biggest first. */
-    growthByKind: growth(first.keys, last.keys).map(({ bytes, ...g }) => ({ ...g, mb: mb(bytes), kept: KEPT_KINDS.has(g.kind) })),
+    growthByKind: growth(first.keys, last.keys).map(({ bytes, ...g }) => ({
+      ...g,
+      mb: mb(bytes),
+      kept: KEPT_KINDS.has(g.kind),
+    })),
     rssGrowthPct: Object.fromEntries(Object.keys(pids).map((k) => [k, pct(first.rss[k]!, last.rss[k]!)])),
     rssMb: Object.fromEntries(Object.keys(pids).map((k) => [k, [mb(first.rss[k]!), mb(last.rss[k]!)]])),
     /** The lowest heap in use in the soak's first and last minute, MB, and its growth. */
     heapFloorMb: Object.fromEntries(
-      Object.keys(pids).map((k) => [k, [mb(floor(k, soakStarted, soakStarted + window)), mb(floor(k, soakEnded - window, soakEnded))]]),
+      Object.keys(pids).map((k) => [
+        k,
+        [mb(floor(k, soakStarted, soakStarted + window)), mb(floor(k, soakEnded - window, soakEnded))],
+      ]),
     ),
     heapFloorGrowthPct: Object.fromEntries(
-      Object.keys(pids).map((k) => [k, pct(floor(k, soakStarted, soakStarted + window), floor(k, soakEnded - window, soakEnded))]),
+      Object.keys(pids).map((k) => [
+        k,
+        pct(floor(k, soakStarted, soakStarted + window), floor(k, soakEnded - window, soakEnded)),
+      ]),
     ),
   };
 }
@@ -347,7 +361,9 @@ async function main() {
   writeFileSync(
     catalogFile,
     JSON.stringify({
-      products: [{ id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 }],
+      products: [
+        { id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 },
+      ],
     }),
   );
   const cores = os.cpus().length;
@@ -410,7 +426,10 @@ async function main() {
     const baseFlow = await bareFlow(server.url, false);
     const pids = { gateway: system.pid!, workers: workersProc.pid! };
     const systemKeysBefore = totalBytes(await census(redis, env.KEY_PREFIX));
-    const [base, sync] = await inTurns(redis, [baseFlow.contender, { pids, op: async (w, i) => (await post(w, i)).status === 201 }]);
+    const [base, sync] = await inTurns(redis, [
+      baseFlow.contender,
+      { pids, op: async (w, i) => (await post(w, i)).status === 201 },
+    ]);
     // The system's own keys only (a census of its prefix), so the baseline's jobs do not count.
     const retainedBytesPerPurchase = (totalBytes(await census(redis, env.KEY_PREFIX)) - systemKeysBefore) / sync!.ops;
     results.push({ name: baseFlow.name, ...base!, peakRssMb: baseFlow.peakRssMb() });
@@ -426,11 +445,20 @@ async function main() {
 
     // The gateway and the bare route take turns, with the CPU to themselves: the workers stay up (the gateway
     // checks their heartbeat) but the queue they take purchases from is paused; they run the backlog afterwards.
-    const bare = await start('bench/bare-jwt-server.ts', { PORT: String(barePort), AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json` });
-    const handOff = new Queue(START_STAGE.queue, { connection: redis, prefix: createKeys(env.KEY_PREFIX).queuePrefix(0) });
+    const bare = await start('bench/bare-jwt-server.ts', {
+      PORT: String(barePort),
+      AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json`,
+    });
+    const handOff = new Queue(START_STAGE.queue, {
+      connection: redis,
+      prefix: createKeys(env.KEY_PREFIX).queuePrefix(0),
+    });
     await handOff.pause();
     const [accept, bareRun] = await inTurns(redis, [
-      { pids: { gateway: system.pid! }, op: async (w, i) => (await post(w, 5_000_000 + i, { prefer: 'respond-async' })).status === 202 },
+      {
+        pids: { gateway: system.pid! },
+        op: async (w, i) => (await post(w, 5_000_000 + i, { prefer: 'respond-async' })).status === 202,
+      },
       {
         pids: { bare: bare.pid! },
         op: async (w) =>
@@ -450,7 +478,11 @@ async function main() {
       ...accept!,
       peakRssMb: { gateway: peakRssMb(system.pid!), workers: peakRssMb(workersProc.pid!) },
     });
-    results.push({ name: 'bare Hono route verifying the same JWT', ...bareRun!, peakRssMb: { bare: peakRssMb(bare.pid!) } });
+    results.push({
+      name: 'bare Hono route verifying the same JWT',
+      ...bareRun!,
+      peakRssMb: { bare: peakRssMb(bare.pid!) },
+    });
     await stop(bare);
     // The accepted purchases finish before the soak, so they do not compete with it.
     const backlog = await drain(redis, createKeys(env.KEY_PREFIX).purchasesOpen(0), 180_000);
@@ -523,7 +555,9 @@ async function main() {
       );
     console.log(`Redis memory per retained purchase ${(summary.redisBytesPerRetainedPurchase / 1024).toFixed(1)} KiB`);
     if (soak) {
-      console.log(`soak ${SOAK_S}s at ${soak.ratePerSecond}/s (half the sync peak): ${soak.purchases} purchases, ${soak.errors} errors`);
+      console.log(
+        `soak ${SOAK_S}s at ${soak.ratePerSecond}/s (half the sync peak): ${soak.purchases} purchases, ${soak.errors} errors`,
+      );
       console.log(
         `  Redis memory ${soak.redisGrowthPct}%; without what is kept by design (${[...KEPT_KINDS].join(', ')}): ${soak.redisGrowthWithoutKeptPct}% (used_memory), ${soak.trimmedKeysGrowthPct}% (the keys' census); what is kept grew ${soak.keptGrowthMb} MB`,
       );
@@ -549,7 +583,10 @@ async function main() {
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(path.join(root, 'bench/results/latest.json'), JSON.stringify({ ...summary, scaleOut }, null, 2));
     console.log('written bench/results/latest.json');
-    const errors = results.reduce((n, r) => n + r.errors, 0) + (soak?.errors ?? 0) + (scaleOut?.reduce((n, r) => n + r.errors, 0) ?? 0);
+    const errors =
+      results.reduce((n, r) => n + r.errors, 0) +
+      (soak?.errors ?? 0) +
+      (scaleOut?.reduce((n, r) => n + r.errors, 0) ?? 0);
     if (errors > 0) {
       console.error(`${errors} errors during the benchmark (target: none)`);
       process.exitCode = 1;

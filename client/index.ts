@@ -44,7 +44,10 @@ export interface Page<T> {
 }
 
 /** Every item of a list, following `Link: rel="next"` page after page. */
-export async function listAll<T>(page: (cursor: string | undefined) => Promise<Page<T>>, maxPages = 1_000): Promise<T[]> {
+export async function listAll<T>(
+  page: (cursor: string | undefined) => Promise<Page<T>>,
+  maxPages = 1_000,
+): Promise<T[]> {
   const items: T[] = [];
   let cursor: string | undefined;
   for (let n = 0; n < maxPages; n++) {

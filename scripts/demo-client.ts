@@ -148,17 +148,23 @@ export const outcomeOf = (seen: Seen): string =>
 function mismatches(seen: Seen, want: Expected): string[] {
   const out: string[] = [];
   // A sync purchase past SYNC_TIMEOUT_MS answers 202; then the polled outcome is what counts.
-  if (seen.status !== want.status && !(seen.polled && want.status !== 202)) out.push(`HTTP ${seen.status}, expected ${want.status}`);
+  if (seen.status !== want.status && !(seen.polled && want.status !== 202))
+    out.push(`HTTP ${seen.status}, expected ${want.status}`);
   if (outcomeOf(seen) !== want.outcome) out.push(`outcome ${outcomeOf(seen)}, expected ${want.outcome}`);
-  if ((seen.view?.payment?.status ?? 'none') !== want.payment) out.push(`payment ${seen.view?.payment?.status}, expected ${want.payment}`);
-  if (seen.orders.length > 0 !== want.order) out.push(`${seen.orders.length} orders, expected ${want.order ? 'one' : 'none'}`);
+  if ((seen.view?.payment?.status ?? 'none') !== want.payment)
+    out.push(`payment ${seen.view?.payment?.status}, expected ${want.payment}`);
+  if (seen.orders.length > 0 !== want.order)
+    out.push(`${seen.orders.length} orders, expected ${want.order ? 'one' : 'none'}`);
   const units = want.provisioned ? seen.provisioned.filter((p) => p.status === want.provisioned!.status).length : 0;
   if (units !== (want.provisioned?.count ?? 0) || seen.provisioned.length !== units)
     out.push(
       `provisioned ${describeUnits(seen.provisioned)}, expected ${want.provisioned?.count ?? 0} ${want.provisioned?.status ?? ''}`.trim(),
     );
-  for (const type of want.notifications ?? []) if (!seen.notifications.includes(type)) out.push(`no ${type} notification`);
-  const established = seen.provisioned.filter((p) => p.integration?.status === 'established' && p.integration.externalRef).length;
+  for (const type of want.notifications ?? [])
+    if (!seen.notifications.includes(type)) out.push(`no ${type} notification`);
+  const established = seen.provisioned.filter(
+    (p) => p.integration?.status === 'established' && p.integration.externalRef,
+  ).length;
   if (want.integrations !== undefined && established !== want.integrations)
     out.push(`${established} integrations established, expected ${want.integrations}`);
   if (want.left) {

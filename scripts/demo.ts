@@ -38,7 +38,11 @@ const SCENARIOS: Scenario[] = [
     { items: [item('basic-plan'), item('storage-addon', 1, { sizeGb: 100 }), item('analytics')], payment: card() },
     { ...done(3, 'product_provisioned'), integrations: 1 },
   ),
-  simple('out-of-stock', { items: [item('limited-edition')], payment: card() }, refused(409, 'out_of_stock', 'none', ['out_of_stock'])),
+  simple(
+    'out-of-stock',
+    { items: [item('limited-edition')], payment: card() },
+    refused(409, 'out_of_stock', 'none', ['out_of_stock']),
+  ),
   simple(
     'invalid-product',
     { items: [item('no-such-product')], payment: card() },
@@ -57,22 +61,32 @@ const SCENARIOS: Scenario[] = [
   simple(
     'partial-remove',
     { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'remove' },
-    { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: ['limited-edition'], backordered: [] } },
+    {
+      ...done(1, 'partial_fulfillment'),
+      outcome: 'partially_fulfilled',
+      left: { removed: ['limited-edition'], backordered: [] },
+    },
   ),
   simple(
     'partial-backorder',
     { items: [item('basic-plan'), item('limited-edition')], payment: card(), outOfStock: 'backorder' },
-    { ...done(1, 'partial_fulfillment'), outcome: 'partially_fulfilled', left: { removed: [], backordered: ['limited-edition'] } },
+    {
+      ...done(1, 'partial_fulfillment'),
+      outcome: 'partially_fulfilled',
+      left: { removed: [], backordered: ['limited-edition'] },
+    },
   ),
 
   async function quotaExceeded(o) {
     const c = await customer(o, 'quota');
     // The quota is 2 pro plans per customer: two go through, the third is refused.
     const before: number[] = [];
-    for (let i = 0; i < 2; i++) before.push((await c.buy({ items: [item('pro-plan', 1, domain())], payment: card() })).status);
+    for (let i = 0; i < 2; i++)
+      before.push((await c.buy({ items: [item('pro-plan', 1, domain())], payment: card() })).status);
     const res = await c.buy({ items: [item('pro-plan', 1, domain())], payment: card() });
     const { seen, problems } = await settle(c, res, refused(409, 'quota_exceeded', 'none', ['purchase_failed']));
-    if (before.some((s) => s !== 201)) problems.unshift(`first two purchases answered ${before.join(', ')}, expected 201`);
+    if (before.some((s) => s !== 201))
+      problems.unshift(`first two purchases answered ${before.join(', ')}, expected 201`);
     return row('quota-exceeded', seen, problems, `${before.join(', ')}, ${res.status}`);
   },
 
@@ -83,7 +97,13 @@ const SCENARIOS: Scenario[] = [
     if (res.status !== 202 || res.body?.status !== 'accepted' || res.headers.get('location') !== res.body?.statusUrl)
       problems.push(`answered ${res.status} ${JSON.stringify(res.body)}, expected 202 accepted with Location`);
     const settled = await settle(c, res, { ...done(1, 'purchase_accepted'), status: 202 });
-    return row('async-polling', settled.seen, [...problems, ...settled.problems], '202 → polled', `accepted → ${outcomeOf(settled.seen)}`);
+    return row(
+      'async-polling',
+      settled.seen,
+      [...problems, ...settled.problems],
+      '202 → polled',
+      `accepted → ${outcomeOf(settled.seen)}`,
+    );
   },
 
   async function idempotentReplay(o) {
@@ -108,7 +128,9 @@ const SCENARIOS: Scenario[] = [
     const res = await c.buy({ items: [item('analytics')], payment: card() }, { prefer: 'respond-async' });
     // Once it is paid for and provisioning (the partner is slow for this customer), cancel it.
     if (res.body?.id)
-      await c.waitFor(res.body.id, (v) => v?.steps?.some((s: any) => s.name === 'inventory_update' && s.status === 'completed'));
+      await c.waitFor(res.body.id, (v) =>
+        v?.steps?.some((s: any) => s.name === 'inventory_update' && s.status === 'completed'),
+      );
     const cancel = res.body?.id ? await c.cancel(res.body.id) : res;
     const want: Expected = {
       status: 200,
@@ -255,7 +277,8 @@ const COLUMNS = [
 export function formatTable(rows: DemoRow[]): string {
   const cells = [COLUMNS.map(([, title]) => title), ...rows.map((r) => COLUMNS.map(([key]) => r[key]))];
   const widths = COLUMNS.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
-  const line = (values: string[], mark: string) => `${mark} ${values.map((v, i) => v.padEnd(widths[i]!)).join(' | ')}`.trimEnd();
+  const line = (values: string[], mark: string) =>
+    `${mark} ${values.map((v, i) => v.padEnd(widths[i]!)).join(' | ')}`.trimEnd();
   const mark = (r: DemoRow) => (r.skipped ? '-' : r.ok ? '✓' : '✗');
   return [
     line(cells[0]!, ' '),
@@ -276,7 +299,9 @@ async function main() {
     () => false,
   );
   if (!up) {
-    console.error(`No gateway answers at ${options.gatewayUrl}: start the system first (npm start), or set GATEWAY_URL and AUTH_URL.`);
+    console.error(
+      `No gateway answers at ${options.gatewayUrl}: start the system first (npm start), or set GATEWAY_URL and AUTH_URL.`,
+    );
     process.exit(1);
   }
   const rows = await runDemo(options);
@@ -285,7 +310,9 @@ async function main() {
   for (const r of failed) console.log(`\n✗ ${r.scenario}: ${r.problems.join('; ')}`);
   const ran = rows.filter((r) => !r.skipped);
   const skipped = rows.length - ran.length;
-  console.log(`\n${ran.length - failed.length} of ${ran.length} scenarios as expected${skipped ? `, ${skipped} skipped` : ''}.`);
+  console.log(
+    `\n${ran.length - failed.length} of ${ran.length} scenarios as expected${skipped ? `, ${skipped} skipped` : ''}.`,
+  );
   process.exit(failed.length === 0 ? 0 : 1);
 }
 

@@ -13,6 +13,8 @@ console.log(JSON.stringify(report.figures));
 for (const v of report.violations) console.log(`VIOLATION ${v}`);
 // The purchases to look at; an operator's Retry (POST /admin/purchases/:id/retry) repairs a lost order, unit or confirmation and a failed undo.
 for (const id of report.purchases) console.log(`RETRY ${id}`);
-console.log(`${report.violations.length} violations${report.quiet ? '' : ' (purchases still in flight: in-flight checks relaxed)'}`);
+console.log(
+  `${report.violations.length} violations${report.quiet ? '' : ' (purchases still in flight: in-flight checks relaxed)'}`,
+);
 redis.disconnect();
 process.exit(report.violations.length === 0 ? 0 : 1);

@@ -97,10 +97,12 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
   for (const id of await stores.catalog.ids()) {
     const s = await stores.catalog.stock(id);
     if (s.available < 0 || s.reserved < 0 || s.sold < 0) violate(`stock ${id}: negative ${JSON.stringify(s)}`);
-    if (s.available + s.reserved + s.sold !== s.stocked) violate(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
+    if (s.available + s.reserved + s.sold !== s.stocked)
+      violate(`stock ${id}: available+reserved+sold ≠ stocked ${JSON.stringify(s)}`);
     if (quiet && s.reserved !== 0) violate(`stock ${id}: ${s.reserved} units still reserved with no purchase open`);
     const accounted = (soldByKey.get(keys.stock(id)) ?? 0) + (await stores.inventory.settledUnits(id));
-    if (accounted !== s.sold) violate(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
+    if (accounted !== s.sold)
+      violate(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
   }
 
   // Money: a charge ends in an order or a refund, never both, never neither.
@@ -119,7 +121,8 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
     const order = await stores.orders.get(orderIdFor(purchaseId));
     // A canceled order was refunded: it counts as neither ordered nor owed.
     const ordered = order !== undefined && order.status !== 'canceled';
-    if (order?.status === 'canceled' && !refunded) violate(`order ${order.id}: canceled but its charge was not refunded`, purchaseId);
+    if (order?.status === 'canceled' && !refunded)
+      violate(`order ${order.id}: canceled but its charge was not refunded`, purchaseId);
     if (record && record.payment.chargeId !== charge.chargeId)
       violate(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`, purchaseId);
     if (ordered && refunded) violate(`purchase ${purchaseId}: ordered and refunded`, purchaseId);
@@ -130,10 +133,9 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
   }
 
   // Provisioning: nothing active without a placed order.
-  const provisioned = await values<Pick<ProvisionedProduct, 'id' | 'purchaseId' | 'productId' | 'dependencyOf' | 'status'>>(
-    redis,
-    await scanKeys(redis, keys.patterns.provisioned),
-  );
+  const provisioned = await values<
+    Pick<ProvisionedProduct, 'id' | 'purchaseId' | 'productId' | 'dependencyOf' | 'status'>
+  >(redis, await scanKeys(redis, keys.patterns.provisioned));
   let provisionedActive = 0;
   /** Per purchase, its active units of each product it sold (dependencies apart). */
   const activeSold = new Map<string, Map<string, number>>();
@@ -164,13 +166,15 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
       for (const item of order.items) sold.set(item.productId, (sold.get(item.productId) ?? 0) + item.quantity);
       for (const [productId, quantity] of sold) {
         const active = activeSold.get(order.purchaseId)?.get(productId) ?? 0;
-        if (active < quantity) violate(`order ${order.id}: ${active} of its ${quantity} ${productId} units provisioned`, order.purchaseId);
+        if (active < quantity)
+          violate(`order ${order.id}: ${active} of its ${quantity} ${productId} units provisioned`, order.purchaseId);
       }
     }
     if (order.status !== 'canceled') continue;
     canceledOrders++;
     const reservation = JSON.parse((await redis.get(keys.reservation(order.purchaseId))) ?? '{}') as { state?: string };
-    if (reservation.state !== 'restocked') violate(`order ${order.id}: canceled but its units are not back in stock`, order.purchaseId);
+    if (reservation.state !== 'restocked')
+      violate(`order ${order.id}: canceled but its units are not back in stock`, order.purchaseId);
   }
 
   // Purchases: terminal once quiet; a completed one has exactly one confirmation.
@@ -185,7 +189,16 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
   const needsReview = [...records.values()].filter((r) => r.review).length;
   return {
     quiet,
-    figures: { purchases: records.size, byStatus, orders, charges, refunds, provisionedActive, needsReview, canceledOrders },
+    figures: {
+      purchases: records.size,
+      byStatus,
+      orders,
+      charges,
+      refunds,
+      provisionedActive,
+      needsReview,
+      canceledOrders,
+    },
     violations,
     purchases: [...named].filter((id) => records.has(id)),
   };

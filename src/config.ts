@@ -107,7 +107,10 @@ const schema = z.object({
   /** Signs every webhook delivery (Standard Webhooks: webhook-id, -timestamp, -signature), so the receiver can check it came from here. */
   NOTIFY_WEBHOOK_SECRET: z
     .string()
-    .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'whsec_ followed by at least 24 random bytes in base64 (Standard Webhooks)')
+    .regex(
+      /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/,
+      'whsec_ followed by at least 24 random bytes in base64 (Standard Webhooks)',
+    )
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STEP_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),

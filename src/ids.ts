@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
  * below is derived from it and keeps those two digits right after its `xxx_` type, so the
  * watchdog, the audit and an operator find any key from an id alone (keys.ts: shardInId).
  */
-export const newPurchaseId = (shard = 0) => `pur_${shard.toString(16).padStart(2, '0')}${randomUUID().replaceAll('-', '').slice(2)}`;
+export const newPurchaseId = (shard = 0) =>
+  `pur_${shard.toString(16).padStart(2, '0')}${randomUUID().replaceAll('-', '').slice(2)}`;
 
 /** A stage's job: `${purchaseId}-${stage}`. */
 export const stageJobId = (purchaseId: string, stage: string) => `${purchaseId}-${stage}`;
@@ -42,7 +43,8 @@ export const purchaseOfChargeKey = (key: string) => key.replace(/-charge$/, '');
 export const unitId = (purchaseId: string, line: number, unit: number) => `${purchaseId}-${line}-${unit}`;
 export const dependencyUnitId = (unit: string, dependency: string) => `${unit}-${dependency}`;
 /** The Idempotency-Key an outside service gets: the same on every retry of one call. */
-export const partnerKey = (unit: string, event: 'provision' | 'deprovision') => (event === 'provision' ? unit : `${unit}-deprovision`);
+export const partnerKey = (unit: string, event: 'provision' | 'deprovision') =>
+  event === 'provision' ? unit : `${unit}-deprovision`;
 
 /** Derived from purchase, type and seq, so writing it again finds the first one. */
 export const notificationId = (purchaseId: string, type: string, seq?: number) =>

@@ -126,5 +126,8 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
 
 /** The key layout a configuration asks for: REDIS_SHARDS shards, always hash-tagged on a cluster. */
 export function keysFor(config: { KEY_PREFIX: string; REDIS_SHARDS: number; REDIS_CLUSTER_NODES?: unknown }): Keys {
-  return createKeys(config.KEY_PREFIX, { shards: config.REDIS_SHARDS, tagged: config.REDIS_SHARDS > 1 || !!config.REDIS_CLUSTER_NODES });
+  return createKeys(config.KEY_PREFIX, {
+    shards: config.REDIS_SHARDS,
+    tagged: config.REDIS_SHARDS > 1 || !!config.REDIS_CLUSTER_NODES,
+  });
 }

@@ -6,7 +6,10 @@ import { startSystem } from './system.js';
 import { startTracing } from './telemetry.js';
 
 /** REDIS_URL, or whatever answers on 127.0.0.1:6379, or a redis-server child of our own. */
-async function resolveRedis(redisUrl: string | undefined, dataDir: string): Promise<{ url: string; local?: LocalRedis }> {
+async function resolveRedis(
+  redisUrl: string | undefined,
+  dataDir: string,
+): Promise<{ url: string; local?: LocalRedis }> {
   if (redisUrl) return { url: redisUrl };
   if (await portOpen(6379)) return { url: 'redis://127.0.0.1:6379' };
   if (!redisServerInstalled()) {
@@ -33,8 +36,10 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
   // A cluster or sentinels (contract §1) are used as given; otherwise REDIS_URL or a local server.
   const target = redisTargetOf(config);
-  const redis = target.kind === 'single' ? await resolveRedis(config.REDIS_URL, config.DATA_DIR) : { url: '', local: undefined };
-  if (redis.local) log.info({ url: redis.url, dir: path.join(config.DATA_DIR, 'redis') }, 'started a local redis-server (AOF on)');
+  const redis =
+    target.kind === 'single' ? await resolveRedis(config.REDIS_URL, config.DATA_DIR) : { url: '', local: undefined };
+  if (redis.local)
+    log.info({ url: redis.url, dir: path.join(config.DATA_DIR, 'redis') }, 'started a local redis-server (AOF on)');
 
   const tracing = await startTracing(process.env);
   if (tracing) log.info('OpenTelemetry tracing on');
@@ -47,7 +52,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (system.gatewayUrl && system.authUrl) {
-    log.info(`try it: curl -s -X POST ${system.authUrl}/token -H 'content-type: application/json' -d '{"sub":"cust-1"}'`);
+    log.info(
+      `try it: curl -s -X POST ${system.authUrl}/token -H 'content-type: application/json' -d '{"sub":"cust-1"}'`,
+    );
   }
 
   let stopping = false;

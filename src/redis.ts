@@ -1,5 +1,12 @@
 import type { Socket } from 'node:net';
-import { Cluster, Redis, SentinelConnector, type ClusterOptions, type RedisOptions, type SentinelConnectionOptions } from 'ioredis';
+import {
+  Cluster,
+  Redis,
+  SentinelConnector,
+  type ClusterOptions,
+  type RedisOptions,
+  type SentinelConnectionOptions,
+} from 'ioredis';
 import type { RedisTarget } from './config.js';
 
 export type RedisPurpose = 'request' | 'worker' | 'subscriber';
@@ -203,7 +210,9 @@ export async function assertNoEviction(redis: RedisClient): Promise<void> {
     const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];
     if (policy !== 'noeviction') {
-      throw new Error(`Redis maxmemory-policy is "${policy}"; it must be "noeviction" (CONFIG SET maxmemory-policy noeviction)`);
+      throw new Error(
+        `Redis maxmemory-policy is "${policy}"; it must be "noeviction" (CONFIG SET maxmemory-policy noeviction)`,
+      );
     }
   }
 }
@@ -214,7 +223,12 @@ export async function assertNoEviction(redis: RedisClient): Promise<void> {
  * rides in a pipeline behind a keyed command, which sends both to the key's master on the
  * connection the writes went through.
  */
-export async function waitReplicas(redis: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
+export async function waitReplicas(
+  redis: RedisClient,
+  key: string,
+  replicas: number,
+  timeoutMs: number,
+): Promise<number> {
   const replies = await redis.pipeline().exists(key).call('WAIT', String(replicas), String(timeoutMs)).exec();
   const [err, n] = replies?.[1] ?? [new Error('WAIT: no reply'), 0];
   if (err) throw err;

@@ -75,7 +75,10 @@ export function replicationWait(opts: {
     if (acked < replicas) {
       shortUntil[shard] = Date.now() + 1_000;
       metrics.unreplicatedAcks.inc();
-      log.warn({ purchaseId, shard, replicas: acked, wanted: replicas }, 'purchase acknowledged before its replicas had it');
+      log.warn(
+        { purchaseId, shard, replicas: acked, wanted: replicas },
+        'purchase acknowledged before its replicas had it',
+      );
     }
   };
 }

@@ -23,7 +23,8 @@ export async function shutDown(steps: ShutdownStep[], budgetMs: number, log: Log
     const started = Date.now();
     const left = deadline - started;
     const outcome = left > 0 ? await within(step.run(), left) : 'late';
-    if (outcome === 'late') log.warn({ step: step.name, ms: Date.now() - started }, 'shutdown step out of time; forced');
+    if (outcome === 'late')
+      log.warn({ step: step.name, ms: Date.now() - started }, 'shutdown step out of time; forced');
     else if ('error' in outcome) log.warn({ step: step.name, err: outcome.error.message }, 'shutdown step failed');
     else continue;
     if (step.force) {
@@ -31,7 +32,8 @@ export async function shutDown(steps: ShutdownStep[], budgetMs: number, log: Log
         Promise.resolve().then(() => step.force!()),
         FORCED_MS,
       );
-      if (forced === 'late' || 'error' in forced) log.warn({ step: step.name }, 'shutdown step still not closed after force');
+      if (forced === 'late' || 'error' in forced)
+        log.warn({ step: step.name }, 'shutdown step still not closed after force');
     }
   }
 }

@@ -67,10 +67,19 @@ function serverStep(name: string, server: ServerType, before?: () => void): Shut
 }
 
 /** Starts the roles named in config.ROLES against `redisUrl` (a URL, a cluster or sentinels: redisTargetOf). */
-export async function startSystem(config: Config, redisUrl: RedisTarget | string, log: Logger, tracing?: Tracing): Promise<RunningSystem> {
+export async function startSystem(
+  config: Config,
+  redisUrl: RedisTarget | string,
+  log: Logger,
+  tracing?: Tracing,
+): Promise<RunningSystem> {
   const keys = keysFor(config);
   const stops: ShutdownStep[] = [];
-  const closing = (name: string, r: RedisClient): ShutdownStep => ({ name, run: () => r.quit(), force: () => r.disconnect() });
+  const closing = (name: string, r: RedisClient): ShutdownStep => ({
+    name,
+    run: () => r.quit(),
+    force: () => r.disconnect(),
+  });
   const redis: RedisClient = connectRedis(redisUrl, 'request');
   stops.push(closing('request connection', redis));
   const system: RunningSystem = {
@@ -122,7 +131,9 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
         // with the process's own (memory, event loop) that the gateway's registry would otherwise carry.
         collectDefaultMetrics({ register: workers.metrics.registry });
         const app = new Hono();
-        app.get('/metrics', async (c) => c.body(await workerRegistry!.metrics(), 200, { 'content-type': workerRegistry!.contentType }));
+        app.get('/metrics', async (c) =>
+          c.body(await workerRegistry!.metrics(), 200, { 'content-type': workerRegistry!.contentType }),
+        );
         app.get('/healthz', (c) => c.json({ status: 'ok' }));
         const { server, url } = await listen(app, config.HOST, config.METRICS_PORT);
         stops.push(serverStep('metrics server', server));
@@ -146,7 +157,9 @@ export async function startSystem(config: Config, redisUrl: RedisTarget | string
       stops.push(closing('queue connection', queueRedis));
       // Every shard's queues: a purchase is handed to its customer's shard.
       const byShard = keys.allShards.map((shard) =>
-        Object.values(QUEUES).map((name) => new Queue(name, { connection: queueRedis, prefix: keys.queuePrefix(shard), telemetry })),
+        Object.values(QUEUES).map(
+          (name) => new Queue(name, { connection: queueRedis, prefix: keys.queuePrefix(shard), telemetry }),
+        ),
       );
       const queues = byShard.flat();
       // Connection errors surface through the calls that fail; keep them out of stderr.

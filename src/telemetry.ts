@@ -19,14 +19,19 @@ export interface Tracing {
 export async function startTracing(env: Record<string, string | undefined>): Promise<Tracing | undefined> {
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint || env.OTEL_SDK_DISABLED === 'true') return undefined;
-  const [{ trace, SpanStatusCode }, { httpInstrumentationMiddleware }, { OTLPTraceExporter }, { NodeSDK }, { BullMQOtel }] =
-    await Promise.all([
-      import('@opentelemetry/api'),
-      import('@hono/otel'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/sdk-node'),
-      import('bullmq-otel'),
-    ]);
+  const [
+    { trace, SpanStatusCode },
+    { httpInstrumentationMiddleware },
+    { OTLPTraceExporter },
+    { NodeSDK },
+    { BullMQOtel },
+  ] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@hono/otel'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/sdk-node'),
+    import('bullmq-otel'),
+  ]);
   const serviceName = env.OTEL_SERVICE_NAME ?? 'purchase-system';
   // Metrics are Prometheus's (/metrics); unless told otherwise the SDK exports traces only.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';

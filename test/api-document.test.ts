@@ -70,27 +70,46 @@ describe('the API document (contract §4.2)', () => {
           const schema = resolve(media.schema);
           // Nothing is a bare {"type":"object"} any more: each body says what is in it.
           if (type.endsWith('json'))
-            expect(schema.properties ?? resolve(schema.items)?.properties, `${method} ${path} ${status} ${type}`).toBeDefined();
+            expect(
+              schema.properties ?? resolve(schema.items)?.properties,
+              `${method} ${path} ${status} ${type}`,
+            ).toBeDefined();
         }
-        if (status !== 'default' && Number(status) >= 400) expect(Object.keys(response.content)).toEqual(['application/problem+json']);
+        if (status !== 'default' && Number(status) >= 400)
+          expect(Object.keys(response.content)).toEqual(['application/problem+json']);
       }
       expect(op.responses.default, `${method} ${path} default`).toBeDefined();
     }
     const purchase = doc.components.schemas.Purchase;
     expect(purchase.required).toEqual(
-      expect.arrayContaining(['id', 'status', 'items', 'removed', 'backordered', 'steps', 'payment', 'createdAt', 'updatedAt']),
+      expect.arrayContaining([
+        'id',
+        'status',
+        'items',
+        'removed',
+        'backordered',
+        'steps',
+        'payment',
+        'createdAt',
+        'updatedAt',
+      ]),
     );
     expect(purchase.properties.status.enum).toEqual(
       expect.arrayContaining(['accepted', 'processing', 'completed', 'partially_fulfilled', 'failed']),
     );
-    expect(doc.components.schemas.Problem.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'code']));
+    expect(doc.components.schemas.Problem.required).toEqual(
+      expect.arrayContaining(['type', 'title', 'status', 'code']),
+    );
   });
 
   it('declares limit, cursor and the Link header on every list', () => {
     for (const path of LISTS) {
       const op = doc.paths[path].get;
       const params = Object.fromEntries(op.parameters.map((p: any) => [p.name, p]));
-      expect(params.limit).toMatchObject({ in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } });
+      expect(params.limit).toMatchObject({
+        in: 'query',
+        schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+      });
       expect(params.cursor).toMatchObject({ in: 'query', schema: { type: 'string' } });
       expect(op.responses['200'].headers.Link.schema.type).toBe('string');
       expect(resolve(op.responses['200'].content['application/json'].schema).type).toBe('array');
@@ -129,8 +148,12 @@ describe('the API document (contract §4.2)', () => {
     expect(partial.body.status).toBe('partially_fulfilled');
     expect((await call('buy async', customer.buy('basic-plan', 1, undefined, { async: true }))).status).toBe(202);
     expect(
-      (await call('declined', customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } })))
-        .status,
+      (
+        await call(
+          'declined',
+          customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } }),
+        )
+      ).status,
     ).toBe(402);
     expect((await call('invalid', customer.purchase({ items: [] }))).status).toBe(400);
     expect((await call('unknown product', customer.buy('no-such-thing'))).status).toBe(422);
@@ -141,7 +164,13 @@ describe('the API document (contract §4.2)', () => {
     expect((await call('products', customer.get('/v1/products'))).status).toBe(200);
     expect((await call('product', customer.get('/v1/products/pro-plan'))).status).toBe(200);
     const anonymous = await request(`${sys.gatewayUrl}/v1/orders`);
-    contract.check('GET', `${sys.gatewayUrl}/v1/orders`, anonymous.status, anonymous.headers.get('content-type'), anonymous.body);
+    contract.check(
+      'GET',
+      `${sys.gatewayUrl}/v1/orders`,
+      anonymous.status,
+      anonymous.headers.get('content-type'),
+      anonymous.body,
+    );
     expect(anonymous.status).toBe(401);
     expect(seen).toHaveLength(15);
 
@@ -161,10 +190,12 @@ describe('the API document (contract §4.2)', () => {
       code: 'not_found',
     };
     expect(() => contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', problem)).not.toThrow();
-    expect(() => contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', { ...problem, stack: 'at …' })).toThrow(
-      /stack/,
-    );
-    expect(() => contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', { ...problem, code: 'oops' })).toThrow(/code/);
+    expect(() =>
+      contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', { ...problem, stack: 'at …' }),
+    ).toThrow(/stack/);
+    expect(() =>
+      contract.check('GET', '/v1/orders/ord_1', 404, 'application/problem+json', { ...problem, code: 'oops' }),
+    ).toThrow(/code/);
     expect(() => contract.check('GET', '/v1/orders', 200, 'application/json', [{ id: 1 }])).toThrow(/does not match/);
     expect(() => contract.check('GET', '/v1/products/x', 200, 'text/html', '<html>')).toThrow(/no text\/html/);
   });

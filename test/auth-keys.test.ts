@@ -56,7 +56,9 @@ describe('auth: signing keys that persist (contract §2)', () => {
   it("auth processes that start together agree on one key, and each one's tokens pass the gateway", async () => {
     const env = { ROLES: 'auth', KEY_PREFIX: `keys${randomUUID().slice(0, 8)}` };
     const [a, b] = await Promise.all([startTestSystem({ env }), startTestSystem({ env })]);
-    const gw = await startTestSystem({ env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: `${a.authUrl}/.well-known/jwks.json` } });
+    const gw = await startTestSystem({
+      env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: `${a.authUrl}/.well-known/jwks.json` },
+    });
     try {
       const kids = await jwksKids(a.authUrl);
       expect(kids).toHaveLength(1);
@@ -78,7 +80,11 @@ describe('auth: signing keys that persist (contract §2)', () => {
       // The new key signs 1.5 s after it is published: more than the gateway's 1 s refetch cooldown.
       auth = await startTestSystem({ env: { ROLES: 'auth', AUTH_KEY_ACTIVATION_MS: '1500' } });
       gw = await startTestSystem({
-        env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: `${auth.authUrl}/.well-known/jwks.json`, AUTH_JWKS_COOLDOWN_MS: '1000' },
+        env: {
+          ROLES: 'gateway,workers',
+          AUTH_JWKS_URL: `${auth.authUrl}/.well-known/jwks.json`,
+          AUTH_JWKS_COOLDOWN_MS: '1000',
+        },
       });
     });
     afterAll(async () => {
@@ -103,7 +109,9 @@ describe('auth: signing keys that persist (contract §2)', () => {
       expect(kidOf(await getToken(auth.authUrl, sub))).toBe(oldKid);
 
       // Once active, tokens carry the new kid, and the gateway that cached the old JWKS accepts them.
-      await expect.poll(async () => kidOf(await getToken(auth.authUrl, sub)), { timeout: 10_000, interval: 100 }).toBe(newKid);
+      await expect
+        .poll(async () => kidOf(await getToken(auth.authUrl, sub)), { timeout: 10_000, interval: 100 })
+        .toBe(newKid);
       const token = await getToken(auth.authUrl, sub);
       expect(kidOf(token)).toBe(newKid);
       const res = await postPurchase(gw.gatewayUrl, `Bearer ${token}`);

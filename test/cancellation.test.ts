@@ -26,14 +26,21 @@ describe('Feature: cancel a purchase in flight', () => {
     try {
       const customer = await sys.customer();
       const before = await stock('analytics');
-      const accepted = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa }, { async: true });
+      const accepted = await customer.purchase(
+        { items: [{ productId: 'analytics', quantity: 1 }], payment: visa },
+        { async: true },
+      );
       expect(accepted.status).toBe(202);
       const id = accepted.body.id as string;
       // The partner has the provision request and has not answered yet.
-      await vi.waitFor(() => expect(partner.requests.some((r) => r.body?.purchaseId === id && r.body.event === 'provision')).toBe(true), {
-        timeout: 10_000,
-        interval: 20,
-      });
+      await vi.waitFor(
+        () =>
+          expect(partner.requests.some((r) => r.body?.purchaseId === id && r.body.event === 'provision')).toBe(true),
+        {
+          timeout: 10_000,
+          interval: 20,
+        },
+      );
       const res = await customer.cancel(id);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ id, status: 'canceled', payment: { status: 'refunded', amount: 2999 } });
@@ -71,11 +78,18 @@ describe('Feature: cancel a purchase in flight', () => {
     expect(done.status).toBe(201);
     const refused = await customer.cancel(done.body.id);
     expect(refused.status).toBe(409);
-    expect(refused.body).toMatchObject({ code: 'not_cancelable', purchaseId: done.body.id, orderId: done.body.orderId });
+    expect(refused.body).toMatchObject({
+      code: 'not_cancelable',
+      purchaseId: done.body.id,
+      orderId: done.body.orderId,
+    });
     expect(refused.body.detail).toContain('cancel the order instead');
     expect((await customer.purchaseState(done.body.id)).status).toBe('completed');
 
-    const declined = await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } });
+    const declined = await customer.purchase({
+      items: [{ productId: 'basic-plan', quantity: 1 }],
+      payment: { token: 'tok_declined' },
+    });
     expect(declined.status).toBe(402);
     const failed = await customer.cancel(declined.body.purchaseId);
     expect(failed).toMatchObject({ status: 409, body: { code: 'not_cancelable' } });
@@ -87,7 +101,10 @@ describe('Feature: cancel a purchase in flight', () => {
     const other = await sys.customer();
     partner.set({ slowMs: 800 });
     try {
-      const accepted = await owner.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa }, { async: true });
+      const accepted = await owner.purchase(
+        { items: [{ productId: 'analytics', quantity: 1 }], payment: visa },
+        { async: true },
+      );
       const id = accepted.body.id as string;
       expect(await other.cancel(id)).toMatchObject({ status: 404, body: { code: 'not_found' } });
       expect(await other.cancel('pur_nothing')).toMatchObject({ status: 404, body: { code: 'not_found' } });
@@ -105,7 +122,10 @@ describe('Feature: cancel a purchase in flight', () => {
         Array.from({ length: 50 }, async (_, i) => {
           const customer = customers[i % customers.length]!;
           const productId = i % 2 === 0 ? 'analytics' : 'basic-plan';
-          const accepted = await customer.purchase({ items: [{ productId, quantity: 1 }], payment: visa }, { async: true });
+          const accepted = await customer.purchase(
+            { items: [{ productId, quantity: 1 }], payment: visa },
+            { async: true },
+          );
           expect(accepted.status).toBe(202);
           const id = accepted.body.id as string;
           await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 800)));
@@ -132,7 +152,9 @@ describe('Feature: cancel a purchase in flight', () => {
           expect(units.filter((u) => u.status === 'active')).toEqual([]);
         }
       }
-      console.log(`random cancels: ${figures.completed} completed with the cancel refused, ${figures.canceled} canceled`);
+      console.log(
+        `random cancels: ${figures.completed} completed with the cancel refused, ${figures.canceled} canceled`,
+      );
       expect(figures.completed + figures.canceled).toBe(50);
       await vi.waitFor(async () => expect(await sys.stores.purchases.openIds()).toEqual([]), { timeout: 15_000 });
       const audit = await runAudit(sys.stores);

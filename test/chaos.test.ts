@@ -22,7 +22,8 @@ const CATALOG: Product[] = [
 ];
 
 const stageOf = (step: StepName) => stageOfStep(stepNamed(step)!).name;
-const report = (scenario: string, figures: Record<string, unknown>) => console.log(`CHAOS ${scenario} ${JSON.stringify(figures)}`);
+const report = (scenario: string, figures: Record<string, unknown>) =>
+  console.log(`CHAOS ${scenario} ${JSON.stringify(figures)}`);
 
 const statusesOf = async (c: Cluster, ids: string[]) => {
   const byStatus: Record<string, number> = {};
@@ -80,7 +81,10 @@ describe('chaos', () => {
         i % 3 === 0
           ? { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } }
           : { items: [{ productId: 'widget', quantity: 2 }], payment: { token: 'tok_visa' } };
-      const res = await c.post(tokens[i % tokens.length]!, body, { prefer: 'respond-async', 'idempotency-key': `k-${i}` });
+      const res = await c.post(tokens[i % tokens.length]!, body, {
+        prefer: 'respond-async',
+        'idempotency-key': `k-${i}`,
+      });
       return { status: res.status, id: (res.body as { id?: string } | undefined)?.id };
     });
     await replacing;
@@ -93,9 +97,12 @@ describe('chaos', () => {
     for (const token of tokens) {
       // Every page of the list (25 purchases a customer make more notifications than one page holds).
       const api = createApiClient(c.gatewayUrl, token);
-      const notes = await listAll((cursor) => api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }));
+      const notes = await listAll((cursor) =>
+        api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }),
+      );
       for (const n of notes)
-        if (n.type === 'order_confirmation') confirmations.set(n.purchaseId, (confirmations.get(n.purchaseId) ?? 0) + 1);
+        if (n.type === 'order_confirmation')
+          confirmations.set(n.purchaseId, (confirmations.get(n.purchaseId) ?? 0) + 1);
     }
     report('kill-workers', {
       purchases: total,
@@ -167,7 +174,9 @@ describe('chaos', () => {
     const token = await c.token('poison');
     const before = await c.stores.catalog.stock('widget');
     // Every provisioning attempt kills the process running it.
-    expect((await c.admin('POST', '/admin/faults', { point: 'provision', times: 100, mode: 'crash' })).status).toBe(201);
+    expect((await c.admin('POST', '/admin/faults', { point: 'provision', times: 100, mode: 'crash' })).status).toBe(
+      201,
+    );
     const res = await c.post(
       token,
       { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
@@ -181,7 +190,9 @@ describe('chaos', () => {
     const audit = await c.settle(30_000);
     const record = (await c.stores.purchases.get(id))!;
     const waitingChildren = await Promise.all(
-      Object.values(QUEUES).map((q) => new Queue(q, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` }).getWaitingChildrenCount()),
+      Object.values(QUEUES).map((q) =>
+        new Queue(q, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` }).getWaitingChildrenCount(),
+      ),
     );
     report('poison-step', {
       crashes,
@@ -210,7 +221,9 @@ describe('chaos', () => {
     const before = await c.stores.catalog.stock('widget');
     // payment and inventory_update share the `charge` job: the process dies after the charge, before the commit.
     expect(stageOf('payment')).toBe(stageOf('inventory_update'));
-    expect((await c.admin('POST', '/admin/faults', { point: 'inventory.commit', times: 1, mode: 'crash' })).status).toBe(201);
+    expect(
+      (await c.admin('POST', '/admin/faults', { point: 'inventory.commit', times: 1, mode: 'crash' })).status,
+    ).toBe(201);
     const res = await c.post(
       customer,
       { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
@@ -241,7 +254,11 @@ describe('chaos', () => {
     expect(record.payment.status).toBe('captured');
     // the provider's one capture is the one the purchase recorded
     expect(ledger).toMatchObject({ status: 'captured', chargeId: record.payment.chargeId, amount: 250 });
-    expect(await c.stores.catalog.stock('widget')).toEqual({ ...before, available: before.available - 1, sold: before.sold + 1 });
+    expect(await c.stores.catalog.stock('widget')).toEqual({
+      ...before,
+      available: before.available - 1,
+      sold: before.sold + 1,
+    });
     // charges against orders and refunds: one capture for the one order
     expect(audit.violations).toEqual([]);
   }, 120_000);
@@ -304,10 +321,14 @@ describe('chaos: failures under load', () => {
       // Failing calls enough for several purchases to fail for good (3 attempts each) amid concurrent traffic.
       expect((await c.admin('POST', '/admin/faults', { point, times: 24 })).status).toBe(201);
       const results = await load(30, 10, async (i) => {
-        const res = await c.post(tokens[i % 10]!, { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } });
+        const res = await c.post(tokens[i % 10]!, {
+          items: [{ productId: 'server', quantity: 1 }],
+          payment: { token: 'tok_visa' },
+        });
         return {
           status: res.status,
-          id: ((res.body as { id?: string; purchaseId?: string }).id ?? (res.body as { purchaseId?: string }).purchaseId)!,
+          id: ((res.body as { id?: string; purchaseId?: string }).id ??
+            (res.body as { purchaseId?: string }).purchaseId)!,
         };
       });
       await c.admin('DELETE', '/admin/faults');
@@ -323,22 +344,29 @@ describe('chaos: failures under load', () => {
           const status = record.steps[step];
           if (i < at)
             expect(status, `${point} ${record.id} ${step}`).toBe(
-              ['stock_check', 'payment', 'inventory_update', 'provisioning'].includes(step) ? 'compensated' : 'completed',
+              ['stock_check', 'payment', 'inventory_update', 'provisioning'].includes(step)
+                ? 'compensated'
+                : 'completed',
             );
           if (i > at) expect(status, `${point} ${record.id} ${step}`).toBe('skipped');
         }
         // Money first: each undo ran on its own step's queue, and settle (which answered the customer)
         // waited only for the money and stock undos, never for the partner's deprovision.
         const queue = (name: string) => new Queue(name, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` });
-        const undoJob = (step: StepName) => queue(stageOfStep(stepNamed(step)!).queue).getJob(undoJobId(record.id, step));
+        const undoJob = (step: StepName) =>
+          queue(stageOfStep(stepNamed(step)!).queue).getJob(undoJobId(record.id, step));
         const finished = (
-          await Promise.all(['provisioning', 'inventory_update', 'payment', 'stock_check'].map((s) => undoJob(s as StepName)))
+          await Promise.all(
+            ['provisioning', 'inventory_update', 'payment', 'stock_check'].map((s) => undoJob(s as StepName)),
+          )
         ).filter((j) => j?.finishedOn);
         const settled = (await queue(QUEUES.orchestrator).getJob(settleJobId(record.id)))!;
         const deps = await settled.getDependencies();
-        const children = [...Object.keys(deps.processed ?? {}), ...Object.keys(deps.ignored ?? {}), ...(deps.unprocessed ?? [])].map(
-          (key) => key.slice(key.lastIndexOf(':') + 1),
-        );
+        const children = [
+          ...Object.keys(deps.processed ?? {}),
+          ...Object.keys(deps.ignored ?? {}),
+          ...(deps.unprocessed ?? []),
+        ].map((key) => key.slice(key.lastIndexOf(':') + 1));
         expect(children.sort()).toEqual(
           finished
             .filter((j) => j!.name !== 'deprovision')
@@ -348,12 +376,20 @@ describe('chaos: failures under load', () => {
         expect(children.filter((id) => id.endsWith('undo-provisioning'))).toEqual([]);
         expect(finished.length).toBeGreaterThanOrEqual(at - 1);
       }
-      figures[point] = { purchases: results.length, failed: failed.length, completed: results.filter((r) => r.status === 201).length };
+      figures[point] = {
+        purchases: results.length,
+        failed: failed.length,
+        completed: results.filter((r) => r.status === 201).length,
+      };
       expect(failed.length).toBeGreaterThanOrEqual(1);
       expect(figures[point]!.completed).toBeGreaterThanOrEqual(5);
     }
     const audit = await c.settle(30_000);
-    report('fault-matrix-under-load', { ...figures, violations: audit.violations.length, refunds: audit.figures.refunds });
+    report('fault-matrix-under-load', {
+      ...figures,
+      violations: audit.violations.length,
+      refunds: audit.figures.refunds,
+    });
     expect(audit.violations).toEqual([]);
   }, 150_000);
 
@@ -386,11 +422,18 @@ describe('chaos: failures under load', () => {
           integration: { url },
         },
       ];
-      const c = (cluster = await startCluster({ catalog, workers: 1, env: { STEP_BACKOFF_MS: '100', COMPENSATION_ATTEMPTS: '5' } }));
+      const c = (cluster = await startCluster({
+        catalog,
+        workers: 1,
+        env: { STEP_BACKOFF_MS: '100', COMPENSATION_ATTEMPTS: '5' },
+      }));
       const token = await c.token('comp');
       const buy = async () => {
         expect((await c.admin('POST', '/admin/faults', { point: 'order.place', times: 3 })).status).toBe(201);
-        const res = await c.post(token, { items: [{ productId: 'partner-app', quantity: 1 }], payment: { token: 'tok_visa' } });
+        const res = await c.post(token, {
+          items: [{ productId: 'partner-app', quantity: 1 }],
+          payment: { token: 'tok_visa' },
+        });
         expect(res.status).toBe(502);
         const id = (res.body as { purchaseId: string }).purchaseId;
         // Answered once refunded; the partner's cleanup goes on until it ends, done or for review.

@@ -36,7 +36,9 @@ describe('Feature: the operator console in a real browser', () => {
       viewport: { width: 1280, height: 900 },
     });
     context.setDefaultTimeout(10_000);
-    await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+    await context.route('**/*', (route) =>
+      new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort(),
+    );
     return context;
   }
 

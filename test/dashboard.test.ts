@@ -11,13 +11,18 @@ import { launchChromium } from './helpers/browser.js';
 const SCREENSHOT = path.resolve('test-output/bull-board.png');
 
 /** A browser context that only talks to loopback (Bull Board's page links Google Fonts). */
-async function loopbackContext(browser: Browser, credentials?: { username: string; password: string }): Promise<BrowserContext> {
+async function loopbackContext(
+  browser: Browser,
+  credentials?: { username: string; password: string },
+): Promise<BrowserContext> {
   const context = await browser.newContext({
     ...(credentials ? { httpCredentials: credentials } : {}),
     viewport: { width: 1280, height: 900 },
   });
   context.setDefaultTimeout(10_000);
-  await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+  await context.route('**/*', (route) =>
+    new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort(),
+  );
   return context;
 }
 
@@ -44,7 +49,10 @@ describe('Bull Board in a real browser', () => {
     const rootJob = stageJobId(bought.body.id, ROOT_STAGE.name);
     const flowStages = SAGA.filter((s) => s !== START_STAGE);
 
-    const context = await loopbackContext(await browser(), { username: TEST_ADMIN.user, password: TEST_ADMIN.password });
+    const context = await loopbackContext(await browser(), {
+      username: TEST_ADMIN.user,
+      password: TEST_ADMIN.password,
+    });
     try {
       const page: Page = await context.newPage();
       const res = await page.goto(`${sys.gatewayUrl}/admin/queues`);

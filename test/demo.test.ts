@@ -17,14 +17,44 @@ function integrationListening(): Promise<boolean> {
 /** What a customer sees in each scenario, independent of the demo's own expectations. */
 const SEEN: Record<string, Pick<DemoRow, 'httpStatus' | 'outcome' | 'payment' | 'order' | 'provisioned'>> = {
   success: { httpStatus: '201', outcome: 'completed', payment: 'captured', order: 'placed', provisioned: '2 active' },
-  'multiple-products': { httpStatus: '201', outcome: 'completed', payment: 'captured', order: 'placed', provisioned: '3 active' },
+  'multiple-products': {
+    httpStatus: '201',
+    outcome: 'completed',
+    payment: 'captured',
+    order: 'placed',
+    provisioned: '3 active',
+  },
   'out-of-stock': { httpStatus: '409', outcome: 'out_of_stock', payment: 'none', order: '-', provisioned: '-' },
   'invalid-product': { httpStatus: '422', outcome: 'invalid_product', payment: 'none', order: '-', provisioned: '-' },
-  'missing-customization': { httpStatus: '422', outcome: 'incomplete_customization', payment: 'none', order: '-', provisioned: '-' },
+  'missing-customization': {
+    httpStatus: '422',
+    outcome: 'incomplete_customization',
+    payment: 'none',
+    order: '-',
+    provisioned: '-',
+  },
   'declined-card': { httpStatus: '402', outcome: 'payment_failed', payment: 'declined', order: '-', provisioned: '-' },
-  'partial-remove': { httpStatus: '201', outcome: 'partially_fulfilled', payment: 'captured', order: 'placed', provisioned: '1 active' },
-  'partial-backorder': { httpStatus: '201', outcome: 'partially_fulfilled', payment: 'captured', order: 'placed', provisioned: '1 active' },
-  'quota-exceeded': { httpStatus: '201, 201, 409', outcome: 'quota_exceeded', payment: 'none', order: '-', provisioned: '-' },
+  'partial-remove': {
+    httpStatus: '201',
+    outcome: 'partially_fulfilled',
+    payment: 'captured',
+    order: 'placed',
+    provisioned: '1 active',
+  },
+  'partial-backorder': {
+    httpStatus: '201',
+    outcome: 'partially_fulfilled',
+    payment: 'captured',
+    order: 'placed',
+    provisioned: '1 active',
+  },
+  'quota-exceeded': {
+    httpStatus: '201, 201, 409',
+    outcome: 'quota_exceeded',
+    payment: 'none',
+    order: '-',
+    provisioned: '-',
+  },
   'async-polling': {
     httpStatus: '202 → polled',
     outcome: 'accepted → completed',
@@ -53,7 +83,13 @@ const SEEN: Record<string, Pick<DemoRow, 'httpStatus' | 'outcome' | 'payment' | 
     order: 'canceled',
     provisioned: '1 deprovisioned',
   },
-  rollback: { httpStatus: '502', outcome: 'purchase_failed', payment: 'refunded', order: '-', provisioned: '2 deprovisioned' },
+  rollback: {
+    httpStatus: '502',
+    outcome: 'purchase_failed',
+    payment: 'refunded',
+    order: '-',
+    provisioned: '2 deprovisioned',
+  },
 };
 
 describe('npm run demo', () => {
@@ -93,7 +129,9 @@ describe('npm run demo', () => {
     expect(rows.find((r) => r.scenario === 'multiple-products')!.notifications).toContain('product_provisioned×3');
     // The table has a header, a rule and one line per scenario, each marked as matching.
     const table = formatTable(rows).split('\n');
-    expect(table[0]).toMatch(/scenario\s+\| HTTP status\s+\| code\/status\s+\| payment\s+\| order\s+\| provisioned\s+\| notifications/);
+    expect(table[0]).toMatch(
+      /scenario\s+\| HTTP status\s+\| code\/status\s+\| payment\s+\| order\s+\| provisioned\s+\| notifications/,
+    );
     expect(table.slice(2).map((line) => line[0])).toEqual(rows.map(() => '✓'));
     // The demo stopped the integration service it started.
     if (portWasFree) expect(await integrationListening()).toBe(false);

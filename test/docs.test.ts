@@ -29,7 +29,10 @@ describe('GET /docs: the API reference in a real browser', () => {
     expect(csp).toMatch(/script-src 'self' 'sha256-[\w+/=]+'(;|$)/);
     // Every script and stylesheet the page names is on the gateway.
     const assets = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    expect(assets).toEqual(['/docs/assets/swagger-ui-dist/swagger-ui.css', '/docs/assets/swagger-ui-dist/swagger-ui-bundle.js']);
+    expect(assets).toEqual([
+      '/docs/assets/swagger-ui-dist/swagger-ui.css',
+      '/docs/assets/swagger-ui-dist/swagger-ui-bundle.js',
+    ]);
     for (const asset of assets) expect((await fetch(`${sys.gatewayUrl}${asset}`)).status).toBe(200);
     // Only those two files of the package are served.
     expect((await fetch(`${sys.gatewayUrl}/docs/assets/swagger-ui-dist/package.json`)).status).toBe(404);

@@ -42,7 +42,9 @@ interface Outcome {
 
 /** `PURCHASES` async purchases from `CUSTOMERS` customers; calls `midway` once `KILL_AFTER` are acknowledged. */
 async function buyUnderLoad(sys: TestSystem, midway: () => Promise<void>): Promise<Outcome> {
-  const customers = await Promise.all(Array.from({ length: CUSTOMERS }, (_, i) => sys.customer(`fo-${i}-${Date.now()}`)));
+  const customers = await Promise.all(
+    Array.from({ length: CUSTOMERS }, (_, i) => sys.customer(`fo-${i}-${Date.now()}`)),
+  );
   const out: Outcome = { acknowledged: new Map(), statuses: new Map(), unavailable: {} };
   let next = 0;
   let killing: Promise<void> | undefined;
@@ -107,7 +109,9 @@ async function expectNoneLost(sys: TestSystem, out: Outcome) {
   const records = await Promise.all([...out.acknowledged.keys()].map((id) => sys.stores.purchases.get(id)));
   const failed = records.filter((r) => r?.status !== 'completed');
   expect(
-    failed.filter((r) => !(r?.error?.code === 'purchase_failed' && r.error.step === 'validation' && r.payment.status === 'none')),
+    failed.filter(
+      (r) => !(r?.error?.code === 'purchase_failed' && r.error.step === 'validation' && r.payment.status === 'none'),
+    ),
     'purchases that failed after they started',
   ).toEqual([]);
   out.failedUnstarted = failed.length;
@@ -130,12 +134,18 @@ describe('a Redis master failover under load', () => {
 
   it('on a Redis Cluster: the dead master costs its shards a few seconds of 503, loses no acknowledged purchase', async () => {
     cluster = await startTestCluster();
-    sys = await startTestSystem({ backend: { kind: 'cluster', seeds: cluster.seeds }, catalog, env: { ...env, REDIS_SHARDS: '6' } });
+    sys = await startTestSystem({
+      backend: { kind: 'cluster', seeds: cluster.seeds },
+      catalog,
+      env: { ...env, REDIS_SHARDS: '6' },
+    });
     const { keys } = sys.stores;
     const slot = (await onNode(cluster.nodes[0]!.port, (r) => r.cluster('KEYSLOT', `${keys.tag(0)}:x`))) as number;
     const victim = await cluster.masterOfSlot(slot);
     const slots = await Promise.all(
-      keys.allShards.map((s) => onNode(cluster!.nodes[0]!.port, (r) => r.cluster('KEYSLOT', `${keys.tag(s)}:x`)) as Promise<number>),
+      keys.allShards.map(
+        (s) => onNode(cluster!.nodes[0]!.port, (r) => r.cluster('KEYSLOT', `${keys.tag(s)}:x`)) as Promise<number>,
+      ),
     );
     const owners = await Promise.all(slots.map((sl) => cluster!.masterOfSlot(sl)));
     const victimShards = keys.allShards.filter((s) => owners[s] === victim);
@@ -146,7 +156,12 @@ describe('a Redis master failover under load', () => {
       inFlight = (await sys!.stores.purchases.openIds(Date.now(), 1_000, victimShards)).length;
       const killedAt = Date.now();
       await cluster!.node(victim).kill();
-      await until('a replica to take over the dead master', async () => (await cluster!.masterOfSlot(slot)) !== victim, 30_000, 100);
+      await until(
+        'a replica to take over the dead master',
+        async () => (await cluster!.masterOfSlot(slot)) !== victim,
+        30_000,
+        100,
+      );
       failoverMs = Date.now() - killedAt;
       // The dead node comes back once every live node knows its replacement, as a restart after a crash
       // does. Restarted within milliseconds of the promotion, it still believes itself master until gossip
@@ -167,7 +182,11 @@ describe('a Redis master failover under load', () => {
 
   it('on Sentinel: the master fails over to its replica, no acknowledged purchase is lost', async () => {
     sentinel = await startTestSentinel();
-    sys = await startTestSystem({ backend: { kind: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name }, catalog, env });
+    sys = await startTestSystem({
+      backend: { kind: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name },
+      catalog,
+      env,
+    });
     const victim = await sentinel.masterPort();
     let failoverMs = 0;
     let inFlight = 0;
@@ -175,7 +194,12 @@ describe('a Redis master failover under load', () => {
       inFlight = (await sys!.stores.purchases.openIds(Date.now(), 1_000)).length;
       const killedAt = Date.now();
       await sentinel!.node(victim).kill();
-      await until('the sentinels to promote the replica', async () => (await sentinel!.masterPort()) !== victim, 30_000, 100);
+      await until(
+        'the sentinels to promote the replica',
+        async () => (await sentinel!.masterPort()) !== victim,
+        30_000,
+        100,
+      );
       failoverMs = Date.now() - killedAt;
       await sentinel!.node(victim).restart();
       await sentinel!.waitHealthy(30_000);

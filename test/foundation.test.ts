@@ -11,9 +11,9 @@ describe('configuration', () => {
     expect(() => parseConfig({ FAULT_INJECTION: 'yes' })).toThrow(/FAULT_INJECTION/);
     expect(() => parseConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
     expect(() => parseConfig({ NOTIFY_WEBHOOK_SECRET: 'hunter2' })).toThrow(/NOTIFY_WEBHOOK_SECRET.*whsec_/);
-    expect(parseConfig({ NOTIFY_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}` }).NOTIFY_WEBHOOK_SECRET).toMatch(
-      /^whsec_/,
-    );
+    expect(
+      parseConfig({ NOTIFY_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}` }).NOTIFY_WEBHOOK_SECRET,
+    ).toMatch(/^whsec_/);
   });
 
   it('defaults to every role, sync mode and the contract limits', () => {
@@ -76,7 +76,9 @@ describe('foundation: the whole purchase path', () => {
       status: 'placed',
       total: { amount: 1999, currency: 'USD' },
     });
-    expect(orders[0].items).toEqual([{ productId: 'pro-plan', quantity: 1, unitPrice: 1999, customization: { domain: 'shop.example' } }]);
+    expect(orders[0].items).toEqual([
+      { productId: 'pro-plan', quantity: 1, unitPrice: 1999, customization: { domain: 'shop.example' } },
+    ]);
     expect((await customer.get(`/v1/orders/${res.body.orderId}`)).body.id).toBe(res.body.orderId);
     // the customer received a confirmation message with the order details
     const confirmation = (await customer.notifications()).find((n) => n.type === 'order_confirmation');
@@ -94,7 +96,10 @@ describe('foundation: the whole purchase path', () => {
 
   it('Purchase orchestration with asynchronous processing', async () => {
     const customer = await sys.customer();
-    const res = await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 2 }], payment: visa }, { async: true });
+    const res = await customer.purchase(
+      { items: [{ productId: 'basic-plan', quantity: 2 }], payment: visa },
+      { async: true },
+    );
     // acknowledgment of the purchase request
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ id: res.body.id, status: 'accepted', statusUrl: `/v1/purchases/${res.body.id}` });
@@ -201,8 +206,16 @@ describe('catalog loading', () => {
     } finally {
       await first.stop();
     }
-    const edited = testCatalog().map((p) => (p.id === 'basic-plan' ? { ...p, name: 'Basic plan (2027)', stock: 5 } : p));
-    edited.push({ id: 'new-thing', name: 'New thing', price: { amount: 100, currency: 'USD' }, stock: 7, dependencies: [] });
+    const edited = testCatalog().map((p) =>
+      p.id === 'basic-plan' ? { ...p, name: 'Basic plan (2027)', stock: 5 } : p,
+    );
+    edited.push({
+      id: 'new-thing',
+      name: 'New thing',
+      price: { amount: 100, currency: 'USD' },
+      stock: 7,
+      dependencies: [],
+    });
     const second = await startTestSystem({ catalog: edited, env: { KEY_PREFIX: prefix } });
     try {
       const customer = await second.customer();

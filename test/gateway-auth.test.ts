@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Customer, getToken, http as request } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { freePort } from './helpers/free-port.js';
-import { claims, expectProblem, expectRetryAfter, postPurchase, purchaseRecords, serveJwks, signingKey, timed } from './helpers/gateway.js';
+import {
+  claims,
+  expectProblem,
+  expectRetryAfter,
+  postPurchase,
+  purchaseRecords,
+  serveJwks,
+  signingKey,
+  timed,
+} from './helpers/gateway.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
 
 let sys: TestSystem;
@@ -82,7 +91,11 @@ describe('gateway: authentication', () => {
   });
 
   it('rejects a non-Bearer Authorization header with invalid_token, and reads without a token with missing_token', async () => {
-    expectProblem(await postPurchase(sys.gatewayUrl, `Basic ${Buffer.from('cust:pw').toString('base64')}`), 401, 'invalid_token');
+    expectProblem(
+      await postPurchase(sys.gatewayUrl, `Basic ${Buffer.from('cust:pw').toString('base64')}`),
+      401,
+      'invalid_token',
+    );
     for (const path of ['/v1/orders', '/v1/purchases/pur_x', '/v1/provisioned', '/v1/notifications', '/v1/products']) {
       expectProblem(await request(`${sys.gatewayUrl}${path}`), 401, 'missing_token');
     }
@@ -100,8 +113,16 @@ describe('gateway: authentication', () => {
         claims(gw, sub, over).setProtectedHeader({ alg: 'ES256', kid: 'test-trusted' }).sign(privateKey);
       // Control: the right issuer and audience under the trusted key buys.
       expect((await postPurchase(gw.gatewayUrl, `Bearer ${await sign()}`)).status).toBe(201);
-      expectProblem(await postPurchase(gw.gatewayUrl, `Bearer ${await sign({ iss: 'https://evil.example' })}`), 401, 'invalid_token');
-      expectProblem(await postPurchase(gw.gatewayUrl, `Bearer ${await sign({ aud: 'another-api' })}`), 401, 'invalid_token');
+      expectProblem(
+        await postPurchase(gw.gatewayUrl, `Bearer ${await sign({ iss: 'https://evil.example' })}`),
+        401,
+        'invalid_token',
+      );
+      expectProblem(
+        await postPurchase(gw.gatewayUrl, `Bearer ${await sign({ aud: 'another-api' })}`),
+        401,
+        'invalid_token',
+      );
       const noSub = await new SignJWT({})
         .setIssuer(gw.config.AUTH_ISSUER)
         .setAudience(gw.config.AUTH_AUDIENCE)
@@ -121,7 +142,9 @@ describe('gateway: authentication', () => {
     const port = await freePort();
     const jwksUrl = `http://127.0.0.1:${port}/.well-known/jwks.json`;
     let auth = await startTestSystem({ env: { ROLES: 'auth', AUTH_PORT: String(port) } });
-    const gw = await startTestSystem({ env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: jwksUrl, AUTH_JWKS_COOLDOWN_MS: '0' } });
+    const gw = await startTestSystem({
+      env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: jwksUrl, AUTH_JWKS_COOLDOWN_MS: '0' },
+    });
     try {
       const sub = `cust-rotation-${Date.now()}`;
       const before = await Customer.login(gw.gatewayUrl, auth.authUrl, sub);
@@ -149,7 +172,9 @@ describe('gateway: authentication', () => {
 
   it('answers service_unavailable in bounded time when the Authentication Server hangs or answers 5xx', async () => {
     const authServer = await startFakeService('hang');
-    const gw = await startTestSystem({ env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: authServer.url, AUTH_TIMEOUT_MS: '500' } });
+    const gw = await startTestSystem({
+      env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: authServer.url, AUTH_TIMEOUT_MS: '500' },
+    });
     try {
       const sub = `cust-hang-${Date.now()}`;
       const token = await getToken(sys.authUrl, sub);

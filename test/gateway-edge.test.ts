@@ -1,6 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, http as request, visa } from './helpers/customer.js';
-import { expectProblem, gatewaySystems, metricsText, oneBasicPlan, purchaseRecords, readyz } from './helpers/gateway.js';
+import {
+  expectProblem,
+  gatewaySystems,
+  metricsText,
+  oneBasicPlan,
+  purchaseRecords,
+  readyz,
+} from './helpers/gateway.js';
 import { START_STAGE } from '../src/saga/saga.js';
 import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
 
@@ -67,13 +74,17 @@ describe('gateway: Idempotency-Key', () => {
     const before = await sys.stores.catalog.stock('gift-card');
     const recordsBefore = await purchaseRecords(sys);
     const body = { items: [{ productId: 'gift-card', quantity: 3 }], payment: visa };
-    const answers = await Promise.all(Array.from({ length: 10 }, () => customer.purchase(body, { idempotencyKey: 'burst-1' })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => customer.purchase(body, { idempotencyKey: 'burst-1' })),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
     expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
     expect(await purchaseRecords(sys)).toBe(recordsBefore + 1);
     expect(await customer.orders()).toHaveLength(1);
-    expect((await customer.orders())[0].items).toEqual([{ productId: 'gift-card', quantity: 3, unitPrice: 500, customization: {} }]);
+    expect((await customer.orders())[0].items).toEqual([
+      { productId: 'gift-card', quantity: 3, unitPrice: 500, customization: {} },
+    ]);
     const after = await sys.stores.catalog.stock('gift-card');
     expect(before.available - after.available).toBe(3);
     expect(after.sold - before.sold).toBe(3);
@@ -120,13 +131,18 @@ describe('gateway: a hand-off that fails half-way', () => {
     const retried = await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'half-way', async: true });
     expect(retried.status).toBe(202);
     expect(retried.headers.get('idempotent-replayed')).toBeNull();
-    expect((await customer.notifications()).map((n) => [n.type, n.purchaseId])).toEqual([['purchase_accepted', retried.body.id]]);
+    expect((await customer.notifications()).map((n) => [n.type, n.purchaseId])).toEqual([
+      ['purchase_accepted', retried.body.id],
+    ]);
     expect((await customer.waitForTerminal(retried.body.id)).status).toBe('completed');
   });
 });
 
 describe('gateway: input validation', () => {
-  const item = (over: Record<string, unknown>) => ({ items: [{ productId: 'basic-plan', quantity: 1, ...over }], payment: visa });
+  const item = (over: Record<string, unknown>) => ({
+    items: [{ productId: 'basic-plan', quantity: 1, ...over }],
+    payment: visa,
+  });
   const bad: [string, unknown][] = [
     ['malformed JSON', '{"items": [{"productId": "basic-plan",'],
     ['an empty body', ''],
@@ -140,7 +156,10 @@ describe('gateway: input validation', () => {
     ['quantity "2"', item({ quantity: '2' })],
     ['quantity 101', item({ quantity: 101 })],
     ['no items', { items: [], payment: visa }],
-    ['51 items', { items: Array.from({ length: 51 }, () => ({ productId: 'basic-plan', quantity: 1 })), payment: visa }],
+    [
+      '51 items',
+      { items: Array.from({ length: 51 }, () => ({ productId: 'basic-plan', quantity: 1 })), payment: visa },
+    ],
     ['no payment', { items: [{ productId: 'basic-plan', quantity: 1 }] }],
     ['items that are not an array', { items: 'basic-plan', payment: visa }],
     ['a numeric productId', item({ productId: 42 })],
@@ -189,7 +208,11 @@ describe('gateway: input validation', () => {
 
   it('refuses a malformed Idempotency-Key', async () => {
     const customer = await sys.customer();
-    expectProblem(await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'k'.repeat(256) }), 400, 'validation_error');
+    expectProblem(
+      await customer.buy('basic-plan', 1, undefined, { idempotencyKey: 'k'.repeat(256) }),
+      400,
+      'validation_error',
+    );
   });
 
   it('does not let a customer act for another one through the body', async () => {

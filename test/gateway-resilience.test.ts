@@ -9,7 +9,10 @@ describe('gateway: Redis unreachable', () => {
   let rsys: TestSystem;
   beforeAll(async () => {
     redis = await startTestRedis();
-    rsys = await startTestSystem({ redisUrl: redis.url, env: { BREAKER_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '1000' } });
+    rsys = await startTestSystem({
+      redisUrl: redis.url,
+      env: { BREAKER_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '1000' },
+    });
     rsys.redis.on('error', () => {});
   });
   afterAll(async () => {

@@ -80,7 +80,9 @@ describe('Feature: Purchase Gateway', () => {
     const res = await postPurchase(sys.gatewayUrl, `Bearer ${expired}`);
     // Then the Purchase Gateway should validate the JWT with the Authentication Server
     // (the expired token carries the Authentication Server's signature; it is rejected for its age alone)
-    expect(JSON.parse(Buffer.from(expired.split('.')[0]!, 'base64url').toString()).kid).toBe((await signingKey(sys.authUrl)).kid);
+    expect(JSON.parse(Buffer.from(expired.split('.')[0]!, 'base64url').toString()).kid).toBe(
+      (await signingKey(sys.authUrl)).kid,
+    );
     expect((await customer.buy('basic-plan')).status).toBe(201);
     // And the JWT validation should fail
     expect(res.status).toBe(401);
@@ -136,7 +138,11 @@ describe('Feature: Purchase Gateway', () => {
     // The gateway's JWKS URL points at a port nobody listens on; its key cache is cold.
     const closed = await freePort();
     const gw = await startTestSystem({
-      env: { ROLES: 'gateway,workers', AUTH_JWKS_URL: `http://127.0.0.1:${closed}/.well-known/jwks.json`, AUTH_TIMEOUT_MS: '500' },
+      env: {
+        ROLES: 'gateway,workers',
+        AUTH_JWKS_URL: `http://127.0.0.1:${closed}/.well-known/jwks.json`,
+        AUTH_TIMEOUT_MS: '500',
+      },
     });
     try {
       const sub = `cust-${Date.now()}`;
@@ -206,14 +212,19 @@ describe('Feature: Purchase Gateway', () => {
     expect(state.payment).toEqual({ status: 'captured', amount: 999 + 2 * 499 + 500, currency: 'USD' });
     const orders = await customer.orders();
     expect(orders).toHaveLength(1);
-    expect(orders[0]).toMatchObject({ id: res.body.orderId, purchaseId: res.body.id, total: { amount: 2497, currency: 'USD' } });
+    expect(orders[0]).toMatchObject({
+      id: res.body.orderId,
+      purchaseId: res.body.id,
+      total: { amount: 2497, currency: 'USD' },
+    });
     expect(orders[0].items).toEqual([
       { productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {} },
       { productId: 'storage-addon', quantity: 2, unitPrice: 499, customization: { sizeGb: 50 } },
       { productId: 'gift-card', quantity: 1, unitPrice: 500, customization: {} },
     ]);
     const provisioned = await customer.provisioned();
-    const units = (id: string) => provisioned.filter((p) => p.productId === id && p.purchaseId === res.body.id && p.status === 'active');
+    const units = (id: string) =>
+      provisioned.filter((p) => p.productId === id && p.purchaseId === res.body.id && p.status === 'active');
     expect([units('basic-plan').length, units('storage-addon').length, units('gift-card').length]).toEqual([1, 2, 1]);
     expect(units('storage-addon')[0].customization).toEqual({ sizeGb: 50 });
     const after = await Promise.all(ids.map((id) => sys.stores.catalog.stock(id)));
@@ -251,7 +262,9 @@ describe('Feature: Purchase Gateway', () => {
 
   it('Purchase Gateway circuit breaker', async () => {
     // No workers at first: every hand-off fails. Half-open only after a minute, so the breaker stays open here.
-    const gw = await startTestSystem({ env: { ROLES: 'gateway,auth', BREAKER_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '60000' } });
+    const gw = await startTestSystem({
+      env: { ROLES: 'gateway,auth', BREAKER_THRESHOLD: '3', BREAKER_HALF_OPEN_MS: '60000' },
+    });
     let workers: TestSystem | undefined;
     try {
       const customer = await gw.customer();

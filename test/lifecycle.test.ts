@@ -39,7 +39,11 @@ describe('process lifecycle', () => {
     const admin = new Redis(other.url);
     try {
       await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
-      const { code, output } = await runMain({ REDIS_URL: other.url, PORT: String(await freePort()), AUTH_PORT: String(await freePort()) });
+      const { code, output } = await runMain({
+        REDIS_URL: other.url,
+        PORT: String(await freePort()),
+        AUTH_PORT: String(await freePort()),
+      });
       expect(code).not.toBe(0);
       expect(output).toMatch(/maxmemory-policy is "allkeys-lru"; it must be "noeviction"/);
     } finally {
@@ -58,7 +62,13 @@ describe('process lifecycle', () => {
   it('SIGTERM lets an in-flight purchase finish, then exits 0', async () => {
     const [port, authPort] = [await freePort(), await freePort()];
     const catalogFile = writeCatalog(testCatalog());
-    const env = { REDIS_URL: redis.url, KEY_PREFIX: 'life', PORT: String(port), AUTH_PORT: String(authPort), CATALOG_FILE: catalogFile };
+    const env = {
+      REDIS_URL: redis.url,
+      KEY_PREFIX: 'life',
+      PORT: String(port),
+      AUTH_PORT: String(authPort),
+      CATALOG_FILE: catalogFile,
+    };
     const proc = await startRole('gateway,workers,auth', env);
     const token = await getToken(`http://127.0.0.1:${authPort}`, 'life-1');
     const inFlight = http(`http://127.0.0.1:${port}/v1/purchases`, {
@@ -107,7 +117,9 @@ describe('process lifecycle', () => {
     try {
       await own.kill();
       const stopped = sys.stop().then(() => 'stopped');
-      expect(await Promise.race([stopped, new Promise((r) => setTimeout(() => r('still stopping'), 8_000))])).toBe('stopped');
+      expect(await Promise.race([stopped, new Promise((r) => setTimeout(() => r('still stopping'), 8_000))])).toBe(
+        'stopped',
+      );
     } finally {
       await own.stop();
     }
@@ -144,7 +156,12 @@ describe('process lifecycle', () => {
 
   it('a workers-only process serves its metrics, with its own memory and event loop, on METRICS_PORT', async () => {
     const metricsPort = await freePort();
-    const env = { REDIS_URL: redis.url, KEY_PREFIX: 'life3', CATALOG_FILE: writeCatalog(testCatalog()), METRICS_PORT: String(metricsPort) };
+    const env = {
+      REDIS_URL: redis.url,
+      KEY_PREFIX: 'life3',
+      CATALOG_FILE: writeCatalog(testCatalog()),
+      METRICS_PORT: String(metricsPort),
+    };
     const proc = await startRole('workers', env);
     try {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

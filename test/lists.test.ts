@@ -23,7 +23,10 @@ afterAll(async () => {
 async function buyMany(customer: Customer, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const res = await customer.purchase({ items: [{ productId: 'gift-card', quantity: 1 }], payment: visa }, { async: true });
+    const res = await customer.purchase(
+      { items: [{ productId: 'gift-card', quantity: 1 }], payment: visa },
+      { async: true },
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     ids.push(res.body.id);
   }
@@ -81,7 +84,8 @@ describe('lists: paging (contract §4.1)', () => {
     const answers = await pages(alice, '/v1/purchases?limit=5');
     expect(answers.map((a) => a.body.length)).toEqual([5, 5, 5, 2]);
     // A Link on every page but the last, RFC 8288 style, keeping the limit.
-    for (const a of answers.slice(0, -1)) expect(a.headers.get('link')).toMatch(/^<\/v1\/purchases\?limit=5&cursor=[\w.-]+>; rel="next"$/);
+    for (const a of answers.slice(0, -1))
+      expect(a.headers.get('link')).toMatch(/^<\/v1\/purchases\?limit=5&cursor=[\w.-]+>; rel="next"$/);
     expect(answers.at(-1)!.headers.get('link')).toBeNull();
 
     const listed = answers.flatMap((a) => a.body);
@@ -150,7 +154,9 @@ describe('lists: paging (contract §4.1)', () => {
     await sys.redis.del(...gone.map((id) => sys.stores.keys.purchase(id)));
     const answers = await pages(erin, '/v1/purchases?limit=3');
     expect(answers.map((a) => a.body.length)).toEqual([3, 3, 1]);
-    expect(answers.flatMap((a) => a.body).map((p: any) => p.id)).toEqual(ids.filter((id) => !gone.includes(id)).reverse());
+    expect(answers.flatMap((a) => a.body).map((p: any) => p.id)).toEqual(
+      ids.filter((id) => !gone.includes(id)).reverse(),
+    );
   });
 
   it('answers a bad limit or cursor with validation_error', async () => {
@@ -169,7 +175,13 @@ describe('lists: paging (contract §4.1)', () => {
     const edited = Buffer.from(JSON.stringify([Date.now() + 60_000, 'ntf_zzz'])).toString('base64url');
     const grace = await sys.customer();
     await notify(grace.id, 3);
-    for (const bad of ['garbage', `${payload}`, `${edited}.${mac}`, `${payload}.${mac.slice(1)}`, `${payload}.${mac}.x`]) {
+    for (const bad of [
+      'garbage',
+      `${payload}`,
+      `${edited}.${mac}`,
+      `${payload}.${mac.slice(1)}`,
+      `${payload}.${mac}.x`,
+    ]) {
       const res = await frank.get(`/v1/notifications?cursor=${encodeURIComponent(bad)}`);
       expectProblem(res, 400, 'validation_error');
       expect(res.body.detail).toMatch(/cursor/);
@@ -190,7 +202,9 @@ describe('lists: the purchase index', () => {
       const index = short.stores.keys.purchasesByCustomer(customer.id);
       expect(await short.redis.zrange(index, 0, -1)).toEqual([res.body.id]);
       // Past the retention the record is gone; the next purchase trims the index entry with it.
-      await expect.poll(() => short.redis.exists(short.stores.keys.purchase(res.body.id)), { timeout: 5_000, interval: 100 }).toBe(0);
+      await expect
+        .poll(() => short.redis.exists(short.stores.keys.purchase(res.body.id)), { timeout: 5_000, interval: 100 })
+        .toBe(0);
       await expect.poll(() => customer.get('/v1/purchases').then((r) => r.body), { timeout: 5_000 }).toEqual([]);
       const next = await customer.buy('gift-card');
       expect(await short.redis.zrange(index, 0, -1)).toEqual([next.body.id]);

@@ -30,7 +30,14 @@ const PRODUCTS: Product[] = [
   { id: 'gone', name: 'Sold out', price: { amount: 100, currency: 'USD' }, stock: 0, dependencies: [] },
   { id: 'ip', name: 'IP', price: { amount: 100, currency: 'USD' }, stock: 1, dependencies: [] },
   { id: 'server', name: 'Server', price: { amount: 100, currency: 'USD' }, stock: 5, dependencies: ['ip'] },
-  { id: 'limited', name: 'Limited', price: { amount: 100, currency: 'USD' }, stock: 10, dependencies: [], quotaPerCustomer: 2 },
+  {
+    id: 'limited',
+    name: 'Limited',
+    price: { amount: 100, currency: 'USD' },
+    stock: 10,
+    dependencies: [],
+    quotaPerCustomer: 2,
+  },
 ];
 
 interface Env {
@@ -83,7 +90,8 @@ describe('the Lua loader', () => {
       expect(s.lua, s.file).toBe(readFileSync(new URL(s.file, LUA_DIR), 'utf8'));
       const header = s.lua.slice(0, s.lua.indexOf(']]'));
       expect(s.lua.startsWith('--[['), s.file).toBe(true);
-      for (const part of ['Invariant:', 'KEYS[1]', 'ARGV', 'Returns']) expect(header, `${s.file} header names ${part}`).toContain(part);
+      for (const part of ['Invariant:', 'KEYS[1]', 'ARGV', 'Returns'])
+        expect(header, `${s.file} header names ${part}`).toContain(part);
       // Each declared key is listed: KEYS[1]…KEYS[n] for a fixed count.
       for (let i = 1; i <= (s.numberOfKeys ?? 1); i++) expect(header, s.file).toContain(`KEYS[${i}]`);
     }
@@ -123,11 +131,17 @@ describe('reserve-stock-n', () => {
   it('rejects a purchase with nothing in stock as out_of_stock and writes nothing', async () => {
     const env = await fresh();
     const before = await snapshot(env.prefix);
-    expect(await env.stores.inventory.reserve('p1', 'c1', [line('gone', 1)])).toEqual({ ok: false, error: 'out_of_stock' });
+    expect(await env.stores.inventory.reserve('p1', 'c1', [line('gone', 1)])).toEqual({
+      ok: false,
+      error: 'out_of_stock',
+    });
     expect(await snapshot(env.prefix)).toEqual(before);
     // Nothing was recorded, so once there is stock the same purchase reserves.
     await env.stores.catalog.setAvailable('gone', 1);
-    expect(await env.stores.inventory.reserve('p1', 'c1', [line('gone', 1)])).toEqual({ ok: true, lines: ['fulfilled'] });
+    expect(await env.stores.inventory.reserve('p1', 'c1', [line('gone', 1)])).toEqual({
+      ok: true,
+      lines: ['fulfilled'],
+    });
   });
 
   it('rejects a missing dependency as missing_dependencies with the line index, reserving nothing', async () => {
@@ -146,7 +160,10 @@ describe('reserve-stock-n', () => {
       error: 'missing_dependencies',
       line: 1,
     });
-    expect(await env.stores.inventory.reserve('p3', 'c1', [line('server', 1)])).toEqual({ ok: true, lines: ['fulfilled'] });
+    expect(await env.stores.inventory.reserve('p3', 'c1', [line('server', 1)])).toEqual({
+      ok: true,
+      lines: ['fulfilled'],
+    });
     expect(await env.stores.catalog.stock('ip')).toMatchObject({ available: 0, reserved: 1 });
     expect(await env.stores.catalog.stock('server')).toMatchObject({ available: 4, reserved: 1 });
   });
@@ -154,7 +171,11 @@ describe('reserve-stock-n', () => {
   it('rejects an exceeded quota with the line index, summing lines of the same product and earlier purchases', async () => {
     const env = await fresh();
     const { inventory } = env.stores;
-    expect(await inventory.reserve('p1', 'c1', [line('limited', 3)])).toEqual({ ok: false, error: 'quota_exceeded', line: 0 });
+    expect(await inventory.reserve('p1', 'c1', [line('limited', 3)])).toEqual({
+      ok: false,
+      error: 'quota_exceeded',
+      line: 0,
+    });
     expect(await inventory.reserve('p2', 'c1', [line('plan', 1), line('limited', 1), line('limited', 2)])).toEqual({
       ok: false,
       error: 'quota_exceeded',
@@ -167,7 +188,11 @@ describe('reserve-stock-n', () => {
       lines: ['fulfilled', 'fulfilled'],
     });
     expect(await inventory.quotaHeld('c1', 'limited')).toBe(2);
-    expect(await inventory.reserve('p4', 'c1', [line('limited', 1)])).toEqual({ ok: false, error: 'quota_exceeded', line: 0 });
+    expect(await inventory.reserve('p4', 'c1', [line('limited', 1)])).toEqual({
+      ok: false,
+      error: 'quota_exceeded',
+      line: 0,
+    });
     // The quota is per customer.
     expect(await inventory.reserve('p5', 'c2', [line('limited', 2)])).toEqual({ ok: true, lines: ['fulfilled'] });
   });
@@ -191,7 +216,9 @@ describe('reserve-stock-n', () => {
       ok: true,
       lines: ['fulfilled', 'out_of_stock'],
     });
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => inventory.reserve(`p${i + 1}`, `c${i}`, [line('plan', 1)])));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => inventory.reserve(`p${i + 1}`, `c${i}`, [line('plan', 1)])),
+    );
     expect(results.filter((r) => r.ok).length).toBe(2);
     expect(results.filter((r) => !r.ok)).toEqual(Array(4).fill({ ok: false, error: 'out_of_stock' }));
     expect(await env.stores.catalog.stock('plan')).toMatchObject({ available: 0, reserved: 5 });
@@ -203,7 +230,12 @@ describe('reserve-stock-n', () => {
     const { keys } = env;
     const before = await snapshot(env.prefix);
     const request = JSON.stringify({ lines: [{ p: 3, q: 1, deps: [2], qk: 4, quota: 2 }] });
-    const declared = [keys.reservation('p1'), keys.stock('ip'), keys.stock('server'), keys.quota('c1', 'server')] as const;
+    const declared = [
+      keys.reservation('p1'),
+      keys.stock('ip'),
+      keys.stock('server'),
+      keys.quota('c1', 'server'),
+    ] as const;
     const raw = await redis.reserveStock(declared.length, ...declared, request);
     expect(JSON.parse(raw)).toEqual({ ok: true, lines: ['fulfilled'] });
     const after = await snapshot(env.prefix);
@@ -219,7 +251,9 @@ describe('reserve-stock-n', () => {
 
 describe('transition-reservation-1', () => {
   async function reserved(env: Env, id = 'p1') {
-    expect(await env.stores.inventory.reserve(id, 'c1', [line('server', 1), line('limited', 2)])).toMatchObject({ ok: true });
+    expect(await env.stores.inventory.reserve(id, 'c1', [line('server', 1), line('limited', 2)])).toMatchObject({
+      ok: true,
+    });
   }
 
   it('commits once: a second commit moves nothing and reports committed', async () => {
@@ -298,7 +332,11 @@ describe('restock-settled-n', () => {
     const lines = [line('server', 1), line('limited', 2)];
     await inventory.reserve('p1', 'c1', lines);
     await inventory.transition('p1', 'commit');
-    const sold = { server: await catalog.stock('server'), ip: await catalog.stock('ip'), limited: await catalog.stock('limited') };
+    const sold = {
+      server: await catalog.stock('server'),
+      ip: await catalog.stock('ip'),
+      limited: await catalog.stock('limited'),
+    };
     await inventory.settle('p1');
     expect(await inventory.restockSettled('p1', 'c1', lines)).toBe('restocked');
     for (const id of ['server', 'ip', 'limited'] as const) {
@@ -416,7 +454,11 @@ describe('update-purchase-3', () => {
     expect(await env.stores.purchases.finish('p1', 'completed')).toBe(false);
     expect(await env.stores.purchases.completeStep('p1', STOCK_CHECK)).toBe(false);
     expect(await env.stores.purchases.patch('p1', { review: 'manual_review' })).toBe(true);
-    expect(await env.stores.purchases.get('p1')).toMatchObject({ status: 'failed', phase: 'done', review: 'manual_review' });
+    expect(await env.stores.purchases.get('p1')).toMatchObject({
+      status: 'failed',
+      phase: 'done',
+      review: 'manual_review',
+    });
   });
 
   it('keeps the review queue in the same write: flagged in, resolved out, flagged again back in', async () => {
@@ -430,7 +472,14 @@ describe('update-purchase-3', () => {
     const flaggedAt = Number(await redis.zscore(keys.purchasesInReview(0), 'p1'));
     expect(Math.abs(flaggedAt - Date.now())).toBeLessThan(5_000);
     expect(await stores.purchases.inReviewCount()).toBe(1);
-    expect(await stores.purchases.resolveReview('p1', { how: 'manual', by: 'op', at: new Date().toISOString(), note: 'fixed' })).toBe(true);
+    expect(
+      await stores.purchases.resolveReview('p1', {
+        how: 'manual',
+        by: 'op',
+        at: new Date().toISOString(),
+        note: 'fixed',
+      }),
+    ).toBe(true);
     expect(await queue()).toEqual([]);
     expect(await stores.purchases.patch('p1', { review: 'manual_review' })).toBe(true);
     expect(await queue()).toEqual(['p1']);
@@ -461,7 +510,10 @@ describe('update-purchase-3', () => {
     expect(await call()).toBe(1);
     expect(await env.stores.purchases.requestCancel('p1', 'order_placement')).toBe('requested');
     expect(await call()).toBe(2);
-    expect(await env.stores.purchases.completeStepSeeingCancel('p1', STOCK_CHECK)).toEqual({ applied: true, cancelRequested: true });
+    expect(await env.stores.purchases.completeStepSeeingCancel('p1', STOCK_CHECK)).toEqual({
+      applied: true,
+      cancelRequested: true,
+    });
   });
 
   it('closing drops the purchase from the open set and starts the retention (0 keeps the record)', async () => {
@@ -486,7 +538,9 @@ describe('update-purchase-3', () => {
     await new PurchaseIntake(redis, keys).accept({ record: record('p1') });
     const sub = redis.duplicate();
     const got: Record<string, Record<string, unknown>[]> = { [keys.events]: [], [keys.progress]: [] };
-    sub.on('message', (channel: string, message: string) => got[channel]!.push(JSON.parse(message) as Record<string, unknown>));
+    sub.on('message', (channel: string, message: string) =>
+      got[channel]!.push(JSON.parse(message) as Record<string, unknown>),
+    );
     try {
       await sub.subscribe(keys.events, keys.progress);
       await env.stores.purchases.setStep('p1', STOCK_CHECK, 'completed', '', { status: 'processing' });
@@ -546,7 +600,9 @@ describe('cancel-or-pivot-2', () => {
         env.stores.purchases.requestCancel(id, PIVOT_STEP),
         env.stores.purchases.claimPivot(id, PIVOT_STEP),
       ]);
-      expect([cancel, claim].sort()).toEqual(cancel === 'requested' ? ['canceled', 'requested'] : ['claimed', 'placed']);
+      expect([cancel, claim].sort()).toEqual(
+        cancel === 'requested' ? ['canceled', 'requested'] : ['claimed', 'placed'],
+      );
       const r = await env.stores.purchases.get(id);
       expect(Boolean(r?.cancelRequestedAt) !== Boolean(r?.pivotClaimedAt)).toBe(true);
     }
@@ -604,7 +660,9 @@ describe('accept-purchase-6', () => {
     const r = record('p1');
     const ack = acknowledgement('p1');
     const claim = { key: keys.idempotency('c1', 'k1'), value: 'p1', ttlS: 30 };
-    expect(await new PurchaseIntake(redis, keys, 60).accept({ record: r, claim, acknowledgement: ack })).toBeUndefined();
+    expect(
+      await new PurchaseIntake(redis, keys, 60).accept({ record: r, claim, acknowledgement: ack }),
+    ).toBeUndefined();
     expect(await env.stores.purchases.get('p1')).toMatchObject({
       id: 'p1',
       status: 'accepted',
@@ -627,7 +685,9 @@ describe('accept-purchase-6', () => {
     const claim = (value: string) => ({ key: keys.idempotency('c1', 'k1'), value, ttlS: 30 });
     await intake.accept({ record: record('p1'), claim: claim('p1'), acknowledgement: acknowledgement('p1') });
     const before = await snapshot(env.prefix);
-    expect(await intake.accept({ record: record('p2'), claim: claim('p2'), acknowledgement: acknowledgement('p2') })).toBe('p1');
+    expect(
+      await intake.accept({ record: record('p2'), claim: claim('p2'), acknowledgement: acknowledgement('p2') }),
+    ).toBe('p1');
     expect(await snapshot(env.prefix)).toEqual(before);
   });
 
@@ -647,10 +707,22 @@ describe('accept-purchase-6', () => {
     const env = await fresh();
     const { keys } = env;
     const now = new Date();
-    await redis.zadd(keys.notificationsByCustomer('c1'), now.getTime() - 61_000, 'old', now.getTime() - 30_000, 'recent');
-    await new PurchaseIntake(redis, keys, 60).accept({ record: record('p1', 'c1', now), acknowledgement: acknowledgement('p1') });
+    await redis.zadd(
+      keys.notificationsByCustomer('c1'),
+      now.getTime() - 61_000,
+      'old',
+      now.getTime() - 30_000,
+      'recent',
+    );
+    await new PurchaseIntake(redis, keys, 60).accept({
+      record: record('p1', 'c1', now),
+      acknowledgement: acknowledgement('p1'),
+    });
     expect(await redis.zrange(keys.notificationsByCustomer('c1'), 0, -1)).toEqual(['recent', 'n-p1']);
-    await new PurchaseIntake(redis, keys, 0).accept({ record: record('p2', 'c1', now), acknowledgement: acknowledgement('p2') });
+    await new PurchaseIntake(redis, keys, 0).accept({
+      record: record('p2', 'c1', now),
+      acknowledgement: acknowledgement('p2'),
+    });
     expect(await redis.zrange(keys.notificationsByCustomer('c1'), 0, -1)).toEqual(['recent', 'n-p1', 'n-p2']);
     expect(await redis.ttl(keys.notification('n-p2'))).toBe(-1);
   });
@@ -662,11 +734,11 @@ describe('take-fault-1', () => {
     const { faults } = env.stores;
     expect(await faults.take('payment.charge')).toBeNull();
     await faults.arm('payment.charge', 2, 'crash');
-    expect([await faults.take('payment.charge'), await faults.take('payment.charge'), await faults.take('payment.charge')]).toEqual([
-      'crash',
-      'crash',
-      null,
-    ]);
+    expect([
+      await faults.take('payment.charge'),
+      await faults.take('payment.charge'),
+      await faults.take('payment.charge'),
+    ]).toEqual(['crash', 'crash', null]);
     expect(await redis.hget(env.keys.fault('payment.charge'), 'times')).toBe('0');
     await faults.arm('provision', 1);
     expect(await faults.take('provision')).toBe('error');

@@ -68,7 +68,10 @@ describe('notifications webhook', () => {
     const confirmation = stored.find((n) => n.type === 'order_confirmation')!;
     // A failover lost the confirmation, and the deliveries are past BullMQ's dedup window (as an
     // hour later: their jobs removed), so only the retry decides what is delivered again.
-    const queue = new Queue('notifications', { connection: sys.redis, prefix: sys.stores.keys.queuePrefix(sys.stores.keys.shardOf(id)) });
+    const queue = new Queue('notifications', {
+      connection: sys.redis,
+      prefix: sys.stores.keys.queuePrefix(sys.stores.keys.shardOf(id)),
+    });
     try {
       for (const n of stored) await (await queue.getJob(n.id))?.remove();
       await loseNotification(sys, customer.id, confirmation.id);
@@ -102,7 +105,9 @@ describe('notifications webhook', () => {
     expect(res.body.status).toBe('completed');
     expect(res.body.payment.status).toBe('captured');
     const attempts = await eventually('failed delivery attempts', async () => {
-      const mine = hook.requests.filter((r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation');
+      const mine = hook.requests.filter(
+        (r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation',
+      );
       return mine.length >= 2 ? mine : undefined;
     });
     expect(attempts.length).toBeGreaterThanOrEqual(2);
@@ -111,7 +116,9 @@ describe('notifications webhook', () => {
     await eventually(
       'the confirmation to be delivered after the outage',
       async () => {
-        const n = hook.requests.filter((r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation').length;
+        const n = hook.requests.filter(
+          (r) => r.body?.purchaseId === res.body.id && r.body?.type === 'order_confirmation',
+        ).length;
         return n > attempts.length;
       },
       15_000,
@@ -126,7 +133,10 @@ describe('logs', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
     const real = createLogger('info', sink);
-    real.info({ payment: { token: 'tok_visa' }, req: { headers: { authorization: 'Bearer secret.jwt' } }, password: 'hunter2' }, 'hello');
+    real.info(
+      { payment: { token: 'tok_visa' }, req: { headers: { authorization: 'Bearer secret.jwt' } }, password: 'hunter2' },
+      'hello',
+    );
     const out = lines.join('');
     expect(out).toContain('hello');
     expect(out).not.toContain('tok_visa');

@@ -45,12 +45,27 @@ describe('Feature: operator review of purchases', () => {
     const customer = await sys.customer();
     const id = await flagged(customer);
     const v = await view(id);
-    expect(v).toMatchObject({ id, customerId: customer.id, status: 'failed', phase: 'done', payment: { status: 'refunded' } });
-    expect(v.review).toMatchObject({ status: 'manual_review', reason: expect.stringContaining('compensation of provisioning failed') });
+    expect(v).toMatchObject({
+      id,
+      customerId: customer.id,
+      status: 'failed',
+      phase: 'done',
+      payment: { status: 'refunded' },
+    });
+    expect(v.review).toMatchObject({
+      status: 'manual_review',
+      reason: expect.stringContaining('compensation of provisioning failed'),
+    });
     const provisioning = v.steps.find((s: any) => s.name === 'provisioning');
-    expect(provisioning).toMatchObject({ status: 'failed', undo: { status: 'failed', attempts: 5, error: expect.any(String) } });
+    expect(provisioning).toMatchObject({
+      status: 'failed',
+      undo: { status: 'failed', attempts: 5, error: expect.any(String) },
+    });
     expect(Date.parse(provisioning.at)).toBeGreaterThan(0);
-    expect(v.steps.find((s: any) => s.name === 'payment')).toMatchObject({ status: 'compensated', undo: { status: 'done' } });
+    expect(v.steps.find((s: any) => s.name === 'payment')).toMatchObject({
+      status: 'compensated',
+      undo: { status: 'done' },
+    });
     const undoJob = v.jobs.find((j: any) => j.kind === 'undo' && j.name === 'deprovision');
     expect(undoJob).toMatchObject({ queue: 'provisioning', state: 'failed', attempts: 5 });
     // Bull Board names the queue `<shard>:provisioning` once there are several shards (the cluster project).
@@ -120,17 +135,24 @@ describe('Feature: operator review of purchases', () => {
   it('a retry once the partner is back re-runs the failed undo from its first attempt and resolves the review', async () => {
     const customer = await sys.customer();
     const id = await flagged(customer);
-    const deprovisions = () => partner.requests.filter((r) => r.body?.purchaseId === id && r.body.event === 'deprovision').length;
+    const deprovisions = () =>
+      partner.requests.filter((r) => r.body?.purchaseId === id && r.body.event === 'deprovision').length;
     const before = deprovisions();
     const res = await json('POST', `/admin/purchases/${id}/retry`);
     expect(res.status).toBe(202);
-    await vi.waitFor(async () => expect((await view(id)).review).toMatchObject({ status: 'resolved', resolution: { how: 'retry' } }), {
-      timeout: 15_000,
-      interval: 100,
-    });
+    await vi.waitFor(
+      async () => expect((await view(id)).review).toMatchObject({ status: 'resolved', resolution: { how: 'retry' } }),
+      {
+        timeout: 15_000,
+        interval: 100,
+      },
+    );
     const v = await view(id);
     // The unit was never confirmed, so the step stays failed; its undo is done, at the first attempt of the re-run.
-    expect(v.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({ status: 'failed', undo: { status: 'done', attempts: 1 } });
+    expect(v.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({
+      status: 'failed',
+      undo: { status: 'done', attempts: 1 },
+    });
     expect(deprovisions()).toBe(before + 1);
     expect(v.status).toBe('failed');
     // Nothing left undone: a second retry changes nothing.
@@ -157,10 +179,13 @@ describe('Feature: operator review of purchases', () => {
     expect(await ofOrder()).toEqual([`order ${order.id}: 1 of its 2 analytics units provisioned`]);
 
     expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
-    await vi.waitFor(async () => expect((await customer.provisioned()).map((u) => u.id).sort()).toEqual(units.map((u) => u.id).sort()), {
-      timeout: 10_000,
-      interval: 100,
-    });
+    await vi.waitFor(
+      async () => expect((await customer.provisioned()).map((u) => u.id).sort()).toEqual(units.map((u) => u.id).sort()),
+      {
+        timeout: 10_000,
+        interval: 100,
+      },
+    );
     expect((await customer.provisioned()).every((u) => u.status === 'active')).toBe(true);
     const again = partner.requests.filter((r) => r.body?.provisionedId === lost.id && r.body?.event === 'provision');
     expect(again).toHaveLength(2);
@@ -185,13 +210,21 @@ describe('Feature: operator review of purchases', () => {
     expect(cli.stdout).toContain(`VIOLATION purchase ${id}: charged with no order and no refund`);
     expect(cli.stdout.split('\n')).toContain(`RETRY ${id}`);
     const placedAgain = async () =>
-      Number(/^orders_placed_again_total (\d+)/m.exec(await (await fetch(`${sys.gatewayUrl}/metrics`)).text())?.[1] ?? 0);
+      Number(
+        /^orders_placed_again_total (\d+)/m.exec(await (await fetch(`${sys.gatewayUrl}/metrics`)).text())?.[1] ?? 0,
+      );
     const before = await placedAgain();
 
     expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
     await vi.waitFor(async () => expect(await customer.orders()).toHaveLength(1), { timeout: 10_000, interval: 100 });
     const [again] = await customer.orders();
-    expect(again).toMatchObject({ id: placed.id, purchaseId: id, items: placed.items, total: placed.total, status: 'placed' });
+    expect(again).toMatchObject({
+      id: placed.id,
+      purchaseId: id,
+      items: placed.items,
+      total: placed.total,
+      status: 'placed',
+    });
     const after = await json('GET', '/admin/audit');
     expect(after.body.violations.filter((v: string) => v.includes(id) || v.includes(placed.id))).toEqual([]);
     expect(after.body.purchases).not.toContain(id);
@@ -227,7 +260,8 @@ describe('Feature: operator review of purchases', () => {
       purchaseId: id,
       message: confirmation.message,
     });
-    for (const kept of sent.filter((n) => n.id !== confirmation.id)) expect(now.find((n) => n.id === kept.id)).toEqual(kept);
+    for (const kept of sent.filter((n) => n.id !== confirmation.id))
+      expect(now.find((n) => n.id === kept.id)).toEqual(kept);
     expect(await ofPurchase()).toEqual([]);
     expect((await customer.purchaseState(id)).status).toBe('completed');
     expect(await customer.orders()).toHaveLength(1);

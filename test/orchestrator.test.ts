@@ -8,7 +8,15 @@ import { stageOf, stepNamed, type StepName } from '../src/saga/saga.js';
 type FaultPoint = 'inventory.commit' | 'order.place' | 'payment.charge' | 'provision' | 'external';
 type Stock = { available: number; reserved: number; sold: number };
 
-const STEP_NAMES = ['validation', 'stock_check', 'payment', 'inventory_update', 'provisioning', 'order_placement', 'notification'];
+const STEP_NAMES = [
+  'validation',
+  'stock_check',
+  'payment',
+  'inventory_update',
+  'provisioning',
+  'order_placement',
+  'notification',
+];
 /** Steps with an undo: once completed, a failed purchase must show them `compensated`. */
 const UNDOABLE = new Set(['stock_check', 'payment', 'inventory_update', 'provisioning']);
 const TERMINAL = ['completed', 'partially_fulfilled', 'failed'];
@@ -17,7 +25,13 @@ const TERMINAL = ['completed', 'partially_fulfilled', 'failed'];
 const EXTRA_PRODUCTS = [
   { id: 'scarce', name: 'Scarce licence', price: { amount: 1000, currency: 'USD' }, stock: 3, dependencies: [] },
   { id: 'ipv4-block', name: 'IPv4 block', price: { amount: 200, currency: 'USD' }, stock: 1, dependencies: [] },
-  { id: 'edge-server', name: 'Edge server', price: { amount: 1500, currency: 'USD' }, stock: 5, dependencies: ['ipv4-block'] },
+  {
+    id: 'edge-server',
+    name: 'Edge server',
+    price: { amount: 1500, currency: 'USD' },
+    stock: 5,
+    dependencies: ['ipv4-block'],
+  },
 ];
 
 /** Business rules of the shared system; only customers with the roles (or >5 gift cards) trigger them. */
@@ -76,7 +90,8 @@ describe('Feature: Purchase Orchestrator', () => {
 
   // The invariants, after each test over what it started: so no test relies on another's leftovers.
   afterEach(async () => {
-    for (const { customer, id } of created.splice(0)) expect(TERMINAL, id).toContain((await customer.waitForSettled(id)).status);
+    for (const { customer, id } of created.splice(0))
+      expect(TERMINAL, id).toContain((await customer.waitForSettled(id)).status);
     await vi.waitFor(async () => expect(await sys.stores.purchases.openIds()).toEqual([]), { timeout: 10_000 });
     // units sold + units available = units stocked, nothing left reserved
     for (const [productId, stocked] of initialStock) {
@@ -97,11 +112,15 @@ describe('Feature: Purchase Orchestrator', () => {
     return id;
   };
   const stocks = async (ids: string[], on = sys) =>
-    Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await on.stores.catalog.stock(id)] as [string, Stock])));
+    Object.fromEntries(
+      await Promise.all(ids.map(async (id) => [id, await on.stores.catalog.stock(id)] as [string, Stock])),
+    );
   const notes = async (customer: Customer, id: string, type?: string) =>
     (await customer.notifications()).filter((n) => n.purchaseId === id && (!type || n.type === type));
-  const unitsOf = async (customer: Customer, id: string) => (await customer.provisioned()).filter((p) => p.purchaseId === id);
-  const ordersOf = async (customer: Customer, id: string) => (await customer.orders()).filter((o) => o.purchaseId === id);
+  const unitsOf = async (customer: Customer, id: string) =>
+    (await customer.provisioned()).filter((p) => p.purchaseId === id);
+  const ordersOf = async (customer: Customer, id: string) =>
+    (await customer.orders()).filter((o) => o.purchaseId === id);
   /** The operator's view (Bull Board) of the job a step ran in: how many attempts it took. */
   const attemptsOf = async (purchaseId: string, step: StepName): Promise<number> => {
     const stage = stageOf(stepNamed(step)!);
@@ -162,7 +181,11 @@ describe('Feature: Purchase Orchestrator', () => {
     const id = track(customer, res);
     // Then the Purchase Orchestrator should coordinate the purchase process
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ id, status: 'completed', payment: { status: 'captured', amount: 1999, currency: 'USD' } });
+    expect(res.body).toMatchObject({
+      id,
+      status: 'completed',
+      payment: { status: 'captured', amount: 1999, currency: 'USD' },
+    });
     expect(res.body.steps.map((s: any) => s.name)).toEqual(STEP_NAMES);
     expect(res.body.steps.every((s: any) => s.status === 'completed')).toBe(true);
     expect(await customer.purchaseState(id)).toMatchObject({ status: 'completed', orderId: res.body.orderId });
@@ -174,7 +197,10 @@ describe('Feature: Purchase Orchestrator', () => {
       customization: { domain: 'shop.example' },
       dependencyOf: null,
     });
-    expect(units.find((u) => u.productId === 'ip-address')).toMatchObject({ status: 'active', dependencyOf: 'pro-plan' });
+    expect(units.find((u) => u.productId === 'ip-address')).toMatchObject({
+      status: 'active',
+      dependencyOf: 'pro-plan',
+    });
     const after = await stocks(['pro-plan', 'ip-address']);
     for (const p of ['pro-plan', 'ip-address']) {
       expect(after[p]).toEqual({ ...before[p], available: before[p]!.available - 1, sold: before[p]!.sold + 1 });
@@ -194,7 +220,11 @@ describe('Feature: Purchase Orchestrator', () => {
     // And the customer should receive a confirmation message with the order details
     const [confirmation] = await notes(customer, id, 'order_confirmation');
     expect(confirmation).toMatchObject({
-      details: { orderId: res.body.orderId, items: [{ productId: 'pro-plan', quantity: 1 }], total: { amount: 1999, currency: 'USD' } },
+      details: {
+        orderId: res.body.orderId,
+        items: [{ productId: 'pro-plan', quantity: 1 }],
+        total: { amount: 1999, currency: 'USD' },
+      },
     });
     expect(confirmation.message).toContain(res.body.orderId);
     expect(confirmation.message).toContain('$19.99');
@@ -234,13 +264,20 @@ describe('Feature: Purchase Orchestrator', () => {
   it('Purchase orchestration with payment failure', async () => {
     const customer = await sys.customer();
     const before = await stocks(['basic-plan']);
-    const res = await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } });
+    const res = await customer.purchase({
+      items: [{ productId: 'basic-plan', quantity: 1 }],
+      payment: { token: 'tok_declined' },
+    });
     const id = track(customer, res);
     // Then the Purchase Orchestrator should handle the payment failure
     expect(res.status).toBe(402);
     expect(res.body).toMatchObject({ code: 'payment_failed', purchaseId: id });
     const state = await customer.purchaseState(id);
-    expect(state).toMatchObject({ status: 'failed', error: { code: 'payment_failed', step: 'payment' }, payment: { status: 'declined' } });
+    expect(state).toMatchObject({
+      status: 'failed',
+      error: { code: 'payment_failed', step: 'payment' },
+      payment: { status: 'declined' },
+    });
     expectRolledBackSteps(state, 'payment');
     expect(await stocks(['basic-plan'])).toEqual(before);
     // And the customer should receive a "payment_failed" notification
@@ -267,7 +304,12 @@ describe('Feature: Purchase Orchestrator', () => {
     const total = 2 * 999 + 499 + 1999;
     // Then the Purchase Orchestrator should coordinate the purchase process for all products
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ status: 'completed', removed: [], backordered: [], payment: { status: 'captured', amount: total } });
+    expect(res.body).toMatchObject({
+      status: 'completed',
+      removed: [],
+      backordered: [],
+      payment: { status: 'captured', amount: total },
+    });
     expect(res.body.items.map((i: any) => [i.productId, i.quantity])).toEqual([
       ['basic-plan', 2],
       ['storage-addon', 1],
@@ -277,16 +319,30 @@ describe('Feature: Purchase Orchestrator', () => {
     // And all the products should be provisioned to the customer
     const units = await unitsOf(customer, id);
     expect(units.every((u) => u.status === 'active')).toBe(true);
-    expect(units.map((u) => u.productId).sort()).toEqual(['basic-plan', 'basic-plan', 'ip-address', 'pro-plan', 'storage-addon']);
+    expect(units.map((u) => u.productId).sort()).toEqual([
+      'basic-plan',
+      'basic-plan',
+      'ip-address',
+      'pro-plan',
+      'storage-addon',
+    ]);
     expect(units.find((u) => u.productId === 'storage-addon').customization).toEqual({ sizeGb: 50 });
     const after = await stocks(products);
     const taken: Record<string, number> = { 'basic-plan': 2, 'storage-addon': 1, 'pro-plan': 1, 'ip-address': 1 };
     for (const p of products)
-      expect(after[p]).toEqual({ ...before[p], available: before[p]!.available - taken[p]!, sold: before[p]!.sold + taken[p]! });
+      expect(after[p]).toEqual({
+        ...before[p],
+        available: before[p]!.available - taken[p]!,
+        sold: before[p]!.sold + taken[p]!,
+      });
     // And a single order should be created with all the purchased products
     const orders = await customer.orders();
     expect(orders).toHaveLength(1);
-    expect(orders[0]).toMatchObject({ id: res.body.orderId, purchaseId: id, total: { amount: total, currency: 'USD' } });
+    expect(orders[0]).toMatchObject({
+      id: res.body.orderId,
+      purchaseId: id,
+      total: { amount: total, currency: 'USD' },
+    });
     expect(orders[0].items).toEqual([
       { productId: 'basic-plan', quantity: 2, unitPrice: 999, customization: {} },
       { productId: 'storage-addon', quantity: 1, unitPrice: 499, customization: { sizeGb: 50 } },
@@ -302,7 +358,11 @@ describe('Feature: Purchase Orchestrator', () => {
     });
     for (const p of ['basic-plan', 'storage-addon', 'pro-plan']) expect(confirmations[0].message).toContain(p);
     const provisionedNotes = await notes(customer, id, 'product_provisioned');
-    expect(provisionedNotes.map((n) => n.details.productId).sort()).toEqual(['basic-plan', 'pro-plan', 'storage-addon']);
+    expect(provisionedNotes.map((n) => n.details.productId).sort()).toEqual([
+      'basic-plan',
+      'pro-plan',
+      'storage-addon',
+    ]);
   });
 
   it('Purchase orchestration with partial fulfillment', async () => {
@@ -381,7 +441,9 @@ describe('Feature: Purchase Orchestrator', () => {
     expect(await customer.orders()).toEqual([]);
     // And the payment should be refunded
     expect(state.payment).toEqual({ status: 'refunded', amount: 1999, currency: 'USD' });
-    expect(JSON.parse((await sys.redis.get(sys.stores.keys.providerRefund(`${id}-refund`)))!)).toMatchObject({ amount: 1999 });
+    expect(JSON.parse((await sys.redis.get(sys.stores.keys.providerRefund(`${id}-refund`)))!)).toMatchObject({
+      amount: 1999,
+    });
     // And the customer should receive a "purchase_failed" notification with details about the failure
     const notice = await expectOneFailureNotice(customer, id, 'inventory_update', true);
     expect(notice.message).toContain('inventory_update');
@@ -482,7 +544,10 @@ describe('Feature: Purchase Orchestrator', () => {
     const customer = await sys.customer();
     fake.set({ slowMs: 300 }); // the integration takes a while, so the 202 must come back first
     try {
-      const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa }, { async: true });
+      const res = await customer.purchase(
+        { items: [{ productId: 'analytics', quantity: 1 }], payment: visa },
+        { async: true },
+      );
       const id = track(customer, res);
       // Then the Purchase Orchestrator should initiate the asynchronous purchase process
       expect(res.status).toBe(202);
@@ -618,7 +683,11 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(discounted.status).toBe(201);
       expect(discounted.body.payment).toEqual({ status: 'captured', amount: 899, currency: 'USD' });
       const [vipOrder] = await vip.orders();
-      expect(vipOrder).toMatchObject({ total: { amount: 899 }, appliedRules: ['vip-discount'], items: [{ unitPrice: 999 }] });
+      expect(vipOrder).toMatchObject({
+        total: { amount: 899 },
+        appliedRules: ['vip-discount'],
+        items: [{ unitPrice: 999 }],
+      });
       expect(full.status).toBe(201);
       expect(full.body.payment.amount).toBe(999);
       const [plainOrder] = await plain.orders();
@@ -668,7 +737,11 @@ describe('Feature: Purchase Orchestrator', () => {
         const step = failingStep[point]!;
         expect(res.status).toBe(502);
         expect(res.body).toMatchObject({ code: 'purchase_failed', purchaseId: id });
-        expect(state).toMatchObject({ status: 'failed', error: { code: 'purchase_failed', step }, payment: { status: 'refunded' } });
+        expect(state).toMatchObject({
+          status: 'failed',
+          error: { code: 'purchase_failed', step },
+          payment: { status: 'refunded' },
+        });
         expect(state.payment.amount).toBeGreaterThan(0);
         expectRolledBackSteps(state, step);
         expect(await stocks(products)).toEqual(before);
@@ -693,7 +766,11 @@ describe('Feature: Purchase Orchestrator', () => {
       // pro-plan and its ip-address were provisioned before analytics failed; the step undid that part of its work
       const units = await expectNothingActive(customer, id);
       expect(units.map((u) => u.productId).sort()).toEqual(['ip-address', 'pro-plan']);
-      expect(statuses(state)).toMatchObject({ inventory_update: 'compensated', provisioning: 'compensated', order_placement: 'skipped' });
+      expect(statuses(state)).toMatchObject({
+        inventory_update: 'compensated',
+        provisioning: 'compensated',
+        order_placement: 'skipped',
+      });
       expect(await stocks(products)).toEqual(before);
       expect(await ordersOf(customer, id)).toEqual([]);
       await expectOneFailureNotice(customer, id, 'provisioning', true);
@@ -705,7 +782,10 @@ describe('Feature: Purchase Orchestrator', () => {
       const before = await stocks(products);
       fake.set({ status: 503 });
       try {
-        const res = await customer.purchase({ items: [proPlan('down.example'), { productId: 'analytics', quantity: 1 }], payment: visa });
+        const res = await customer.purchase({
+          items: [proPlan('down.example'), { productId: 'analytics', quantity: 1 }],
+          payment: visa,
+        });
         const id = track(customer, res);
         expect(res.status).toBe(502);
         const state = await customer.waitForSettled(id);
@@ -752,7 +832,9 @@ describe('Feature: Purchase Orchestrator', () => {
           });
           expect(await stocks(['analytics'])).toEqual(before);
           // The partner's cleanup shows on the step while it is still worked on (or already given up).
-          expect(answered.steps.find((s: any) => s.name === 'provisioning').undo.status).toMatch(/^(pending|retrying|failed)$/);
+          expect(answered.steps.find((s: any) => s.name === 'provisioning').undo.status).toMatch(
+            /^(pending|retrying|failed)$/,
+          );
           const settled = await customer.waitForSettled(id);
           expect(settled.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({
             status: 'failed',
@@ -829,7 +911,10 @@ describe('Feature: Purchase Orchestrator', () => {
     it('a provider error is retried, then ends in payment_failed', async () => {
       const customer = await sys.customer();
       const before = await stocks(['basic-plan']);
-      const res = await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_error' } });
+      const res = await customer.purchase({
+        items: [{ productId: 'basic-plan', quantity: 1 }],
+        payment: { token: 'tok_error' },
+      });
       const id = track(customer, res);
       expect(res.status).toBe(402);
       expect(res.body).toMatchObject({ code: 'payment_failed', purchaseId: id });
@@ -860,7 +945,10 @@ describe('Feature: Purchase Orchestrator', () => {
     it('answers 202 with the status URL when a sync purchase outlasts SYNC_TIMEOUT_MS, then completes', async () => {
       const slow = await startFakeService({ slowMs: 1_000 });
       extraFakes.push(slow);
-      const own = await startTestSystem({ catalog: testCatalog(slow.url), env: { SYNC_TIMEOUT_MS: '1', INTEGRATION_TIMEOUT_MS: '3000' } });
+      const own = await startTestSystem({
+        catalog: testCatalog(slow.url),
+        env: { SYNC_TIMEOUT_MS: '1', INTEGRATION_TIMEOUT_MS: '3000' },
+      });
       extraSystems.push(own);
       const customer = await own.customer();
       const res = await customer.buy('analytics');

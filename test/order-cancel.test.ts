@@ -19,7 +19,11 @@ describe('Feature: cancel a placed order', () => {
   });
 
   const stock = (id: string) => sys.stores.catalog.stock(id);
-  const levels = async () => ({ pro: await stock('pro-plan'), ip: await stock('ip-address'), analytics: await stock('analytics') });
+  const levels = async () => ({
+    pro: await stock('pro-plan'),
+    ip: await stock('ip-address'),
+    analytics: await stock('analytics'),
+  });
   const buyBundle = async (customer: Customer) => {
     const res = await customer.purchase({
       items: [
@@ -31,7 +35,8 @@ describe('Feature: cancel a placed order', () => {
     expect(res.status).toBe(201);
     return res.body as { id: string; orderId: string };
   };
-  const unitsOf = async (customer: Customer, id: string) => (await customer.provisioned()).filter((u) => u.purchaseId === id);
+  const unitsOf = async (customer: Customer, id: string) =>
+    (await customer.provisioned()).filter((u) => u.purchaseId === id);
   const adminView = async (id: string) => (await (await sys.admin('GET', `/admin/purchases/${id}`)).json()) as any;
 
   it('cancels a placed order: deprovisioned, restocked, refunded; the purchase stays completed; the customer is told', async () => {
@@ -46,7 +51,12 @@ describe('Feature: cancel a placed order', () => {
     expect(purchase).toMatchObject({ status: 'completed', orderId, payment: { status: 'refunded', amount: 4998 } });
     // Every unit deprovisioned (the partner's once it confirmed), stock and quota back.
     await vi.waitFor(
-      async () => expect((await unitsOf(customer, id)).map((u) => u.status)).toEqual(['deprovisioned', 'deprovisioned', 'deprovisioned']),
+      async () =>
+        expect((await unitsOf(customer, id)).map((u) => u.status)).toEqual([
+          'deprovisioned',
+          'deprovisioned',
+          'deprovisioned',
+        ]),
       {
         timeout: 10_000,
       },
@@ -92,7 +102,10 @@ describe('Feature: cancel a placed order', () => {
         },
         { timeout: 15_000, interval: 100 },
       );
-      expect(flagged.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({ status: 'completed', undo: { status: 'failed' } });
+      expect(flagged.steps.find((s: any) => s.name === 'provisioning')).toMatchObject({
+        status: 'completed',
+        undo: { status: 'failed' },
+      });
       expect((await unitsOf(customer, id)).find((u) => u.productId === 'analytics')?.status).toBe('active');
       const view = await adminView(id);
       expect(view.review).toMatchObject({ status: 'manual_review' });
@@ -101,10 +114,14 @@ describe('Feature: cancel a placed order', () => {
     }
     const retry = await sys.admin('POST', `/admin/purchases/${id}/retry`);
     expect(retry.status).toBe(202);
-    await vi.waitFor(async () => expect((await adminView(id)).review).toMatchObject({ status: 'resolved', resolution: { how: 'retry' } }), {
-      timeout: 15_000,
-      interval: 100,
-    });
+    await vi.waitFor(
+      async () =>
+        expect((await adminView(id)).review).toMatchObject({ status: 'resolved', resolution: { how: 'retry' } }),
+      {
+        timeout: 15_000,
+        interval: 100,
+      },
+    );
     expect((await unitsOf(customer, id)).every((u) => u.status === 'deprovisioned')).toBe(true);
     await vi.waitFor(async () => expect(await sys.stores.purchases.openIds()).toEqual([]), { timeout: 10_000 });
     expect((await runAudit(sys.stores)).violations).toEqual([]);

@@ -37,7 +37,17 @@ async function startFlakyService() {
   };
 }
 
-const PRODUCTS = ['basic-plan', 'pro-plan', 'ip-address', 'storage-addon', 'analytics', 'sold-out', 'gift-card', 'bundle', 'rare-part'];
+const PRODUCTS = [
+  'basic-plan',
+  'pro-plan',
+  'ip-address',
+  'storage-addon',
+  'analytics',
+  'sold-out',
+  'gift-card',
+  'bundle',
+  'rare-part',
+];
 
 describe('Feature: Product Provisioner', () => {
   let sys: TestSystem;
@@ -49,7 +59,13 @@ describe('Feature: Product Provisioner', () => {
     flaky = await startFlakyService();
     const extra: Product[] = [
       // A product whose only dependency is sold out: nothing to provision it with.
-      { id: 'bundle', name: 'Bundle', price: { amount: 1500, currency: 'USD' }, stock: 10, dependencies: ['rare-part'] },
+      {
+        id: 'bundle',
+        name: 'Bundle',
+        price: { amount: 1500, currency: 'USD' },
+        stock: 10,
+        dependencies: ['rare-part'],
+      },
       { id: 'rare-part', name: 'Rare part', price: { amount: 100, currency: 'USD' }, stock: 0, dependencies: [] },
       {
         id: 'flaky-analytics',
@@ -98,7 +114,11 @@ describe('Feature: Product Provisioner', () => {
   }
 
   /** A failure that leaves nothing behind: no Product Store record, no stock moved, no product_provisioned. */
-  async function expectNothingProvisioned(customer: Customer, purchaseId: string, stockBefore: Record<string, unknown>) {
+  async function expectNothingProvisioned(
+    customer: Customer,
+    purchaseId: string,
+    stockBefore: Record<string, unknown>,
+  ) {
     expect(await customer.provisioned()).toEqual([]);
     expect(await notesOf(customer, purchaseId, 'product_provisioned')).toEqual([]);
     expect(await customer.orders()).toEqual([]);
@@ -183,7 +203,9 @@ describe('Feature: Product Provisioner', () => {
     expect(order.items.map((i: any) => i.customization)).toEqual([{ domain: 'shop.example' }, { sizeGb: 500 }]);
     // And the customer should receive a confirmation message
     const notes = await notesOf(customer, res.body.id, 'product_provisioned');
-    expect(notes.map((n) => n.details.customization)).toEqual(expect.arrayContaining([{ domain: 'shop.example' }, { sizeGb: 500 }]));
+    expect(notes.map((n) => n.details.customization)).toEqual(
+      expect.arrayContaining([{ domain: 'shop.example' }, { sizeGb: 500 }]),
+    );
     expect(await notesOf(customer, res.body.id, 'order_confirmation')).toHaveLength(1);
   });
 
@@ -213,12 +235,14 @@ describe('Feature: Product Provisioner', () => {
     expect(res.body.status).toBe('completed');
     expect(res.body.payment.amount).toBe(999 * 2 + 499 + 500 * 3);
     const after = await stockOf();
-    for (const { productId, quantity } of items) expect(after[productId]!.available).toBe(before[productId]!.available - quantity);
+    for (const { productId, quantity } of items)
+      expect(after[productId]!.available).toBe(before[productId]!.available - quantity);
     // And the product details should be stored in the Product Store
     const units = await unitsOf(customer, res.body.id);
     expect(units).toHaveLength(6);
     expect(units.every((u) => u.status === 'active' && u.dependencyOf === null)).toBe(true);
-    for (const { productId, quantity } of items) expect(units.filter((u) => u.productId === productId)).toHaveLength(quantity);
+    for (const { productId, quantity } of items)
+      expect(units.filter((u) => u.productId === productId)).toHaveLength(quantity);
     expect(new Set(units.map((u) => u.id)).size).toBe(6);
     // And the customer should receive a confirmation message for each provisioned product
     const notes = await notesOf(customer, res.body.id, 'product_provisioned');
@@ -241,7 +265,9 @@ describe('Feature: Product Provisioner', () => {
     const state = await expectRejected(customer, res, 409, 'quota_exceeded');
     expect(await stockOf()).toEqual(before);
     expect(await unitsOf(customer, state.id)).toEqual([]);
-    expect((await customer.provisioned()).filter((u) => u.productId === 'pro-plan' && u.status === 'active')).toHaveLength(2);
+    expect(
+      (await customer.provisioned()).filter((u) => u.productId === 'pro-plan' && u.status === 'active'),
+    ).toHaveLength(2);
     // And a "quota_exceeded" error message should be returned to the customer
     expect(res.body.code).toBe('quota_exceeded');
     expect(res.body.detail).toContain('pro-plan');
@@ -335,7 +361,9 @@ describe('Feature: Product Provisioner', () => {
     it('lets exactly quota-many of concurrent purchases through', async () => {
       const customer = await sys.customer();
       const before = await stockOf();
-      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => customer.buy('pro-plan', 1, { domain: `race${i}.example` })));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => customer.buy('pro-plan', 1, { domain: `race${i}.example` })),
+      );
       expect(results.filter((r) => r.status === 201)).toHaveLength(2);
       const rejected = results.filter((r) => r.status !== 201);
       expect(rejected.map((r) => [r.status, r.body.code])).toEqual(Array(4).fill([409, 'quota_exceeded']));
@@ -377,7 +405,10 @@ describe('Feature: Product Provisioner', () => {
     const res = await customer.buy('pro-plan', 1, { domain: 'undo.example' });
     expect(res.status).toBe(502);
     expect(res.body.code).toBe('purchase_failed');
-    expect((await customer.purchaseState(res.body.purchaseId)).payment).toMatchObject({ status: 'refunded', amount: 1999 });
+    expect((await customer.purchaseState(res.body.purchaseId)).payment).toMatchObject({
+      status: 'refunded',
+      amount: 1999,
+    });
     // The deprovision runs beside the refund; once it is done the purchase shows it.
     const state = await customer.waitForSettled(res.body.purchaseId);
     expect(state.steps.find((s: any) => s.name === 'provisioning').status).toBe('compensated');
@@ -402,7 +433,10 @@ describe('Feature: Product Provisioner', () => {
       expect(key).toEqual(expect.any(String));
       expect(calls[1]!.headers['idempotency-key']).toBe(key);
       const [unit] = await unitsOf(customer, res.body.id);
-      expect(unit).toMatchObject({ status: 'active', integration: { status: 'established', externalRef: `ext-${unit.id}` } });
+      expect(unit).toMatchObject({
+        status: 'active',
+        integration: { status: 'established', externalRef: `ext-${unit.id}` },
+      });
     });
 
     it('rolls back and refunds when the service keeps failing', async () => {

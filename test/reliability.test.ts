@@ -16,7 +16,9 @@ import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.
 async function orphanedPurchase(sys: TestSystem, customerId: string, done: number): Promise<PurchaseRecord> {
   const id = newPurchaseId();
   const now = new Date().toISOString();
-  const steps = Object.fromEntries(STEP_NAMES.map((name, i) => [name, i < done ? 'completed' : 'pending'])) as PurchaseRecord['steps'];
+  const steps = Object.fromEntries(
+    STEP_NAMES.map((name, i) => [name, i < done ? 'completed' : 'pending']),
+  ) as PurchaseRecord['steps'];
   const record: PurchaseRecord = {
     id,
     customerId,
@@ -24,14 +26,21 @@ async function orphanedPurchase(sys: TestSystem, customerId: string, done: numbe
     phase: 'running',
     createdAt: now,
     updatedAt: now,
-    request: { items: [{ productId: 'basic-plan', quantity: 1 }], outOfStock: 'remove', paymentToken: 'tok_visa', roles: [] },
+    request: {
+      items: [{ productId: 'basic-plan', quantity: 1 }],
+      outOfStock: 'remove',
+      paymentToken: 'tok_visa',
+      roles: [],
+    },
     payment: { status: 'none', amount: 0, currency: 'USD' },
     steps,
     undos: {},
   };
   if (done >= 1) {
     record.plan = {
-      lines: [{ productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {}, free: false, dependencies: [] }],
+      lines: [
+        { productId: 'basic-plan', quantity: 1, unitPrice: 999, customization: {}, free: false, dependencies: [] },
+      ],
       currency: 'USD',
       discountPercent: 0,
       appliedRules: [],
@@ -137,13 +146,19 @@ describe('reliability: watchdog and audit', () => {
     let orchestrator: Queue | undefined;
     try {
       const customer = await own.customer();
-      const accepted = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa }, { async: true });
+      const accepted = await customer.purchase(
+        { items: [{ productId: 'analytics', quantity: 1 }], payment: visa },
+        { async: true },
+      );
       expect(accepted.status).toBe(202);
       const id: string = accepted.body.id;
       const { keys } = own.stores;
       // The partner is called in the stage before the root, and answers 1.5 s later.
       await eventually('the partner to be called', async () => partner.requests.length > 0);
-      orchestrator = new Queue(QUEUES.orchestrator, { connection: own.redis, prefix: keys.queuePrefix(keys.shardOf(id)) });
+      orchestrator = new Queue(QUEUES.orchestrator, {
+        connection: own.redis,
+        prefix: keys.queuePrefix(keys.shardOf(id)),
+      });
       await orchestrator.pause();
       const placed = await eventually('the order to be placed', async () => {
         const record = await own.stores.purchases.get(id);
@@ -159,7 +174,12 @@ describe('reliability: watchdog and audit', () => {
       expect(state.status).toBe('completed');
       expect(state.orderId).toBe(placed);
       const [order] = await customer.orders();
-      expect(order).toMatchObject({ id: placed, purchaseId: id, status: 'placed', items: [{ productId: 'analytics', quantity: 1 }] });
+      expect(order).toMatchObject({
+        id: placed,
+        purchaseId: id,
+        status: 'placed',
+        items: [{ productId: 'analytics', quantity: 1 }],
+      });
       expect(order.total.amount).toBe(state.payment.amount);
       expect((await customer.notifications()).map((n) => n.type)).toContain('order_confirmation');
       expect((await runAudit(own.stores)).violations).toEqual([]);
@@ -176,7 +196,12 @@ describe('reliability: watchdog and audit', () => {
     const customer = await sys.customer();
     expect((await customer.buy('basic-plan', 2)).status).toBe(201);
     expect(
-      (await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_declined' } })).status,
+      (
+        await customer.purchase({
+          items: [{ productId: 'basic-plan', quantity: 1 }],
+          payment: { token: 'tok_declined' },
+        })
+      ).status,
     ).toBe(402);
     expect((await customer.buy('sold-out')).status).toBe(409);
     await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 10 });
@@ -202,7 +227,9 @@ describe('reliability: watchdog and audit', () => {
     const saved = (await sys.redis.get(unitKey))!;
     await sys.redis.del(unitKey);
     const [order] = (await customer.orders()).filter((o) => o.purchaseId === unit.purchaseId);
-    expect((await runAudit(sys.stores)).violations).toEqual([`order ${order.id}: 1 of its 2 basic-plan units provisioned`]);
+    expect((await runAudit(sys.stores)).violations).toEqual([
+      `order ${order.id}: 1 of its 2 basic-plan units provisioned`,
+    ]);
     await sys.redis.set(unitKey, saved);
   });
 
@@ -222,7 +249,10 @@ describe('retention', () => {
       const customer = await sys.customer();
       const before = await sys.stores.catalog.stock('gift-card');
       const bought = await customer.purchase({ items: [{ productId: 'gift-card', quantity: 2 }], payment: visa });
-      const declined = await customer.purchase({ items: [{ productId: 'gift-card', quantity: 1 }], payment: { token: 'tok_declined' } });
+      const declined = await customer.purchase({
+        items: [{ productId: 'gift-card', quantity: 1 }],
+        payment: { token: 'tok_declined' },
+      });
       expect([bought.status, bought.body.status]).toEqual([201, 'completed']);
       expect([declined.status, declined.body.code]).toEqual([402, 'payment_failed']);
       expect(await sys.redis.keys(keys.patterns.reservation)).toEqual([]);

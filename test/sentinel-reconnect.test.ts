@@ -65,9 +65,11 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
 
   /** The connection is ready again, on the promoted replica, and writes there. */
   async function expectOnPromoted(conn: RedisClient, promoted: number) {
-    await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch((err: Error) => {
-      throw new Error(`${err.message} (status ${conn.status})`);
-    });
+    await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch(
+      (err: Error) => {
+        throw new Error(`${err.message} (status ${conn.status})`);
+      },
+    );
     expect((conn as unknown as { stream?: { remotePort?: number } }).stream?.remotePort).toBe(promoted);
     await expect(conn.set('sentinel-reconnect', '1')).resolves.toBe('OK');
   }
@@ -91,7 +93,12 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
 
   it('a connection closed by its client while it reconnects stays closed', async () => {
     const { sentinel, conn } = await reconnectingWithFirstSentinelFrozen('worker');
-    await until('the connection to ask a sentinel for the master', async () => conn.status === 'connecting', 10_000, 10);
+    await until(
+      'the connection to ask a sentinel for the master',
+      async () => conn.status === 'connecting',
+      10_000,
+      10,
+    );
     conn.disconnect();
     sentinel.signalSentinel(0, 'SIGCONT');
     await new Promise((r) => setTimeout(r, 3_000));

@@ -40,7 +40,12 @@ function parseFrame(frame: string): SseEvent | undefined {
  * Opens GET `path` as an event stream and reads it until the server closes it,
  * or until `deadlineMs` passes (then the read is aborted and `closedByServer` is false).
  */
-async function readEvents(gatewayUrl: string, path: string, token: string | undefined, deadlineMs = 10_000): Promise<SseResult> {
+async function readEvents(
+  gatewayUrl: string,
+  path: string,
+  token: string | undefined,
+  deadlineMs = 10_000,
+): Promise<SseResult> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), deadlineMs);
   const events: SseEvent[] = [];
@@ -117,7 +122,8 @@ function expectNothingAfterTerminal(events: SseEvent[], status: string) {
     expect({ status: e.data.status, payment: e.data.payment }).toEqual({ status, payment: events[end]!.data.payment });
   const forwardSteps = (e: SseEvent) =>
     e.data.steps.filter((s: any) => s.status !== 'compensated' && !s.undo).map((s: any) => `${s.name}:${s.status}`);
-  for (const e of events.slice(end)) expect(forwardSteps(e)).toEqual(expect.arrayContaining(forwardSteps(events.at(-1)!)));
+  for (const e of events.slice(end))
+    expect(forwardSteps(e)).toEqual(expect.arrayContaining(forwardSteps(events.at(-1)!)));
   expect(events.at(-1)!.data.steps.filter((s: any) => s.undo && s.undo.status !== 'failed')).toEqual([]);
 }
 
@@ -140,7 +146,10 @@ describe('purchase progress over Server-Sent Events', () => {
 
   /** An async purchase of one `analytics`; returns its id once the gateway answered 202. */
   async function startAnalytics(customer: Customer): Promise<string> {
-    const res = await customer.purchase({ items: [{ productId: 'analytics', quantity: 1 }], payment: visa }, { async: true });
+    const res = await customer.purchase(
+      { items: [{ productId: 'analytics', quantity: 1 }], payment: visa },
+      { async: true },
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     return res.body.id;
   }
@@ -173,7 +182,9 @@ describe('purchase progress over Server-Sent Events', () => {
     // Each step that completed while the stream was open came with a `step` event of its own
     // (an event's data is the purchase as read when it is sent, so it may already show later changes).
     const changes = changesAfterFirst(stream.events);
-    expect(changes).toEqual(expect.arrayContaining(['provisioning:completed', 'order_placement:completed', 'notification:completed']));
+    expect(changes).toEqual(
+      expect.arrayContaining(['provisioning:completed', 'order_placement:completed', 'notification:completed']),
+    );
     expect(changes.every((c) => c.endsWith(':completed'))).toBe(true);
     expect(rest.filter((e) => e.event === 'step').length).toBeGreaterThanOrEqual(changes.length);
 
@@ -225,7 +236,12 @@ describe('purchase progress over Server-Sent Events', () => {
       expect(firstUndo).toBeGreaterThanOrEqual(failedAt);
       // Every step with an undo is compensated (side by side: money first, the partner's cleanup beside it);
       // the step after the failure is skipped.
-      expect(firstReached(stream.events, 'compensated').sort()).toEqual(['inventory_update', 'payment', 'provisioning', 'stock_check']);
+      expect(firstReached(stream.events, 'compensated').sort()).toEqual([
+        'inventory_update',
+        'payment',
+        'provisioning',
+        'stock_check',
+      ]);
       const changes = changesAfterFirst(stream.events);
       expect(changes).toEqual(
         expect.arrayContaining([
@@ -242,7 +258,12 @@ describe('purchase progress over Server-Sent Events', () => {
 
       // The final event: failed with purchase_failed, the charge refunded, no order; nothing after it.
       const last = stream.events.at(-1)!;
-      expect(last.data).toMatchObject({ id, status: 'failed', error: { code: 'purchase_failed' }, payment: { status: 'refunded' } });
+      expect(last.data).toMatchObject({
+        id,
+        status: 'failed',
+        error: { code: 'purchase_failed' },
+        payment: { status: 'refunded' },
+      });
       expect(last.data.orderId).toBeUndefined();
       expectNothingAfterTerminal(stream.events, 'failed');
     } finally {

@@ -32,7 +32,11 @@ async function startCollector() {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, stop: () => new Promise((r) => server.close(r)) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans,
+    stop: () => new Promise((r) => server.close(r)),
+  };
 }
 
 describe('tracing (OpenTelemetry)', () => {
@@ -54,12 +58,15 @@ describe('tracing (OpenTelemetry)', () => {
     await sys?.stop();
     await tracing?.shutdown();
     await collector?.stop();
-    for (const k of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_SCHEDULE_DELAY', 'OTEL_SERVICE_NAME']) delete process.env[k];
+    for (const k of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_SCHEDULE_DELAY', 'OTEL_SERVICE_NAME'])
+      delete process.env[k];
   });
 
   it('is off without an OTLP endpoint', async () => {
     expect(await startTracing({})).toBeUndefined();
-    expect(await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
+    expect(
+      await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_SDK_DISABLED: 'true' }),
+    ).toBeUndefined();
   });
 
   it('one trace runs from the HTTP request through the flow to every saga step', async () => {
@@ -67,7 +74,9 @@ describe('tracing (OpenTelemetry)', () => {
     const customer = await sys.customer();
     const res = await customer.buy('basic-plan');
     expect(res.status).toBe(201);
-    const request = await eventually('the HTTP span', async () => collector.spans.find((s) => s.name.startsWith('POST')));
+    const request = await eventually('the HTTP span', async () =>
+      collector.spans.find((s) => s.name.startsWith('POST')),
+    );
     const trace = await eventually('step spans in the request trace', async () => {
       const inTrace = collector.spans.filter((s) => s.traceId === request.traceId);
       const names = inTrace.map((s) => s.name).join(' | ');

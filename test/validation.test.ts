@@ -34,12 +34,18 @@ describe('request validation', () => {
       expectProblem(res, 400, 'validation_error');
       expect(res.body.detail).toMatch(/JSON/);
     }
-    const malformed = await send(`${sys.gatewayUrl}/v1/purchases`, 'POST', '{"items": [', { ...auth, 'content-type': 'application/json' });
+    const malformed = await send(`${sys.gatewayUrl}/v1/purchases`, 'POST', '{"items": [', {
+      ...auth,
+      'content-type': 'application/json',
+    });
     expectProblem(malformed, 400, 'validation_error');
     expect(malformed.body.detail).toMatch(/JSON/);
     const unknown = await customer.purchase({ ...oneBasicPlan(), coupon: 'FREE' });
     expect(unknown.body.detail).toMatch(/coupon/);
-    const range = await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 101 }], payment: { token: 'tok_visa' } });
+    const range = await customer.purchase({
+      items: [{ productId: 'basic-plan', quantity: 101 }],
+      payment: { token: 'tok_visa' },
+    });
     expect(range.body.detail).toMatch(/^items\.0\.quantity: /);
   });
 
@@ -57,7 +63,11 @@ describe('request validation', () => {
       expect(parsed.body.detail).toMatch(field);
     }
     const basic = `Basic ${Buffer.from('admin:admin-pw').toString('base64')}`;
-    expectProblem(await send(`${sys.gatewayUrl}/admin/faults`, 'POST', '{', { ...json, authorization: basic }), 400, 'validation_error');
+    expectProblem(
+      await send(`${sys.gatewayUrl}/admin/faults`, 'POST', '{', { ...json, authorization: basic }),
+      400,
+      'validation_error',
+    );
     // And a good request still goes through.
     expect((await sys.admin('PUT', '/admin/products/gift-card/stock', { stock: 77 })).status).toBe(200);
     expect((await sys.stores.catalog.stock('gift-card')).available).toBe(77);

@@ -48,7 +48,12 @@ export class TestPaymentProvider implements PaymentProvider {
       req.token === 'tok_declined' || !req.token.startsWith('tok_')
         ? { status: 'declined', reason: 'card declined' }
         : { status: 'captured', chargeId: `ch_${randomUUID().replaceAll('-', '')}` };
-    const entry = JSON.stringify({ ...result, amount: req.amount, currency: req.currency, at: new Date().toISOString() });
+    const entry = JSON.stringify({
+      ...result,
+      amount: req.amount,
+      currency: req.currency,
+      at: new Date().toISOString(),
+    });
     const key = this.keys.providerCharge(req.idempotencyKey);
     const created = await this.redis.set(key, entry, 'NX');
     if (created) return result;

@@ -91,7 +91,10 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     const breaker = deps.breaker.state();
     // One shard's open circuit costs that shard's customers only: the gateway stays ready for the rest.
     const ready = redis && auth && workers && !deps.breaker.allOpen();
-    return c.json({ status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } }, ready ? 200 : 503);
+    return c.json(
+      { status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } },
+      ready ? 200 : 503,
+    );
   });
   app.get('/metrics', async (c) => {
     const texts = await Promise.all([metrics.registry, ...(deps.otherMetrics ?? [])].map((r) => r.metrics()));
@@ -132,7 +135,12 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     durationS: config.RATE_LIMIT_DURATION_S,
   });
   // Reads have their own, far larger budget: polling never eats the purchase budget.
-  const readLimit = customerRateLimit({ ...limits, name: 'reads', points: config.READ_RATE_LIMIT_POINTS, durationS: 60 });
+  const readLimit = customerRateLimit({
+    ...limits,
+    name: 'reads',
+    points: config.READ_RATE_LIMIT_POINTS,
+    durationS: 60,
+  });
   v1.on('GET', '*', readLimit);
   // A cancel is a write that starts a saga of its own (refund, restock, deprovision): it spends the purchase budget.
   v1.on('POST', ['/purchases/:id/cancel', '/orders/:id/cancel'], purchaseLimit);

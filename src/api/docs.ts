@@ -26,12 +26,19 @@ const UI_FILES = ['swagger-ui.css', 'swagger-ui-bundle.js'];
 // @hono/swagger-ui would otherwise point the page at a CDN.
 const uiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
-const uiOptions = { url: '/openapi.json', baseUrl: ASSETS, title: 'Purchase API', validatorUrl: 'none', docExpansion: 'list' } as const;
+const uiOptions = {
+  url: '/openapi.json',
+  baseUrl: ASSETS,
+  title: 'Purchase API',
+  validatorUrl: 'none',
+  docExpansion: 'list',
+} as const;
 
 /** The page's one inline script (it starts Swagger UI), allowed by its hash and nothing else. */
 function inlineScriptHash(): string {
   const script = /<script>([\s\S]*?)<\/script>/.exec(SwaggerUI(uiOptions))?.[1];
-  if (script === undefined) throw new Error('@hono/swagger-ui no longer renders an inline script: revisit the /docs CSP');
+  if (script === undefined)
+    throw new Error('@hono/swagger-ui no longer renders an inline script: revisit the /docs CSP');
   return `'sha256-${createHash('sha256').update(script).digest('base64')}'`;
 }
 

@@ -46,7 +46,11 @@ const linkHeader = z.object({
 /** The responses of a list route: a JSON array of `item`, newest first, with the Link header. */
 export function listResponses<T extends z.ZodType>(item: T, description: string) {
   return {
-    200: { description: `${description}, newest first.`, headers: linkHeader, content: { 'application/json': { schema: z.array(item) } } },
+    200: {
+      description: `${description}, newest first.`,
+      headers: linkHeader,
+      content: { 'application/json': { schema: z.array(item) } },
+    },
     400: problem('A bad `limit` or `cursor` (validation_error).'),
     ...commonProblems,
   };
@@ -84,7 +88,8 @@ export class Lists {
   }
 
   decode(scope: string, cursor: string): IndexPosition {
-    const invalid = () => new AppError('validation_error', 'cursor: not a cursor this list handed out; start again without one.');
+    const invalid = () =>
+      new AppError('validation_error', 'cursor: not a cursor this list handed out; start again without one.');
     const [payload, mac, ...rest] = cursor.split('.');
     if (!payload || !mac || rest.length > 0) throw invalid();
     const given = Buffer.from(mac, 'base64url');

@@ -51,9 +51,10 @@ export async function jobsOf(queues: Queue[], keys: Keys, purchaseId: string): P
  */
 export function adminPurchaseView(r: PurchaseRecord, jobs: JobView[]) {
   const status = reviewStatus(r);
-  const review: { status: 'manual_review' | 'resolved'; reason: string; resolution?: ReviewResolution } | undefined = status
-    ? { status, reason: r.review!, ...(r.reviewResolution ? { resolution: r.reviewResolution } : {}) }
-    : undefined;
+  const review: { status: 'manual_review' | 'resolved'; reason: string; resolution?: ReviewResolution } | undefined =
+    status
+      ? { status, reason: r.review!, ...(r.reviewResolution ? { resolution: r.reviewResolution } : {}) }
+      : undefined;
   const { review: _, error: __, steps: ___, ...base } = purchaseView(r);
   return {
     ...base,

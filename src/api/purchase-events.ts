@@ -40,7 +40,11 @@ export class PurchaseEvents {
   }
 
   /** Listens to every shard's outcome channel (`outcomes`); `progress` channels only while someone streams. */
-  static async start(subscriber: RedisClient, outcomes: readonly string[], progress: readonly string[]): Promise<PurchaseEvents> {
+  static async start(
+    subscriber: RedisClient,
+    outcomes: readonly string[],
+    progress: readonly string[],
+  ): Promise<PurchaseEvents> {
     const sharded = outcomes.some((c) => c.includes('{'));
     const events = new PurchaseEvents(subscriber, outcomes, progress, sharded);
     await events.listen([...outcomes]);
@@ -49,7 +53,9 @@ export class PurchaseEvents {
 
   private listen(channels: string[]): Promise<unknown> {
     // SSUBSCRIBE takes channels of one slot per call: one call per shard.
-    return this.sharded ? Promise.all(channels.map((c) => this.subscriber.ssubscribe(c))) : this.subscriber.subscribe(...channels);
+    return this.sharded
+      ? Promise.all(channels.map((c) => this.subscriber.ssubscribe(c)))
+      : this.subscriber.subscribe(...channels);
   }
 
   /** Calls `fn` with the purchase's terminal event. */

@@ -70,7 +70,12 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
     return { id: answer.purchaseId, replay: true };
   };
 
-  const handOff = async (shard: number, customer: Customer, body: PurchaseBody, opts: SubmitOptions): Promise<Submitted> => {
+  const handOff = async (
+    shard: number,
+    customer: Customer,
+    body: PurchaseBody,
+    opts: SubmitOptions,
+  ): Promise<Submitted> => {
     const id = newPurchaseId(shard);
     const hash = opts.idempotencyKey ? bodyHash(body) : '';
     if (!(await deps.workersAlive(shard))) {
@@ -88,7 +93,12 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
       phase: 'running',
       createdAt: now,
       updatedAt: now,
-      request: { items: body.items, outOfStock: body.outOfStock, paymentToken: body.payment.token, roles: customer.roles },
+      request: {
+        items: body.items,
+        outOfStock: body.outOfStock,
+        paymentToken: body.payment.token,
+        roles: customer.roles,
+      },
       payment: { status: 'none', amount: 0, currency: 'USD' },
       steps: Object.fromEntries(STEP_NAMES.map((name) => [name, 'pending'])),
       undos: {},
@@ -129,7 +139,8 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
         'Redis failed over while your purchase was being accepted, so it may or may not have been saved. Retry with the same Idempotency-Key: that returns the purchase if it was saved and makes it once if not.',
       );
     }
-    if (accepted.acknowledgement) await deliverByWebhook(deps.webhookQueue?.(shard), [accepted.acknowledgement]).catch(() => {});
+    if (accepted.acknowledgement)
+      await deliverByWebhook(deps.webhookQueue?.(shard), [accepted.acknowledgement]).catch(() => {});
     return { id, replay: false };
   };
 

@@ -19,8 +19,19 @@ const PURCHASE_STATUSES = [
   'failed',
   'canceled',
 ] as const satisfies readonly PurchaseStatus[];
-const STEP_STATUSES = ['pending', 'completed', 'failed', 'compensated', 'skipped'] as const satisfies readonly StepStatus[];
-const PAYMENT_STATUSES = ['none', 'captured', 'refunded', 'declined'] as const satisfies readonly PaymentInfo['status'][];
+const STEP_STATUSES = [
+  'pending',
+  'completed',
+  'failed',
+  'compensated',
+  'skipped',
+] as const satisfies readonly StepStatus[];
+const PAYMENT_STATUSES = [
+  'none',
+  'captured',
+  'refunded',
+  'declined',
+] as const satisfies readonly PaymentInfo['status'][];
 const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
 const STEP_NAMES = [...NAMES] as [StepName, ...StepName[]];
 const UNDO_STATUSES = ['pending', 'retrying', 'done', 'failed'] as const satisfies readonly UndoState['status'][];
@@ -45,14 +56,20 @@ export const problemSchema = z
     orderId: z
       .string()
       .optional()
-      .openapi({ description: 'Set when a purchase is not cancelable because its order is placed: cancel that order.' }),
+      .openapi({
+        description: 'Set when a purchase is not cancelable because its order is placed: cancel that order.',
+      }),
   })
   .openapi('Problem', { description: 'RFC 9457 problem details.' });
 
 const line = z.object({ productId: z.string(), quantity: z.number().int(), customization });
 export const purchaseLine = line
   .extend({
-    unitPrice: z.number().int().optional().openapi({ description: 'Minor units; known once the purchase is validated.' }),
+    unitPrice: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'Minor units; known once the purchase is validated.' }),
     free: z.boolean().optional().openapi({ description: 'Added by a rule: shipped, never charged.' }),
   })
   .openapi('PurchaseLine');
@@ -72,7 +89,8 @@ export const purchaseView = z
           .object({ status: z.enum(UNDO_STATUSES), attempts: z.number().int() })
           .optional()
           .openapi({
-            description: "The step's undo while an outside system is still being cleaned up (retrying), or once that failed for good.",
+            description:
+              "The step's undo while an outside system is still being cleaned up (retrying), or once that failed for good.",
           }),
       }),
     ),
@@ -95,7 +113,9 @@ export const purchaseView = z
 export const acknowledgement = z
   .object({
     id: z.string(),
-    status: z.enum(PURCHASE_STATUSES).openapi({ description: '`accepted`, or `processing` once the saga has started.' }),
+    status: z
+      .enum(PURCHASE_STATUSES)
+      .openapi({ description: '`accepted`, or `processing` once the saga has started.' }),
     statusUrl: z.string().openapi({ example: '/v1/purchases/pur_0b6f…' }),
   })
   .openapi('PurchaseAccepted');
@@ -121,8 +141,13 @@ export const provisionedSchema = z
     productId: z.string(),
     purchaseId: z.string(),
     customization,
-    dependencyOf: z.string().nullable().openapi({ description: 'The product this unit came with, when it is a dependency.' }),
-    integration: z.object({ status: z.enum(['established', 'removed']), externalRef: z.string().nullable() }).nullable(),
+    dependencyOf: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The product this unit came with, when it is a dependency.' }),
+    integration: z
+      .object({ status: z.enum(['established', 'removed']), externalRef: z.string().nullable() })
+      .nullable(),
     status: z.enum(['active', 'deprovisioned']),
     createdAt: timestamp,
     updatedAt: timestamp,
@@ -147,9 +172,13 @@ export const productSchema = z
     description: z.string().optional(),
     price: money,
     available: z.number().int().openapi({ description: 'Units available for sale now.' }),
-    customization: customization.optional().openapi({ description: 'A JSON Schema the customization of an item must meet.' }),
+    customization: customization
+      .optional()
+      .openapi({ description: 'A JSON Schema the customization of an item must meet.' }),
     quotaPerCustomer: z.number().int().optional(),
-    dependencies: z.array(z.string()).openapi({ description: 'Provisioned with the product, one unit each, not charged.' }),
+    dependencies: z
+      .array(z.string())
+      .openapi({ description: 'Provisioned with the product, one unit each, not charged.' }),
     integration: z.object({ url: z.string() }).optional(),
   })
   .openapi('Product');

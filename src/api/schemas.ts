@@ -47,10 +47,15 @@ export const purchaseHeaders = z.object({
   prefer: z
     .string()
     .optional()
-    .openapi({ description: '`respond-async`: answer 202 at once instead of waiting for the outcome.', example: 'respond-async' }),
+    .openapi({
+      description: '`respond-async`: answer 202 at once instead of waiting for the outcome.',
+      example: 'respond-async',
+    }),
 });
 
-export const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'pur_0b6f…' }) });
+export const idParam = z.object({
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'pur_0b6f…' }),
+});
 
 export const stockBody = z.object({ stock: z.number().int().min(0).max(1_000_000_000) }).strict();
 export const faultBody = z

@@ -14,7 +14,10 @@ function stepView(r: PurchaseRecord, name: StepName) {
 /** The customer's view of a purchase (GET /v1/purchases/:id), per the contract. */
 export function purchaseView(r: PurchaseRecord) {
   const plan = r.plan;
-  const line = (l: { productId: string; quantity: number; customization?: Record<string, unknown> }, price?: number) => ({
+  const line = (
+    l: { productId: string; quantity: number; customization?: Record<string, unknown> },
+    price?: number,
+  ) => ({
     productId: l.productId,
     quantity: l.quantity,
     ...(price === undefined ? {} : { unitPrice: price }),
@@ -22,7 +25,9 @@ export function purchaseView(r: PurchaseRecord) {
   });
   const outcome = (i: number) => r.allocation?.[i] ?? 'fulfilled';
   const items = plan
-    ? plan.lines.flatMap((l, i) => (outcome(i) === 'fulfilled' ? [{ ...line(l, l.unitPrice), ...(l.free ? { free: true } : {}) }] : []))
+    ? plan.lines.flatMap((l, i) =>
+        outcome(i) === 'fulfilled' ? [{ ...line(l, l.unitPrice), ...(l.free ? { free: true } : {}) }] : [],
+      )
     : r.request.items.map((l) => line(l));
   const missing = plan ? plan.lines.filter((_, i) => outcome(i) === 'out_of_stock').map((l) => line(l)) : [];
   const backorder = r.request.outOfStock === 'backorder';

@@ -28,7 +28,11 @@ const tokenRoute = createRoute({
   responses: { 200: { description: 'A token.' } },
 });
 
-const rotateRoute = createRoute({ method: 'post', path: '/admin/keys/rotate', responses: { 201: { description: 'The new key.' } } });
+const rotateRoute = createRoute({
+  method: 'post',
+  path: '/admin/keys/rotate',
+  responses: { 201: { description: 'The new key.' } },
+});
 
 export interface AuthAppOptions {
   keys: KeyRing;
@@ -67,7 +71,10 @@ export function createAuthApp(opts: AuthAppOptions): OpenAPIHono {
     return c.json({ access_token: token, token_type: 'Bearer', expires_in: ttlSeconds });
   });
   if (opts.admin) {
-    app.use('/admin/*', basicAuth({ username: opts.admin.user, password: opts.admin.password, realm: 'purchase-auth-admin' }));
+    app.use(
+      '/admin/*',
+      basicAuth({ username: opts.admin.user, password: opts.admin.password, realm: 'purchase-auth-admin' }),
+    );
     app.openapi(rotateRoute, async (c) =>
       c.json({ ...(await opts.keys.rotate()), keys: (await opts.keys.published()).map((k) => k.kid) }, 201),
     );

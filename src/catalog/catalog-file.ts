@@ -40,7 +40,9 @@ export async function readCatalogFile(file: string): Promise<Product[]> {
   }
   const parsed = catalogSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`CATALOG_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    throw new Error(
+      `CATALOG_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data.products;
 }

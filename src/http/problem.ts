@@ -16,7 +16,9 @@ export function problem(c: Context, error: AppError): Response {
     code: error.code,
     ...error.extra,
   };
-  return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, { 'content-type': 'application/problem+json' });
+  return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
+    'content-type': 'application/problem+json',
+  });
 }
 
 const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
@@ -28,7 +30,9 @@ const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
   503: 'service_unavailable',
 };
 /** Details clearer than the exception's own message ("Unsupported Media Type" from @hono/zod-openapi). */
-const HTTP_DETAILS: Partial<Record<number, string>> = { 415: 'The body must be JSON, sent as Content-Type: application/json.' };
+const HTTP_DETAILS: Partial<Record<number, string>> = {
+  415: 'The body must be JSON, sent as Content-Type: application/json.',
+};
 
 /** One error handler for the whole app: known errors keep their code; anything else is a bare 500. */
 export function problemOnError(log?: Logger): ErrorHandler {
@@ -52,7 +56,12 @@ export function problemOnError(log?: Logger): ErrorHandler {
       log?.warn({ path: c.req.path, method: c.req.method, err: err.message }, 'redis unavailable');
       return problem(
         c,
-        new AppError('service_unavailable', 'The service is temporarily unavailable; try again shortly.', {}, { 'retry-after': '5' }),
+        new AppError(
+          'service_unavailable',
+          'The service is temporarily unavailable; try again shortly.',
+          {},
+          { 'retry-after': '5' },
+        ),
       );
     }
     log?.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');

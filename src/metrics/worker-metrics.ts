@@ -71,7 +71,8 @@ export function createWorkerMetrics(queues: Queue[]) {
       if (!all) return;
       const sums = new Map<string, number>();
       queues.forEach((q, i) => {
-        for (const [state, n] of Object.entries(all[i]!)) sums.set(`${q.name}\n${state}`, (sums.get(`${q.name}\n${state}`) ?? 0) + n);
+        for (const [state, n] of Object.entries(all[i]!))
+          sums.set(`${q.name}\n${state}`, (sums.get(`${q.name}\n${state}`) ?? 0) + n);
       });
       for (const [key, n] of sums) {
         const [queue, state] = key.split('\n') as [string, string];

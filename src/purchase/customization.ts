@@ -29,10 +29,15 @@ export interface CustomizationProblem {
 }
 
 /** Checks a line's customization against the product's JSON Schema. */
-export function checkCustomization(product: ProductDef, given: Record<string, unknown> | undefined): CustomizationProblem | null {
+export function checkCustomization(
+  product: ProductDef,
+  given: Record<string, unknown> | undefined,
+): CustomizationProblem | null {
   const value = given ?? {};
   if (!product.customization) {
-    return Object.keys(value).length === 0 ? null : { code: 'invalid_customization', detail: `${product.id} takes no customization` };
+    return Object.keys(value).length === 0
+      ? null
+      : { code: 'invalid_customization', detail: `${product.id} takes no customization` };
   }
   const validate = validatorFor(product.customization);
   if (validate(value)) return null;

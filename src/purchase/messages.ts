@@ -8,7 +8,8 @@ export const messages = {
   mixedCurrencies: () => 'products priced in different currencies cannot be bought together',
   ruleRejected: (rule: string, message: string) => `${rule}: ${message}`,
   nothingInStock: () => 'none of the requested products is in stock',
-  missingDependency: (line?: PlannedLine) => `a dependency of ${line?.productId} (${line?.dependencies.join(', ')}) is not available`,
+  missingDependency: (line?: PlannedLine) =>
+    `a dependency of ${line?.productId} (${line?.dependencies.join(', ')}) is not available`,
   quotaReached: (line?: PlannedLine) => `quota of ${line?.quotaPerCustomer} for ${line?.productId} reached`,
   declined: (reason: string) => `payment declined: ${reason}`,
   stepFailed: (step: string, why: string) => `${step} failed: ${why}`,

@@ -35,7 +35,13 @@ export const acknowledgementOf = (customerId: string, purchaseId: string, create
   notificationDocs(
     customerId,
     purchaseId,
-    [{ type: 'purchase_accepted', message: messages.accepted(purchaseId), details: { statusUrl: `/v1/purchases/${purchaseId}` } }],
+    [
+      {
+        type: 'purchase_accepted',
+        message: messages.accepted(purchaseId),
+        details: { statusUrl: `/v1/purchases/${purchaseId}` },
+      },
+    ],
     createdAt,
   )[0]!;
 
@@ -84,12 +90,19 @@ export function confirmationDrafts(record: PurchaseRecord): NotificationDraft[] 
       outcome: record.allocation![i] === 'fulfilled' ? 'fulfilled' : policy === 'backorder' ? 'backordered' : 'removed',
     }));
     const missing = lines.filter((l) => l.outcome !== 'fulfilled').map((l) => `${l.productId} ${l.outcome}`);
-    drafts.push({ type: 'partial_fulfillment', message: messages.partlyFulfilled(missing), details: { orderId: record.orderId, lines } });
+    drafts.push({
+      type: 'partial_fulfillment',
+      message: messages.partlyFulfilled(missing),
+      details: { orderId: record.orderId, lines },
+    });
   }
   return drafts;
 }
 
-const FAILURE_TYPE: Partial<Record<string, NotificationType>> = { out_of_stock: 'out_of_stock', payment_failed: 'payment_failed' };
+const FAILURE_TYPE: Partial<Record<string, NotificationType>> = {
+  out_of_stock: 'out_of_stock',
+  payment_failed: 'payment_failed',
+};
 
 /** What a failed purchase tells its customer, once its money is back. */
 export function failureDraft(record: PurchaseRecord, error: PurchaseError): NotificationDraft {

@@ -9,7 +9,12 @@ export type OutOfStockPolicy = 'remove' | 'backorder';
 /** Per plan line: fulfilled now, or out of stock (removed or backordered by policy). */
 export type LineOutcome = 'fulfilled' | 'out_of_stock';
 
-export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set(['completed', 'partially_fulfilled', 'failed', 'canceled']);
+export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set([
+  'completed',
+  'partially_fulfilled',
+  'failed',
+  'canceled',
+]);
 
 export interface RequestedItem {
   productId: string;
@@ -131,7 +136,8 @@ export const inReview = (r: PurchaseRecord) => reviewStatus(r) === 'manual_revie
 export const undoOpen = (u: UndoState | undefined) => u?.status === 'pending' || u?.status === 'retrying';
 
 /** Terminal, and no undo of an outside system still being worked on: nothing about it will change by itself. */
-export const isSettled = (r: PurchaseRecord) => TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen) && !orderCancelOpen(r);
+export const isSettled = (r: PurchaseRecord) =>
+  TERMINAL.has(r.status) && !Object.values(r.undos).some(undoOpen) && !orderCancelOpen(r);
 
 /** An order cancel requested and not yet settled (its order not yet marked canceled). */
 export const orderCancelOpen = (r: PurchaseRecord) => Boolean(r.orderCancelRequestedAt && !r.orderCanceledAt);

@@ -7,6 +7,10 @@ export async function deliverByWebhook(webhookQueue: Queue | undefined, docs: No
   if (!webhookQueue || docs.length === 0) return;
   const opts = stepJobOptions({ attempts: 10, backoffMs: 1_000 });
   await webhookQueue.addBulk(
-    docs.map((d) => ({ name: DELIVER_JOB, data: { notificationId: d.id } satisfies DeliverJobData, opts: { ...opts, jobId: d.id } })),
+    docs.map((d) => ({
+      name: DELIVER_JOB,
+      data: { notificationId: d.id } satisfies DeliverJobData,
+      opts: { ...opts, jobId: d.id },
+    })),
   );
 }

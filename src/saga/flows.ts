@@ -48,7 +48,11 @@ export function purchaseFlow(purchaseId: string, policy: RetryPolicy, rootAttemp
 /** The gateway's hand-off: the first stage as a single job. */
 export function startJob(purchaseId: string, policy: RetryPolicy) {
   const data: SagaJobData = { purchaseId };
-  return { name: START_STAGE.job, data, opts: { ...stepJobOptions(policy), jobId: stageJobId(purchaseId, START_STAGE.name) } };
+  return {
+    name: START_STAGE.job,
+    data,
+    opts: { ...stepJobOptions(policy), jobId: stageJobId(purchaseId, START_STAGE.name) },
+  };
 }
 
 /** The root stage as a job of its own, for the watchdog to re-drive a completion. */
@@ -66,7 +70,11 @@ const undoJob = (purchaseId: string, step: UndoableStep, policy: RetryPolicy, ch
   name: step.compensate.job,
   queueName: stageOf(step).queue,
   data: { purchaseId } satisfies SagaJobData,
-  opts: { ...stepJobOptions(policy), jobId: undoJobId(purchaseId, step.name), ...(child ? { ignoreDependencyOnFailure: true } : {}) },
+  opts: {
+    ...stepJobOptions(policy),
+    jobId: undoJobId(purchaseId, step.name),
+    ...(child ? { ignoreDependencyOnFailure: true } : {}),
+  },
 });
 
 /**
@@ -106,7 +114,13 @@ export function orderCancelJob(purchaseId: string, policy: RetryPolicy) {
   return { name: CANCEL_ORDER_JOB, data, opts: { ...stepJobOptions(policy), jobId: orderCancelJobId(purchaseId) } };
 }
 
-function undoFlows(purchaseId: string, plan: CompensationPlan, policy: RetryPolicy, name: string, jobId: string): FlowJob[] {
+function undoFlows(
+  purchaseId: string,
+  plan: CompensationPlan,
+  policy: RetryPolicy,
+  name: string,
+  jobId: string,
+): FlowJob[] {
   const settle: FlowJob = {
     name,
     queueName: ROOT_STAGE.queue,
@@ -124,8 +138,18 @@ export const outsideUndoJobs = (purchaseId: string, steps: readonly UndoableStep
 /** Every job a purchase may run as, by queue and id (an operator looks them up): its stages, undos and settles. */
 export function purchaseJobs(purchaseId: string): { kind: string; name: string; queue: QueueName; id: string }[] {
   return [
-    ...SAGA.map((s) => ({ kind: 'stage', name: s.job, queue: s.queue as QueueName, id: stageJobId(purchaseId, s.name) })),
-    ...UNDOABLE.map((s) => ({ kind: 'undo', name: s.compensate.job, queue: stageOf(s).queue, id: undoJobId(purchaseId, s.name) })),
+    ...SAGA.map((s) => ({
+      kind: 'stage',
+      name: s.job,
+      queue: s.queue as QueueName,
+      id: stageJobId(purchaseId, s.name),
+    })),
+    ...UNDOABLE.map((s) => ({
+      kind: 'undo',
+      name: s.compensate.job,
+      queue: stageOf(s).queue,
+      id: undoJobId(purchaseId, s.name),
+    })),
     { kind: 'settle', name: SETTLE_JOB, queue: ROOT_STAGE.queue, id: settleJobId(purchaseId) },
     { kind: 'order-cancel', name: CANCEL_ORDER_JOB, queue: START_STAGE.queue, id: orderCancelJobId(purchaseId) },
     { kind: 'settle', name: SETTLE_ORDER_JOB, queue: ROOT_STAGE.queue, id: orderSettleJobId(purchaseId) },

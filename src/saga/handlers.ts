@@ -1,5 +1,12 @@
 import type { Job } from 'bullmq';
-import { CANCEL_ORDER_JOB, REPROVISION_JOB, SETTLE_JOB, SETTLE_ORDER_JOB, type QueueName, type SagaJobData } from '../queues/contract.js';
+import {
+  CANCEL_ORDER_JOB,
+  REPROVISION_JOB,
+  SETTLE_JOB,
+  SETTLE_ORDER_JOB,
+  type QueueName,
+  type SagaJobData,
+} from '../queues/contract.js';
 import { orderCancelRoots } from './order-cancel.js';
 import type { SagaContext } from './context.js';
 import { sagaRoots } from './root.js';
@@ -15,7 +22,10 @@ export type SagaHandler = (job: Job<SagaJobData>) => Promise<string>;
  * stage's job, each step's undo on its stage's queue, and `settle`. Throws at start-up
  * if two jobs of one queue share a name, rather than running the wrong one later.
  */
-export function sagaHandlers(ctx: SagaContext, saga: readonly Stage[] = SAGA): Record<QueueName, Record<string, SagaHandler>> {
+export function sagaHandlers(
+  ctx: SagaContext,
+  saga: readonly Stage[] = SAGA,
+): Record<QueueName, Record<string, SagaHandler>> {
   const roots = sagaRoots(ctx);
   const { stageOf, undoable } = deriveSaga(saga);
   const [first, last] = [saga[0], saga[saga.length - 1]!];

@@ -10,7 +10,12 @@ type NotifyContext = Pick<SagaContext, 'stores' | 'webhookQueue'>;
  * seq) in one round trip and, when a webhook is configured, queues their
  * delivery with retries.
  */
-export async function notify(ctx: NotifyContext, customerId: string, purchaseId: string, ...drafts: NotificationDraft[]): Promise<void> {
+export async function notify(
+  ctx: NotifyContext,
+  customerId: string,
+  purchaseId: string,
+  ...drafts: NotificationDraft[]
+): Promise<void> {
   await storeAndDeliver(ctx, notificationDocs(customerId, purchaseId, drafts));
 }
 

@@ -30,7 +30,8 @@ export function orderCancelRoots(ctx: SagaContext) {
     const decision = atOrderSettle(record, order?.status);
     if (decision.do === 'nothing' || !record || !order) return 'done';
     const { review } = decision;
-    if (review) ctx.log.error({ purchaseId: id, review }, 'order canceled with its compensation incomplete: needs review');
+    if (review)
+      ctx.log.error({ purchaseId: id, review }, 'order canceled with its compensation incomplete: needs review');
     await orders.replace({ ...order, status: 'canceled', canceledAt: new Date().toISOString() });
     await notify(ctx, record.customerId, id, orderCanceledDraft(record, order.id));
     // The write also tells a waiting gateway (a finished purchase's every update is an outcome event).

@@ -17,7 +17,10 @@ import { atRoot, atSettle, PIVOT, unfinishedBefore } from './transitions.js';
  * round trip. A crash between the two writes would leave one reservation behind, which the
  * audit still counts as committed.
  */
-async function finishPurchase(ctx: SagaContext, ...args: Parameters<SagaContext['stores']['purchases']['finish']>): Promise<boolean> {
+async function finishPurchase(
+  ctx: SagaContext,
+  ...args: Parameters<SagaContext['stores']['purchases']['finish']>
+): Promise<boolean> {
   const [ended] = await Promise.all([ctx.stores.purchases.finish(...args), ctx.stores.inventory.settle(args[0])]);
   return ended;
 }
@@ -107,7 +110,10 @@ export function sagaRoots(ctx: SagaContext) {
     }
     const { error, review } = decision;
     if (review)
-      ctx.log.error({ purchaseId: id, requestId: record.requestId, review }, 'purchase failed with compensation incomplete: needs review');
+      ctx.log.error(
+        { purchaseId: id, requestId: record.requestId, review },
+        'purchase failed with compensation incomplete: needs review',
+      );
     await notify(ctx, record.customerId, id, failureDraft(record, error));
     if (await finishPurchase(ctx, id, 'failed', review ? { review } : {})) {
       ctx.metrics.purchases.inc({ status: 'failed', code: error.code });
@@ -128,5 +134,8 @@ export function sagaRoots(ctx: SagaContext) {
 export async function placeOrderAgain(ctx: SagaContext, record: PurchaseRecord, job: Job<SagaJobData>): Promise<void> {
   await stepNamed(PIVOT)!.invoke(ctx, record, job);
   ctx.metrics.ordersPlacedAgain.inc();
-  ctx.log.warn({ purchaseId: record.id, requestId: record.requestId }, 'order recorded as placed was not in the OMS: placed again');
+  ctx.log.warn(
+    { purchaseId: record.id, requestId: record.requestId },
+    'order recorded as placed was not in the OMS: placed again',
+  );
 }

@@ -45,7 +45,10 @@ async function runStep(
       return { outcome: 'already-completed', record };
     case 'cancel':
       await purchases.cancelAt(id, step.name);
-      ctx.log.info({ purchaseId: id, requestId: record.requestId, step: step.name }, 'purchase canceled by the customer: compensating');
+      ctx.log.info(
+        { purchaseId: id, requestId: record.requestId, step: step.name },
+        'purchase canceled by the customer: compensating',
+      );
       return { outcome: 'canceled' };
     case 'claim-pivot':
     case 'skip':
@@ -66,7 +69,9 @@ async function runStep(
       return step.invoke(ctx, record, job);
     };
     const done =
-      (ctx.tracing ? await ctx.tracing.span(`step ${step.name}`, { 'purchase.id': id, 'saga.step': step.name }, exec) : await exec()) ?? {};
+      (ctx.tracing
+        ? await ctx.tracing.span(`step ${step.name}`, { 'purchase.id': id, 'saga.step': step.name }, exec)
+        : await exec()) ?? {};
     // Not applied: the saga stopped running meanwhile (the watchdog); the next step reads it afresh and skips.
     const { applied, cancelRequested } = await purchases.completeStepSeeingCancel(id, step.name, done);
     timer({ outcome: 'completed' });
@@ -109,7 +114,11 @@ export async function runStage(
     outcomes.push(result.outcome);
     record = result.record;
   }
-  return { proceeds: record !== undefined && outcomes.length === steps.length, outcomes, ...(record ? { record } : {}) };
+  return {
+    proceeds: record !== undefined && outcomes.length === steps.length,
+    outcomes,
+    ...(record ? { record } : {}),
+  };
 }
 
 /**
@@ -123,7 +132,8 @@ export function undoHandler(ctx: SagaContext, step: UndoableStep) {
     const id = job.data.purchaseId;
     const record = await purchases.get(id);
     if (!record) return 'missing';
-    if (record.steps[step.name] === 'compensated' || record.undos[step.name]?.status === 'done') return 'already-compensated';
+    if (record.steps[step.name] === 'compensated' || record.undos[step.name]?.status === 'done')
+      return 'already-compensated';
     const timer = ctx.metrics.stepDuration.startTimer({ step: `undo:${step.name}` });
     const fields = { purchaseId: id, requestId: record.requestId, step: step.name, attempt: job.attemptsMade + 1 };
     let outcome: UndoOutcome;
@@ -136,7 +146,13 @@ export function undoHandler(ctx: SagaContext, step: UndoableStep) {
     }
     const next = afterUndo(record, step.name as StepName, outcome, job.attemptsMade + 1, new Date().toISOString());
     await purchases.recordUndo(id, step.name, next.undo, next);
-    const label = outcome.ok ? (outcome.undid ? 'compensated' : 'nothing_to_undo') : outcome.final ? 'failed' : 'retried';
+    const label = outcome.ok
+      ? outcome.undid
+        ? 'compensated'
+        : 'nothing_to_undo'
+      : outcome.final
+        ? 'failed'
+        : 'retried';
     timer({ outcome: label });
     if (label !== 'retried') ctx.metrics.compensations.inc({ step: step.name, outcome: label });
     if (next.resolution) {

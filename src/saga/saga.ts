@@ -41,7 +41,9 @@ export type StepName = SagaStep['name'];
 export function deriveSaga<const S extends readonly Stage[]>(saga: S) {
   type SagaStepOf = S[number]['steps'][number];
   const steps: readonly SagaStepOf[] = saga.flatMap((stage): readonly SagaStepOf[] => stage.steps);
-  const stageOfStep = new Map<string, S[number]>(saga.flatMap((stage) => stage.steps.map((s) => [s.name, stage] as const)));
+  const stageOfStep = new Map<string, S[number]>(
+    saga.flatMap((stage) => stage.steps.map((s) => [s.name, stage] as const)),
+  );
   return {
     /** Every step in execution order. */
     steps,

@@ -31,7 +31,8 @@ export function unfinishedBefore(record: PurchaseRecord, step?: StepName): StepN
 export const PIVOT = STEPS.find((s) => 'pivot' in s && s.pivot)!.name;
 
 /** Past the pivot (the order is placed) a purchase completes; it is never compensated. */
-export const passedPivot = (record: PurchaseRecord, orderExists: boolean) => record.steps[PIVOT] === 'completed' || orderExists;
+export const passedPivot = (record: PurchaseRecord, orderExists: boolean) =>
+  record.steps[PIVOT] === 'completed' || orderExists;
 
 const finishedStatus = (record: PurchaseRecord): PurchaseStatus =>
   record.allocation?.includes('out_of_stock') ? 'partially_fulfilled' : 'completed';
@@ -68,7 +69,8 @@ export function afterPivotClaim(claim: 'claimed' | 'canceled' | 'stopped' | 'mis
 }
 
 /** Why a cancel request is refused, or that it goes on (the script's answer, as the gateway reports it). */
-export type CancelAnswer = { do: 'wait' } | { do: 'show' } | { do: 'refuse'; why: 'placed' | 'finished' | 'failing' } | { do: 'not-found' };
+export type CancelAnswer =
+  { do: 'wait' } | { do: 'show' } | { do: 'refuse'; why: 'placed' | 'finished' | 'failing' } | { do: 'not-found' };
 
 export function atCancelRequest(
   outcome: 'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing',
@@ -116,7 +118,8 @@ export function atRoot(record: PurchaseRecord, order?: string | null): AtRoot {
   // the record then says placed while the OMS has nothing. The customer paid: the order is placed again.
   if (order === undefined) return { do: 'check-order' };
   const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name);
-  if (!stuck) return { do: 'finish', status: finishedStatus(record), ...(order ? {} : { replaceOrder: true as const }) };
+  if (!stuck)
+    return { do: 'finish', status: finishedStatus(record), ...(order ? {} : { replaceOrder: true as const }) };
   if (order && passedPivot(record, true)) return { do: 'finish', status: finishedStatus(record), adoptOrder: order };
   return { do: 'compensate', blame: { step: stuck, error: didNotComplete(stuck) } };
 }
@@ -168,7 +171,11 @@ export function atSettle(record: PurchaseRecord): AtSettle {
   const notUndone = moneyNotUndone(record);
   const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
   if (record.cancelRequestedAt) return { do: 'cancel', ...(review ? { review } : {}) };
-  return { do: 'fail', error: record.error ?? { code: 'purchase_failed', detail: 'purchase failed' }, ...(review ? { review } : {}) };
+  return {
+    do: 'fail',
+    error: record.error ?? { code: 'purchase_failed', detail: 'purchase failed' },
+    ...(review ? { review } : {}),
+  };
 }
 
 export interface AfterUndo {
@@ -183,7 +190,13 @@ export interface AfterUndo {
 export type UndoOutcome = { ok: true; undid: boolean } | { ok: false; final: boolean; error: string };
 
 /** What an undo attempt leaves on the record. */
-export function afterUndo(record: PurchaseRecord, step: StepName, outcome: UndoOutcome, attempts: number, at: string): AfterUndo {
+export function afterUndo(
+  record: PurchaseRecord,
+  step: StepName,
+  outcome: UndoOutcome,
+  attempts: number,
+  at: string,
+): AfterUndo {
   if (outcome.ok) {
     const undone = record.steps[step] === 'completed' || outcome.undid;
     const othersDone = Object.entries(record.undos).every(([s, u]) => s === step || u.status === 'done');
@@ -195,7 +208,10 @@ export function afterUndo(record: PurchaseRecord, step: StepName, outcome: UndoO
     };
   }
   if (!outcome.final) return { undo: { status: 'retrying', attempts, error: outcome.error, at } };
-  return { undo: { status: 'failed', attempts, error: outcome.error, at }, review: `compensation of ${step} failed: ${outcome.error}` };
+  return {
+    undo: { status: 'failed', attempts, error: outcome.error, at },
+    review: `compensation of ${step} failed: ${outcome.error}`,
+  };
 }
 
 /** BullMQ job states in which a job will still move a purchase by itself. */
@@ -285,7 +301,8 @@ export type AtOrderSettle =
 
 /** Once the order cancel's money and stock undos ended (each done or failed for good). */
 export function atOrderSettle(record: PurchaseRecord | undefined, orderStatus: string | undefined): AtOrderSettle {
-  if (!record?.orderCancelRequestedAt || orderStatus === undefined || orderStatus === 'canceled') return { do: 'nothing' };
+  if (!record?.orderCancelRequestedAt || orderStatus === undefined || orderStatus === 'canceled')
+    return { do: 'nothing' };
   const notUndone = moneyNotUndone(record);
   const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
   return { do: 'cancel-order', ...(review ? { review } : {}) };
@@ -321,7 +338,10 @@ export interface Lost {
 }
 
 /** An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently. */
-export function atRetry(record: PurchaseRecord, lost: Lost = { order: false, units: false, confirmations: false }): AtRetry {
+export function atRetry(
+  record: PurchaseRecord,
+  lost: Lost = { order: false, units: false, confirmations: false },
+): AtRetry {
   const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
   if (failed.length) return { do: 'redo-undos', steps: failed };
   if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };

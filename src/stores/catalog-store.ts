@@ -52,8 +52,19 @@ export class CatalogStore {
   }
 
   async stock(id: string): Promise<StockLevel> {
-    const [available, reserved, sold, stocked] = await this.redis.hmget(this.keys.stock(id), 'available', 'reserved', 'sold', 'stocked');
-    return { available: Number(available ?? 0), reserved: Number(reserved ?? 0), sold: Number(sold ?? 0), stocked: Number(stocked ?? 0) };
+    const [available, reserved, sold, stocked] = await this.redis.hmget(
+      this.keys.stock(id),
+      'available',
+      'reserved',
+      'sold',
+      'stocked',
+    );
+    return {
+      available: Number(available ?? 0),
+      reserved: Number(reserved ?? 0),
+      sold: Number(sold ?? 0),
+      stocked: Number(stocked ?? 0),
+    };
   }
 
   async ids(): Promise<string[]> {

@@ -13,8 +13,17 @@ export class IdempotencyStore {
   ) {}
 
   /** The key and value that claim `key` for `purchaseId` (written by PurchaseIntake.accept). */
-  claimOf(customerId: string, key: string, bodyHash: string, purchaseId: string): { key: string; value: string; ttlS: number } {
-    return { key: this.keys.idempotency(customerId, key), value: JSON.stringify({ bodyHash, purchaseId }), ttlS: IDEMPOTENCY_TTL_S };
+  claimOf(
+    customerId: string,
+    key: string,
+    bodyHash: string,
+    purchaseId: string,
+  ): { key: string; value: string; ttlS: number } {
+    return {
+      key: this.keys.idempotency(customerId, key),
+      value: JSON.stringify({ bodyHash, purchaseId }),
+      ttlS: IDEMPOTENCY_TTL_S,
+    };
   }
 
   /** What an earlier claim means for a request with this body: the same purchase again, or a misuse of the key. */

@@ -12,7 +12,8 @@ export interface ReserveLine {
 }
 
 export type ReserveResult =
-  { ok: true; lines: LineOutcome[] } | { ok: false; error: 'out_of_stock' | 'missing_dependencies' | 'quota_exceeded'; line?: number };
+  | { ok: true; lines: LineOutcome[] }
+  | { ok: false; error: 'out_of_stock' | 'missing_dependencies' | 'quota_exceeded'; line?: number };
 
 type Transition = { from: string; to: string; available: number; reserved: number; sold: number; quota: boolean };
 const TRANSITIONS = {

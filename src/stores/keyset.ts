@@ -55,7 +55,10 @@ type Found<T> = { score: number; id: string; doc: T };
 function pageOf<T>(found: Found<T>[], limit: number): IndexPage<T> {
   const items = found.slice(0, limit);
   const last = items[items.length - 1];
-  return { items: items.map((f) => f.doc), ...(found.length > limit && last ? { next: { score: last.score, id: last.id } } : {}) };
+  return {
+    items: items.map((f) => f.doc),
+    ...(found.length > limit && last ? { next: { score: last.score, id: last.id } } : {}),
+  };
 }
 
 /** The first `want` entries of one index after `after` whose documents still exist. */

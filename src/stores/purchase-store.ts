@@ -26,7 +26,8 @@ export function recordOfEvent(event: PurchaseEvent): PurchaseRecord | undefined 
 type Fields = RecordFields;
 
 /** A cancel request's outcome (cancel-or-pivot-2, mode cancel). */
-export type CancelOutcome = 'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing';
+export type CancelOutcome =
+  'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing';
 /** The pivot claim's outcome (mode pivot). */
 export type PivotClaim = 'claimed' | 'canceled' | 'stopped' | 'missing';
 /** An order cancel request's outcome (mode cancel-order). */
@@ -80,12 +81,18 @@ export class PurchaseStore {
   }
 
   /** A page of the customer's purchases, newest first (keyset); records that expired are passed over. */
-  pageByCustomer(customerId: string, after: IndexPosition | undefined, limit: number): Promise<IndexPage<PurchaseRecord>> {
+  pageByCustomer(
+    customerId: string,
+    after: IndexPosition | undefined,
+    limit: number,
+  ): Promise<IndexPage<PurchaseRecord>> {
     return pageIndex(this.redis, this.keys.purchasesByCustomer(customerId), after, limit, async (ids) => {
       const pipe = this.redis.pipeline();
       for (const id of ids) pipe.hgetall(this.keys.purchase(id));
       const replies = (await pipe.exec()) ?? [];
-      return replies.map(([, hash]) => ((hash as Record<string, string> | null)?.id ? decode(hash as Record<string, string>) : undefined));
+      return replies.map(([, hash]) =>
+        (hash as Record<string, string> | null)?.id ? decode(hash as Record<string, string>) : undefined,
+      );
     });
   }
 
@@ -118,14 +125,18 @@ export class PurchaseStore {
   /** An operator's retry: failed undos are pending again and the purchase open (watched) until they end. */
   async reopenUndos(id: string, steps: string[]): Promise<boolean> {
     const at = new Date().toISOString();
-    const pending = Object.fromEntries(steps.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]));
+    const pending = Object.fromEntries(
+      steps.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]),
+    );
     await this.redis.zadd(this.keys.purchasesOpen(this.keys.shardOf(id)), Date.now(), id);
     return this.update(id, '', {}, {}, 'no', pending);
   }
 
   /** Ids of purchases not yet terminal, oldest first per shard, created before `before`, on `shards` (default all). */
   async openIds(before = Date.now(), limit = 100, shards: readonly number[] = this.keys.allShards): Promise<string[]> {
-    const each = await Promise.all(shards.map((s) => this.redis.zrangebyscore(this.keys.purchasesOpen(s), 0, before, 'LIMIT', 0, limit)));
+    const each = await Promise.all(
+      shards.map((s) => this.redis.zrangebyscore(this.keys.purchasesOpen(s), 0, before, 'LIMIT', 0, limit)),
+    );
     return each.flat();
   }
 
@@ -143,7 +154,11 @@ export class PurchaseStore {
    * completeStep, also saying whether the customer asked to cancel meanwhile (the same write
    * reports it): the step runner stops the saga at the next step boundary without a read.
    */
-  async completeStepSeeingCancel(id: string, step: string, fields: Fields = {}): Promise<{ applied: boolean; cancelRequested: boolean }> {
+  async completeStepSeeingCancel(
+    id: string,
+    step: string,
+    fields: Fields = {},
+  ): Promise<{ applied: boolean; cancelRequested: boolean }> {
     const code = await this.write(id, 'running', { ...fields, status: 'processing' }, { [step]: 'completed' });
     return { applied: code >= 1, cancelRequested: code === 2 };
   }
@@ -211,7 +226,9 @@ export class PurchaseStore {
   /** Once compensating: steps that will never run are skipped, and each planned undo is pending. */
   planCompensation(id: string, skip: string[], undos: string[]): Promise<boolean> {
     const at = new Date().toISOString();
-    const pending = Object.fromEntries(undos.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]));
+    const pending = Object.fromEntries(
+      undos.map((s) => [s, { status: 'pending', attempts: 0, at } satisfies UndoState]),
+    );
     return this.update(id, 'compensating', {}, Object.fromEntries(skip.map((s) => [s, 'skipped'])), 'no', pending);
   }
 
@@ -229,7 +246,10 @@ export class PurchaseStore {
     return this.update(
       id,
       '',
-      { ...(opts.review ? { review: opts.review } : {}), ...(opts.resolution ? { reviewResolution: opts.resolution } : {}) },
+      {
+        ...(opts.review ? { review: opts.review } : {}),
+        ...(opts.resolution ? { reviewResolution: opts.resolution } : {}),
+      },
       opts.stepStatus ? { [step]: opts.stepStatus } : {},
       ended ? 'if-settled' : 'no',
       { [step]: undo },
@@ -258,7 +278,13 @@ export class PurchaseStore {
 
   /** The order-cancel saga ended its money part: the order is canceled (closes the purchase once settled). */
   orderCanceled(id: string, review?: string): Promise<boolean> {
-    return this.update(id, 'done', { orderCanceledAt: new Date().toISOString(), ...(review ? { review } : {}) }, {}, 'if-settled');
+    return this.update(
+      id,
+      'done',
+      { orderCanceledAt: new Date().toISOString(), ...(review ? { review } : {}) },
+      {},
+      'if-settled',
+    );
   }
 
   /** Closes an ended purchase left open for its outside undos. */
@@ -329,7 +355,8 @@ export function encode(fields: Partial<PurchaseRecord>): Record<string, string> 
 export function decode(hash: Record<string, string>): PurchaseRecord {
   const record: Record<string, unknown> = { steps: {}, undos: {}, stepTimes: {} };
   for (const [field, raw] of Object.entries(hash)) {
-    if (field.startsWith(PER_STEP.steps)) (record.steps as Record<string, string>)[field.slice(PER_STEP.steps.length)] = raw;
+    if (field.startsWith(PER_STEP.steps))
+      (record.steps as Record<string, string>)[field.slice(PER_STEP.steps.length)] = raw;
     else if (field.startsWith(PER_STEP.stepTimes))
       (record.stepTimes as Record<string, string>)[field.slice(PER_STEP.stepTimes.length)] = raw;
     else if (field.startsWith(PER_STEP.undos))

@@ -20,7 +20,11 @@ import type { createWatchdog } from './watchdog.js';
  * retry repeated or racing another moves nothing twice. The undo that leaves nothing undone
  * resolves the review itself (afterUndo).
  */
-export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>, watchdog: ReturnType<typeof createWatchdog>) {
+export function retryHandler(
+  ctx: SagaContext,
+  queues: Record<QueueName, Queue>,
+  watchdog: ReturnType<typeof createWatchdog>,
+) {
   const { purchases } = ctx.stores;
   return async (job: Job<SagaJobData>): Promise<string> => {
     const id = job.data.purchaseId;
@@ -28,7 +32,11 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
     if (!record) return 'missing';
     const isDelivered = delivered(record);
     const [order, units, confirmations] = isDelivered
-      ? await Promise.all([ctx.stores.orders.get(orderIdFor(id)), unitsLost(ctx, record), lostConfirmations(ctx, record)])
+      ? await Promise.all([
+          ctx.stores.orders.get(orderIdFor(id)),
+          unitsLost(ctx, record),
+          lostConfirmations(ctx, record),
+        ])
       : [undefined, false, []];
     const decision = atRetry(record, { order: isDelivered && !order, units, confirmations: confirmations.length > 0 });
     const log = ctx.log.child({ purchaseId: id, retry: decision.do });
@@ -39,7 +47,10 @@ export function retryHandler(ctx: SagaContext, queues: Record<QueueName, Queue>,
           const queue = queues[stageOf(step).queue];
           const jobId = undoJobId(id, step.name);
           const old = await queue.getJob(jobId);
-          if (old && !['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'].includes(await old.getState()))
+          if (
+            old &&
+            !['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'].includes(await old.getState())
+          )
             await old.remove();
           await queue.add(step.compensate.job, { purchaseId: id } satisfies SagaJobData, {
             ...stepJobOptions(ctx.compensationPolicy),

@@ -49,10 +49,15 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         ...money.map((s) => state(stageOf(s).queue, undoJobId(record.id, s.name))),
         state(ROOT_STAGE.queue, settleJobId(record.id)),
       ]),
-      Promise.all(outside.map(async (s) => [s.name, await state(stageOf(s).queue, undoJobId(record.id, s.name))] as const)),
+      Promise.all(
+        outside.map(async (s) => [s.name, await state(stageOf(s).queue, undoJobId(record.id, s.name))] as const),
+      ),
     ]);
     const orderCancel = record.orderCancelRequestedAt
-      ? await Promise.all([state(START_STAGE.queue, orderCancelJobId(record.id)), state(ROOT_STAGE.queue, orderSettleJobId(record.id))])
+      ? await Promise.all([
+          state(START_STAGE.queue, orderCancelJobId(record.id)),
+          state(ROOT_STAGE.queue, orderSettleJobId(record.id)),
+        ])
       : [];
     return { saga, undos: Object.fromEntries(undos), orderCancel };
   };
@@ -70,7 +75,8 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
     const record = await purchases.get(id);
     const jobs = record ? await jobStates(record) : { saga: [], undos: {} };
     let decision = atDeadline(record, jobs);
-    if (decision.do === 'check-order') decision = atDeadline(record, jobs, (await ctx.stores.orders.get(orderIdFor(id)))?.id ?? null);
+    if (decision.do === 'check-order')
+      decision = atDeadline(record, jobs, (await ctx.stores.orders.get(orderIdFor(id)))?.id ?? null);
     if (!record) {
       await purchases.forgetOpen(id);
       return 'forgotten';
@@ -86,7 +92,8 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         break;
       case 'complete': {
         const root = rootJob(id, ctx.compensationPolicy);
-        if (!(await retryIfFailed(root.queue, root.opts.jobId))) await queues[root.queue].add(root.name, root.data, root.opts);
+        if (!(await retryIfFailed(root.queue, root.opts.jobId)))
+          await queues[root.queue].add(root.name, root.data, root.opts);
         log.warn('watchdog: order placed but purchase not completed; completion re-driven');
         break;
       }
@@ -104,7 +111,8 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         break;
       case 'settle-order': {
         const settle = orderSettleJob(id, ctx.compensationPolicy);
-        if (!(await retryIfFailed(settle.queue, settle.opts.jobId))) await queues[settle.queue].add(settle.name, settle.data, settle.opts);
+        if (!(await retryIfFailed(settle.queue, settle.opts.jobId)))
+          await queues[settle.queue].add(settle.name, settle.data, settle.opts);
         log.warn('watchdog: order cancel settled again');
         break;
       }
@@ -154,7 +162,10 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
         const age = oldest ? (Date.now() - oldest.timestamp) / 1000 : 0;
         ctx.metrics.oldestWaiting.set({ queue: queue.name, shard: String(shard) }, age);
         if (age * 1000 > deadlineMs)
-          ctx.log.error({ queue: queue.name, shard, oldestWaitingSeconds: Math.round(age) }, 'watchdog: queue is not being consumed');
+          ctx.log.error(
+            { queue: queue.name, shard, oldestWaitingSeconds: Math.round(age) },
+            'watchdog: queue is not being consumed',
+          );
       }
     },
     /** One pass over the purchases open longer than the deadline. */

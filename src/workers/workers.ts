@@ -92,7 +92,8 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   // Said once when it happens and once when it ends: the gateway's 503s name no workers process.
   const watchBeats = () => {
     const late = served.filter((shard) => Date.now() - lastBeat.get(shard)! > HEARTBEAT_TTL_MS);
-    if (late.length > 0 && !stale) log.warn({ shards: late }, 'heartbeat not written: the gateway hands these shards no purchases');
+    if (late.length > 0 && !stale)
+      log.warn({ shards: late }, 'heartbeat not written: the gateway hands these shards no purchases');
     if (late.length === 0 && stale) log.info('heartbeat written again on every shard');
     stale = late.length > 0;
   };
@@ -108,7 +109,9 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
     metrics,
     async close() {
       clearInterval(timer);
-      await Promise.all(served.map((shard) => stores.redis.zrem(stores.keys.workerHeartbeats(shard), member).catch(() => {})));
+      await Promise.all(
+        served.map((shard) => stores.redis.zrem(stores.keys.workerHeartbeats(shard), member).catch(() => {})),
+      );
       // Worker.close waits for active jobs to finish; jobs not started stay queued for another worker.
       await Promise.all(shards.flatMap((s) => s.workers).map((w) => w.close()));
       await Promise.all(shards.map((s) => s.flows.close()));
@@ -153,12 +156,16 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
   const watchdog = createWatchdog(ctx, queues, config.PURCHASE_DEADLINE_MS, shard);
   const handlers = sagaHandlers(ctx) as Record<QueueName, Record<string, AnyHandler>>;
   handlers.notifications = {
-    [DELIVER_JOB]: deliverHandler(ctx, { url: config.NOTIFY_WEBHOOK_URL, secret: config.NOTIFY_WEBHOOK_SECRET }) as AnyHandler,
+    [DELIVER_JOB]: deliverHandler(ctx, {
+      url: config.NOTIFY_WEBHOOK_URL,
+      secret: config.NOTIFY_WEBHOOK_SECRET,
+    }) as AnyHandler,
   };
   handlers.orchestrator[RETRY_JOB] = retryHandler(ctx, queues, watchdog) as AnyHandler;
   handlers.orchestrator[SWEEP_JOB] = async () => {
     const counts = await watchdog.sweep();
-    for (const [action, n] of Object.entries(counts)) if (n > 0 && action !== 'none') metrics.watchdog.inc({ action }, n);
+    for (const [action, n] of Object.entries(counts))
+      if (n > 0 && action !== 'none') metrics.watchdog.inc({ action }, n);
     await watchdog.checkConsumers();
     return JSON.stringify(counts);
   };

@@ -35,8 +35,12 @@ function closeObjects(node: unknown): unknown {
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(node))
-    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closeObjects(s)])) : closeObjects(v);
-  if (out.type === 'object' && out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
+    out[k] =
+      k === 'properties'
+        ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closeObjects(s)]))
+        : closeObjects(v);
+  if (out.type === 'object' && out.properties && out.additionalProperties === undefined)
+    out.additionalProperties = false;
   return out;
 }
 
@@ -54,7 +58,9 @@ export function compileContract(document: any): ApiContract {
     let validate = compiled.get(key);
     if (!validate) {
       // $refs point into the document's components, registered above as `api`.
-      validate = ajv.compile(JSON.parse(JSON.stringify(closeObjects(schema)).replaceAll('"#/components/', '"api#/components/')));
+      validate = ajv.compile(
+        JSON.parse(JSON.stringify(closeObjects(schema)).replaceAll('"#/components/', '"api#/components/')),
+      );
       compiled.set(key, validate);
     }
     return validate;
@@ -84,7 +90,9 @@ export function compileContract(document: any): ApiContract {
           (e) =>
             `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${e.params.additionalProperty})` : ''}`,
         );
-        throw new Error(`${where}: the body does not match the document: ${errors.join('; ')}\n${JSON.stringify(body).slice(0, 2000)}`);
+        throw new Error(
+          `${where}: the body does not match the document: ${errors.join('; ')}\n${JSON.stringify(body).slice(0, 2000)}`,
+        );
       }
     },
   };

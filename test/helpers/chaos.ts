@@ -33,7 +33,11 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(opts: { catalog: Product[]; env?: Record<string, string>; workers?: number }): Promise<Cluster> {
+export async function startCluster(opts: {
+  catalog: Product[];
+  env?: Record<string, string>;
+  workers?: number;
+}): Promise<Cluster> {
   const redis = await startTestRedis({ appendfsync: 'always' });
   const [port, authPort] = [await freePort(), await freePort()];
   const env: Record<string, string> = {

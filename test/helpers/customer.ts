@@ -10,7 +10,11 @@ export interface HttpResult<T = any> {
   body: T;
 }
 
-export async function getToken(authUrl: string, sub: string, opts: { ttlSeconds?: number; roles?: string[] } = {}): Promise<string> {
+export async function getToken(
+  authUrl: string,
+  sub: string,
+  opts: { ttlSeconds?: number; roles?: string[] } = {},
+): Promise<string> {
   const res = await fetch(`${authUrl}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -65,7 +69,13 @@ export function checkedByDocument(gatewayUrl: string): Middleware {
   return {
     async onResponse({ request, response }) {
       const contract = await apiContract(gatewayUrl);
-      contract.check(request.method, request.url, response.status, response.headers.get('content-type'), await bodyOf(response.clone()));
+      contract.check(
+        request.method,
+        request.url,
+        response.status,
+        response.headers.get('content-type'),
+        await bodyOf(response.clone()),
+      );
     },
   };
 }
@@ -108,8 +118,16 @@ export class Customer {
   }
 
   /** Buys `quantity` of one product with a card that works. */
-  buy(productId: string, quantity = 1, customization?: Record<string, unknown>, opts: PurchaseOptions = {}): Promise<HttpResult> {
-    return this.purchase({ items: [{ productId, quantity, ...(customization ? { customization } : {}) }], payment: visa }, opts);
+  buy(
+    productId: string,
+    quantity = 1,
+    customization?: Record<string, unknown>,
+    opts: PurchaseOptions = {},
+  ): Promise<HttpResult> {
+    return this.purchase(
+      { items: [{ productId, quantity, ...(customization ? { customization } : {}) }], payment: visa },
+      opts,
+    );
   }
 
   /** GET any path (for routes and ids a test makes up), still checked against the document. */
@@ -135,7 +153,9 @@ export class Customer {
       async () => {
         const state = await this.purchaseState(id);
         expect(['completed', 'partially_fulfilled', 'failed', 'canceled']).toContain(state.status);
-        expect(state.steps.filter((s: { undo?: { status: string } }) => s.undo && s.undo.status !== 'failed')).toEqual([]);
+        expect(state.steps.filter((s: { undo?: { status: string } }) => s.undo && s.undo.status !== 'failed')).toEqual(
+          [],
+        );
         return state;
       },
       { timeout: timeoutMs, interval: 50 },
@@ -166,19 +186,28 @@ export class Customer {
 
   /** Every order, newest first, page after page. */
   orders(): Promise<any[]> {
-    return listAll((cursor) => this.api.GET('/v1/orders', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
+    return listAll(
+      (cursor) => this.api.GET('/v1/orders', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>,
+    );
   }
 
   provisioned(): Promise<any[]> {
-    return listAll((cursor) => this.api.GET('/v1/provisioned', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
+    return listAll(
+      (cursor) => this.api.GET('/v1/provisioned', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>,
+    );
   }
 
   notifications(): Promise<any[]> {
-    return listAll((cursor) => this.api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
+    return listAll(
+      (cursor) =>
+        this.api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>,
+    );
   }
 
   purchases(): Promise<any[]> {
-    return listAll((cursor) => this.api.GET('/v1/purchases', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>);
+    return listAll(
+      (cursor) => this.api.GET('/v1/purchases', { params: { query: { limit: 100, cursor } } }) as Promise<Page<any>>,
+    );
   }
 
   async product(id: string): Promise<any> {
@@ -187,7 +216,11 @@ export class Customer {
 }
 
 /** Waits until `check` returns a truthy value, polling; fails with `what` after the deadline. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   return vi.waitFor(
     async () => {
       const value = await check();

@@ -33,7 +33,11 @@ export async function startFakeService(initial: Behaviour = 'ok') {
       requests.push({ path: req.url ?? '/', headers: req.headers, body, raw, at: Date.now() });
       const answer = (status: number) => {
         res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(status < 300 ? { externalRef: `ext-${body?.provisionedId ?? requests.length}` } : { error: 'failed' }));
+        res.end(
+          JSON.stringify(
+            status < 300 ? { externalRef: `ext-${body?.provisionedId ?? requests.length}` } : { error: 'failed' },
+          ),
+        );
       };
       if (behaviour === 'ok') answer(200);
       else if (behaviour === 'fail') answer(500);

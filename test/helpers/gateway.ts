@@ -13,7 +13,11 @@ import { startTestSystem, type TestSystem } from './system.js';
 export const oneBasicPlan = () => ({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: visa });
 
 /** POST /v1/purchases with whatever Authorization header a (possibly hostile) client sends. */
-export function postPurchase(gatewayUrl: string, authorization: string | undefined, body: unknown = oneBasicPlan()): Promise<HttpResult> {
+export function postPurchase(
+  gatewayUrl: string,
+  authorization: string | undefined,
+  body: unknown = oneBasicPlan(),
+): Promise<HttpResult> {
   return request(`${gatewayUrl}/v1/purchases`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
@@ -39,7 +43,15 @@ export async function purchaseRecords(s: TestSystem): Promise<number> {
   return (await scanKeys(s.redis, s.stores.keys.patterns.purchase)).length;
 }
 
-export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
+export const JOB_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+] as const;
 
 /** Jobs in any state in every queue of the contract, per queue; the workers' own scheduled jobs (watchdog) aside. */
 export async function queuedJobs(s: TestSystem): Promise<Record<string, number>> {

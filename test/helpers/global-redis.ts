@@ -4,7 +4,9 @@ import { startTestRedis } from './test-redis.js';
 import { startTestSentinel } from './test-sentinel.js';
 
 export type TestBackend =
-  { kind: 'single'; url: string } | { kind: 'cluster'; seeds: string } | { kind: 'sentinel'; sentinels: string; name: string };
+  | { kind: 'single'; url: string }
+  | { kind: 'cluster'; seeds: string }
+  | { kind: 'sentinel'; sentinels: string; name: string };
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -45,7 +45,12 @@ export async function startRole(roles: string, env: Record<string, string>, time
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const wanted = roles
     .split(',')
-    .map((r) => ({ gateway: 'gateway listening', workers: 'workers started', auth: 'auth server listening' })[r.trim() as 'gateway']);
+    .map(
+      (r) =>
+        ({ gateway: 'gateway listening', workers: 'workers started', auth: 'auth server listening' })[
+          r.trim() as 'gateway'
+        ],
+    );
   const deadline = Date.now() + timeoutMs;
   while (!wanted.every((w) => logs.some((l) => l.includes(w)))) {
     if (child.exitCode !== null || Date.now() > deadline) {

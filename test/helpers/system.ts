@@ -85,7 +85,8 @@ export const TEST_ADMIN = { user: 'admin', password: 'admin-pw' };
 /** Runs every role in-process against a real Redis, on a key prefix of its own. */
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
   // The backend switch: the `cluster` project runs every system on a Redis Cluster (global-redis.ts).
-  const backend: TestBackend = opts.backend ?? (opts.redisUrl ? { kind: 'single', url: opts.redisUrl } : inject('redisBackend'));
+  const backend: TestBackend =
+    opts.backend ?? (opts.redisUrl ? { kind: 'single', url: opts.redisUrl } : inject('redisBackend'));
   const redisUrl = backend.kind === 'single' ? backend.url : '';
   const onCluster: Record<string, string> =
     backend.kind === 'cluster'
@@ -126,7 +127,8 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
   const target = redisTargetOf(config, redisUrl);
   const system: RunningSystem = await startSystem(config, target, createLogger(config.LOG_LEVEL), opts.tracing);
   // As before on one server (an offline queue, one retry); a cluster connection rides out a failover.
-  const redis: RedisClient = target.kind === 'single' ? new Redis(target.url, { maxRetriesPerRequest: 1 }) : connectRedis(target, 'worker');
+  const redis: RedisClient =
+    target.kind === 'single' ? new Redis(target.url, { maxRetriesPerRequest: 1 }) : connectRedis(target, 'worker');
   const gatewayUrl = system.gatewayUrl ?? '';
   const authUrl = system.authUrl ?? '';
   return {

@@ -21,7 +21,10 @@ export interface TestNode {
 }
 
 /** Starts redis-server with `args` on a free port in a temp dir: the single-server helper's conventions. */
-export async function startNode(args: (port: number) => Promise<string[]> | string[], label: string): Promise<TestNode> {
+export async function startNode(
+  args: (port: number) => Promise<string[]> | string[],
+  label: string,
+): Promise<TestNode> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `purchase-${label}-`));
   const port = await freePort();
   const extra = await args(port);
@@ -54,7 +57,12 @@ export async function startNode(args: (port: number) => Promise<string[]> | stri
   };
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -64,7 +72,8 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -94,9 +103,14 @@ export const info = (r: Redis, section: string) =>
 
 /** Masters of the slot map as one live node sees it: port → slot ranges. */
 export async function slotMasters(port: number): Promise<{ port: number; ranges: [number, number][] }[]> {
-  const slots = (await onNode(port, (r) => r.cluster('SLOTS'))) as unknown as [number, number, [string, number, string]][];
+  const slots = (await onNode(port, (r) => r.cluster('SLOTS'))) as unknown as [
+    number,
+    number,
+    [string, number, string],
+  ][];
   const byPort = new Map<number, [number, number][]>();
-  for (const [from, to, [, masterPort]] of slots) byPort.set(masterPort, [...(byPort.get(masterPort) ?? []), [from, to]]);
+  for (const [from, to, [, masterPort]] of slots)
+    byPort.set(masterPort, [...(byPort.get(masterPort) ?? []), [from, to]]);
   return [...byPort].map(([p, ranges]) => ({ port: p, ranges }));
 }
 
@@ -113,7 +127,9 @@ export async function placeTags(
 ): Promise<number[]> {
   const any = cluster.nodes.find((n) => n.alive())!.port;
   const masters = (await slotMasters(any)).map((m) => m.port).sort((a, b) => a - b);
-  const ids = new Map(await Promise.all(masters.map(async (p) => [p, (await onNode(p, (r) => r.cluster('MYID'))) as string] as const)));
+  const ids = new Map(
+    await Promise.all(masters.map(async (p) => [p, (await onNode(p, (r) => r.cluster('MYID'))) as string] as const)),
+  );
   for (const [i, tag] of tags.entries()) {
     const slot = (await onNode(any, (r) => r.cluster('KEYSLOT', `{${tag}}`))) as number;
     const target = masters[masterOf(i, masters.length)]!;
@@ -177,7 +193,14 @@ export async function startTestCluster(opts: { masters?: number; replicas?: numb
   );
   const create = spawnSync(
     'redis-cli',
-    ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+    [
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ],
     { encoding: 'utf8', timeout: 30_000 },
   );
   if (create.status !== 0) {
@@ -200,7 +223,8 @@ export async function startTestCluster(opts: { masters?: number; replicas?: numb
     // Every live replica synced with its master.
     for (const n of live()) {
       const repl = await onNode(n.port, (r) => info(r, 'replication'));
-      if (repl.role === 'slave' && (repl.master_link_status !== 'up' || repl.master_sync_in_progress !== '0')) return false;
+      if (repl.role === 'slave' && (repl.master_link_status !== 'up' || repl.master_sync_in_progress !== '0'))
+        return false;
     }
     return true;
   };

@@ -56,9 +56,20 @@ async function startSentinelProcess(masterPort: number): Promise<{ port: number;
  * sentinels call a master down after 1 s.
  */
 export async function startTestSentinel(): Promise<TestSentinel> {
-  const master = await startNode(() => ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'], 'sentinel-master');
+  const master = await startNode(
+    () => ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'],
+    'sentinel-master',
+  );
   const replica = await startNode(
-    () => ['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'],
+    () => [
+      '--replicaof',
+      '127.0.0.1',
+      String(master.port),
+      '--repl-diskless-sync',
+      'yes',
+      '--repl-diskless-sync-delay',
+      '0',
+    ],
     'sentinel-replica',
   );
   const sentinels = await Promise.all([0, 1, 2].map(() => startSentinelProcess(master.port)));
@@ -94,10 +105,14 @@ export async function startTestSentinel(): Promise<TestSentinel> {
           // Every live node other than the master is its replica, synced.
           for (const n of nodes.filter((x) => x.alive() && x.port !== port)) {
             const repl = await onNode(n.port, (r) => info(r, 'replication'));
-            if (repl.role !== 'slave' || Number(repl.master_port) !== port || repl.master_link_status !== 'up') return false;
+            if (repl.role !== 'slave' || Number(repl.master_port) !== port || repl.master_link_status !== 'up')
+              return false;
           }
           // The sentinels know the replica and the other sentinels (a failover needs both).
-          const known = await onNode(sentinels[0]!.port, (r) => r.call('SENTINEL', 'master', SENTINEL_NAME) as Promise<string[]>);
+          const known = await onNode(
+            sentinels[0]!.port,
+            (r) => r.call('SENTINEL', 'master', SENTINEL_NAME) as Promise<string[]>,
+          );
           const field = (f: string) => Number(known[known.indexOf(f) + 1]);
           return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
         },

@@ -13,7 +13,12 @@ const loyalty = defineStep({
   invoke: async () => ({}),
   compensate: { job: 'revoke', run: async () => true },
 });
-const withLoyalty = [SAGA[0], { ...SAGA[1], steps: [...SAGA[1].steps, loyalty] }, SAGA[2], SAGA[3]] as const satisfies readonly Stage[];
+const withLoyalty = [
+  SAGA[0],
+  { ...SAGA[1], steps: [...SAGA[1].steps, loyalty] },
+  SAGA[2],
+  SAGA[3],
+] as const satisfies readonly Stage[];
 
 // Compensation plans only UndoableSteps: a step without an undo cannot be planned as one.
 // @ts-expect-error validation has no compensate
@@ -42,14 +47,26 @@ describe('the saga list is the one place a step is added', () => {
     const handlers = sagaHandlers({ stores: {} } as SagaContext, withLoyalty);
     expect(Object.keys(handlers.payment!).sort()).toEqual(['charge', 'refund', 'restock', 'revoke']);
     // Beside the saga's own: the order-cancel saga's hand-off and settle (built from the same undos).
-    expect(Object.keys(handlers.orchestrator!).sort()).toEqual(['cancel-order', 'complete', 'release', 'settle', 'settle-order', 'start']);
+    expect(Object.keys(handlers.orchestrator!).sort()).toEqual([
+      'cancel-order',
+      'complete',
+      'release',
+      'settle',
+      'settle-order',
+      'start',
+    ]);
     // And the operator retry's re-provisioning of a completed purchase's lost units.
     expect(Object.keys(handlers.provisioning!).sort()).toEqual(['deprovision', 'fulfil', 'reprovision']);
   });
 
   it('refuses two jobs of one name on one queue at start-up, instead of running the wrong one', () => {
     const clash = defineStep({ ...loyalty, name: 'clash', compensate: { job: 'refund', run: async () => true } });
-    const saga = [SAGA[0], { ...SAGA[1], steps: [...SAGA[1].steps, clash] }, SAGA[2], SAGA[3]] as const satisfies readonly Stage[];
+    const saga = [
+      SAGA[0],
+      { ...SAGA[1], steps: [...SAGA[1].steps, clash] },
+      SAGA[2],
+      SAGA[3],
+    ] as const satisfies readonly Stage[];
     expect(() => sagaHandlers({ stores: {} } as SagaContext, saga)).toThrow('two saga jobs named payment/refund');
   });
 });

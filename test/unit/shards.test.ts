@@ -37,7 +37,13 @@ describe('the shard layout (keys.ts, ids.ts)', () => {
   });
 
   it('keeps the stock, quotas and reservations of every purchase on one tag of their own', () => {
-    const tags = [keys.stock('a'), keys.stock('b'), keys.quota('c1', 'a'), keys.reservation(newPurchaseId(3)), keys.productIds].map(tagOf);
+    const tags = [
+      keys.stock('a'),
+      keys.stock('b'),
+      keys.quota('c1', 'a'),
+      keys.reservation(newPurchaseId(3)),
+      keys.productIds,
+    ].map(tagOf);
     expect(new Set(tags)).toEqual(new Set(['ps:inv']));
   });
 
@@ -55,7 +61,9 @@ describe('the shard layout (keys.ts, ids.ts)', () => {
     expect(legacy.stock('a')).toBe('ps:stock:a');
     expect(legacy.outcomeChannel(0)).toBe('ps:events');
     // On a cluster even one shard is tagged: untagged keys would scatter over the slots.
-    expect(keysFor({ KEY_PREFIX: 'ps', REDIS_SHARDS: 1, REDIS_CLUSTER_NODES: [{}] }).purchase(id)).toBe(`{ps:0}:purchase:${id}`);
+    expect(keysFor({ KEY_PREFIX: 'ps', REDIS_SHARDS: 1, REDIS_CLUSTER_NODES: [{}] }).purchase(id)).toBe(
+      `{ps:0}:purchase:${id}`,
+    );
   });
 });
 
@@ -78,7 +86,11 @@ describe('configuration of the engines (contract §1)', () => {
     });
     expect(cluster.REDIS_SHARDS).toBe(16);
     expect(cluster.REDIS_WAIT_REPLICAS).toBe(1);
-    const sentinel = parseConfig({ REDIS_URL: 'redis://x:1', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'main' });
+    const sentinel = parseConfig({
+      REDIS_URL: 'redis://x:1',
+      REDIS_SENTINELS: 's1:26379',
+      REDIS_SENTINEL_NAME: 'main',
+    });
     expect(redisTargetOf(sentinel)).toEqual({
       kind: 'sentinel',
       sentinels: [{ host: 's1', port: 26379 }],
@@ -90,7 +102,9 @@ describe('configuration of the engines (contract §1)', () => {
   it('fails fast naming the variable', () => {
     expect(() => parseConfig({ REDIS_CLUSTER_NODES: 'no-port' })).toThrow(/REDIS_CLUSTER_NODES/);
     expect(() => parseConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow(/REDIS_SENTINEL_NAME/);
-    expect(() => parseConfig({ REDIS_SENTINELS: 's1:1', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'a:1' })).toThrow(ConfigError);
+    expect(() =>
+      parseConfig({ REDIS_SENTINELS: 's1:1', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'a:1' }),
+    ).toThrow(ConfigError);
     expect(() => parseConfig({ KEY_PREFIX: '{ps}' })).toThrow(/KEY_PREFIX/);
     expect(() => parseConfig({ REDIS_SHARDS: '4', WORKER_SHARDS: '2-4' })).toThrow(/WORKER_SHARDS/);
     expect(parseConfig({ REDIS_SHARDS: '16', WORKER_SHARDS: '0-2,9' }).WORKER_SHARDS).toEqual([0, 1, 2, 9]);

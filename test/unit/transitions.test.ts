@@ -17,7 +17,10 @@ import {
 } from '../../src/saga/transitions.js';
 
 /** A record with the first `done` steps completed and the given overrides. */
-function record(done: number, over: Partial<PurchaseRecord> & { stepsOver?: Partial<Record<StepName, StepStatus>> } = {}): PurchaseRecord {
+function record(
+  done: number,
+  over: Partial<PurchaseRecord> & { stepsOver?: Partial<Record<StepName, StepStatus>> } = {},
+): PurchaseRecord {
   const { stepsOver, ...rest } = over;
   const steps = Object.fromEntries(STEP_NAMES.map((name, i) => [name, i < done ? 'completed' : 'pending']));
   return {
@@ -40,13 +43,28 @@ const names = (steps: { name: string }[]) => steps.map((s) => s.name);
 
 describe('beforeStep: the step runner asks before every step', () => {
   it.each([
-    ['a completed step is not run again, whatever the phase', record(3, { phase: 'compensating' }), 'payment', { do: 'already' }],
+    [
+      'a completed step is not run again, whatever the phase',
+      record(3, { phase: 'compensating' }),
+      'payment',
+      { do: 'already' },
+    ],
     ['the next step of a running saga runs', record(2), 'payment', { do: 'run' }],
     ['the first step runs', record(0), 'validation', { do: 'run' }],
     ['a compensating saga skips what is left', record(2, { phase: 'compensating' }), 'payment', { do: 'skip' }],
     ['an ended saga skips what is left', record(2, { phase: 'done' }), 'payment', { do: 'skip' }],
-    ['a cancel requested stops the running saga at its next step', record(2, { cancelRequestedAt: at }), 'payment', { do: 'cancel' }],
-    ['a cancel requested before the first step stops it there', record(0, { cancelRequestedAt: at }), 'validation', { do: 'cancel' }],
+    [
+      'a cancel requested stops the running saga at its next step',
+      record(2, { cancelRequestedAt: at }),
+      'payment',
+      { do: 'cancel' },
+    ],
+    [
+      'a cancel requested before the first step stops it there',
+      record(0, { cancelRequestedAt: at }),
+      'validation',
+      { do: 'cancel' },
+    ],
     [
       'a step completed before the cancel is not run again (its undo will be planned)',
       record(3, { cancelRequestedAt: at }),
@@ -105,10 +123,20 @@ describe('atCancelRequest: what the customer is answered, from the one script th
 
 describe('atRoot: the flow root finishes or compensates', () => {
   it.each([
-    ['an ended purchase is left alone', record(7, { phase: 'done', status: 'completed' }), undefined, { do: 'nothing' }],
+    [
+      'an ended purchase is left alone',
+      record(7, { phase: 'done', status: 'completed' }),
+      undefined,
+      { do: 'nothing' },
+    ],
     ['a failing purchase is compensated', record(3, { phase: 'compensating' }), undefined, { do: 'compensate' }],
     ['every step before the root done: the order is asked for first', record(6), undefined, { do: 'check-order' }],
-    ['every step before the root done and the order in the OMS: completed', record(6), 'ord_1', { do: 'finish', status: 'completed' }],
+    [
+      'every step before the root done and the order in the OMS: completed',
+      record(6),
+      'ord_1',
+      { do: 'finish', status: 'completed' },
+    ],
     [
       'with a line out of stock: partially fulfilled',
       record(6, { allocation: ['fulfilled', 'out_of_stock'] }),
@@ -140,7 +168,10 @@ describe('atRoot: the flow root finishes or compensates', () => {
   it('stuck with no order: the unfinished step is blamed and the purchase compensated', () => {
     expect(atRoot(record(4), null)).toEqual({
       do: 'compensate',
-      blame: { step: 'provisioning', error: { code: 'purchase_failed', detail: 'provisioning did not complete', step: 'provisioning' } },
+      blame: {
+        step: 'provisioning',
+        error: { code: 'purchase_failed', detail: 'provisioning did not complete', step: 'provisioning' },
+      },
     });
   });
 });
@@ -199,7 +230,10 @@ describe('atSettle: the purchase ends once its money and stock are back', () => 
       stepsOver: compensated,
       undos: { provisioning: undo('retrying') },
     });
-    expect(atSettle(r)).toEqual({ do: 'fail', error: { code: 'purchase_failed', detail: 'x', step: 'order_placement' } });
+    expect(atSettle(r)).toEqual({
+      do: 'fail',
+      error: { code: 'purchase_failed', detail: 'x', step: 'order_placement' },
+    });
   });
 
   it('flags a review when money or stock could not be returned', () => {
@@ -208,15 +242,29 @@ describe('atSettle: the purchase ends once its money and stock are back', () => 
   });
 
   it('a canceled purchase ends canceled, not failed, once its money and stock are back', () => {
-    expect(atSettle(record(5, { phase: 'compensating', cancelRequestedAt: at, stepsOver: compensated }))).toEqual({ do: 'cancel' });
+    expect(atSettle(record(5, { phase: 'compensating', cancelRequestedAt: at, stepsOver: compensated }))).toEqual({
+      do: 'cancel',
+    });
     expect(
-      atSettle(record(5, { phase: 'compensating', cancelRequestedAt: at, stepsOver: { ...compensated, payment: 'completed' } })),
+      atSettle(
+        record(5, {
+          phase: 'compensating',
+          cancelRequestedAt: at,
+          stepsOver: { ...compensated, payment: 'completed' },
+        }),
+      ),
     ).toEqual({ do: 'cancel', review: 'not compensated: payment' });
   });
 
   it('keeps the review an undo already recorded, and does nothing once ended', () => {
     expect(
-      atSettle(record(5, { phase: 'compensating', stepsOver: compensated, review: 'compensation of provisioning failed: down' })),
+      atSettle(
+        record(5, {
+          phase: 'compensating',
+          stepsOver: compensated,
+          review: 'compensation of provisioning failed: down',
+        }),
+      ),
     ).toMatchObject({ review: 'compensation of provisioning failed: down' });
     expect(atSettle(record(5, { phase: 'done', status: 'failed' }))).toEqual({ do: 'nothing' });
   });
@@ -249,7 +297,10 @@ describe('afterUndo: each attempt of an undo shows on the purchase', () => {
     [
       'the last attempt failed: failed for good, a review',
       { ok: false, final: true, error: 'down' } as const,
-      { undo: { status: 'failed', attempts: 2, error: 'down', at }, review: 'compensation of provisioning failed: down' },
+      {
+        undo: { status: 'failed', attempts: 2, error: 'down', at },
+        review: 'compensation of provisioning failed: down',
+      },
     ],
   ])('%s', (_, outcome, expected) => {
     expect(afterUndo(r, 'provisioning', outcome, 2, at)).toEqual(expected);
@@ -257,7 +308,9 @@ describe('afterUndo: each attempt of an undo shows on the purchase', () => {
 
   it('a failed step whose undo found nothing stays failed', () => {
     const failed = record(4, { phase: 'compensating', stepsOver: { provisioning: 'failed' } });
-    expect(afterUndo(failed, 'provisioning', { ok: true, undid: false }, 1, at)).toEqual({ undo: { status: 'done', attempts: 1, at } });
+    expect(afterUndo(failed, 'provisioning', { ok: true, undid: false }, 1, at)).toEqual({
+      undo: { status: 'done', attempts: 1, at },
+    });
   });
 });
 
@@ -336,7 +389,11 @@ describe('atDeadline: the watchdog, for a purchase open past its deadline', () =
       do: 'compensate',
       blame: {
         step: 'inventory_update',
-        error: { code: 'purchase_failed', detail: 'inventory_update did not complete in time', step: 'inventory_update' },
+        error: {
+          code: 'purchase_failed',
+          detail: 'inventory_update did not complete in time',
+          step: 'inventory_update',
+        },
       },
     });
   });
@@ -350,7 +407,11 @@ describe('afterUndo in review: the undo that leaves nothing undone resolves the 
       review: 'compensation of provisioning failed: down',
       undos: { payment: undo('done'), provisioning: undo('pending') },
     });
-    expect(afterUndo(inReview, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toEqual({ how: 'retry', by: 'retry', at });
+    expect(afterUndo(inReview, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toEqual({
+      how: 'retry',
+      by: 'retry',
+      at,
+    });
     const other = { ...inReview, undos: { payment: undo('failed'), provisioning: undo('pending') } };
     expect(afterUndo(other, 'provisioning', { ok: true, undid: true }, 1, at).resolution).toBeUndefined();
     const resolved = { ...inReview, reviewResolution: { how: 'manual' as const, by: 'ops', at } };
@@ -362,12 +423,25 @@ describe('atRetry: an operator retry runs again what is left undone', () => {
   it.each([
     [
       'undos that failed for good run again',
-      record(5, { phase: 'done', status: 'failed', review: 'x', undos: { payment: undo('failed'), provisioning: undo('failed') } }),
+      record(5, {
+        phase: 'done',
+        status: 'failed',
+        review: 'x',
+        undos: { payment: undo('failed'), provisioning: undo('failed') },
+      }),
       { do: 'redo-undos', steps: ['payment', 'provisioning'] },
     ],
     ['a saga still running is re-driven (the watchdog, now)', record(3), { do: 'reconcile' }],
-    ['an undo still open is re-driven', record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }), { do: 'reconcile' }],
-    ['in review with nothing left undone: resolved', record(7, { phase: 'done', status: 'completed', review: 'x' }), { do: 'resolve' }],
+    [
+      'an undo still open is re-driven',
+      record(5, { phase: 'done', undos: { provisioning: undo('retrying') } }),
+      { do: 'reconcile' },
+    ],
+    [
+      'in review with nothing left undone: resolved',
+      record(7, { phase: 'done', status: 'completed', review: 'x' }),
+      { do: 'resolve' },
+    ],
     ['nothing to do', record(7, { phase: 'done', status: 'completed' }), { do: 'nothing' }],
   ] as const)('%s', (_, r, expected) => {
     expect(atRetry(r)).toEqual(expected);
@@ -380,10 +454,21 @@ describe('atRetry: an operator retry runs again what is left undone', () => {
     const both = { order: true, units: true, confirmations: true };
     expect(atRetry(record(7, { phase: 'done', status: 'completed' }), order)).toEqual({ do: 'repair', ...order });
     expect(atRetry(record(7, { phase: 'done', status: 'completed' }), units)).toEqual({ do: 'repair', ...units });
-    expect(atRetry(record(7, { phase: 'done', status: 'partially_fulfilled' }), units)).toEqual({ do: 'repair', ...units });
-    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), confirmations)).toEqual({ do: 'repair', ...confirmations });
-    expect(atRetry(record(7, { phase: 'done', status: 'completed', review: 'x' }), both)).toEqual({ do: 'repair', ...both });
-    expect(atRetry(record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at }), both)).toEqual({ do: 'nothing' });
+    expect(atRetry(record(7, { phase: 'done', status: 'partially_fulfilled' }), units)).toEqual({
+      do: 'repair',
+      ...units,
+    });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), confirmations)).toEqual({
+      do: 'repair',
+      ...confirmations,
+    });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed', review: 'x' }), both)).toEqual({
+      do: 'repair',
+      ...both,
+    });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at }), both)).toEqual({
+      do: 'nothing',
+    });
     expect(atRetry(record(5, { phase: 'done', status: 'failed' }), both)).toEqual({ do: 'nothing' });
   });
 });
@@ -396,7 +481,12 @@ describe('atOrderCancel and atOrderSettle: the order-cancel saga is the purchase
   it.each([
     ['already canceled: show it', order('2026-01-09T00:00:00.000Z', 'canceled'), completed, { do: 'show' }],
     ['past the window: refused', order('2025-12-01T00:00:00.000Z'), completed, { do: 'refuse', why: 'window' }],
-    ['its purchase record is gone: refused', order('2026-01-09T00:00:00.000Z'), undefined, { do: 'refuse', why: 'gone' }],
+    [
+      'its purchase record is gone: refused',
+      order('2026-01-09T00:00:00.000Z'),
+      undefined,
+      { do: 'refuse', why: 'gone' },
+    ],
     [
       'within the window: every undo of the purchase, money and stock first, the partner beside them',
       order('2026-01-09T00:00:00.000Z'),
@@ -410,8 +500,12 @@ describe('atOrderCancel and atOrderSettle: the order-cancel saga is the purchase
   it('settles once the money is back, flagging a review when it is not; nothing without a request or once canceled', () => {
     const requested = { ...completed, orderCancelRequestedAt: at };
     const undone = { stock_check: 'compensated', payment: 'compensated', inventory_update: 'compensated' } as const;
-    expect(atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone } }, 'placed')).toEqual({ do: 'cancel-order' });
-    expect(atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone, payment: 'completed' } }, 'placed')).toEqual({
+    expect(atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone } }, 'placed')).toEqual({
+      do: 'cancel-order',
+    });
+    expect(
+      atOrderSettle({ ...requested, steps: { ...requested.steps, ...undone, payment: 'completed' } }, 'placed'),
+    ).toEqual({
       do: 'cancel-order',
       review: 'not compensated: payment',
     });

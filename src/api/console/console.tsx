@@ -29,15 +29,22 @@ export function consoleRoutes(deps: ConsoleDeps) {
     const refused = () => new AppError('validation_error', 'Cross-site form posts are refused.');
     if (site && site !== 'same-origin' && site !== 'none') throw refused();
     if (origin === 'null' && site !== 'same-origin') throw refused();
-    if (origin && origin !== 'null' && (!URL.canParse(origin) || new URL(origin).host !== new URL(c.req.url).host)) throw refused();
+    if (origin && origin !== 'null' && (!URL.canParse(origin) || new URL(origin).host !== new URL(c.req.url).host))
+      throw refused();
   };
-  const page = (id: string, flash?: string) => `/admin/console/purchases/${id}${flash ? `?flash=${encodeURIComponent(flash)}` : ''}`;
+  const page = (id: string, flash?: string) =>
+    `/admin/console/purchases/${id}${flash ? `?flash=${encodeURIComponent(flash)}` : ''}`;
 
   app.get('/', async (c) => {
     // The same keyset pages and cursors as GET /admin/purchases?review=manual_review.
     const cursor = c.req.query('cursor');
-    const found = await deps.stores.purchases.pageInReview(cursor ? deps.lists.decode('admin:review', cursor) : undefined, 50);
-    const next = found.next ? `/admin?cursor=${encodeURIComponent(deps.lists.encode('admin:review', found.next))}` : undefined;
+    const found = await deps.stores.purchases.pageInReview(
+      cursor ? deps.lists.decode('admin:review', cursor) : undefined,
+      50,
+    );
+    const next = found.next
+      ? `/admin?cursor=${encodeURIComponent(deps.lists.encode('admin:review', found.next))}`
+      : undefined;
     return c.html(<ReviewQueue lines={found.items.map(reviewLine)} {...(next ? { next } : {})} />);
   });
   app.get('/console/audit', async (c) => c.html(<AuditPage report={await runAudit(deps.stores)} />));

@@ -88,8 +88,8 @@ export const AuditPage: FC<{ report: AuditReport }> = ({ report }) => (
   <Layout title="Audit">
     <h1>Audit</h1>
     <p class="muted">
-      {report.figures.purchases} purchases, {report.figures.orders} orders, {report.figures.charges} charges, {report.figures.refunds}{' '}
-      refunds, {report.figures.provisionedActive} units active
+      {report.figures.purchases} purchases, {report.figures.orders} orders, {report.figures.charges} charges,{' '}
+      {report.figures.refunds} refunds, {report.figures.provisionedActive} units active
       {report.quiet ? '' : ' · purchases still in flight: in-flight checks relaxed'}
     </p>
     {report.violations.length === 0 ? (
@@ -108,7 +108,8 @@ export const AuditPage: FC<{ report: AuditReport }> = ({ report }) => (
       <section aria-label="purchases named">
         <h2>Purchases they name</h2>
         <p class="muted">
-          Retry places a lost order again, provisions lost units again, sends lost confirmations again, reruns failed undos.
+          Retry places a lost order again, provisions lost units again, sends lost confirmations again, reruns failed
+          undos.
         </p>
         <table>
           <tbody>
@@ -143,8 +144,8 @@ export const PurchasePage: FC<{ v: AdminPurchaseView; flash?: string }> = ({ v, 
       </h1>
       {flash ? <p role="status">{flash}</p> : null}
       <p>
-        Customer <strong>{v.customerId}</strong> · payment <Badge value={v.payment.status} /> {(v.payment.amount / 100).toFixed(2)}{' '}
-        {v.payment.currency}
+        Customer <strong>{v.customerId}</strong> · payment <Badge value={v.payment.status} />{' '}
+        {(v.payment.amount / 100).toFixed(2)} {v.payment.currency}
         {v.orderId ? ` · order ${v.orderId}` : ''} · phase {v.phase}
       </p>
       {v.review ? (
@@ -165,7 +166,12 @@ export const PurchasePage: FC<{ v: AdminPurchaseView; flash?: string }> = ({ v, 
         </form>
         {inReview ? (
           <form method="post" action={`/admin/console/purchases/${v.id}/resolve`}>
-            <textarea name="note" required placeholder="What you did (kept with your name and the time)" aria-label="note" />{' '}
+            <textarea
+              name="note"
+              required
+              placeholder="What you did (kept with your name and the time)"
+              aria-label="note"
+            />{' '}
             <button type="submit">Mark resolved</button>
           </form>
         ) : null}
@@ -192,7 +198,8 @@ export const PurchasePage: FC<{ v: AdminPurchaseView; flash?: string }> = ({ v, 
                 <td>
                   {s.undo ? (
                     <>
-                      <Badge value={s.undo.status} /> {s.undo.attempts} attempt{s.undo.attempts === 1 ? '' : 's'} at {s.undo.at}
+                      <Badge value={s.undo.status} /> {s.undo.attempts} attempt{s.undo.attempts === 1 ? '' : 's'} at{' '}
+                      {s.undo.at}
                       {s.undo.error ? <div class="muted">{s.undo.error}</div> : null}
                     </>
                   ) : (

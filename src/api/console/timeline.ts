@@ -27,9 +27,15 @@ export function timelineOf(v: AdminPurchaseView): TimelineEntry[] {
         detail: `${s.undo.attempts} attempt${s.undo.attempts === 1 ? '' : 's'}${s.undo.error ? `: ${s.undo.error}` : ''}`,
       });
   }
-  if (v.cancelRequestedAt) out.push({ at: v.cancelRequestedAt, kind: 'cancel', what: 'customer asked to cancel', outcome: 'requested' });
+  if (v.cancelRequestedAt)
+    out.push({ at: v.cancelRequestedAt, kind: 'cancel', what: 'customer asked to cancel', outcome: 'requested' });
   if (v.orderCancelRequestedAt)
-    out.push({ at: v.orderCancelRequestedAt, kind: 'cancel', what: 'customer asked to cancel the order', outcome: 'requested' });
+    out.push({
+      at: v.orderCancelRequestedAt,
+      kind: 'cancel',
+      what: 'customer asked to cancel the order',
+      outcome: 'requested',
+    });
   for (const j of v.jobs) {
     const at = j.finishedAt ?? j.processedAt ?? j.addedAt;
     if (at)

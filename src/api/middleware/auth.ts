@@ -29,7 +29,12 @@ export interface TokenVerifier {
 const CLOCK_TOLERANCE_S = 5;
 
 const UNAVAILABLE = () =>
-  new AppError('service_unavailable', 'The authentication server is unavailable; try again shortly.', {}, { 'retry-after': '5' });
+  new AppError(
+    'service_unavailable',
+    'The authentication server is unavailable; try again shortly.',
+    {},
+    { 'retry-after': '5' },
+  );
 
 /**
  * Verifies bearer JWTs against a remote JWKS (cached; refetched on an unknown
@@ -52,7 +57,8 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
   const verify = async (token: string): Promise<Customer> => {
     const hit = verified.get(token);
     if (hit && published.has(hit.kid)) {
-      if (hit.exp + CLOCK_TOLERANCE_S < Date.now() / 1000) throw new AppError('expired_token', 'The token has expired.');
+      if (hit.exp + CLOCK_TOLERANCE_S < Date.now() / 1000)
+        throw new AppError('expired_token', 'The token has expired.');
       return hit.customer;
     }
     try {
@@ -84,7 +90,13 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
   return {
     middleware: async (c, next) => {
       const header = c.req.header('authorization');
-      if (!header) throw new AppError('missing_token', 'An Authorization: Bearer token is required.', {}, { 'www-authenticate': 'Bearer' });
+      if (!header)
+        throw new AppError(
+          'missing_token',
+          'An Authorization: Bearer token is required.',
+          {},
+          { 'www-authenticate': 'Bearer' },
+        );
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match)
         throw new AppError(

@@ -8,7 +8,10 @@ import { bodyLimit } from 'hono/body-limit';
  * Content-Length is checked from the header, the body is then read on the server's
  * fast path, and only chunked bodies, whose size nobody declared, go through Hono's.
  */
-export function limitBody(options: { maxSize: number; onError: (c: Context) => Response | Promise<Response> }): MiddlewareHandler {
+export function limitBody(options: {
+  maxSize: number;
+  onError: (c: Context) => Response | Promise<Response>;
+}): MiddlewareHandler {
   const streamed = bodyLimit(options);
   return async (c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();

@@ -93,7 +93,9 @@ export function adminPurchaseRoutes(deps: AdminPurchaseDeps) {
   const actions = operatorActions(deps);
   app.openapi(reviewQueue, async (c) => {
     const query = c.req.valid('query');
-    const records = await deps.lists.page(c, 'admin:review', query, (after, limit) => deps.stores.purchases.pageInReview(after, limit));
+    const records = await deps.lists.page(c, 'admin:review', query, (after, limit) =>
+      deps.stores.purchases.pageInReview(after, limit),
+    );
     return c.json(records.map(reviewLine), 200);
   });
   app.openapi(getOne, async (c) => c.json(await actions.view(c.req.valid('param').id), 200));

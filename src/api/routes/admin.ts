@@ -53,7 +53,8 @@ export function adminRoutes(deps: AdminDeps) {
 
   app.openapi(setStock, async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await deps.stores.catalog.setAvailable(id, c.req.valid('json').stock))) throw new AppError('not_found', `No product ${id}.`);
+    if (!(await deps.stores.catalog.setAvailable(id, c.req.valid('json').stock)))
+      throw new AppError('not_found', `No product ${id}.`);
     return c.json({ id, ...(await deps.stores.catalog.stock(id)) });
   });
 

@@ -43,7 +43,11 @@ const getOne = createRoute({
   summary: 'One order',
   tags: ['orders'],
   request: { params: idParam },
-  responses: { 200: json(orderSchema, 'The order.'), 404: problem('Unknown id, or not yours (not_found).'), ...commonProblems },
+  responses: {
+    200: json(orderSchema, 'The order.'),
+    404: problem('Unknown id, or not yours (not_found).'),
+    ...commonProblems,
+  },
 });
 
 const location = z.object({ Location: z.string().openapi({ description: 'The URL of the order.' }) });
@@ -104,9 +108,12 @@ export function orderRoutes(deps: OrderRoutesDeps) {
         { purchaseId: order.purchaseId },
       );
     const outcome = await stores.purchases.requestOrderCancel(order.purchaseId, decision.undos);
-    if (outcome === 'missing') throw new AppError('not_cancelable', messages.notCancelable.orderGone(), { purchaseId: order.purchaseId });
+    if (outcome === 'missing')
+      throw new AppError('not_cancelable', messages.notCancelable.orderGone(), { purchaseId: order.purchaseId });
     if (outcome === 'not-completed')
-      throw new AppError('not_cancelable', messages.notCancelable.finished(record?.status ?? 'gone'), { purchaseId: order.purchaseId });
+      throw new AppError('not_cancelable', messages.notCancelable.finished(record?.status ?? 'gone'), {
+        purchaseId: order.purchaseId,
+      });
     // Requested now or before: (re-)adding the hand-off adds it once, and restarts one whose job was lost.
     const job = orderCancelJob(order.purchaseId, deps.policy);
     await shardQueue(deps.queues, stores.keys, order.purchaseId, QUEUES.orchestrator).add(job.name, job.data, job.opts);

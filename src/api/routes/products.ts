@@ -22,7 +22,11 @@ const getOne = createRoute({
   summary: 'One product',
   tags: ['products'],
   request: { params: idParam },
-  responses: { 200: json(productSchema, 'The product.'), 404: problem('Unknown product (not_found).'), ...commonProblems },
+  responses: {
+    200: json(productSchema, 'The product.'),
+    404: problem('Unknown product (not_found).'),
+    ...commonProblems,
+  },
 });
 
 /** The catalog. */

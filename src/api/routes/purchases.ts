@@ -44,15 +44,23 @@ const buy = (purchaseLimit: MiddlewareHandler<AuthEnv>) =>
       'Async (`Prefer: respond-async`): 202 at once. Rate-limited per customer.',
     tags: ['purchases'],
     middleware: [purchaseLimit] as const,
-    request: { headers: purchaseHeaders, body: { required: true, content: { 'application/json': { schema: purchaseBody } } } },
+    request: {
+      headers: purchaseHeaders,
+      body: { required: true, content: { 'application/json': { schema: purchaseBody } } },
+    },
     responses: {
       201: { ...json(purchaseSchema, 'The purchase completed or partially completed.'), headers: location },
-      202: { ...json(acknowledgement, 'Accepted and still running: poll `statusUrl` or stream its events.'), headers: location },
+      202: {
+        ...json(acknowledgement, 'Accepted and still running: poll `statusUrl` or stream its events.'),
+        headers: location,
+      },
       400: problemResponse('Malformed JSON, wrong types, unknown fields, quantities out of range (validation_error).'),
       402: problemResponse('Payment declined or not taken (payment_failed).'),
       409: problemResponse('out_of_stock, missing_dependencies or quota_exceeded.'),
       413: problemResponse('A body over 64 KiB (payload_too_large).'),
-      422: problemResponse('invalid_product, incomplete_customization, invalid_customization, rule_rejected or idempotency_key_reused.'),
+      422: problemResponse(
+        'invalid_product, incomplete_customization, invalid_customization, rule_rejected or idempotency_key_reused.',
+      ),
       502: problemResponse('A step failed after payment; everything was rolled back (purchase_failed).'),
       ...commonProblems,
     },
@@ -107,7 +115,10 @@ const cancel = createRoute({
   request: { params: idParam },
   responses: {
     200: { ...json(purchaseSchema, 'The canceled purchase.'), headers: location },
-    202: { ...json(purchaseSchema, 'The cancel is recorded; the saga is still undoing what it did.'), headers: location },
+    202: {
+      ...json(purchaseSchema, 'The cancel is recorded; the saga is still undoing what it did.'),
+      headers: location,
+    },
     404: problemResponse('Unknown id, or not yours (not_found).'),
     409: problemResponse('The order is placed, or the purchase already ended (not_cancelable).'),
     ...commonProblems,
@@ -185,13 +196,17 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
             : why === 'failing'
               ? messages.notCancelable.failing()
               : messages.notCancelable.finished(current.status);
-        throw new AppError('not_cancelable', detail, { purchaseId: id, ...(current.orderId ? { orderId: current.orderId } : {}) });
+        throw new AppError('not_cancelable', detail, {
+          purchaseId: id,
+          ...(current.orderId ? { orderId: current.orderId } : {}),
+        });
       }
       case 'show':
       case 'wait': {
         const load = () => stores.purchases.get(id);
         const current =
-          (decision.do === 'show' ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ?? record;
+          (decision.do === 'show' ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ??
+          record;
         return c.json(purchaseView(current), current.status === 'canceled' ? 200 : 202);
       }
     }

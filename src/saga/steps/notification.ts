@@ -15,7 +15,10 @@ export const notification = defineStep({
 });
 
 /** The purchase's confirmations that are not stored (a write lost in a failover, like a unit's), as they would be stored now. */
-export async function lostConfirmations(ctx: Pick<SagaContext, 'stores'>, record: PurchaseRecord): Promise<Notification[]> {
+export async function lostConfirmations(
+  ctx: Pick<SagaContext, 'stores'>,
+  record: PurchaseRecord,
+): Promise<Notification[]> {
   const docs = notificationDocs(record.customerId, record.id, confirmationDrafts(record));
   const stored = await ctx.stores.notifications.getMany(docs.map((d) => d.id));
   return docs.filter((_, i) => !stored[i]);

@@ -51,7 +51,8 @@ async function unitsOf(ctx: SagaContext, record: PurchaseRecord): Promise<Unit[]
 
 /** Whether a unit the purchase provisioned is no longer in the Product Store, active (a lost write). */
 export async function unitsLost(ctx: SagaContext, record: PurchaseRecord): Promise<boolean> {
-  for (const unit of await unitsOf(ctx, record)) if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') return true;
+  for (const unit of await unitsOf(ctx, record))
+    if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') return true;
   return false;
 }
 
@@ -133,7 +134,12 @@ export const provisioning = defineStep({
         }
         if (stored) {
           const integration = stored.integration && { ...stored.integration, status: 'removed' as const };
-          await provisioned.replace({ ...stored, integration, status: 'deprovisioned', updatedAt: new Date().toISOString() });
+          await provisioned.replace({
+            ...stored,
+            integration,
+            status: 'deprovisioned',
+            updatedAt: new Date().toISOString(),
+          });
           undid = true;
         }
       }

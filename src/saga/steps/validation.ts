@@ -5,7 +5,12 @@ import { messages } from '../../purchase/messages.js';
 import type { PlannedLine } from '../../purchase/record.js';
 import { defineStep } from '../define-step.js';
 
-function plannedLine(def: ProductDef, quantity: number, customization: Record<string, unknown>, free: boolean): PlannedLine {
+function plannedLine(
+  def: ProductDef,
+  quantity: number,
+  customization: Record<string, unknown>,
+  free: boolean,
+): PlannedLine {
   return {
     productId: def.id,
     quantity,
@@ -44,7 +49,8 @@ export const validation = defineStep({
       itemCount: lines.reduce((sum, l) => sum + l.quantity, 0),
       productIds: [...new Set(lines.map((l) => l.productId))],
     });
-    if (outcome.rejected) throw new StepError('rule_rejected', messages.ruleRejected(outcome.rejected.rule, outcome.rejected.message));
+    if (outcome.rejected)
+      throw new StepError('rule_rejected', messages.ruleRejected(outcome.rejected.rule, outcome.rejected.message));
     const extras = await catalog.getDefs(outcome.addItems);
     for (const productId of outcome.addItems) {
       const def = extras.get(productId);

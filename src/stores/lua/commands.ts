@@ -72,7 +72,9 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     ...fields: string[]
   ): Result<string | null, Context>;
   /** reserve-stock-n.lua: the result JSON, the first one on a re-run. */
-  reserveStock(...args: [numKeys: number, reservation: string, ...stockAndQuota: string[], request: string]): Result<string, Context>;
+  reserveStock(
+    ...args: [numKeys: number, reservation: string, ...stockAndQuota: string[], request: string]
+  ): Result<string, Context>;
   /** transition-reservation-1.lua: the state afterwards ('none' if never reserved). */
   transitionReservation(
     reservation: string,
@@ -84,7 +86,9 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     quotaReturns: '0' | '1',
   ): Result<string, Context>;
   /** restock-settled-n.lua: 'restocked' when it moved the units now, else the reservation's state. */
-  restockSettled(...args: [numKeys: number, reservation: string, ...stockAndQuota: string[], request: string]): Result<string, Context>;
+  restockSettled(
+    ...args: [numKeys: number, reservation: string, ...stockAndQuota: string[], request: string]
+  ): Result<string, Context>;
   /** settle-reservation-1.lua: the state the reservation had ('none' without one). */
   settleReservation(reservation: string): Result<string, Context>;
   /** take-fault-1.lua: the armed failure's mode, or null. */
@@ -129,7 +133,12 @@ export const SCRIPTS: readonly LuaScript[] = Object.entries(FILES).map(([name, f
     throw new Error(`src/stores/lua/${file} is not <name>-<numKeys>.lua for the command ${name}`);
   }
   const numberOfKeys = match[2] === 'n' ? undefined : Number(match[2]);
-  return { name: name as keyof LuaCommands, file, numberOfKeys, lua: readFileSync(new URL(file, import.meta.url), 'utf8') };
+  return {
+    name: name as keyof LuaCommands,
+    file,
+    numberOfKeys,
+    lua: readFileSync(new URL(file, import.meta.url), 'utf8'),
+  };
 });
 
 const defined = new WeakSet<Redis | Cluster>();
