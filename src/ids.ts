@@ -28,8 +28,8 @@ export const orderSettleJobId = (purchaseId: string) => `${purchaseId}-settle-or
 
 /** An operator's retry: one job per request (a retry is idempotent, so two running together is harmless). */
 export const retryJobId = (purchaseId: string, at = Date.now()) => `${purchaseId}-retry-${at}`;
-/** An operator retry's re-provisioning of a completed purchase's missing units: one per retry. */
-export const reprovisionJobId = (purchaseId: string, at = Date.now()) => `${purchaseId}-reprovision-${at}`;
+/** An operator retry's queued redo of a step whose work was lost (`job`: the repair's job name): one per retry. */
+export const redoJobId = (purchaseId: string, job: string, at = Date.now()) => `${purchaseId}-${job}-${at}`;
 
 /** The order a purchase places in the OMS. */
 export const orderIdFor = (purchaseId: string) => purchaseId.replace(/^pur_/, 'ord_');

@@ -532,6 +532,22 @@ describe('update-purchase-3', () => {
     }
   });
 
+  it("a conditional close waits while an undo's state is pending or retrying, and closes once each ended", async () => {
+    const env = await fresh(60);
+    const { purchases } = env.stores;
+    await new PurchaseIntake(redis, env.keys).accept({ record: record('p1') });
+    await purchases.recordUndo('p1', 'provisioning', { status: 'pending', attempts: 0, at: 'a' });
+    await purchases.recordUndo('p1', 'payment', { status: 'retrying', attempts: 1, error: 'status: pending', at: 'b' });
+    expect(await purchases.finish('p1', 'failed')).toBe(true);
+    expect(await purchases.openIds()).toEqual(['p1']);
+    await purchases.recordUndo('p1', 'provisioning', { status: 'failed', attempts: 3, error: 'x', at: 'c' });
+    expect(await purchases.openIds()).toEqual(['p1']);
+    // The last undo to end closes the purchase: its state is read, whatever else the JSON holds.
+    await purchases.recordUndo('p1', 'payment', { status: 'done', attempts: 2, at: 'd' });
+    expect(await purchases.openIds()).toEqual([]);
+    expect(await redis.ttl(env.keys.purchase('p1'))).toBeGreaterThan(0);
+  });
+
   it('publishes an applied update on progress, a terminal one also on the outcome channel with the record', async () => {
     const env = await fresh();
     const { keys } = env;

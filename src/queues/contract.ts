@@ -30,8 +30,6 @@ export const SETTLE_ORDER_JOB = 'settle-order';
 export const SWEEP_JOB = 'sweep';
 /** An operator's retry of what a purchase has left undone (POST /admin/purchases/:id/retry). */
 export const RETRY_JOB = 'retry';
-/** A completed purchase's missing Product Store units provisioned again (an operator's retry). */
-export const REPROVISION_JOB = 'reprovision';
 
 export interface RetryPolicy {
   attempts: number;

@@ -17,6 +17,19 @@ export interface Compensation {
   run(ctx: SagaContext, record: PurchaseRecord): Promise<boolean>;
 }
 
+/**
+ * How a delivered purchase gets back what this step did when it was lost (a write lost in a
+ * failover). `invoke` is idempotent, so putting it back is running it again (or `redo`).
+ */
+export interface Repair {
+  /** When set, the redo runs as a job of this name on the step's stage queue (it calls an outside system). */
+  job?: string;
+  /** Whether what the step did for this delivered purchase is gone. */
+  lost(ctx: SagaContext, record: PurchaseRecord): Promise<boolean>;
+  /** Puts it back; `invoke` when absent. Idempotent: what is still there is left alone. */
+  redo?(ctx: SagaContext, record: PurchaseRecord, job: Job<SagaJobData>): Promise<void>;
+}
+
 /** A saga step: its name, failure code, forward action and undo, declared together. */
 export interface Step<Name extends string = string> {
   name: Name;
@@ -29,10 +42,14 @@ export interface Step<Name extends string = string> {
   /** Does the step's work; the fields it returns are recorded with its completion. Idempotent. */
   invoke(ctx: SagaContext, record: PurchaseRecord, job: Job<SagaJobData>): Promise<RecordFields | void>;
   compensate?: Compensation;
+  repair?: Repair;
 }
 
 /** A step with an undo: the only kind compensation can plan. */
 export type UndoableStep = Step & { compensate: Compensation };
+
+/** A step that can tell its work was lost: the only kind an operator's retry repairs. */
+export type RepairableStep = Step & { repair: Repair };
 
 /** Declares a step, keeping its name as a literal type (the saga's StepName union is built from them). */
 export function defineStep<const Name extends string>(step: Step<Name>): Step<Name> {

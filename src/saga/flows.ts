@@ -1,5 +1,5 @@
 import type { FlowJob } from 'bullmq';
-import { orderCancelJobId, orderSettleJobId, settleJobId, stageJobId, undoJobId } from '../ids.js';
+import { orderCancelJobId, orderSettleJobId, redoJobId, settleJobId, stageJobId, undoJobId } from '../ids.js';
 import {
   CANCEL_ORDER_JOB,
   SETTLE_JOB,
@@ -9,7 +9,7 @@ import {
   type RetryPolicy,
   type SagaJobData,
 } from '../queues/contract.js';
-import type { UndoableStep } from './define-step.js';
+import type { RepairableStep, UndoableStep } from './define-step.js';
 import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE } from './saga.js';
 import type { CompensationPlan } from './transitions.js';
 
@@ -128,12 +128,35 @@ function undoFlows(
     opts: { ...stepJobOptions(policy), jobId },
     ...(plan.money.length ? { children: plan.money.map((s) => undoJob(purchaseId, s, policy, true)) } : {}),
   };
-  return [settle, ...outsideUndoJobs(purchaseId, plan.outside, policy)];
+  return [settle, ...undoJobsAlone(purchaseId, plan.outside, policy)];
 }
 
-/** The outside undos as jobs of their own (the watchdog re-adds one whose job was lost). */
-export const outsideUndoJobs = (purchaseId: string, steps: readonly UndoableStep[], policy: RetryPolicy): FlowJob[] =>
+/**
+ * Undos as jobs of their own, outside any flow: the outside undos beside settle, one the watchdog
+ * re-adds after its job was lost, and the failed ones an operator's retry runs again.
+ */
+export const undoJobsAlone = (purchaseId: string, steps: readonly UndoableStep[], policy: RetryPolicy): FlowJob[] =>
   steps.map((s) => undoJob(purchaseId, s, policy, false));
+
+/** An operator retry's queued redos (repairs with a `job`), each on its step's stage queue, with a fresh id. */
+export const redoJobs = (
+  purchaseId: string,
+  steps: readonly RepairableStep[],
+  policy: RetryPolicy,
+  at = Date.now(),
+): FlowJob[] =>
+  steps.flatMap((s) =>
+    s.repair.job
+      ? [
+          {
+            name: s.repair.job,
+            queueName: stageOf(s).queue,
+            data: { purchaseId } satisfies SagaJobData,
+            opts: { ...stepJobOptions(policy), jobId: redoJobId(purchaseId, s.repair.job, at) },
+          },
+        ]
+      : [],
+  );
 
 /** Every job a purchase may run as, by queue and id (an operator looks them up): its stages, undos and settles. */
 export function purchaseJobs(purchaseId: string): { kind: string; name: string; queue: QueueName; id: string }[] {

@@ -1,7 +1,6 @@
 import type { Job } from 'bullmq';
 import {
   CANCEL_ORDER_JOB,
-  REPROVISION_JOB,
   SETTLE_JOB,
   SETTLE_ORDER_JOB,
   type QueueName,
@@ -11,15 +10,14 @@ import { orderCancelRoots } from './order-cancel.js';
 import type { SagaContext } from './context.js';
 import { sagaRoots } from './root.js';
 import { runStage, undoHandler } from './runner.js';
+import { redoHandler } from './repair.js';
 import { deriveSaga, SAGA, type Stage } from './saga.js';
-import { provisioning } from './steps/provisioning.js';
-import { delivered } from './transitions.js';
 
 export type SagaHandler = (job: Job<SagaJobData>) => Promise<string>;
 
 /**
  * Every saga job's handler, by queue and job name, derived from the saga list: each
- * stage's job, each step's undo on its stage's queue, and `settle`. Throws at start-up
+ * stage's job, each step's undo and queued redo on its stage's queue, and `settle`. Throws at start-up
  * if two jobs of one queue share a name, rather than running the wrong one later.
  */
 export function sagaHandlers(
@@ -27,7 +25,7 @@ export function sagaHandlers(
   saga: readonly Stage[] = SAGA,
 ): Record<QueueName, Record<string, SagaHandler>> {
   const roots = sagaRoots(ctx);
-  const { stageOf, undoable } = deriveSaga(saga);
+  const { stageOf, undoable, repairable } = deriveSaga(saga);
   const [first, last] = [saga[0], saga[saga.length - 1]!];
   const table = {} as Record<QueueName, Record<string, SagaHandler>>;
   const put = (queue: QueueName, name: string, handler: SagaHandler) => {
@@ -35,7 +33,7 @@ export function sagaHandlers(
     if (jobs[name]) throw new Error(`two saga jobs named ${queue}/${name}`);
     jobs[name] = handler;
   };
-  for (const stage of SAGA) {
+  for (const stage of saga) {
     const run: SagaHandler =
       stage === first
         ? roots.start
@@ -46,15 +44,8 @@ export function sagaHandlers(
   }
   for (const step of undoable) put(stageOf(step).queue, step.compensate.job, undoHandler(ctx, step));
   put(last.queue, SETTLE_JOB, roots.settle);
-  // An operator's retry of a completed purchase whose units were lost: idempotent, as on its first run.
-  const provisions = saga.find((stage) => stage.steps.includes(provisioning));
-  if (provisions)
-    put(provisions.queue, REPROVISION_JOB, async (job) => {
-      const record = await ctx.stores.purchases.get(job.data.purchaseId);
-      if (!record || !delivered(record)) return 'nothing';
-      await provisioning.invoke(ctx, record, job);
-      return 'reprovisioned';
-    });
+  // Redos that call an outside system run as jobs of their own on their stage's queue (an operator's retry adds them).
+  for (const step of repairable) if (step.repair.job) put(stageOf(step).queue, step.repair.job, redoHandler(ctx, step));
   const orderCancel = orderCancelRoots(ctx);
   put(first.queue, CANCEL_ORDER_JOB, orderCancel.start);
   put(last.queue, SETTLE_ORDER_JOB, orderCancel.settle);

@@ -1,14 +1,14 @@
 import type { Job } from 'bullmq';
 import { orderIdFor } from '../ids.js';
 import { cancelDraft, failureDraft } from '../purchase/notifications.js';
-import type { PurchaseRecord } from '../purchase/record.js';
 import type { SagaJobData } from '../queues/contract.js';
 import { compensate } from './compensate.js';
 import type { SagaContext } from './context.js';
 import { purchaseFlow } from './flows.js';
 import { notify } from './notify.js';
 import { isFinalAttempt, runStage } from './runner.js';
-import { ROOT_STAGE, START_STAGE, stepNamed } from './saga.js';
+import { redo } from './repair.js';
+import { REPAIRABLE, ROOT_STAGE, START_STAGE } from './saga.js';
 import { atRoot, atSettle, PIVOT, unfinishedBefore } from './transitions.js';
 
 /**
@@ -61,9 +61,7 @@ export function sagaRoots(ctx: SagaContext) {
     if (!record) return 'done';
     const decision = atRoot(record, order?.id ?? null);
     switch (decision.do) {
-      // check-order is only answered when the order is not given; it is here.
       case 'nothing':
-      case 'check-order':
         return 'done';
       case 'compensate':
         await compensate(ctx, record, decision.blame);
@@ -79,7 +77,14 @@ export function sagaRoots(ctx: SagaContext) {
           ? { ...record, orderId: decision.adoptOrder, steps: { ...record.steps, [PIVOT]: 'completed' as const } }
           : record;
         if (decision.adoptOrder) await purchases.completeStep(id, PIVOT, { orderId: decision.adoptOrder });
-        if (decision.replaceOrder) await placeOrderAgain(ctx, current, job);
+        // The OMS lost an order the record says was placed (a write lost in a failover): the pivot's repair.
+        if (decision.replaceOrder)
+          await redo(
+            ctx,
+            REPAIRABLE.find((s) => s.name === PIVOT)!,
+            current,
+            job,
+          );
         // The root's own steps run here; the last is recorded with the finish, in one write.
         const [last, ...before] = [...ROOT_STAGE.steps].reverse();
         if (before.length) await runStage(ctx, before.reverse(), job, current);
@@ -124,18 +129,4 @@ export function sagaRoots(ctx: SagaContext) {
   };
 
   return { start, complete, settle };
-}
-
-/**
- * The OMS lost an order the record says was placed (a write lost in a failover): it is placed
- * again, built from the record alone under the order's derived id, so it is the same order the
- * step placed. The root does it before it completes a purchase; an operator's retry after.
- */
-export async function placeOrderAgain(ctx: SagaContext, record: PurchaseRecord, job: Job<SagaJobData>): Promise<void> {
-  await stepNamed(PIVOT)!.invoke(ctx, record, job);
-  ctx.metrics.ordersPlacedAgain.inc();
-  ctx.log.warn(
-    { purchaseId: record.id, requestId: record.requestId },
-    'order recorded as placed was not in the OMS: placed again',
-  );
 }

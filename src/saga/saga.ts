@@ -1,5 +1,5 @@
 import { QUEUES, type QueueName } from '../queues/contract.js';
-import type { Step, UndoableStep } from './define-step.js';
+import type { RepairableStep, Step, UndoableStep } from './define-step.js';
 import { inventoryUpdate } from './steps/inventory-update.js';
 import { notification } from './steps/notification.js';
 import { orderPlacement } from './steps/order-placement.js';
@@ -17,7 +17,7 @@ import { validation } from './steps/validation.js';
  * undo runs on its stage's queue.
  *
  * `prepare` is the gateway's hand-off; it adds the rest as a flow whose root is the last stage.
- * Everything else (step names, handler tables, undo jobs, fault points) derives from this list.
+ * Everything else (step names, handler tables, undo and redo jobs, fault points) derives from this list.
  */
 export const SAGA = [
   { name: 'prepare', queue: QUEUES.orchestrator, job: 'start', steps: [validation, stockCheck] },
@@ -51,6 +51,8 @@ export function deriveSaga<const S extends readonly Stage[]>(saga: S) {
     stageOf: (step: Step): S[number] => stageOfStep.get(step.name)!,
     /** Steps with an undo, in execution order. */
     undoable: steps.filter((s): s is SagaStepOf & UndoableStep => 'compensate' in s),
+    /** Steps that can tell their work was lost, in execution order: an operator's retry redoes them. */
+    repairable: steps.filter((s): s is SagaStepOf & RepairableStep => 'repair' in s),
     /** Fault points an operator can arm: each step's, and every call to a partner service. */
     faultPoints: [...steps.flatMap((s) => (s.fault ? [s.fault] : [])), 'external'],
   };
@@ -60,7 +62,11 @@ const derived = deriveSaga(SAGA);
 export const STEPS: readonly SagaStep[] = derived.steps;
 export const STEP_NAMES: readonly StepName[] = derived.names;
 export const stageOf: (step: Step) => Stage = derived.stageOf;
-export const UNDOABLE: readonly UndoableStep[] = derived.undoable;
+/** A step of this saga with an undo; its name is a StepName, no cast needed. */
+export type Undoable = SagaStep & UndoableStep;
+export type Repairable = SagaStep & RepairableStep;
+export const UNDOABLE: readonly Undoable[] = derived.undoable;
+export const REPAIRABLE: readonly Repairable[] = derived.repairable;
 export const FAULT_POINTS: readonly string[] = derived.faultPoints;
 export const stepNamed = (name: string): SagaStep | undefined => STEPS.find((s) => s.name === name);
 /** The hand-off: the one job the gateway adds. */

@@ -9,13 +9,35 @@ import {
   type ReviewResolution,
   type UndoState,
 } from '../purchase/record.js';
-import type { UndoableStep } from './define-step.js';
-import { ROOT_STAGE, STEPS, UNDOABLE, type StepName } from './saga.js';
+import { ROOT_STAGE, STEPS, UNDOABLE, type StepName, type Undoable } from './saga.js';
 
 /**
  * The purchase's state machine, and the only place that decides it. Every function is
  * pure: it reads a record (and what the caller looked up for it) and says what to do;
- * the step runner, the root job, the undo jobs and the watchdog apply the answer.
+ * the callers only apply the answer.
+ *
+ * Phases: running → done (completed or partially_fulfilled), or running → compensating → done
+ * (failed or canceled). The pivot (order placement) divides running: before it claims the
+ * order, a failure or a cancel compensates; after, the purchase completes whatever happens.
+ *
+ *   running ──every step completed──▶ done (completed | partially_fulfilled)
+ *      │ a step failed, a deadline passed, or cancelRequestedAt before pivotClaimedAt
+ *      ▼
+ *   compensating ──money and stock undos ended (settle)──▶ done (failed | canceled)
+ *
+ * Flags on the record that steer it: `cancelRequestedAt` (the customer asked; wins only before
+ * `pivotClaimedAt`), `pivotClaimedAt` (the pivot's claim against a cancel, taken atomically),
+ * `orderCancelRequestedAt`/`orderCanceledAt` (an order cancel after completion, the same undos),
+ * `review` / `reviewResolution` (an undo failed for good; an operator's retry resolves it).
+ *
+ * Who asks what:
+ *   step runner     beforeStep, afterPivotClaim, didNotComplete
+ *   undo jobs       afterUndo
+ *   root job        atRoot; compensate → compensationPlan; settle → atSettle
+ *   gateway         atCancelRequest (cancel), atOrderCancel (order cancel)
+ *   settle-order    atOrderSettle
+ *   watchdog        atDeadline (and openUndos, isMoving)
+ *   operator retry  atRetry
  */
 
 /** The first step before `step` (or of all, without one) that has not completed. */
@@ -96,8 +118,6 @@ export const didNotComplete = (step: StepName, inTime = false): PurchaseError =>
 
 export type AtRoot =
   | { do: 'nothing' }
-  /** Whether the OMS has the order decides (stuck before the root) or is checked (every step done): ask again with it. */
-  | { do: 'check-order' }
   /**
    * Complete the purchase: after recording the order a crash kept from its step, when `adoptOrder`;
    * after placing the recorded order again, when `replaceOrder` (the OMS lost it).
@@ -107,8 +127,11 @@ export type AtRoot =
   /** Still running with a cancel requested (the step that would have seen it never ran): stop and compensate. */
   | { do: 'cancel' };
 
-/** At the flow's root, once every stage job before it ended. `order` is the OMS's order id, or null when none exists. */
-export function atRoot(record: PurchaseRecord, order?: string | null): AtRoot {
+/**
+ * At the flow's root, once every stage job before it ended. `order` is the OMS's order id, or null
+ * when none exists: the root always reads it beside the record.
+ */
+export function atRoot(record: PurchaseRecord, order: string | null): AtRoot {
   if (record.phase === 'done') return { do: 'nothing' };
   if (record.phase === 'compensating') return { do: 'compensate' };
   // A cancel wins only before the pivot is claimed, and no order exists without the claim.
@@ -116,7 +139,6 @@ export function atRoot(record: PurchaseRecord, order?: string | null): AtRoot {
   // The order is asked for even when every step says done: a write can be lost (a Redis Cluster master
   // restarted before it learned of its replacement took writes that vanished once it was demoted) and
   // the record then says placed while the OMS has nothing. The customer paid: the order is placed again.
-  if (order === undefined) return { do: 'check-order' };
   const stuck = unfinishedBefore(record, ROOT_STAGE.steps[0].name);
   if (!stuck)
     return { do: 'finish', status: finishedStatus(record), ...(order ? {} : { replaceOrder: true as const }) };
@@ -128,9 +150,9 @@ export interface CompensationPlan {
   /** Steps that never ran and now never will. */
   skip: StepName[];
   /** Undos of money and stock: they end the purchase (`settle` waits for them), side by side. */
-  money: UndoableStep[];
+  money: Undoable[];
   /** Undos that call outside systems: they run beside the money undos and never hold them up. */
-  outside: UndoableStep[];
+  outside: Undoable[];
 }
 
 const undoEnded = (u: UndoState | undefined) => u?.status === 'done' || u?.status === 'failed';
@@ -153,7 +175,7 @@ export function compensationPlan(record: PurchaseRecord): CompensationPlan {
 
 /** Outside undos still running after the purchase ended: it stays open (watched) until they end. */
 export const openUndos = (record: PurchaseRecord): StepName[] =>
-  UNDOABLE.filter((s) => undoOpen(record.undos[s.name])).map((s) => s.name as StepName);
+  UNDOABLE.filter((s) => undoOpen(record.undos[s.name])).map((s) => s.name);
 
 export type AtSettle =
   | { do: 'nothing' }
@@ -162,14 +184,18 @@ export type AtSettle =
   /** End it `canceled`: the customer asked (even if a step failed meanwhile, it is rolled back all the same). */
   | { do: 'cancel'; review?: string };
 
-const moneyNotUndone = (record: PurchaseRecord) =>
-  UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed').map((s) => s.name);
+/** Why a purchase whose money or stock could not be returned is in review; undefined when it was. */
+function notCompensated(record: PurchaseRecord): string | undefined {
+  const notUndone = UNDOABLE.filter((s) => !s.compensate.outside && record.steps[s.name] === 'completed');
+  return (
+    record.review ?? (notUndone.length ? `not compensated: ${notUndone.map((s) => s.name).join(', ')}` : undefined)
+  );
+}
 
 /** Once the money and stock undos ended (each done or failed for good). */
 export function atSettle(record: PurchaseRecord): AtSettle {
   if (record.phase === 'done') return { do: 'nothing' };
-  const notUndone = moneyNotUndone(record);
-  const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
+  const review = notCompensated(record);
   if (record.cancelRequestedAt) return { do: 'cancel', ...(review ? { review } : {}) };
   return {
     do: 'fail',
@@ -216,6 +242,7 @@ export function afterUndo(
 
 /** BullMQ job states in which a job will still move a purchase by itself. */
 const MOVING = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
+export const isMoving = (state: string | undefined) => state !== undefined && MOVING.has(state);
 
 export interface JobStates {
   /** The stage jobs and the compensation's settle. */
@@ -291,7 +318,7 @@ export function atOrderCancel(
   if (nowMs - Date.parse(order.createdAt) > windowS * 1000) return { do: 'refuse', why: 'window' };
   if (!record) return { do: 'refuse', why: 'gone' };
   const plan = compensationPlan(record);
-  return { do: 'start', undos: [...plan.money, ...plan.outside].map((s) => s.name as StepName) };
+  return { do: 'start', undos: [...plan.money, ...plan.outside].map((s) => s.name) };
 }
 
 export type AtOrderSettle =
@@ -303,8 +330,7 @@ export type AtOrderSettle =
 export function atOrderSettle(record: PurchaseRecord | undefined, orderStatus: string | undefined): AtOrderSettle {
   if (!record?.orderCancelRequestedAt || orderStatus === undefined || orderStatus === 'canceled')
     return { do: 'nothing' };
-  const notUndone = moneyNotUndone(record);
-  const review = record.review ?? (notUndone.length ? `not compensated: ${notUndone.join(', ')}` : undefined);
+  const review = notCompensated(record);
   return { do: 'cancel-order', ...(review ? { review } : {}) };
 }
 
@@ -313,12 +339,8 @@ export type AtRetry =
   | { do: 'redo-undos'; steps: StepName[] }
   /** Not ended, or an undo still open: re-drive it as the watchdog would, without waiting for the deadline. */
   | { do: 'reconcile' }
-  /**
-   * Delivered, and some of what it delivered is gone (writes lost in a failover): its order is
-   * placed again, Product Store units it provisioned are provisioned again, confirmations it sent
-   * are sent again.
-   */
-  | ({ do: 'repair' } & Lost)
+  /** Delivered, and what these steps did is gone (writes lost in a failover): each is redone. */
+  | { do: 'repair'; steps: StepName[] }
   /** In review with nothing left undone: the review is resolved. */
   | { do: 'resolve' }
   | { do: 'nothing' };
@@ -327,25 +349,15 @@ export type AtRetry =
 export const delivered = (record: PurchaseRecord) =>
   (record.status === 'completed' || record.status === 'partially_fulfilled') && !record.orderCancelRequestedAt;
 
-/** What a delivered purchase lost (asked only of a delivered one). */
-export interface Lost {
-  /** Its order is not in the OMS. */
-  order: boolean;
-  /** Product Store units it provisioned are gone. */
-  units: boolean;
-  /** Confirmations it stored for the customer are gone. */
-  confirmations: boolean;
-}
-
-/** An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently. */
-export function atRetry(
-  record: PurchaseRecord,
-  lost: Lost = { order: false, units: false, confirmations: false },
-): AtRetry {
-  const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name as StepName);
+/**
+ * An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently.
+ * `lost`: the repairable steps whose work is gone, asked only of a delivered purchase.
+ */
+export function atRetry(record: PurchaseRecord, lost: readonly StepName[] = []): AtRetry {
+  const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name);
   if (failed.length) return { do: 'redo-undos', steps: failed };
   if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
-  if ((lost.order || lost.units || lost.confirmations) && delivered(record)) return { do: 'repair', ...lost };
+  if (lost.length && delivered(record)) return { do: 'repair', steps: [...lost] };
   if (inReview(record)) return { do: 'resolve' };
   return { do: 'nothing' };
 }

@@ -3,7 +3,7 @@ import { orderCancelJobId, orderIdFor, orderSettleJobId, settleJobId, stageJobId
 import type { QueueName } from '../queues/contract.js';
 import { compensate } from '../saga/compensate.js';
 import type { SagaContext } from '../saga/context.js';
-import { compensationFlows, orderSettleJob, outsideUndoJobs, rootJob } from '../saga/flows.js';
+import { compensationFlows, orderSettleJob, undoJobsAlone, rootJob } from '../saga/flows.js';
 import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE, type StepName } from '../saga/saga.js';
 import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
 import type { PurchaseRecord } from '../purchase/record.js';
@@ -128,9 +128,9 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
   const repairUndos = async (record: PurchaseRecord, redrive: StepName[], failed: StepName[]) => {
     if (redrive.length)
       await ctx.flows.addBulk(
-        outsideUndoJobs(
+        undoJobsAlone(
           record.id,
-          UNDOABLE.filter((s) => redrive.includes(s.name as StepName)),
+          UNDOABLE.filter((s) => redrive.includes(s.name)),
           ctx.compensationPolicy,
         ),
       );

@@ -10,9 +10,9 @@ import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metri
 import type { Tracing } from '../telemetry.js';
 import type { RulesEngine } from '../purchase/rules.js';
 import { DELIVER_JOB, QUEUES, RETRY_JOB, SWEEP_JOB, type QueueName } from '../queues/contract.js';
-import { retryHandler } from './retry.js';
 import { InjectedFault, type SagaContext } from '../saga/context.js';
 import { sagaHandlers } from '../saga/handlers.js';
+import { retryHandler } from '../saga/retry.js';
 import type { Stores } from '../stores/domain-stores.js';
 import { deliverHandler } from './deliver.js';
 import { createWatchdog } from './watchdog.js';
@@ -161,7 +161,7 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
       secret: config.NOTIFY_WEBHOOK_SECRET,
     }) as AnyHandler,
   };
-  handlers.orchestrator[RETRY_JOB] = retryHandler(ctx, queues, watchdog) as AnyHandler;
+  handlers.orchestrator[RETRY_JOB] = retryHandler(ctx, queues, watchdog.reconcile) as AnyHandler;
   handlers.orchestrator[SWEEP_JOB] = async () => {
     const counts = await watchdog.sweep();
     for (const [action, n] of Object.entries(counts))

@@ -1,6 +1,8 @@
 import { orderIdFor } from '../../ids.js';
 import type { Order } from '../../purchase/documents.js';
 import { fulfilledLines } from '../../purchase/pricing.js';
+import type { PurchaseRecord } from '../../purchase/record.js';
+import type { SagaContext } from '../context.js';
 import { defineStep } from '../define-step.js';
 
 /** Order placement in the Order Management System: the saga's pivot, never undone. */
@@ -9,30 +11,44 @@ export const orderPlacement = defineStep({
   failure: 'purchase_failed',
   fault: 'order.place',
   pivot: true,
-  async invoke(ctx, record) {
-    const plan = record.plan!;
-    const order: Order = {
-      id: orderIdFor(record.id),
-      purchaseId: record.id,
-      customerId: record.customerId,
-      items: fulfilledLines(plan, record.allocation).map(([l]) => ({
-        productId: l.productId,
-        quantity: l.quantity,
-        unitPrice: l.free ? 0 : l.unitPrice,
-        customization: l.customization,
-      })),
-      backordered:
-        record.request.outOfStock === 'backorder'
-          ? plan.lines
-              .filter((_, i) => record.allocation?.[i] === 'out_of_stock')
-              .map((l) => ({ productId: l.productId, quantity: l.quantity, customization: l.customization }))
-          : [],
-      total: { amount: record.payment.amount, currency: plan.currency },
-      appliedRules: plan.appliedRules,
-      status: 'placed',
-      createdAt: new Date().toISOString(),
-    };
-    const stored = await ctx.stores.orders.putOnce(order);
-    return { orderId: stored.id };
+  invoke: placeOrder,
+  repair: {
+    lost: async (ctx, record) => !(await ctx.stores.orders.get(orderIdFor(record.id))),
+    // Built from the record alone under the order's derived id: the same order the step placed.
+    async redo(ctx, record) {
+      await placeOrder(ctx, record);
+      ctx.metrics.ordersPlacedAgain.inc();
+      ctx.log.warn(
+        { purchaseId: record.id, requestId: record.requestId },
+        'order recorded as placed was not in the OMS: placed again',
+      );
+    },
   },
 });
+
+async function placeOrder(ctx: SagaContext, record: PurchaseRecord) {
+  const plan = record.plan!;
+  const order: Order = {
+    id: orderIdFor(record.id),
+    purchaseId: record.id,
+    customerId: record.customerId,
+    items: fulfilledLines(plan, record.allocation).map(([l]) => ({
+      productId: l.productId,
+      quantity: l.quantity,
+      unitPrice: l.free ? 0 : l.unitPrice,
+      customization: l.customization,
+    })),
+    backordered:
+      record.request.outOfStock === 'backorder'
+        ? plan.lines
+            .filter((_, i) => record.allocation?.[i] === 'out_of_stock')
+            .map((l) => ({ productId: l.productId, quantity: l.quantity, customization: l.customization }))
+        : [],
+    total: { amount: record.payment.amount, currency: plan.currency },
+    appliedRules: plan.appliedRules,
+    status: 'placed',
+    createdAt: new Date().toISOString(),
+  };
+  const stored = await ctx.stores.orders.putOnce(order);
+  return { orderId: stored.id };
+}

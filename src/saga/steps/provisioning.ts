@@ -49,13 +49,6 @@ async function unitsOf(ctx: SagaContext, record: PurchaseRecord): Promise<Unit[]
   return units;
 }
 
-/** Whether a unit the purchase provisioned is no longer in the Product Store, active (a lost write). */
-export async function unitsLost(ctx: SagaContext, record: PurchaseRecord): Promise<boolean> {
-  for (const unit of await unitsOf(ctx, record))
-    if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') return true;
-  return false;
-}
-
 async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord, event: 'provision' | 'deprovision') {
   if (event === 'provision') await ctx.injectFault('external');
   return postJson(
@@ -102,6 +95,17 @@ export const provisioning = defineStep({
         updatedAt: now,
       });
     }
+  },
+  repair: {
+    // On the provisioning queue, where partner calls and their concurrency live.
+    job: 'reprovision',
+    // A unit no longer in the Product Store, active: invoke skips the units still there, and a
+    // partner gets the first call's Idempotency-Key.
+    async lost(ctx, record) {
+      for (const unit of await unitsOf(ctx, record))
+        if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') return true;
+      return false;
+    },
   },
   compensate: {
     job: 'deprovision',

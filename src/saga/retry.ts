@@ -1,0 +1,65 @@
+import type { Job, Queue } from 'bullmq';
+import { undoJobId } from '../ids.js';
+import type { QueueName, SagaJobData } from '../queues/contract.js';
+import type { SagaContext } from './context.js';
+import { redoJobs, undoJobsAlone } from './flows.js';
+import { lostSteps, redo } from './repair.js';
+import { REPAIRABLE, stageOf, UNDOABLE } from './saga.js';
+import { atRetry, isMoving } from './transitions.js';
+
+/**
+ * An operator's retry, as the state machine decides it (atRetry): undos that failed for good run
+ * again from their first attempt (the failed job is replaced by a fresh one with the same id); a
+ * purchase not ended, or with an undo still open, is re-driven as the watchdog would (`reconcile`),
+ * without waiting for its deadline; a delivered one that lost what a repairable step did (writes
+ * lost in a failover; the audit names them) has those steps redone; one in review with nothing
+ * left undone is resolved. Each undo and redo is idempotent, so a retry repeated or racing another
+ * moves nothing twice. The undo that leaves nothing undone resolves the review itself (afterUndo).
+ */
+export function retryHandler(
+  ctx: SagaContext,
+  queues: Record<QueueName, Queue>,
+  reconcile: (purchaseId: string) => Promise<string>,
+) {
+  const { purchases } = ctx.stores;
+  return async (job: Job<SagaJobData>): Promise<string> => {
+    const id = job.data.purchaseId;
+    const record = await purchases.get(id);
+    if (!record) return 'missing';
+    const decision = atRetry(record, await lostSteps(ctx, record));
+    const log = ctx.log.child({ purchaseId: id, retry: decision.do });
+    switch (decision.do) {
+      case 'redo-undos': {
+        await purchases.reopenUndos(id, decision.steps);
+        const steps = UNDOABLE.filter((s) => decision.steps.includes(s.name));
+        // A job that ended (failed) keeps its id: it goes first, so the fresh one can take it.
+        for (const step of steps) {
+          const old = await queues[stageOf(step).queue].getJob(undoJobId(id, step.name));
+          if (old && !isMoving(await old.getState())) await old.remove();
+        }
+        await ctx.flows.addBulk(undoJobsAlone(id, steps, ctx.compensationPolicy));
+        log.warn({ steps: decision.steps }, 'operator retry: failed undos run again');
+        return `redo:${decision.steps.join(',')}`;
+      }
+      case 'reconcile': {
+        const action = await reconcile(id);
+        log.warn({ action }, 'operator retry: re-driven');
+        return action;
+      }
+      case 'repair': {
+        const steps = REPAIRABLE.filter((s) => decision.steps.includes(s.name));
+        for (const step of steps.filter((s) => !s.repair.job)) await redo(ctx, step, record, job);
+        await ctx.flows.addBulk(redoJobs(id, steps, ctx.stepPolicy));
+        log.warn({ repaired: decision.steps }, 'operator retry: what the purchase lost is delivered again');
+        return `repair:${decision.steps.join(',')}`;
+      }
+      case 'resolve':
+        if (await purchases.resolveReview(id, { how: 'retry', by: 'retry', at: new Date().toISOString() }))
+          ctx.metrics.resolvedByRetry.inc();
+        log.info('operator retry: nothing left undone, review resolved');
+        return 'resolved';
+      case 'nothing':
+        return 'nothing';
+    }
+  };
+}
