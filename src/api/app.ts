@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Tracing } from '../telemetry.js';
+import type { RetryPolicy } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { OrchestratorBreaker } from './breaker.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -28,22 +29,34 @@ import { MAX_BODY_BYTES } from './schemas.js';
 import { limitBody } from './middleware/body-limit.js';
 import { apiApp } from '../http/validation.js';
 
-export interface GatewayDeps {
-  config: Config;
+/** What every route reads and writes through: built once, handed to each route's factory. */
+export interface RouteDeps {
+  /** The gateway's request connection (rate limits). */
   redis: RedisClient;
   stores: Stores;
+  /** Every shard's queues. */
   queues: Queue[];
-  verifier: TokenVerifier;
-  service: PurchaseService;
-  events: PurchaseEvents;
-  breaker: OrchestratorBreaker;
   /** Paging of every list, with the cursor secret all gateways share. */
   lists: Lists;
   metrics: GatewayMetrics;
+  /** The retry policy of the jobs routes add (order cancel, operator retry). */
+  policy: RetryPolicy;
+}
+
+export interface GatewayDeps {
+  config: Config;
   log: Logger;
-  workersAlive(): Promise<boolean>;
-  /** Registries of other roles in this process (the workers'), served on the same /metrics. */
-  otherMetrics?: Registry[];
+  routes: RouteDeps;
+  /** The purchase hand-off and the outcomes it waits for. */
+  purchases: { service: PurchaseService; events: PurchaseEvents };
+  /** What /readyz and /metrics report besides Redis and the verifier. */
+  health: {
+    breaker: OrchestratorBreaker;
+    workersAlive(): Promise<boolean>;
+    /** Registries of other roles in this process (the workers'), served on the same /metrics. */
+    otherMetrics: Registry[];
+  };
+  verifier: TokenVerifier;
   /** OpenTelemetry HTTP spans, when tracing is on. */
   tracing?: Tracing;
   shutdown: AbortSignal;
@@ -54,7 +67,8 @@ export interface GatewayDeps {
  * @hono/zod-openapi routes: they validate requests and generate /openapi.json.
  */
 export function createApp(deps: GatewayDeps): OpenAPIHono {
-  const { config, metrics, lists } = deps;
+  const { config, routes, health } = deps;
+  const { metrics, lists } = routes;
   const app = apiApp();
   app.onError(problemOnError(deps.log));
   app.notFound((c) => problem(c, new AppError('not_found', `No route ${c.req.method} ${c.req.path}.`)));
@@ -81,23 +95,23 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const [redis, auth, workers] = await Promise.all([
-      deps.redis.ping().then(
+      routes.redis.ping().then(
         () => true,
         () => false,
       ),
       deps.verifier.ready(),
-      deps.workersAlive().catch(() => false),
+      health.workersAlive().catch(() => false),
     ]);
-    const breaker = deps.breaker.state();
+    const breaker = health.breaker.state();
     // One shard's open circuit costs that shard's customers only: the gateway stays ready for the rest.
-    const ready = redis && auth && workers && !deps.breaker.allOpen();
+    const ready = redis && auth && workers && !health.breaker.allOpen();
     return c.json(
       { status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } },
       ready ? 200 : 503,
     );
   });
   app.get('/metrics', async (c) => {
-    const texts = await Promise.all([metrics.registry, ...(deps.otherMetrics ?? [])].map((r) => r.metrics()));
+    const texts = await Promise.all([metrics.registry, ...health.otherMetrics].map((r) => r.metrics()));
     return c.body(texts.join('\n'), 200, { 'content-type': metrics.registry.contentType });
   });
   docsRoutes(app);
@@ -106,11 +120,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     app.route(
       '/admin',
       adminRoutes({
-        stores: deps.stores,
-        queues: deps.queues,
-        lists,
-        metrics,
-        policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+        ...routes,
         user: config.ADMIN_USER,
         password: config.ADMIN_PASSWORD,
         faultInjection: config.FAULT_INJECTION,
@@ -127,7 +137,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     }),
   );
   v1.use('*', deps.verifier.middleware);
-  const limits = { redis: deps.redis, keyPrefix: deps.stores.keys.rateLimit, metrics };
+  const limits = { redis: routes.redis, keyPrefix: routes.stores.keys.rateLimit, metrics };
   const purchaseLimit = customerRateLimit({
     ...limits,
     name: 'purchases',
@@ -148,11 +158,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     '/purchases',
     purchaseRoutes(
       {
-        stores: deps.stores,
-        service: deps.service,
-        events: deps.events,
-        metrics,
-        lists,
+        ...routes,
+        ...deps.purchases,
         mode: config.PURCHASE_MODE,
         syncTimeoutMs: config.SYNC_TIMEOUT_MS,
         shutdown: deps.shutdown,
@@ -163,18 +170,15 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   v1.route(
     '/orders',
     orderRoutes({
-      stores: deps.stores,
-      lists,
-      events: deps.events,
-      queues: deps.queues,
-      policy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+      ...routes,
+      events: deps.purchases.events,
       syncTimeoutMs: config.SYNC_TIMEOUT_MS,
       cancelWindowS: config.ORDER_CANCEL_WINDOW_S,
     }),
   );
-  v1.route('/provisioned', provisionedRoutes(deps.stores, lists));
-  v1.route('/notifications', notificationRoutes(deps.stores, lists));
-  v1.route('/products', productRoutes(deps.stores));
+  v1.route('/provisioned', provisionedRoutes(routes.stores, lists));
+  v1.route('/notifications', notificationRoutes(routes.stores, lists));
+  v1.route('/products', productRoutes(routes.stores));
   app.route('/v1', v1);
   return app;
 }

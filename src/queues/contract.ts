@@ -1,4 +1,5 @@
 import type { DefaultJobOptions } from 'bullmq';
+import type { Config } from '../config.js';
 
 /**
  * The transport contract the gateway and the workers share: queue names, job payloads,
@@ -35,6 +36,26 @@ export interface RetryPolicy {
   attempts: number;
   backoffMs: number;
 }
+
+export interface RetryPolicies {
+  /** Forward steps, and every job the gateway adds (hand-off, order cancel, operator retry). */
+  step: RetryPolicy;
+  /** Undos, settles and the flow's root: a compensation is retried longer than a step. */
+  compensation: RetryPolicy;
+}
+
+/** The retry policies, from the configuration: the one definition every role uses. */
+export const retryPolicies = (
+  config: Pick<Config, 'STEP_ATTEMPTS' | 'STEP_BACKOFF_MS' | 'COMPENSATION_ATTEMPTS'>,
+): RetryPolicies => ({
+  step: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+  compensation: { attempts: config.COMPENSATION_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
+});
+
+/** How often a workers process writes its heartbeat on each shard it serves. */
+export const HEARTBEAT_MS = 2_000;
+/** A workers process is live while its heartbeat is younger than this; the gateway hands a shard no purchase otherwise. */
+export const HEARTBEAT_TTL_MS = 3 * HEARTBEAT_MS;
 
 export function stepJobOptions(policy: RetryPolicy): DefaultJobOptions {
   return {

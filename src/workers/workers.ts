@@ -9,7 +9,16 @@ import type { Logger } from '../logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Tracing } from '../telemetry.js';
 import type { RulesEngine } from '../purchase/rules.js';
-import { DELIVER_JOB, QUEUES, RETRY_JOB, SWEEP_JOB, type QueueName } from '../queues/contract.js';
+import {
+  DELIVER_JOB,
+  HEARTBEAT_MS,
+  HEARTBEAT_TTL_MS,
+  QUEUES,
+  RETRY_JOB,
+  SWEEP_JOB,
+  type QueueName,
+  type RetryPolicies,
+} from '../queues/contract.js';
 import { InjectedFault, type SagaContext } from '../saga/context.js';
 import { sagaHandlers } from '../saga/handlers.js';
 import { retryHandler } from '../saga/retry.js';
@@ -20,12 +29,9 @@ import { createWatchdog } from './watchdog.js';
 // Each queue's handlers take their own job data; the dispatcher only routes by name.
 type AnyHandler = (job: Job<never>) => Promise<string>;
 
-export const HEARTBEAT_MS = 2_000;
-/** A workers process is live while its heartbeat is younger than this. */
-export const HEARTBEAT_TTL_MS = 3 * HEARTBEAT_MS;
-
 export interface WorkersDeps {
   config: Config;
+  policies: RetryPolicies;
   redis: RedisClient;
   stores: Stores;
   provider: PaymentProvider;
@@ -137,9 +143,9 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
     log,
     flows,
     webhookQueue,
-    compensationPolicy: { attempts: config.COMPENSATION_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
-    stepPolicy: { attempts: config.STEP_ATTEMPTS, backoffMs: config.STEP_BACKOFF_MS },
-    rootAttempts: config.COMPENSATION_ATTEMPTS,
+    compensationPolicy: deps.policies.compensation,
+    stepPolicy: deps.policies.step,
+    rootAttempts: deps.policies.compensation.attempts,
     integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
     tracing: deps.tracing,
     async injectFault(point) {

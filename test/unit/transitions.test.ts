@@ -123,12 +123,7 @@ describe('atCancelRequest: what the customer is answered, from the one script th
 
 describe('atRoot: the flow root finishes or compensates', () => {
   it.each([
-    [
-      'an ended purchase is left alone',
-      record(7, { phase: 'done', status: 'completed' }),
-      undefined,
-      { do: 'nothing' },
-    ],
+    ['an ended purchase is left alone', record(7, { phase: 'done', status: 'completed' }), null, { do: 'nothing' }],
     ['a failing purchase is compensated', record(3, { phase: 'compensating' }), null, { do: 'compensate' }],
     [
       'every step before the root done and the order in the OMS: completed',
