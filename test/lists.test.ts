@@ -52,7 +52,7 @@ async function notify(
       details: {},
       createdAt: new Date(score).toISOString(),
     };
-    await sys.stores.notifications.putOnce(doc, score);
+    await sys.stores.notifications.putOnce(doc);
     docs.push(doc);
   }
   return docs;
@@ -128,6 +128,27 @@ describe('lists: paging (contract §4.1)', () => {
     const units = await pages(carol, '/v1/provisioned?limit=2');
     expect(units.map((a) => a.body.length)).toEqual([2, 1]);
     expect(units.flatMap((a) => a.body).map((u: any) => u.purchaseId)).toEqual([...ids].reverse());
+  });
+
+  it('orders, units and notifications are newest first by their own createdAt, for purchases made side by side', async () => {
+    const kim = await sys.customer();
+    const ids = await Promise.all(
+      Array.from({ length: 32 }, () =>
+        kim.purchase({ items: [{ productId: 'basic-plan', quantity: 3 }], payment: visa }, { async: true }),
+      ),
+    ).then((answers) => answers.map((a) => a.body.id as string));
+    for (const id of ids) expect((await kim.waitForTerminal(id)).status).toBe('completed');
+    for (const [list, count] of [
+      ['orders', 32],
+      ['provisioned', 96],
+      ['notifications', 32 * 3],
+    ] as const) {
+      const items = (await pages(kim, `/v1/${list}?limit=100`)).flatMap((a) => a.body);
+      expect(items, list).toHaveLength(count);
+      const times = items.map((i: any) => i.createdAt as string);
+      // Newest first: each createdAt at or before the one listed above it.
+      expect(times, list).toEqual([...times].sort().reverse());
+    }
   });
 
   it('pages through items created in the same millisecond without losing one', async () => {

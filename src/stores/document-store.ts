@@ -4,9 +4,10 @@ import { pageIndex, type IndexPage, type IndexPosition } from './keyset.js';
 /**
  * JSON documents with a per-customer index, written once per deterministic id
  * so a step that runs twice stores one document. Orders, the Product Store and
- * notifications are all this shape.
+ * notifications are all this shape. The index is scored by each document's own
+ * `createdAt`, so a list is newest first by the time a client sees (contract §4.1).
  */
-export class DocumentStore<T extends { id: string; customerId: string }> {
+export class DocumentStore<T extends { id: string; customerId: string; createdAt: string }> {
   constructor(
     private readonly redis: RedisClient,
     private readonly docKey: (id: string) => string,
@@ -16,26 +17,27 @@ export class DocumentStore<T extends { id: string; customerId: string }> {
   ) {}
 
   /** Stores `doc` unless its id exists; returns the stored document either way. */
-  async putOnce(doc: T, score = Date.now()): Promise<T> {
+  async putOnce(doc: T): Promise<T> {
     const [[, created]] = (await this.redis
       .multi()
       .set(this.docKey(doc.id), JSON.stringify(doc), 'NX')
-      .zadd(this.indexKey(doc.customerId), 'NX', score, doc.id)
+      .zadd(this.indexKey(doc.customerId), 'NX', Date.parse(doc.createdAt), doc.id)
       .exec()) as [[unknown, unknown]];
     return created ? doc : ((await this.get(doc.id)) ?? doc);
   }
 
   /** putOnce for several documents in one round trip. */
-  async putAllOnce(docs: T[], score = Date.now()): Promise<void> {
+  async putAllOnce(docs: T[]): Promise<void> {
     const tx = this.redis.multi();
     for (const doc of docs) {
       if (this.retentionS > 0) tx.set(this.docKey(doc.id), JSON.stringify(doc), 'EX', this.retentionS, 'NX');
       else tx.set(this.docKey(doc.id), JSON.stringify(doc), 'NX');
-      tx.zadd(this.indexKey(doc.customerId), 'NX', score, doc.id);
+      tx.zadd(this.indexKey(doc.customerId), 'NX', Date.parse(doc.createdAt), doc.id);
     }
     if (this.retentionS > 0) {
+      const expired = Date.now() - this.retentionS * 1000;
       for (const customerId of new Set(docs.map((d) => d.customerId)))
-        tx.zremrangebyscore(this.indexKey(customerId), 0, score - this.retentionS * 1000);
+        tx.zremrangebyscore(this.indexKey(customerId), 0, expired);
     }
     await tx.exec();
   }
