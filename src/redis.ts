@@ -131,8 +131,8 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       // the dead one while a master fails over; when it fails, ioredis reconnects with a new connect()
       // and never settles the promise of the one that failed (ioredis 5.11 cluster/index.js,
       // refreshListener). BullMQ awaits that promise when it re-establishes a worker's blocking
-      // connection, so the worker stayed "running" without taking another job (test/failover.test.ts,
-      // 1 run in 3 under load; test/failover-reconnect.test.ts reproduces it). A command sent while the
+      // connection, so the worker stayed "running" without taking another job (seen in test/failover.test.ts
+      // under load; test/failover-reconnect.test.ts reproduces it). A command sent while the
       // cluster is still down gets CLUSTERDOWN and is retried (retryDelayOnClusterDown).
       enableReadyCheck: false,
       // A node that vanished is retried until the cluster has promoted its replica.
@@ -147,8 +147,8 @@ export function connectRedis(target: RedisTarget | string, purpose: RedisPurpose
       slotsRefreshTimeout: 2_000,
       // No periodic slot refresh (ioredis's default): a MOVED, a node's error or a reconnect refreshes the map.
       // Each Cluster instance (BullMQ duplicates one per worker) would open a connection and rewrite its
-      // 16384-slot map every interval: 9.5 % of the workers' CPU in bench/cluster.ts at 5 s. It once looked
-      // needed for failovers; what stuck purchases then was the ready check above.
+      // 16384-slot map every interval, a cost measurable in the workers' CPU (docs/performance.md). Failovers
+      // do not need it; what stuck purchases then was the ready check above.
     };
     redis = new Cluster(t.nodes, options);
   } else if (t.kind === 'sentinel') {

@@ -16,8 +16,8 @@ const NO_ANSWER = -1;
  *   returns: a WAIT covers every write the connection made before it, so the next one covers theirs.
  *   Side by side, each blocked the connection in turn: behind a 1.5 s WAIT to a master without its
  *   replica, the next WAIT and the job adds queued after it passed the 2 s command timeout, and the
- *   breaker opened again and again until the replica was back (13 s of 503s in the Sentinel failover
- *   test under load; one of its purchases was failed unstarted).
+ *   breaker opened again and again until the replica was back: 503s for the whole outage, not a few
+ *   seconds (docs/scale-out.md, what a failover costs).
  * - Once a shard's WAIT comes back short (its master has lost its replica), the shard's
  *   acknowledgements skip it for a second, and so do those already waiting behind it.
  * - A WAIT that fails (the master is gone) fails the hand-offs it was for: they are not acknowledged.

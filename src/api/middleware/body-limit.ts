@@ -4,9 +4,10 @@ import { bodyLimit } from 'hono/body-limit';
 /**
  * Hono's bodyLimit, with a fast path for a declared Content-Length. Hono's reads
  * `raw.body` first, which turns @hono/node-server's lightweight request into a full
- * web Request with streams: a third of the gateway's CPU per async accept. Here a
- * Content-Length is checked from the header, the body is then read on the server's
- * fast path, and only chunked bodies, whose size nobody declared, go through Hono's.
+ * web Request with streams, a large share of the gateway's CPU per async accept
+ * (docs/performance.md). Here a Content-Length is checked from the header, the body
+ * is then read on the server's fast path, and only chunked bodies, whose size nobody
+ * declared, go through Hono's.
  */
 export function limitBody(options: {
   maxSize: number;

@@ -1,30 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ClientContext, Cluster, Redis, RedisCommander, Result } from 'ioredis';
 
-/*
- * README: the stores' Lua scripts.
- *
- * One script a file, named `<name>-<numKeys>.lua` as in BullMQ's `commands/`. The command is the
- * name in camelCase (`update-purchase-3.lua` → `redis.updatePurchase(…)`), defined with ioredis
- * `defineCommand`, which sends EVAL once per connection, then EVALSHA, and resends on NOSCRIPT.
- *
- * A script whose key count varies per call ends in `-n` (`reserve-stock-n.lua`): it is defined
- * without numberOfKeys, so its caller passes the count first, as for EVAL. Either way every key
- * a caller names travels in KEYS, never in ARGV, so Redis Cluster can route and slot-check the
- * call (keys.ts: a hash-tagged prefix keeps the keys of one call in one slot). Known exception,
- * kept as it was: transition-reservation and settle-reservation also touch the stock and quota
- * keys that the reservation they read names (see their headers).
- *
- * Each file opens with a header: what it does, its invariant, KEYS and ARGV one per line, and
- * what it returns. The files are read once, when this module loads: the app runs from src/
- * (tsx; the Dockerfile copies src/), so they are found next to this file. Each store that runs a
- * script defines them on its connection in its constructor, so any store built on any
- * connection has them; defining twice is a no-op. Never on BullMQ's connections: ioredis copies
- * a connection's commands onto every MULTI made from it.
- *
- * Adding a script: its file, its signature in LuaCommands, its line in FILES, and its direct
- * tests in test/lua-scripts.test.ts.
- */
+// Conventions for these scripts (naming, KEYS, headers, loading): README.md in this folder.
 
 /** The commands as ioredis calls them: positional, in the order of each file's KEYS then ARGV. */
 export interface LuaCommands<Context extends ClientContext = { type: 'default' }> {
@@ -227,7 +204,7 @@ export function acceptPurchase(redis: RedisCommander, a: PurchaseAcceptance): Pr
   );
 }
 
-/** A hash as field/value pairs: a loop, as Array#flat over entries costs ~40× more (8 µs a record). */
+/** A hash as field/value pairs, built with a loop: Array#flat over entries is much dearer on every record write (docs/performance.md). */
 function pairs(hash: Record<string, string>): string[] {
   const out: string[] = [];
   for (const field in hash) out.push(field, hash[field]!);
