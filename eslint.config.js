@@ -19,6 +19,16 @@ export default tseslint.config(
     },
   },
   {
+    // Typed rules on the product's code: a promise nobody awaits loses its error, and one handed to
+    // a callback that ignores it (an event listener, setInterval) does too.
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },
