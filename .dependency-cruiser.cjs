@@ -6,6 +6,8 @@
  *   edges    workers/ (runs the engine), auth/, api/ (serve HTTP; api may use auth's algorithms)
  *   roots    system, roles/ (one starter per role), main, audit-cli, local-redis — wire everything,
  *            imported by nothing but each other
+ * Outside src/: harness/ (real redis-servers, free ports, the poller) is shared by test/, bench/ and
+ * scripts/; bench/ and scripts/ never reach into test/.
  * A rule below forbids each import that points outward, and every cycle.
  */
 const DOMAIN = '^src/(purchase/|catalog/|errors\\.ts|ids\\.ts|keys\\.ts|config\\.ts|logger\\.ts|telemetry\\.ts)';
@@ -25,7 +27,9 @@ module.exports = {
     outward('auth-below-api', '^src/auth/', `^src/(workers|api|saga)/|${ROOTS}`),
     outward('api-does-not-run-workers', '^src/api/', `^src/workers/|${ROOTS}`),
     { ...outward('roots-are-not-imported', '^src/', ROOTS), from: { path: '^src/', pathNot: ROOTS } },
-    outward('src-stands-alone', '^src/', '^(test|bench|scripts|client)/'),
+    outward('src-stands-alone', '^src/', '^(test|bench|scripts|client|harness)/'),
+    outward('harness-is-shared', '^harness/', '^(test|bench|scripts)/'),
+    outward('bench-and-scripts-do-not-use-tests', '^(bench|scripts)/', '^test/'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

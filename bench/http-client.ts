@@ -2,8 +2,8 @@ import http from 'node:http';
 
 /**
  * The load generator's HTTP client: node:http on keep-alive connections. It shares the
- * two cores with the system under test, and fetch (undici) costs it about twice the CPU
- * per request, which would count against whichever phase uses HTTP.
+ * cores with the system under test, and fetch (undici) costs it more CPU per request
+ * (docs/performance.md), which would count against whichever phase uses HTTP.
  */
 export function httpClient(maxSockets: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets });

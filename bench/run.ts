@@ -4,8 +4,8 @@
  *   BENCH_N (64) concurrent clients, BENCH_SECONDS (15) per phase after BENCH_WARMUP_S (3) unmeasured,
  *   taken in BENCH_ROUNDS (3) turns with the phase it is compared with, BENCH_SOAK_S (0) soak length,
  *   BENCH_RETENTION_S (60) record retention of the system under test,
- *   BENCH_PROFILE=1 CPU profiles of every process into bench/results/profiles (see profile-summary.ts),
  *   BENCH_CLUSTER=0 skips the scale-out phase (bench/cluster.ts: one redis-server against a 3-master cluster).
+ * docs/performance.md describes the method, each figure printed, and the targets.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ import { stop, waitHttp } from './processes.js';
 import { clusterPhase } from './cluster.js';
 import { census, growth, totalBytes } from './redis-census.js';
 import { ROOT_STAGE, SAGA, START_STAGE, STEPS } from '../src/saga/saga.js';
-import { freePort } from '../test/helpers/free-port.js';
+import { freePort } from '../harness/free-port.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -32,13 +32,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 // Finished purchase records and notifications expire after this (orders and the Product Store stay).
 const RETENTION_S = process.env.BENCH_RETENTION_S ?? '60';
 const root = path.resolve(import.meta.dirname, '..');
-// BENCH_PROFILE=1: every process of the run writes V8 CPU profiles, one directory per role (bench/profile-summary.ts reads them).
-const PROFILE_DIR = path.join(root, 'bench/results/profiles');
-const execArgv = (label: string) => [
-  '--import',
-  'tsx',
-  ...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, label)}`] : []),
-];
+const execArgv = ['--import', 'tsx'];
 
 interface PhaseResult {
   name: string;
@@ -175,7 +169,7 @@ function peakRssMb(pid: number): number {
 
 function start(script: string, env: Record<string, string>): Promise<ChildProcess> {
   const child = fork(path.join(root, script), [], {
-    execArgv: execArgv(path.basename(script, '.ts')),
+    execArgv,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -393,11 +387,11 @@ async function main() {
       SYNC_TIMEOUT_MS: '30000',
       RETENTION_S: RETENTION_S,
     };
-    // The deployment the README recommends, on the same two cores the baseline uses: a
+    // The deployment docs/operations.md describes, on the same two cores the baseline uses: a
     // gateway(+auth) process and a workers process, both started by src/main.ts.
     const spawnRole = (roles: string) =>
       fork(path.join(root, 'src/main.ts'), [], {
-        execArgv: execArgv(roles.replace(',', '+')),
+        execArgv,
         env: { ...process.env, ...env, ROLES: roles },
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });

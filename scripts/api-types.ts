@@ -13,7 +13,7 @@ import { parseConfig } from '../src/config.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { createLogger } from '../src/logger.js';
 import { startSystem } from '../src/system.js';
-import { freePort } from '../test/helpers/free-port.js';
+import { freePort } from '../harness/free-port.js';
 
 export const API_TYPES_FILE = fileURLToPath(new URL('../client/api.gen.ts', import.meta.url));
 

@@ -4,10 +4,11 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KeyRing, MAX_TOKEN_TTL_S } from '../src/auth/key-ring.js';
 import { getToken, http as request } from './helpers/customer.js';
-import { freePort } from './helpers/free-port.js';
+import { freePort } from '../harness/free-port.js';
 import { expectProblem, oneBasicPlan, postPurchase } from './helpers/gateway.js';
 import { startRole, writeCatalog } from './helpers/processes.js';
-import { startTestSystem, testCatalog, TEST_ADMIN, type TestSystem } from './helpers/system.js';
+import { basicAuth } from './helpers/deployment.js';
+import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
 /*
  * Contract §2 (v1.1): the auth role's signing keys persist in Redis, shared by every auth
@@ -18,7 +19,7 @@ import { startTestSystem, testCatalog, TEST_ADMIN, type TestSystem } from './hel
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 const jwksKids = async (authUrl: string) =>
   ((await request(`${authUrl}/.well-known/jwks.json`)).body.keys as { kid: string }[]).map((k) => k.kid);
-const basic = `Basic ${Buffer.from(`${TEST_ADMIN.user}:${TEST_ADMIN.password}`).toString('base64')}`;
+const basic = basicAuth();
 const rotate = (authUrl: string, authorization?: string) =>
   request(`${authUrl}/admin/keys/rotate`, { method: 'POST', headers: authorization ? { authorization } : {} });
 const ordersWith = (gatewayUrl: string, token: string) =>

@@ -3,9 +3,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Product } from '../src/catalog/catalog-file.js';
 import { chargeKey, settleJobId, undoJobId } from '../src/ids.js';
 import { QUEUES } from '../src/queues/contract.js';
-import { stageOf as stageOfStep, stepNamed, type StepName } from '../src/saga/saga.js';
-import { load, startCluster, type Cluster } from './helpers/chaos.js';
-import { STEPS_IN_ORDER } from './helpers/customer.js';
+import { stageOf as stageOfStep, STEP_NAMES, stepNamed, UNDOABLE, type StepName } from '../src/saga/saga.js';
+import type { Customer } from './helpers/customer.js';
+import type { Deployment } from './helpers/deployment.js';
+import { postPurchase } from './helpers/gateway.js';
+import { startProcesses, type ProcessDeployment } from './helpers/processes.js';
 import { createApiClient, listAll } from '../client/index.js';
 
 /*
@@ -25,7 +27,28 @@ const stageOf = (step: StepName) => stageOfStep(stepNamed(step)!).name;
 const report = (scenario: string, figures: Record<string, unknown>) =>
   console.log(`CHAOS ${scenario} ${JSON.stringify(figures)}`);
 
-const statusesOf = async (c: Cluster, ids: string[]) => {
+/** Runs `total` operations with `concurrency` loops; `op` gets a global index. */
+async function load<T>(total: number, concurrency: number, op: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(total);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        results[i] = await op(i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** `n` customers logged in as `${prefix}-0`…; the load posts with their tokens, unchecked (cheap under load). */
+const customersOf = (d: Deployment, prefix: string, n: number) =>
+  Promise.all(Array.from({ length: n }, (_, i) => d.customer(`${prefix}-${i}`)));
+const post = (d: Deployment, customer: Customer, body: unknown, headers: Record<string, string> = {}) =>
+  postPurchase(d.gatewayUrl, `Bearer ${customer.token}`, body, headers);
+
+const statusesOf = async (c: Deployment, ids: string[]) => {
   const byStatus: Record<string, number> = {};
   for (const id of ids) {
     const record = await c.stores.purchases.get(id);
@@ -36,7 +59,7 @@ const statusesOf = async (c: Cluster, ids: string[]) => {
 };
 
 /** A supervisor, as systemd or Kubernetes would be: restarts crashed workers until the purchase is terminal. Returns the crashes. */
-async function superviseUntilDone(c: Cluster, id: string, ms: number): Promise<number> {
+async function superviseUntilDone(c: ProcessDeployment, id: string, ms: number): Promise<number> {
   let crashes = 0;
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -52,16 +75,16 @@ async function superviseUntilDone(c: Cluster, id: string, ms: number): Promise<n
   return crashes;
 }
 
-let cluster: Cluster | undefined;
+let deployment: ProcessDeployment | undefined;
 afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
+  await deployment?.stop();
+  deployment = undefined;
 });
 
 describe('chaos', () => {
   it('500 purchases while a workers process is kill -9ed three times: nothing stuck, nothing charged twice, stock conserved', async () => {
-    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 2 }));
-    const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => c.token(`kill-${i}`)));
+    const c = (deployment = await startProcesses({ catalog: CATALOG, workers: 2 }));
+    const customers = await customersOf(c, 'kill', 20);
     const total = 500;
     const kills = [100, 250, 400];
     let killed = 0;
@@ -81,7 +104,7 @@ describe('chaos', () => {
         i % 3 === 0
           ? { items: [{ productId: 'server', quantity: 1 }], payment: { token: 'tok_visa' } }
           : { items: [{ productId: 'widget', quantity: 2 }], payment: { token: 'tok_visa' } };
-      const res = await c.post(tokens[i % tokens.length]!, body, {
+      const res = await post(c, customers[i % customers.length]!, body, {
         prefer: 'respond-async',
         'idempotency-key': `k-${i}`,
       });
@@ -94,9 +117,9 @@ describe('chaos', () => {
 
     // exactly one confirmation per completed purchase
     const confirmations = new Map<string, number>();
-    for (const token of tokens) {
+    for (const customer of customers) {
       // Every page of the list (25 purchases a customer make more notifications than one page holds).
-      const api = createApiClient(c.gatewayUrl, token);
+      const api = createApiClient(c.gatewayUrl, customer.token);
       const notes = await listAll((cursor) =>
         api.GET('/v1/notifications', { params: { query: { limit: 100, cursor } } }),
       );
@@ -131,14 +154,14 @@ describe('chaos', () => {
       stock: 5,
       dependencies: [],
     }));
-    const c = (cluster = await startCluster({ catalog: tiny, workers: 2 }));
-    const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => c.token(`buyer-${i}`)));
+    const c = (deployment = await startProcesses({ catalog: tiny, workers: 2 }));
+    const customers = await customersOf(c, 'buyer', 50);
     const results = await load(300, 60, async (i) => {
       if (i === 120) {
         await c.workers.shift()!.kill9();
         await c.addWorkers();
       }
-      const res = await c.post(tokens[i % tokens.length]!, {
+      const res = await post(c, customers[i % customers.length]!, {
         items: [{ productId: `tiny-${'abc'[i % 3]}`, quantity: 1 }],
         payment: { token: 'tok_visa' },
       });
@@ -170,15 +193,16 @@ describe('chaos', () => {
   }, 120_000);
 
   it('a poison step that crashes its worker every time: after the stall limit the purchase is compensated, no parent left waiting', async () => {
-    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 1 }));
-    const token = await c.token('poison');
+    const c = (deployment = await startProcesses({ catalog: CATALOG, workers: 1 }));
+    const customer = await c.customer('poison');
     const before = await c.stores.catalog.stock('widget');
     // Every provisioning attempt kills the process running it.
     expect((await c.admin('POST', '/admin/faults', { point: 'provision', times: 100, mode: 'crash' })).status).toBe(
       201,
     );
-    const res = await c.post(
-      token,
+    const res = await post(
+      c,
+      customer,
       { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
       { prefer: 'respond-async' },
     );
@@ -191,7 +215,7 @@ describe('chaos', () => {
     const record = (await c.stores.purchases.get(id))!;
     const waitingChildren = await Promise.all(
       Object.values(QUEUES).map((q) =>
-        new Queue(q, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` }).getWaitingChildrenCount(),
+        new Queue(q, { connection: c.redis, prefix: c.stores.keys.queuePrefix(0) }).getWaitingChildrenCount(),
       ),
     );
     report('poison-step', {
@@ -216,15 +240,16 @@ describe('chaos', () => {
   }, 120_000);
 
   it('a crash inside a stage after one of its steps completed: the job resumes at the next step, charging once', async () => {
-    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 1 }));
-    const customer = await c.token('mid-stage');
+    const c = (deployment = await startProcesses({ catalog: CATALOG, workers: 1 }));
+    const customer = await c.customer('mid-stage');
     const before = await c.stores.catalog.stock('widget');
     // payment and inventory_update share the `charge` job: the process dies after the charge, before the commit.
     expect(stageOf('payment')).toBe(stageOf('inventory_update'));
     expect(
       (await c.admin('POST', '/admin/faults', { point: 'inventory.commit', times: 1, mode: 'crash' })).status,
     ).toBe(201);
-    const res = await c.post(
+    const res = await post(
+      c,
       customer,
       { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
       { prefer: 'respond-async' },
@@ -235,7 +260,7 @@ describe('chaos', () => {
     const crashes = await superviseUntilDone(c, id, 60_000);
     const audit = await c.settle(30_000);
     const record = (await c.stores.purchases.get(id))!;
-    const ledger = JSON.parse((await c.client.get(c.stores.keys.providerCharge(chargeKey(id)))) ?? '{}') as {
+    const ledger = JSON.parse((await c.redis.get(c.stores.keys.providerCharge(chargeKey(id)))) ?? '{}') as {
       status?: string;
       chargeId?: string;
       amount?: number;
@@ -264,13 +289,14 @@ describe('chaos', () => {
   }, 120_000);
 
   it('redis-server kill -9 mid-load, restarted from its AOF: acknowledged purchases finish, the gateway answers 503 fast meanwhile, workers resume by themselves', async () => {
-    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 2 }));
-    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => c.token(`redis-${i}`)));
+    const c = (deployment = await startProcesses({ catalog: CATALOG, workers: 2 }));
+    const customers = await customersOf(c, 'redis', 10);
     const acknowledged: string[] = [];
     let i = 0;
     const submit = async () => {
-      const res = await c.post(
-        tokens[i % tokens.length]!,
+      const res = await post(
+        c,
+        customers[i % customers.length]!,
         { items: [{ productId: 'widget', quantity: 1 }], payment: { token: 'tok_visa' } },
         { prefer: 'respond-async', 'idempotency-key': `r-${i++}` },
       );
@@ -278,7 +304,7 @@ describe('chaos', () => {
       return res;
     };
     await load(100, 10, submit);
-    await c.redis.kill();
+    await c.redisServer.kill();
     // While Redis is down: a clear 503, fast, never a 500.
     const downStarted = Date.now();
     const down = await Promise.all(Array.from({ length: 10 }, () => submit()));
@@ -288,7 +314,7 @@ describe('chaos', () => {
     expect(downMs).toBeLessThan(5_000);
     // Longer than BullMQ's drain delay (5 s): workers must come back without a restart.
     await new Promise((r) => setTimeout(r, 7_000));
-    await c.redis.restart();
+    await c.redisServer.restart();
     const recoverStarted = Date.now();
     await vi.waitFor(async () => expect((await submit()).status).toBe(202), { timeout: 30_000, interval: 250 });
     const recoverMs = Date.now() - recoverStarted;
@@ -314,14 +340,14 @@ describe('chaos', () => {
 
 describe('chaos: failures under load', () => {
   it('each step made to fail in turn under concurrent load: compensation runs only for completed steps, once each, money and stock first', async () => {
-    const c = (cluster = await startCluster({ catalog: CATALOG, workers: 2 }));
-    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => c.token(`matrix-${i}`)));
+    const c = (deployment = await startProcesses({ catalog: CATALOG, workers: 2 }));
+    const customers = await customersOf(c, 'matrix', 10);
     const figures: Record<string, Record<string, number>> = {};
     for (const point of ['payment.charge', 'inventory.commit', 'provision', 'order.place'] as const) {
       // Failing calls enough for several purchases to fail for good (3 attempts each) amid concurrent traffic.
       expect((await c.admin('POST', '/admin/faults', { point, times: 24 })).status).toBe(201);
       const results = await load(30, 10, async (i) => {
-        const res = await c.post(tokens[i % 10]!, {
+        const res = await post(c, customers[i % 10]!, {
           items: [{ productId: 'server', quantity: 1 }],
           payment: { token: 'tok_visa' },
         });
@@ -338,26 +364,21 @@ describe('chaos: failures under load', () => {
         const record = (await c.stores.purchases.get(r.id))!;
         if (record.status !== 'failed') continue;
         failed.push(record);
-        const order = STEPS_IN_ORDER;
-        const at = order.indexOf(record.error!.step as (typeof order)[number]);
-        for (const [i, step] of order.entries()) {
+        const at = STEP_NAMES.indexOf(record.error!.step as StepName);
+        for (const [i, step] of STEP_NAMES.entries()) {
           const status = record.steps[step];
           if (i < at)
             expect(status, `${point} ${record.id} ${step}`).toBe(
-              ['stock_check', 'payment', 'inventory_update', 'provisioning'].includes(step)
-                ? 'compensated'
-                : 'completed',
+              UNDOABLE.some((u) => u.name === step) ? 'compensated' : 'completed',
             );
           if (i > at) expect(status, `${point} ${record.id} ${step}`).toBe('skipped');
         }
         // Money first: each undo ran on its own step's queue, and settle (which answered the customer)
         // waited only for the money and stock undos, never for the partner's deprovision.
-        const queue = (name: string) => new Queue(name, { connection: c.client, prefix: `${c.env.KEY_PREFIX}:q` });
-        const undoJob = (step: StepName) =>
-          queue(stageOfStep(stepNamed(step)!).queue).getJob(undoJobId(record.id, step));
+        const queue = (name: string) => new Queue(name, { connection: c.redis, prefix: c.stores.keys.queuePrefix(0) });
         const finished = (
           await Promise.all(
-            ['provisioning', 'inventory_update', 'payment', 'stock_check'].map((s) => undoJob(s as StepName)),
+            UNDOABLE.map((step) => queue(stageOfStep(step).queue).getJob(undoJobId(record.id, step.name))),
           )
         ).filter((j) => j?.finishedOn);
         const settled = (await queue(QUEUES.orchestrator).getJob(settleJobId(record.id)))!;
@@ -422,15 +443,15 @@ describe('chaos: failures under load', () => {
           integration: { url },
         },
       ];
-      const c = (cluster = await startCluster({
+      const c = (deployment = await startProcesses({
         catalog,
         workers: 1,
         env: { STEP_BACKOFF_MS: '100', COMPENSATION_ATTEMPTS: '5' },
       }));
-      const token = await c.token('comp');
+      const customer = await c.customer('comp');
       const buy = async () => {
         expect((await c.admin('POST', '/admin/faults', { point: 'order.place', times: 3 })).status).toBe(201);
-        const res = await c.post(token, {
+        const res = await post(c, customer, {
           items: [{ productId: 'partner-app', quantity: 1 }],
           payment: { token: 'tok_visa' },
         });

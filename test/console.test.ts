@@ -7,7 +7,8 @@ import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { purchaseWithOrderLost } from './helpers/lost-writes.js';
 import { flaggedPurchase } from './helpers/review.js';
-import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
+import { basicAuth, TEST_ADMIN } from './helpers/deployment.js';
+import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
 const SCREENSHOT = path.resolve('test-output/operator-console.png');
 
@@ -113,7 +114,7 @@ describe('Feature: the operator console in a real browser', () => {
       const forged = await fetch(`${sys.gatewayUrl}/admin/console/purchases/${id}/retry`, {
         method: 'POST',
         headers: {
-          authorization: `Basic ${Buffer.from(`${TEST_ADMIN.user}:${TEST_ADMIN.password}`).toString('base64')}`,
+          authorization: basicAuth(),
           origin: 'https://evil.example',
         },
       });

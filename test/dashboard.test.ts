@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageJobId } from '../src/ids.js';
 import { QUEUES } from '../src/queues/contract.js';
 import { ROOT_STAGE, SAGA, START_STAGE } from '../src/saga/saga.js';
-import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
+import { TEST_ADMIN } from './helpers/deployment.js';
+import { startTestSystem, type TestSystem } from './helpers/system.js';
 import { launchChromium } from './helpers/browser.js';
 
 const SCREENSHOT = path.resolve('test-output/bull-board.png');

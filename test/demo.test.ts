@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTable, runDemo, type DemoRow } from '../scripts/demo.js';
 import { readCatalogFile } from '../src/catalog/catalog-file.js';
-import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
+import { TEST_ADMIN } from './helpers/deployment.js';
+import { startTestSystem, type TestSystem } from './helpers/system.js';
 
 /** True when something accepts connections on the sample catalog's integration address. */
 function integrationListening(): Promise<boolean> {

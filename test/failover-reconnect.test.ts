@@ -2,7 +2,8 @@ import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig, redisTargetOf } from '../src/config.js';
 import { connectRedis, type RedisClient } from '../src/redis.js';
-import { onNode, startTestCluster, until, type TestCluster } from './helpers/test-cluster.js';
+import { eventually } from '../harness/eventually.js';
+import { onNode, startTestCluster, type TestCluster } from '../harness/redis-cluster.js';
 
 /**
  * The failure behind a stuck shard in test/failover.test.ts, made deterministic. When a master dies,
@@ -27,7 +28,10 @@ describe('a worker connection re-established while CLUSTER INFO fails', () => {
     const target = redisTargetOf(parseConfig({ REDIS_CLUSTER_NODES: cluster.seeds }));
     const conn = connectRedis(target, 'worker');
     open.push(conn);
-    await until('the connection to be ready', async () => conn.status === 'ready', 10_000, 50);
+    await eventually('the connection to be ready', async () => conn.status === 'ready', {
+      timeout: 10_000,
+      interval: 50,
+    });
 
     // What BullMQ's RedisConnection.reconnect() does to a blocking connection it no longer trusts.
     conn.disconnect();
@@ -43,7 +47,10 @@ describe('a worker connection re-established while CLUSTER INFO fails', () => {
     worker.on('error', () => {});
     try {
       const job = await queue.add('job', { n: 1 });
-      await until('the job to complete', async () => (await queue.getJobState(job.id!)) === 'completed', 20_000, 100);
+      await eventually('the job to complete', async () => (await queue.getJobState(job.id!)) === 'completed', {
+        timeout: 20_000,
+        interval: 100,
+      });
       expect((await queue.getJob(job.id!))?.returnvalue).toBe('done 1');
     } finally {
       await worker.close(true);

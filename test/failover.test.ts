@@ -3,8 +3,9 @@ import { runAudit } from '../src/audit.js';
 import { TERMINAL } from '../src/purchase/record.js';
 import type { Customer } from './helpers/customer.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
-import { onNode, startTestCluster, until, type TestCluster } from './helpers/test-cluster.js';
-import { startTestSentinel, type TestSentinel } from './helpers/test-sentinel.js';
+import { eventually } from '../harness/eventually.js';
+import { onNode, startTestCluster, type TestCluster } from '../harness/redis-cluster.js';
+import { startTestSentinel, type TestSentinel } from '../harness/redis-sentinel.js';
 
 /**
  * A master failover under load, per engine: customers keep buying (async, each purchase with an
@@ -86,7 +87,7 @@ async function expectNoneLost(sys: TestSystem, out: Outcome) {
   expect([...out.statuses.keys()].filter((s) => s >= 500 && s !== 503)).toEqual([]);
   // Every acknowledged purchase is found and ends: none lost, none stuck.
   const pending = new Map(out.acknowledged);
-  await until(
+  await eventually(
     `${pending.size} acknowledged purchases to end`,
     async () => {
       for (const [id, customer] of pending) {
@@ -96,8 +97,7 @@ async function expectNoneLost(sys: TestSystem, out: Outcome) {
       }
       return pending.size === 0;
     },
-    90_000,
-    500,
+    { timeout: 90_000, interval: 500 },
   );
   const report = await runAudit(sys.stores);
   expect(report.violations).toEqual([]);
@@ -156,11 +156,10 @@ describe('a Redis master failover under load', () => {
       inFlight = (await sys!.stores.purchases.openIds(Date.now(), 1_000, victimShards)).length;
       const killedAt = Date.now();
       await cluster!.node(victim).kill();
-      await until(
+      await eventually(
         'a replica to take over the dead master',
         async () => (await cluster!.masterOfSlot(slot)) !== victim,
-        30_000,
-        100,
+        { timeout: 30_000, interval: 100 },
       );
       failoverMs = Date.now() - killedAt;
       // The dead node comes back once every live node knows its replacement, as a restart after a crash
@@ -194,12 +193,10 @@ describe('a Redis master failover under load', () => {
       inFlight = (await sys!.stores.purchases.openIds(Date.now(), 1_000)).length;
       const killedAt = Date.now();
       await sentinel!.node(victim).kill();
-      await until(
-        'the sentinels to promote the replica',
-        async () => (await sentinel!.masterPort()) !== victim,
-        30_000,
-        100,
-      );
+      await eventually('the sentinels to promote the replica', async () => (await sentinel!.masterPort()) !== victim, {
+        timeout: 30_000,
+        interval: 100,
+      });
       failoverMs = Date.now() - killedAt;
       await sentinel!.node(victim).restart();
       await sentinel!.waitHealthy(30_000);

@@ -1,32 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.js';
-import { eventually, STEPS_IN_ORDER, visa } from './helpers/customer.js';
+import { eventually } from '../harness/eventually.js';
+import { STEPS_IN_ORDER, visa } from './helpers/customer.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
-
-describe('configuration', () => {
-  it('fails fast naming the variable with a bad value', () => {
-    expect(() => parseConfig({ PORT: 'eighty' })).toThrow(ConfigError);
-    expect(() => parseConfig({ PORT: 'eighty' })).toThrow(/PORT/);
-    expect(() => parseConfig({ ROLES: 'gateway,cron' })).toThrow(/ROLES/);
-    expect(() => parseConfig({ FAULT_INJECTION: 'yes' })).toThrow(/FAULT_INJECTION/);
-    expect(() => parseConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
-    expect(() => parseConfig({ NOTIFY_WEBHOOK_SECRET: 'hunter2' })).toThrow(/NOTIFY_WEBHOOK_SECRET.*whsec_/);
-    expect(
-      parseConfig({ NOTIFY_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}` }).NOTIFY_WEBHOOK_SECRET,
-    ).toMatch(/^whsec_/);
-  });
-
-  it('defaults to every role, sync mode and the contract limits', () => {
-    const config = parseConfig({});
-    expect(config.ROLES).toEqual(['gateway', 'workers', 'auth']);
-    expect(config.PURCHASE_MODE).toBe('sync');
-    expect(config.SYNC_TIMEOUT_MS).toBe(10_000);
-    expect(config.RATE_LIMIT_POINTS).toBe(10);
-    expect(config.RATE_LIMIT_DURATION_S).toBe(60);
-    expect(config.PORT).toBe(3000);
-    expect(config.AUTH_PORT).toBe(3001);
-  });
-});
 
 describe('foundation: the whole purchase path', () => {
   let sys: TestSystem;

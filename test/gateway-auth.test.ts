@@ -2,7 +2,7 @@ import { generateKeyPair, exportJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Customer, getToken, http as request } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
-import { freePort } from './helpers/free-port.js';
+import { freePort } from '../harness/free-port.js';
 import {
   claims,
   expectProblem,

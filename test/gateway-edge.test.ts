@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eventually, http as request, visa } from './helpers/customer.js';
+import { eventually } from '../harness/eventually.js';
+import { http as request, visa } from './helpers/customer.js';
 import {
   expectProblem,
   gatewaySystems,
@@ -9,7 +10,8 @@ import {
   readyz,
 } from './helpers/gateway.js';
 import { START_STAGE } from '../src/saga/saga.js';
-import { startTestSystem, TEST_ADMIN, type TestSystem } from './helpers/system.js';
+import { basicAuth, TEST_ADMIN } from './helpers/deployment.js';
+import { startTestSystem, type TestSystem } from './helpers/system.js';
 
 const shared = gatewaySystems();
 let sys: TestSystem;
@@ -289,13 +291,13 @@ describe('gateway: operations', () => {
     const anonymous = await request(`${sys.gatewayUrl}/admin/queues`);
     expect(anonymous.status).toBe(401);
     const wrong = await request(`${sys.gatewayUrl}/admin/queues`, {
-      headers: { authorization: `Basic ${Buffer.from(`${TEST_ADMIN.user}:nope`).toString('base64')}` },
+      headers: { authorization: basicAuth(TEST_ADMIN.user, 'nope') },
     });
     expect(wrong.status).toBe(401);
     const board = await sys.admin('GET', '/admin/queues');
     expect(board.status).toBe(200);
     expect(board.headers.get('content-type')).toContain('text/html');
-    expect(await board.text()).toMatch(/<html/i);
+    expect(board.body).toMatch(/<html/i);
 
     const closed = await startTestSystem({ env: { ROLES: 'gateway', ADMIN_PASSWORD: '' } });
     try {

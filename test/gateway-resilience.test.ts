@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from './helpers/customer.js';
+import { eventually } from '../harness/eventually.js';
 import { expectProblem, expectRetryAfter, metricsText, readyz, timed } from './helpers/gateway.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
-import { startTestRedis, type TestRedis } from './helpers/test-redis.js';
+import { startTestRedis, type TestRedis } from '../harness/redis-server.js';
 
 describe('gateway: Redis unreachable', () => {
   let redis: TestRedis;
@@ -51,7 +51,7 @@ describe('gateway: Redis unreachable', () => {
         const { checks } = (await readyz(rsys)).body;
         return checks.redis === true && checks.workers === true;
       },
-      15_000,
+      { timeout: 15_000 },
     );
     // Past half-open, a probe goes through and closes the breaker.
     const ok = await eventually(
@@ -62,7 +62,7 @@ describe('gateway: Redis unreachable', () => {
         expectProblem(res, 503, 'service_unavailable');
         return undefined;
       },
-      15_000,
+      { timeout: 15_000 },
     );
     expect(ok.body.status).toBe('completed');
     expect(await metricsText(rsys)).toMatch(/^orchestrator_breaker_state 0$/m);
@@ -98,7 +98,7 @@ describe('gateway: Redis unreachable', () => {
         const res = await customer.get('/v1/orders');
         return res.status === 200 ? res : undefined;
       },
-      15_000,
+      { timeout: 15_000 },
     );
     expect(back.body.map((o: { purchaseId: string }) => o.purchaseId)).toContain(bought.body.id);
   });

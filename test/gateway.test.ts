@@ -1,7 +1,8 @@
 import { generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getToken, visa } from './helpers/customer.js';
-import { freePort } from './helpers/free-port.js';
+import { eventually } from '../harness/eventually.js';
+import { getToken, visa } from './helpers/customer.js';
+import { freePort } from '../harness/free-port.js';
 import {
   claims,
   expectProblem,

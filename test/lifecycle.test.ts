@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKeys } from '../src/keys.js';
 import { getToken, http } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
-import { freePort } from './helpers/free-port.js';
+import { freePort } from '../harness/free-port.js';
 import { startRole, writeCatalog } from './helpers/processes.js';
 import { startTestSystem, testCatalog } from './helpers/system.js';
-import { startTestRedis, type TestRedis } from './helpers/test-redis.js';
+import { startTestRedis, type TestRedis } from '../harness/redis-server.js';
 
 /** Runs src/main.ts to its exit; resolves with exit code and everything it printed. */
 function runMain(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {

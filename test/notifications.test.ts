@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from './helpers/customer.js';
+import { eventually } from '../harness/eventually.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { loseNotification } from './helpers/lost-writes.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
@@ -121,7 +121,7 @@ describe('notifications webhook', () => {
         ).length;
         return n > attempts.length;
       },
-      15_000,
+      { timeout: 15_000 },
     );
     expect((await customer.purchaseState(res.body.id)).payment.status).toBe('captured');
     expect(await customer.orders()).toHaveLength(1);

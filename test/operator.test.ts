@@ -5,7 +5,8 @@ import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
 import { loseNotification, purchaseWithOrderLost } from './helpers/lost-writes.js';
-import { startTestSystem, TEST_ADMIN, testCatalog, type TestSystem } from './helpers/system.js';
+import { TEST_ADMIN } from './helpers/deployment.js';
+import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
 /** `npm run audit` on the system's Redis, as an operator runs it: its exit code and what it printed. */
 function runAuditCli(sys: TestSystem): Promise<{ code: number; stdout: string }> {
@@ -33,11 +34,7 @@ describe('Feature: operator review of purchases', () => {
     await partner?.stop();
   });
 
-  const json = async (method: string, path: string, body?: unknown) => {
-    const res = await sys.admin(method, path, body);
-    return { status: res.status, headers: res.headers, body: (await res.json()) as any };
-  };
-  const view = async (id: string) => (await json('GET', `/admin/purchases/${id}`)).body;
+  const view = async (id: string) => (await sys.admin('GET', `/admin/purchases/${id}`)).body;
 
   const flagged = (customer: Customer) => flaggedPurchase(customer, partner);
 
@@ -75,22 +72,22 @@ describe('Feature: operator review of purchases', () => {
     // Bull Board knows the job under that link's queue and id.
     const known = await sys.admin('GET', `/admin/queues/api/queues/${board}/${jobId}`);
     expect(known.status).toBe(200);
-    expect(((await known.json()) as { job: { id: string } }).job.id).toBe(undoJob.id);
-    expect((await json('GET', '/admin/purchases/pur_nothing')).status).toBe(404);
+    expect((known.body as { job: { id: string } }).job.id).toBe(undoJob.id);
+    expect((await sys.admin('GET', '/admin/purchases/pur_nothing')).status).toBe(404);
     expect((await fetch(`${sys.gatewayUrl}/admin/purchases/${id}`)).status).toBe(401);
   });
 
   it('lists the purchases needing review, paged with Link, and leaves out the resolved ones', async () => {
     const customer = await sys.customer();
     const ids = [await flagged(customer), await flagged(customer), await flagged(customer)];
-    const first = await json('GET', '/admin/purchases?review=manual_review&limit=2');
+    const first = await sys.admin('GET', '/admin/purchases?review=manual_review&limit=2');
     expect(first.status).toBe(200);
     expect(first.body).toHaveLength(2);
     const link = /<([^>]+)>; rel="next"/.exec(first.headers.get('link') ?? '')?.[1];
     expect(link).toBeDefined();
     const seen = [...first.body];
     for (let next: string | undefined = link; next;) {
-      const page = await json('GET', next);
+      const page = await sys.admin('GET', next);
       seen.push(...page.body);
       next = /<([^>]+)>; rel="next"/.exec(page.headers.get('link') ?? '')?.[1];
     }
@@ -100,18 +97,22 @@ describe('Feature: operator review of purchases', () => {
     expect(mine.map((p) => p.id)).toEqual([...ids].reverse());
     expect(mine[0]).toMatchObject({ customerId: customer.id, status: 'failed', review: { status: 'manual_review' } });
 
-    await json('POST', `/admin/purchases/${ids[1]}/resolve`, { note: 'removed by hand at the partner' });
-    const after = (await json('GET', '/admin/purchases?review=manual_review&limit=100')).body.map((p: any) => p.id);
+    await sys.admin('POST', `/admin/purchases/${ids[1]}/resolve`, { note: 'removed by hand at the partner' });
+    const after = (await sys.admin('GET', '/admin/purchases?review=manual_review&limit=100')).body.map(
+      (p: any) => p.id,
+    );
     expect(after).toContain(ids[0]);
     expect(after).not.toContain(ids[1]);
-    expect((await json('GET', '/admin/purchases?review=nope')).body).toMatchObject({ code: 'validation_error' });
-    expect((await json('GET', '/admin/purchases?review=manual_review&limit=0')).status).toBe(400);
+    expect((await sys.admin('GET', '/admin/purchases?review=nope')).body).toMatchObject({ code: 'validation_error' });
+    expect((await sys.admin('GET', '/admin/purchases?review=manual_review&limit=0')).status).toBe(400);
   });
 
   it('resolves a review by hand, keeping the note with who and when; the customer sees it resolved', async () => {
     const customer = await sys.customer();
     const id = await flagged(customer);
-    const res = await json('POST', `/admin/purchases/${id}/resolve`, { note: 'partner confirmed the unit is gone' });
+    const res = await sys.admin('POST', `/admin/purchases/${id}/resolve`, {
+      note: 'partner confirmed the unit is gone',
+    });
     expect(res.status).toBe(200);
     expect(res.body.review).toMatchObject({
       status: 'resolved',
@@ -120,11 +121,11 @@ describe('Feature: operator review of purchases', () => {
     expect(Date.parse(res.body.review.resolution.at)).toBeGreaterThan(0);
     expect((await customer.purchaseState(id)).review).toMatchObject({ status: 'resolved' });
     // Resolving again keeps the first resolution; a body without a note, or a purchase never flagged, is refused.
-    const again = await json('POST', `/admin/purchases/${id}/resolve`, { note: 'again' });
+    const again = await sys.admin('POST', `/admin/purchases/${id}/resolve`, { note: 'again' });
     expect(again.body.review.resolution.note).toBe('partner confirmed the unit is gone');
-    expect((await json('POST', `/admin/purchases/${id}/resolve`, {})).status).toBe(400);
+    expect((await sys.admin('POST', `/admin/purchases/${id}/resolve`, {})).status).toBe(400);
     const fine = await customer.buy('basic-plan');
-    expect((await json('POST', `/admin/purchases/${fine.body.id}/resolve`, { note: 'x' })).body).toMatchObject({
+    expect((await sys.admin('POST', `/admin/purchases/${fine.body.id}/resolve`, { note: 'x' })).body).toMatchObject({
       code: 'validation_error',
     });
     const metrics = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
@@ -138,7 +139,7 @@ describe('Feature: operator review of purchases', () => {
     const deprovisions = () =>
       partner.requests.filter((r) => r.body?.purchaseId === id && r.body.event === 'deprovision').length;
     const before = deprovisions();
-    const res = await json('POST', `/admin/purchases/${id}/retry`);
+    const res = await sys.admin('POST', `/admin/purchases/${id}/retry`);
     expect(res.status).toBe(202);
     await vi.waitFor(
       async () => expect((await view(id)).review).toMatchObject({ status: 'resolved', resolution: { how: 'retry' } }),
@@ -156,7 +157,7 @@ describe('Feature: operator review of purchases', () => {
     expect(deprovisions()).toBe(before + 1);
     expect(v.status).toBe('failed');
     // Nothing left undone: a second retry changes nothing.
-    expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+    expect((await sys.admin('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
     await vi.waitFor(async () => expect(await sys.stores.purchases.openIds()).toEqual([]), { timeout: 10_000 });
     expect(deprovisions()).toBe(before + 1);
     const metrics = await (await fetch(`${sys.gatewayUrl}/metrics`)).text();
@@ -178,7 +179,7 @@ describe('Feature: operator review of purchases', () => {
     const ofOrder = async () => (await runAudit(sys.stores)).violations.filter((v) => v.includes(order.id));
     expect(await ofOrder()).toEqual([`order ${order.id}: 1 of its 2 analytics units provisioned`]);
 
-    expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+    expect((await sys.admin('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
     await vi.waitFor(
       async () => expect((await customer.provisioned()).map((u) => u.id).sort()).toEqual(units.map((u) => u.id).sort()),
       {
@@ -200,7 +201,7 @@ describe('Feature: operator review of purchases', () => {
     const { customer, id, placed } = await purchaseWithOrderLost(sys);
     expect(await customer.orders()).toEqual([]);
     // GET /admin/audit: 409, the violations, and the purchases they name, for Retry.
-    const audit = await json('GET', '/admin/audit');
+    const audit = await sys.admin('GET', '/admin/audit');
     expect(audit.status).toBe(409);
     expect(audit.body.violations).toContain(`purchase ${id}: charged with no order and no refund`);
     expect(audit.body.purchases).toContain(id);
@@ -215,7 +216,7 @@ describe('Feature: operator review of purchases', () => {
       );
     const before = await placedAgain();
 
-    expect((await json('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+    expect((await sys.admin('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
     await vi.waitFor(async () => expect(await customer.orders()).toHaveLength(1), { timeout: 10_000, interval: 100 });
     const [again] = await customer.orders();
     expect(again).toMatchObject({
@@ -225,7 +226,7 @@ describe('Feature: operator review of purchases', () => {
       total: placed.total,
       status: 'placed',
     });
-    const after = await json('GET', '/admin/audit');
+    const after = await sys.admin('GET', '/admin/audit');
     expect(after.body.violations.filter((v: string) => v.includes(id) || v.includes(placed.id))).toEqual([]);
     expect(after.body.purchases).not.toContain(id);
     expect((await customer.purchaseState(id)).status).toBe('completed');
@@ -246,7 +247,7 @@ describe('Feature: operator review of purchases', () => {
     const ofPurchase = async () => (await runAudit(sys.stores)).violations.filter((v) => v.includes(id));
     expect(await ofPurchase()).toEqual([`purchase ${id}: completed without an order confirmation`]);
 
-    const retried = await json('POST', `/admin/purchases/${id}/retry`);
+    const retried = await sys.admin('POST', `/admin/purchases/${id}/retry`);
     expect(retried.status).toBe(202);
     await vi.waitFor(async () => expect((await customer.notifications()).map((n) => n.id)).toContain(confirmation.id), {
       timeout: 10_000,

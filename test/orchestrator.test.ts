@@ -1,24 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Customer, type HttpResult, visa } from './helpers/customer.js';
+import { type Customer, type HttpResult, unitsOf, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 import { stageJobId } from '../src/ids.js';
-import { stageOf, stepNamed, type StepName } from '../src/saga/saga.js';
+import { FAULT_POINTS, stageOf, STEP_NAMES, stepNamed, STEPS, UNDOABLE, type StepName } from '../src/saga/saga.js';
 
-type FaultPoint = 'inventory.commit' | 'order.place' | 'payment.charge' | 'provision' | 'external';
+/** A fault point an operator can arm (POST /admin/faults): each step's, and `external` (every partner call). */
+type FaultPoint = (typeof FAULT_POINTS)[number];
 type Stock = { available: number; reserved: number; sold: number };
 
-const STEP_NAMES = [
-  'validation',
-  'stock_check',
-  'payment',
-  'inventory_update',
-  'provisioning',
-  'order_placement',
-  'notification',
-];
 /** Steps with an undo: once completed, a failed purchase must show them `compensated`. */
-const UNDOABLE = new Set(['stock_check', 'payment', 'inventory_update', 'provisioning']);
+const UNDONE = new Set<string>(UNDOABLE.map((s) => s.name));
 const TERMINAL = ['completed', 'partially_fulfilled', 'failed'];
 
 /** Tiny stocks of the file's own, beside the test catalog: competing lines and a shared dependency. */
@@ -117,8 +109,6 @@ describe('Feature: Purchase Orchestrator', () => {
     );
   const notes = async (customer: Customer, id: string, type?: string) =>
     (await customer.notifications()).filter((n) => n.purchaseId === id && (!type || n.type === type));
-  const unitsOf = async (customer: Customer, id: string) =>
-    (await customer.provisioned()).filter((p) => p.purchaseId === id);
   const ordersOf = async (customer: Customer, id: string) =>
     (await customer.orders()).filter((o) => o.purchaseId === id);
   /** The operator's view (Bull Board) of the job a step ran in: how many attempts it took. */
@@ -129,9 +119,10 @@ describe('Feature: Purchase Orchestrator', () => {
     const board = keys.shards > 1 ? `${keys.shardOf(purchaseId)}:${stage.queue}` : stage.queue;
     const res = await sys.admin('GET', `/admin/queues/api/queues/${board}/${stageJobId(purchaseId, stage.name)}`);
     expect(res.status).toBe(200);
-    return ((await res.json()) as { job: { attempts: number } }).job.attempts;
+    return (res.body as { job: { attempts: number } }).job.attempts;
   };
   const armFault = async (point: FaultPoint, times: number) => {
+    expect(FAULT_POINTS).toContain(point);
     expect((await sys.admin('POST', '/admin/faults', { point, times })).status).toBe(201);
   };
 
@@ -150,11 +141,12 @@ describe('Feature: Purchase Orchestrator', () => {
 
   /** Completed steps with an undo are compensated, the failing one failed, later ones skipped. */
   function expectRolledBackSteps(state: any, failedStep: string) {
-    const failedAt = STEP_NAMES.indexOf(failedStep);
+    const failedAt = STEP_NAMES.indexOf(failedStep as StepName);
+    expect(failedAt, failedStep).toBeGreaterThanOrEqual(0);
     const expected = Object.fromEntries(
       STEP_NAMES.map((name, i) => [
         name,
-        i < failedAt ? (UNDOABLE.has(name) ? 'compensated' : 'completed') : i === failedAt ? 'failed' : 'skipped',
+        i < failedAt ? (UNDONE.has(name) ? 'compensated' : 'completed') : i === failedAt ? 'failed' : 'skipped',
       ]),
     );
     expect(statuses(state)).toEqual(expected);
@@ -718,14 +710,14 @@ describe('Feature: Purchase Orchestrator', () => {
   });
 
   describe('faults', () => {
+    /** The step a fault point fails: its own step's, and provisioning for a partner call. */
     const failingStep: Record<string, string> = {
-      'inventory.commit': 'inventory_update',
-      provision: 'provisioning',
+      ...Object.fromEntries(STEPS.flatMap((s) => (s.fault ? [[s.fault, s.name]] : []))),
       external: 'provisioning',
-      'order.place': 'order_placement',
     };
 
-    it.each(['inventory.commit', 'provision', 'external', 'order.place'] as const)(
+    // Every fault point but the charge's (a failed charge refunds nothing: its own test below).
+    it.each(FAULT_POINTS.filter((point) => point !== 'payment.charge'))(
       'a step failing for good at %s rolls everything back and refunds once',
       async (point) => {
         const customer = await sys.customer();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runAudit } from '../src/audit.js';
-import { type Customer, visa } from './helpers/customer.js';
+import { type Customer, unitsOf, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -35,9 +35,7 @@ describe('Feature: cancel a placed order', () => {
     expect(res.status).toBe(201);
     return res.body as { id: string; orderId: string };
   };
-  const unitsOf = async (customer: Customer, id: string) =>
-    (await customer.provisioned()).filter((u) => u.purchaseId === id);
-  const adminView = async (id: string) => (await (await sys.admin('GET', `/admin/purchases/${id}`)).json()) as any;
+  const adminView = async (id: string) => (await sys.admin('GET', `/admin/purchases/${id}`)).body;
 
   it('cancels a placed order: deprovisioned, restocked, refunded; the purchase stays completed; the customer is told', async () => {
     const customer = await sys.customer();

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Product } from '../src/catalog/catalog-file.js';
-import type { Customer, HttpResult } from './helpers/customer.js';
+import { unitsOf, type Customer, type HttpResult } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -92,8 +92,6 @@ describe('Feature: Product Provisioner', () => {
     Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await sys.stores.catalog.stock(id)] as const)));
   const arm = async (point: string, times: number) =>
     expect((await sys.admin('POST', '/admin/faults', { point, times })).status).toBeLessThan(300);
-  const unitsOf = async (customer: Customer, purchaseId: string) =>
-    (await customer.provisioned()).filter((p) => p.purchaseId === purchaseId);
   const notesOf = async (customer: Customer, purchaseId: string, type: string) =>
     (await customer.notifications()).filter((n) => n.purchaseId === purchaseId && n.type === type);
   const fromService = (purchaseId: string, event: string) =>

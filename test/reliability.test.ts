@@ -8,7 +8,8 @@ import type { PurchaseRecord } from '../src/purchase/record.js';
 import { QUEUES } from '../src/queues/contract.js';
 import { STEP_NAMES } from '../src/saga/saga.js';
 import { PurchaseIntake } from '../src/stores/purchase-intake.js';
-import { eventually, visa } from './helpers/customer.js';
+import { eventually } from '../harness/eventually.js';
+import { visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -207,10 +208,12 @@ describe('reliability: watchdog and audit', () => {
     await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 10 });
     expect((await customer.buy('pro-plan', 1, { domain: 'a.example' })).status).toBe(502);
     await sys.admin('DELETE', '/admin/faults');
-    await eventually('no open purchase', async () => (await sys.stores.purchases.openIds()).length === 0, 15_000);
+    await eventually('no open purchase', async () => (await sys.stores.purchases.openIds()).length === 0, {
+      timeout: 15_000,
+    });
 
     const clean = await sys.admin('GET', '/admin/audit');
-    const report = await clean.json();
+    const report = clean.body;
     expect(report.violations).toEqual([]);
     expect(clean.status).toBe(200);
     expect(report.quiet).toBe(true);
@@ -281,7 +284,7 @@ describe('retention', () => {
       await eventually(
         'the purchase record to expire',
         async () => (await customer.get(`/v1/purchases/${res.body.id}`)).status === 404,
-        5_000,
+        { timeout: 5_000 },
       );
       const left = await customer.notifications();
       expect(left.map((n) => n.type)).toEqual([]);

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TERMINAL } from '../src/purchase/record.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
-import { onNode, until } from './helpers/test-cluster.js';
-import { startTestSentinel, type TestSentinel } from './helpers/test-sentinel.js';
+import { eventually } from '../harness/eventually.js';
+import { onNode } from '../harness/redis-cluster.js';
+import { startTestSentinel, type TestSentinel } from '../harness/redis-sentinel.js';
 
 /**
  * The acknowledgement's WAIT when the master's replica stops answering (frozen here, as a replica
@@ -49,7 +50,7 @@ describe('acknowledging purchases while the replica does not answer', () => {
     );
     replica.signal('SIGCONT');
     expect(answers.map((a) => `${a.res.status} ${a.res.body.code ?? ''}`.trim())).toEqual(answers.map(() => '202'));
-    await until(
+    await eventually(
       'every acknowledged purchase to complete',
       async () => {
         for (const { customer, res } of answers) {
@@ -59,8 +60,7 @@ describe('acknowledging purchases while the replica does not answer', () => {
         }
         return true;
       },
-      30_000,
-      200,
+      { timeout: 30_000, interval: 200 },
     );
   }, 90_000);
 
@@ -71,11 +71,10 @@ describe('acknowledging purchases while the replica does not answer', () => {
     replica.signal('SIGSTOP');
     const body = { items: [{ productId: 'basic-plan', quantity: 1 }], payment: { token: 'tok_visa' } };
     const answer = customer.purchase(body, { async: true, idempotencyKey: 'rw-kill' });
-    await until(
+    await eventually(
       'the hand-off to be blocked in its WAIT',
       async () => /\bcmd=wait\b/.test(String(await onNode(masterPort, (r) => r.client('LIST')))),
-      10_000,
-      20,
+      { timeout: 10_000, interval: 20 },
     );
     await group.node(masterPort).kill();
     const res = await answer;
@@ -83,23 +82,21 @@ describe('acknowledging purchases while the replica does not answer', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     // The replica comes back and is promoted; the client retries as the contract says, with the same key.
     replica.signal('SIGCONT');
-    const retried = await until(
+    const retried = await eventually(
       'the retry to be accepted',
       async () => {
         const r = await customer.purchase(body, { async: true, idempotencyKey: 'rw-kill' });
         return r.status >= 200 && r.status < 300 ? r : undefined;
       },
-      60_000,
-      250,
+      { timeout: 60_000, interval: 250 },
     );
-    await until(
+    await eventually(
       'the purchase to complete',
       async () => {
         const now = await customer.get(`/v1/purchases/${retried.body.id as string}`);
         return now.status === 200 && now.body.status === 'completed';
       },
-      30_000,
-      200,
+      { timeout: 30_000, interval: 200 },
     );
     const list = await customer.get('/v1/purchases');
     expect((list.body as { id: string }[]).map((p) => p.id)).toEqual([retried.body.id]);

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig, redisTargetOf } from '../src/config.js';
 import { connectRedis, type RedisClient } from '../src/redis.js';
-import { until } from './helpers/test-cluster.js';
-import { startTestSentinel, type TestSentinel } from './helpers/test-sentinel.js';
+import { eventually } from '../harness/eventually.js';
+import { startTestSentinel, type TestSentinel } from '../harness/redis-sentinel.js';
 
 /**
  * The failure behind a Sentinel failover's endless 503s in test/failover.test.ts, made deterministic.
@@ -41,7 +41,10 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
     );
     const conn = connectRedis(target, purpose);
     open.push(conn);
-    await until('the connection to be ready', async () => conn.status === 'ready', 10_000, 50);
+    await eventually('the connection to be ready', async () => conn.status === 'ready', {
+      timeout: 10_000,
+      interval: 50,
+    });
     const victim = await sentinel.masterPort();
     sentinel.signalSentinel(0, 'SIGSTOP');
     await sentinel.node(victim).kill();
@@ -50,26 +53,29 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
 
   /** Waits until the connection has seen its master die and the live sentinels have promoted the replica: its port. */
   async function promotedAfterKill(sentinel: TestSentinel, conn: RedisClient, victim: number): Promise<number> {
-    await until('the connection to notice the dead master', async () => conn.status !== 'ready', 10_000, 20);
+    await eventually('the connection to notice the dead master', async () => conn.status !== 'ready', {
+      timeout: 10_000,
+      interval: 20,
+    });
     // The two live sentinels are a quorum and a majority: they promote the replica and announce it.
-    return until(
+    return eventually(
       'the live sentinels to promote the replica',
       async () => {
         const port = await sentinel.masterPortSaidBy(1);
         return port !== victim && port;
       },
-      30_000,
-      100,
+      { timeout: 30_000, interval: 100 },
     );
   }
 
   /** The connection is ready again, on the promoted replica, and writes there. */
   async function expectOnPromoted(conn: RedisClient, promoted: number) {
-    await until('the connection to be ready again', async () => conn.status === 'ready', 20_000, 50).catch(
-      (err: Error) => {
-        throw new Error(`${err.message} (status ${conn.status})`);
-      },
-    );
+    await eventually('the connection to be ready again', async () => conn.status === 'ready', {
+      timeout: 20_000,
+      interval: 50,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message} (status ${conn.status})`);
+    });
     expect((conn as unknown as { stream?: { remotePort?: number } }).stream?.remotePort).toBe(promoted);
     await expect(conn.set('sentinel-reconnect', '1')).resolves.toBe('OK');
   }
@@ -93,12 +99,10 @@ describe('a Sentinel connection reconnecting while the sentinels announce the ne
 
   it('a connection closed by its client while it reconnects stays closed', async () => {
     const { sentinel, conn } = await reconnectingWithFirstSentinelFrozen('worker');
-    await until(
-      'the connection to ask a sentinel for the master',
-      async () => conn.status === 'connecting',
-      10_000,
-      10,
-    );
+    await eventually('the connection to ask a sentinel for the master', async () => conn.status === 'connecting', {
+      timeout: 10_000,
+      interval: 10,
+    });
     conn.disconnect();
     sentinel.signalSentinel(0, 'SIGCONT');
     await new Promise((r) => setTimeout(r, 3_000));

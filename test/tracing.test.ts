@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_NAMES } from '../src/saga/saga.js';
 import { startTracing, type Tracing } from '../src/telemetry.js';
-import { eventually } from './helpers/customer.js';
+import { eventually } from '../harness/eventually.js';
 import { startTestSystem, type TestSystem } from './helpers/system.js';
 
 interface OtlpSpan {

@@ -215,18 +215,7 @@ export class Customer {
   }
 }
 
-/** Waits until `check` returns a truthy value, polling; fails with `what` after the deadline. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  return vi.waitFor(
-    async () => {
-      const value = await check();
-      if (!value) throw new Error(`timed out waiting for ${what}`);
-      return value;
-    },
-    { timeout: timeoutMs, interval: 50 },
-  );
+/** The Product Store units a purchase gave `customer`, as the customer lists them. */
+export async function unitsOf(customer: Customer, purchaseId: string): Promise<any[]> {
+  return (await customer.provisioned()).filter((unit) => unit.purchaseId === purchaseId);
 }

@@ -7,20 +7,25 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { scanKeys } from '../../src/audit.js';
 import { QUEUES } from '../../src/queues/contract.js';
 import { http as request, visa, type HttpResult } from './customer.js';
+import type { Deployment } from './deployment.js';
 import { startTestSystem, type TestSystem } from './system.js';
 
 /** Shared by the gateway test files: requests, problem checks, probes of queues and keys. */
 export const oneBasicPlan = () => ({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: visa });
 
-/** POST /v1/purchases with whatever Authorization header a (possibly hostile) client sends. */
+/**
+ * POST /v1/purchases with whatever Authorization header a (possibly hostile) client sends, as raw
+ * HTTP: not checked against the document (a Customer's requests are), so cheap under load.
+ */
 export function postPurchase(
   gatewayUrl: string,
   authorization: string | undefined,
   body: unknown = oneBasicPlan(),
+  headers: Record<string, string> = {},
 ): Promise<HttpResult> {
   return request(`${gatewayUrl}/v1/purchases`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}), ...headers },
     body: JSON.stringify(body),
   });
 }
@@ -39,7 +44,7 @@ export function expectRetryAfter(res: HttpResult) {
 }
 
 /** Purchase records under the system's prefix (any customer, every shard, every master). */
-export async function purchaseRecords(s: TestSystem): Promise<number> {
+export async function purchaseRecords(s: Deployment): Promise<number> {
   return (await scanKeys(s.redis, s.stores.keys.patterns.purchase)).length;
 }
 
@@ -54,7 +59,7 @@ export const JOB_STATES = [
 ] as const;
 
 /** Jobs in any state in every queue of the contract, per queue; the workers' own scheduled jobs (watchdog) aside. */
-export async function queuedJobs(s: TestSystem): Promise<Record<string, number>> {
+export async function queuedJobs(s: Deployment): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const name of Object.values(QUEUES)) {
     counts[name] = 0;
@@ -69,11 +74,11 @@ export async function queuedJobs(s: TestSystem): Promise<Record<string, number>>
 }
 export const noJobs = Object.fromEntries(Object.values(QUEUES).map((q) => [q, 0]));
 
-export async function readyz(s: TestSystem): Promise<HttpResult> {
+export async function readyz(s: Deployment): Promise<HttpResult> {
   return request(`${s.gatewayUrl}/readyz`);
 }
 
-export async function metricsText(s: TestSystem): Promise<string> {
+export async function metricsText(s: Deployment): Promise<string> {
   return (await request<string>(`${s.gatewayUrl}/metrics`)).body;
 }
 
@@ -84,7 +89,7 @@ export async function signingKey(authUrl: string): Promise<JWK> {
 }
 
 /** Claims a real token of `s` would carry; `over` replaces iss/aud. */
-export function claims(s: TestSystem, sub: string, over: { iss?: string; aud?: string } = {}) {
+export function claims(s: Deployment, sub: string, over: { iss?: string; aud?: string } = {}) {
   return new SignJWT({ roles: [] })
     .setIssuer(over.iss ?? s.config.AUTH_ISSUER)
     .setAudience(over.aud ?? s.config.AUTH_AUDIENCE)

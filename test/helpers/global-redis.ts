@@ -1,7 +1,7 @@
 import type { TestProject } from 'vitest/node';
-import { startTestCluster } from './test-cluster.js';
-import { startTestRedis } from './test-redis.js';
-import { startTestSentinel } from './test-sentinel.js';
+import { startTestCluster } from '../../harness/redis-cluster.js';
+import { startTestRedis } from '../../harness/redis-server.js';
+import { startTestSentinel } from '../../harness/redis-sentinel.js';
 
 export type TestBackend =
   | { kind: 'single'; url: string }

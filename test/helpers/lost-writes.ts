@@ -1,19 +1,19 @@
-import type { TestSystem } from './system.js';
+import type { Deployment } from './deployment.js';
 
 /** A notification's writes lost, as a failover's stale master loses them (README Scale-out): the document and its place in the customer's list. */
-export async function loseNotification(sys: TestSystem, customerId: string, notificationId: string): Promise<void> {
+export async function loseNotification(sys: Deployment, customerId: string, notificationId: string): Promise<void> {
   await sys.redis.del(sys.stores.keys.notification(notificationId));
   await sys.redis.zrem(sys.stores.keys.notificationsByCustomer(customerId), notificationId);
 }
 
 /** An order's writes lost: the document and its place in the customer's list. */
-export async function loseOrder(sys: TestSystem, customerId: string, orderId: string): Promise<void> {
+export async function loseOrder(sys: Deployment, customerId: string, orderId: string): Promise<void> {
   await sys.redis.del(sys.stores.keys.order(orderId));
   await sys.redis.zrem(sys.stores.keys.ordersByCustomer(customerId), orderId);
 }
 
 /** A customer's completed purchase of a basic plan whose order was then lost. */
-export async function purchaseWithOrderLost(sys: TestSystem) {
+export async function purchaseWithOrderLost(sys: Deployment) {
   const customer = await sys.customer();
   const bought = await customer.buy('basic-plan');
   if (bought.status !== 201) throw new Error(`the purchase answered ${bought.status}`);

@@ -3,7 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { freePort } from '../../harness/free-port.js';
+import { startTestRedis, type TestRedis } from '../../harness/redis-server.js';
 import type { Product } from '../../src/catalog/catalog-file.js';
+import { parseConfig } from '../../src/config.js';
+import { keysFor } from '../../src/keys.js';
+import { createStores } from '../../src/stores/domain-stores.js';
+import { clientsOf, TEST_ENV, type Deployment } from './deployment.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -70,6 +77,84 @@ export async function startRole(roles: string, env: Record<string, string>, time
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
+    },
+  };
+}
+
+/**
+ * A Deployment of separate processes on a redis-server of its own: one gateway+auth process and
+ * any number of workers processes, each killable (kill -9), as the chaos tests need.
+ */
+export interface ProcessDeployment extends Deployment {
+  redis: Redis;
+  /** The redis-server itself: kill it, restart it from its AOF. */
+  redisServer: TestRedis;
+  /** The environment every process was started with. */
+  env: Record<string, string>;
+  gateway: RoleProcess;
+  workers: RoleProcess[];
+  addWorkers(): Promise<RoleProcess>;
+}
+
+export async function startProcesses(opts: {
+  catalog: Product[];
+  env?: Record<string, string>;
+  workers?: number;
+}): Promise<ProcessDeployment> {
+  const redisServer = await startTestRedis({ appendfsync: 'always' });
+  const [port, authPort] = [await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    REDIS_URL: redisServer.url,
+    KEY_PREFIX: 'chaos',
+    PORT: String(port),
+    AUTH_PORT: String(authPort),
+    CATALOG_FILE: writeCatalog(opts.catalog),
+    ...TEST_ENV,
+    RATE_LIMIT_POINTS: '1000000',
+    READ_RATE_LIMIT_POINTS: '1000000',
+    STEP_BACKOFF_MS: '50',
+    COMPENSATION_ATTEMPTS: '6',
+    // Short stall detection so a killed worker's jobs come back within ~2 s.
+    LOCK_DURATION_MS: '1500',
+    STALLED_INTERVAL_MS: '1000',
+    MAX_STALLED_COUNT: '1',
+    WATCHDOG_INTERVAL_MS: '1000',
+    PURCHASE_DEADLINE_MS: '10000',
+    WORKER_CONCURRENCY: '8',
+    SYNC_TIMEOUT_MS: '15000',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    ...opts.env,
+  };
+  const config = parseConfig(env);
+  const gateway = await startRole('gateway,auth', env);
+  const workers: RoleProcess[] = [];
+  for (let i = 0; i < (opts.workers ?? 2); i++) workers.push(await startRole('workers', env));
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  redis.on('error', () => {});
+  const gatewayUrl = `http://127.0.0.1:${port}`;
+  const authUrl = `http://127.0.0.1:${authPort}`;
+  const stores = createStores(redis, keysFor(config));
+  return {
+    config,
+    gatewayUrl,
+    authUrl,
+    redis,
+    stores,
+    redisEnv: { KEY_PREFIX: config.KEY_PREFIX, REDIS_URL: redisServer.url },
+    ...clientsOf(gatewayUrl, authUrl, stores),
+    redisServer,
+    env,
+    gateway,
+    workers,
+    async addWorkers() {
+      const w = await startRole('workers', env);
+      workers.push(w);
+      return w;
+    },
+    async stop() {
+      await Promise.all([gateway, ...workers].map((p) => p.kill9().catch(() => {})));
+      redis.disconnect();
+      await redisServer.stop();
     },
   };
 }

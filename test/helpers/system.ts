@@ -4,15 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import type { Product } from '../../src/catalog/catalog-file.js';
-import { parseConfig, redisTargetOf, type Config } from '../../src/config.js';
+import { parseConfig, redisTargetOf } from '../../src/config.js';
 import { keysFor } from '../../src/keys.js';
 import { createLogger } from '../../src/logger.js';
-import { createStores, type Stores } from '../../src/stores/domain-stores.js';
+import { createStores } from '../../src/stores/domain-stores.js';
 import { Redis } from 'ioredis';
 import { connectRedis, type RedisClient } from '../../src/redis.js';
 import { startSystem, type RunningSystem } from '../../src/system.js';
 import type { Tracing } from '../../src/telemetry.js';
-import { Customer } from './customer.js';
+import { clientsOf, TEST_ENV, type Deployment } from './deployment.js';
 import type { TestBackend } from './global-redis.js';
 
 /** A catalog with known stock for tests; integration products point at `integrationUrl`. */
@@ -59,28 +59,16 @@ export interface TestSystemOptions {
   catalog?: Product[];
   rules?: unknown[];
   redisUrl?: string;
-  /** Another Redis than the run's (a chaos test's own cluster or sentinels). */
+  /** Another Redis than the run's (a failover test's own Redis Cluster or sentinels). */
   backend?: TestBackend;
   tracing?: Tracing;
 }
 
-export interface TestSystem {
-  config: Config;
-  gatewayUrl: string;
-  authUrl: string;
-  /** The single server's URL; '' on the cluster backend (config.REDIS_CLUSTER_NODES names it). */
+/** Every role in this process: the Deployment, plus the single server's URL. */
+export interface TestSystem extends Deployment {
+  /** The single server's URL; '' on the cluster or sentinel backend (config names those). */
   redisUrl: string;
-  /** Direct store access for assertions an operator could make (stock levels, records). */
-  stores: Stores;
-  redis: RedisClient;
-  /** The environment a process of its own (`npm run audit`) needs to reach this system's Redis and keys. */
-  redisEnv: Record<string, string>;
-  customer(sub?: string, roles?: string[]): Promise<Customer>;
-  admin(method: string, path: string, body?: unknown): Promise<Response>;
-  stop(): Promise<void>;
 }
-
-export const TEST_ADMIN = { user: 'admin', password: 'admin-pw' };
 
 /** Runs every role in-process against a real Redis, on a key prefix of its own. */
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
@@ -108,11 +96,8 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     CATALOG_FILE: catalogFile,
     ...(rulesFile ? { RULES_FILE: rulesFile } : {}),
-    ADMIN_USER: TEST_ADMIN.user,
-    ADMIN_PASSWORD: TEST_ADMIN.password,
-    FAULT_INJECTION: '1',
+    ...TEST_ENV,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    STEP_ATTEMPTS: '3',
     STEP_BACKOFF_MS: '20',
     COMPENSATION_ATTEMPTS: '5',
     RATE_LIMIT_POINTS: '1000',
@@ -131,6 +116,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     target.kind === 'single' ? new Redis(target.url, { maxRetriesPerRequest: 1 }) : connectRedis(target, 'worker');
   const gatewayUrl = system.gatewayUrl ?? '';
   const authUrl = system.authUrl ?? '';
+  const stores = createStores(redis, keysFor(config));
   return {
     config,
     gatewayUrl,
@@ -138,17 +124,8 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     redisUrl,
     redis,
     redisEnv: { KEY_PREFIX: config.KEY_PREFIX, ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...onCluster },
-    stores: createStores(redis, keysFor(config)),
-    customer: (sub = `cust-${randomUUID().slice(0, 8)}`, roles = []) => Customer.login(gatewayUrl, authUrl, sub, roles),
-    admin: (method, p, body) =>
-      fetch(`${gatewayUrl}${p}`, {
-        method,
-        headers: {
-          authorization: `Basic ${Buffer.from(`${TEST_ADMIN.user}:${TEST_ADMIN.password}`).toString('base64')}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
+    stores,
+    ...clientsOf(gatewayUrl, authUrl, stores),
     async stop() {
       await system.stop();
       redis.disconnect();

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, redisTargetOf } from '../../src/config.js';
 import { chargeKey, newPurchaseId, notificationId, orderIdFor, refundKey, unitId } from '../../src/ids.js';
 import { createKeys, keysFor, shardInId, shardOfCustomer } from '../../src/keys.js';
 
@@ -64,49 +63,5 @@ describe('the shard layout (keys.ts, ids.ts)', () => {
     expect(keysFor({ KEY_PREFIX: 'ps', REDIS_SHARDS: 1, REDIS_CLUSTER_NODES: [{}] }).purchase(id)).toBe(
       `{ps:0}:purchase:${id}`,
     );
-  });
-});
-
-describe('configuration of the engines (contract §1)', () => {
-  it('none set: REDIS_URL (or the local default) as today, one shard, no WAIT', () => {
-    const config = parseConfig({});
-    expect(redisTargetOf(config)).toEqual({ kind: 'single', url: 'redis://127.0.0.1:6379' });
-    expect(config.REDIS_SHARDS).toBe(1);
-    expect(config.REDIS_WAIT_REPLICAS).toBe(0);
-  });
-
-  it('a cluster or sentinels win over REDIS_URL', () => {
-    const cluster = parseConfig({ REDIS_URL: 'redis://x:1', REDIS_CLUSTER_NODES: 'a:7000, b:7001' });
-    expect(redisTargetOf(cluster)).toEqual({
-      kind: 'cluster',
-      nodes: [
-        { host: 'a', port: 7000 },
-        { host: 'b', port: 7001 },
-      ],
-    });
-    expect(cluster.REDIS_SHARDS).toBe(16);
-    expect(cluster.REDIS_WAIT_REPLICAS).toBe(1);
-    const sentinel = parseConfig({
-      REDIS_URL: 'redis://x:1',
-      REDIS_SENTINELS: 's1:26379',
-      REDIS_SENTINEL_NAME: 'main',
-    });
-    expect(redisTargetOf(sentinel)).toEqual({
-      kind: 'sentinel',
-      sentinels: [{ host: 's1', port: 26379 }],
-      name: 'main',
-      commandTimeoutMs: 1_000,
-    });
-  });
-
-  it('fails fast naming the variable', () => {
-    expect(() => parseConfig({ REDIS_CLUSTER_NODES: 'no-port' })).toThrow(/REDIS_CLUSTER_NODES/);
-    expect(() => parseConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow(/REDIS_SENTINEL_NAME/);
-    expect(() =>
-      parseConfig({ REDIS_SENTINELS: 's1:1', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'a:1' }),
-    ).toThrow(ConfigError);
-    expect(() => parseConfig({ KEY_PREFIX: '{ps}' })).toThrow(/KEY_PREFIX/);
-    expect(() => parseConfig({ REDIS_SHARDS: '4', WORKER_SHARDS: '2-4' })).toThrow(/WORKER_SHARDS/);
-    expect(parseConfig({ REDIS_SHARDS: '16', WORKER_SHARDS: '0-2,9' }).WORKER_SHARDS).toEqual([0, 1, 2, 9]);
   });
 });

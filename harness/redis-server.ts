@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer } from '../../src/local-redis.js';
+import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from './free-port.js';
 
 export interface TestRedis {

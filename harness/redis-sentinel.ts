@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { portOpen } from '../../src/local-redis.js';
+import { portOpen } from '../src/local-redis.js';
 import { freePort } from './free-port.js';
-import { info, onNode, startNode, until, type TestNode } from './test-cluster.js';
+import { eventually } from './eventually.js';
+import { info, onNode, startNode, type TestNode } from './redis-cluster.js';
 
 export const SENTINEL_NAME = 'purchases';
 
@@ -94,7 +95,7 @@ export async function startTestSentinel(): Promise<TestSentinel> {
     masterPort,
     masterPortSaidBy,
     async waitHealthy(timeoutMs = 30_000) {
-      await until(
+      await eventually(
         'a healthy sentinel group',
         async () => {
           const port = await masterPort();
@@ -116,8 +117,7 @@ export async function startTestSentinel(): Promise<TestSentinel> {
           const field = (f: string) => Number(known[known.indexOf(f) + 1]);
           return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
         },
-        timeoutMs,
-        200,
+        { timeout: timeoutMs, interval: 200 },
       );
     },
     node(port) {

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../../src/local-redis.js';
+import { startRedisServer } from '../src/local-redis.js';
+import { eventually } from './eventually.js';
 import { freePort } from './free-port.js';
 
 /** One redis-server of a test's own, killable and restartable on the same port from the same dir. */
@@ -55,27 +56,6 @@ export async function startNode(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** A short-lived admin connection to one node. */
@@ -237,7 +217,7 @@ export async function startTestCluster(opts: { masters?: number; replicas?: numb
       return map.find((m) => m.ranges.some(([a, b]) => slot >= a && slot <= b))!.port;
     },
     async waitHealthy(timeoutMs = 30_000) {
-      await until('a healthy cluster', healthy, timeoutMs, 200);
+      await eventually('a healthy cluster', healthy, { timeout: timeoutMs, interval: 200 });
     },
     node(port) {
       const n = byPort.get(port);
