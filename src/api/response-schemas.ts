@@ -53,12 +53,9 @@ export const problemSchema = z
     detail: z.string().optional(),
     code: z.enum(ERROR_CODES).openapi({ description: 'The stable machine value (contract §3).' }),
     purchaseId: z.string().optional().openapi({ description: "Set when the problem reports a purchase's outcome." }),
-    orderId: z
-      .string()
-      .optional()
-      .openapi({
-        description: 'Set when a purchase is not cancelable because its order is placed: cancel that order.',
-      }),
+    orderId: z.string().optional().openapi({
+      description: 'Set when a purchase is not cancelable because its order is placed: cancel that order.',
+    }),
   })
   .openapi('Problem', { description: 'RFC 9457 problem details.' });
 

@@ -44,13 +44,10 @@ export const purchaseHeaders = z.object({
     .regex(IDEMPOTENCY_KEY, 'Idempotency-Key must be 1–255 visible ASCII characters.')
     .optional()
     .openapi({ description: 'The same key from the same customer within 24 h never creates a second purchase.' }),
-  prefer: z
-    .string()
-    .optional()
-    .openapi({
-      description: '`respond-async`: answer 202 at once instead of waiting for the outcome.',
-      example: 'respond-async',
-    }),
+  prefer: z.string().optional().openapi({
+    description: '`respond-async`: answer 202 at once instead of waiting for the outcome.',
+    example: 'respond-async',
+  }),
 });
 
 export const idParam = z.object({
