@@ -18,6 +18,7 @@ const FAILOVER = [
   'test/failover-reconnect.test.ts',
   'test/sentinel-reconnect.test.ts',
   'test/replication-wait.test.ts',
+  'test/replica-loss.test.ts',
 ];
 
 export default defineConfig({

@@ -54,7 +54,7 @@ const added = (before: NodeStats, after: NodeStats) =>
   after.map((s, n) => ({ commands: s.commands - before[n]!.commands, cpuMs: s.cpuMs - before[n]!.cpuMs }));
 
 /** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op. */
-async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string) {
+export async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string) {
   const [port, authPort] = await Promise.all([freePort(), freePort()]);
   const env = {
     ...redisEnv,
@@ -128,8 +128,8 @@ async function waitCost(gateway: string): Promise<{ meanMs: number; count: numbe
   return count > 0 ? { meanMs: (1000 * sum) / count, count, unreplicated } : undefined;
 }
 
-export async function clusterPhase() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-bench-scale-'));
+/** The bench's catalog (one product, stock for ever) in `dir`. */
+export function benchCatalog(dir: string): string {
   const catalogFile = path.join(dir, 'catalog.json');
   writeFileSync(
     catalogFile,
@@ -139,6 +139,12 @@ export async function clusterPhase() {
       ],
     }),
   );
+  return catalogFile;
+}
+
+export async function clusterPhase() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-bench-scale-'));
+  const catalogFile = benchCatalog(dir);
   const single = await startRedisServer({
     dir: path.join(dir, 'single'),
     port: await freePort(),

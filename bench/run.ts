@@ -5,6 +5,7 @@
  *   taken in BENCH_ROUNDS (3) turns with the phase it is compared with, BENCH_SOAK_S (0) soak length,
  *   BENCH_RETENTION_S (60) record retention of the system under test,
  *   BENCH_CLUSTER=0 skips the scale-out phase (bench/cluster.ts: one redis-server against a 3-master cluster).
+ *   BENCH_REPLICA_LOSS=0 skips the replica-loss phase (bench/replica-loss.ts: throughput before and after a replica is lost).
  * docs/performance.md describes the method, each figure printed, and the targets.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -20,6 +21,7 @@ import { httpClient } from './http-client.js';
 import { closedLoop } from './loops.js';
 import { stop, waitHttp } from './processes.js';
 import { clusterPhase } from './cluster.js';
+import { replicaLossPhase } from './replica-loss.js';
 import { census, growth, totalBytes } from './redis-census.js';
 import { ROOT_STAGE, SAGA, START_STAGE, STEPS } from '../src/saga/saga.js';
 import { freePort } from '../harness/free-port.js';
@@ -574,13 +576,18 @@ async function main() {
     }
     // Scale-out: the same sync load on one redis-server and on a 3-master cluster, in turns (bench/cluster.ts).
     const scaleOut = process.env.BENCH_CLUSTER === '0' ? undefined : await clusterPhase();
+    // A replica kill -9'd under load, on a cluster and on Sentinel (bench/replica-loss.ts).
+    const replicaLoss = process.env.BENCH_REPLICA_LOSS === '0' ? undefined : await replicaLossPhase();
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-    writeFileSync(path.join(root, 'bench/results/latest.json'), JSON.stringify({ ...summary, scaleOut }, null, 2));
+    writeFileSync(
+      path.join(root, 'bench/results/latest.json'),
+      JSON.stringify({ ...summary, scaleOut, replicaLoss }, null, 2),
+    );
     console.log('written bench/results/latest.json');
     const errors =
       results.reduce((n, r) => n + r.errors, 0) +
       (soak?.errors ?? 0) +
-      (scaleOut?.reduce((n, r) => n + r.errors, 0) ?? 0);
+      [...(scaleOut ?? []), ...(replicaLoss ?? [])].reduce((n, r) => n + r.errors, 0);
     if (errors > 0) {
       console.error(`${errors} errors during the benchmark (target: none)`);
       process.exitCode = 1;

@@ -105,6 +105,11 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
     /** Fault points (FAULT_INJECTION only) on a tag of their own: arming one is a MULTI over two keys. */
     fault: (point: string) => ck('fault', point),
     faultsArmed: ck('faults'),
+    /**
+     * Shard `s`'s replication fence: the gateway writes it on its replication connection just before a
+     * WAIT there, so that WAIT covers every write made on the shard's master before it.
+     */
+    replicationFence: (s: number) => sk(s, 'wait-fence'),
     /** Shard `s`'s workers heartbeats: a process beats on every shard it serves. */
     workerHeartbeats: (s: number) => sk(s, 'workers'),
     rateLimit: k('rl'),

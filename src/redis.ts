@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import calculateSlot from 'cluster-key-slot';
 import {
   Cluster,
   Redis,
@@ -223,16 +224,32 @@ export async function assertNoEviction(redis: RedisClient): Promise<void> {
  * rides in a pipeline behind a keyed command, which sends both to the key's master on the
  * connection the writes went through.
  */
-export async function waitReplicas(
+/**
+ * Writes `fence` (a key on the master to wait for), then WAITs on the same connection: WAIT covers
+ * the connection's last write, and the fence is written after every write the caller saw answered
+ * on any connection to that master, so those are covered too. Answers how many replicas acked.
+ */
+export async function fencedWait(
   redis: RedisClient,
-  key: string,
+  fence: string,
   replicas: number,
   timeoutMs: number,
 ): Promise<number> {
-  const replies = await redis.pipeline().exists(key).call('WAIT', String(replicas), String(timeoutMs)).exec();
+  const replies = await redis
+    .pipeline()
+    .set(fence, '1', 'PX', 60_000)
+    .call('WAIT', String(replicas), String(timeoutMs))
+    .exec();
   const [err, n] = replies?.[1] ?? [new Error('WAIT: no reply'), 0];
   if (err) throw err;
   return Number(n);
+}
+
+/** The address (host:port) of the master that holds `key`, as this connection knows it; undefined before it connected. */
+export function masterOf(redis: RedisClient, key: string): string | undefined {
+  if (redis instanceof Cluster) return redis.slots[calculateSlot(key)]?.[0];
+  const stream = (redis as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+  return stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined;
 }
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH']);

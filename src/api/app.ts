@@ -55,6 +55,8 @@ export interface GatewayDeps {
     workersAlive(): Promise<boolean>;
     /** Registries of other roles in this process (the workers'), served on the same /metrics. */
     otherMetrics: Registry[];
+    /** Shards whose master has no replica in sync (acknowledged unreplicated): reported, never unready. */
+    unreplicated?(): { shard: number; master?: string }[];
   };
   verifier: TokenVerifier;
   /** OpenTelemetry HTTP spans, when tracing is on. */
@@ -105,8 +107,13 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     const breaker = health.breaker.state();
     // One shard's open circuit costs that shard's customers only: the gateway stays ready for the rest.
     const ready = redis && auth && workers && !health.breaker.allOpen();
+    // A master without its replica still sells (unreplicated): said here, but the gateway stays ready.
+    const replication = health.unreplicated ? { unreplicated: health.unreplicated() } : undefined;
     return c.json(
-      { status: ready ? 'ready' : 'not_ready', checks: { redis, auth, workers, breaker } },
+      {
+        status: ready ? 'ready' : 'not_ready',
+        checks: { redis, auth, workers, breaker, ...(replication ? { replication } : {}) },
+      },
       ready ? 200 : 503,
     );
   });

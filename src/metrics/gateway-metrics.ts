@@ -33,7 +33,13 @@ export function createGatewayMetrics(inReview?: () => Promise<number>) {
     }),
     unreplicatedAcks: new Counter({
       name: 'purchase_acks_unreplicated_total',
-      help: 'Purchases acknowledged before REDIS_WAIT_REPLICAS replicas had them (WAIT timed out or failed)',
+      help: 'Purchases acknowledged before REDIS_WAIT_REPLICAS replicas had them (their master had no replica in sync)',
+      registers: [registry],
+    }),
+    unreplicatedShards: new Gauge({
+      name: 'purchase_acks_unreplicated_shard',
+      help: "1 while a shard's master has no replica in sync: its purchases are acknowledged without waiting for one",
+      labelNames: ['shard'],
       registers: [registry],
     }),
     replicationWait: new Histogram({

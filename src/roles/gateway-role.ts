@@ -45,6 +45,21 @@ export function startGateway(ctx: RoleContext, opts: { authUrl?: string; otherMe
       shards: keys.shards,
     });
     const alive = workersLiveness(redis, keys);
+    // WAIT blocks the connection it runs on: a connection of its own, so that no other command waits behind one.
+    const replicationRedis = connectRedis(ctx.redisUrl, 'request');
+    stops.push(connectionStep('replication connection', replicationRedis));
+    const replicated = replicationWait({
+      redis: replicationRedis,
+      keys,
+      replicas: config.REDIS_WAIT_REPLICAS,
+      timeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+      metrics,
+      log,
+    });
+    if (replicated) {
+      stops.push({ name: 'replication probes', run: async () => replicated.close() });
+      await replicated.probeAll();
+    }
     const service = createPurchaseService({
       intake: new PurchaseIntake(redis, keys, config.RETENTION_S),
       idempotency: new IdempotencyStore(redis, keys),
@@ -54,14 +69,7 @@ export function startGateway(ctx: RoleContext, opts: { authUrl?: string; otherMe
       breaker,
       policy: ctx.policies.step,
       workersAlive: alive.shard,
-      replicated: replicationWait({
-        redis: queueRedis,
-        keys,
-        replicas: config.REDIS_WAIT_REPLICAS,
-        timeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
-        metrics,
-        log,
-      }),
+      replicated,
       onHandOffError: (err, shard) => log.warn({ shard, err: (err as Error).message }, 'purchase hand-off failed'),
     });
     const verifier = createTokenVerifier({
@@ -84,7 +92,12 @@ export function startGateway(ctx: RoleContext, opts: { authUrl?: string; otherMe
         policy: ctx.policies.step,
       },
       purchases: { service, events },
-      health: { breaker, workersAlive: alive.all, otherMetrics: opts.otherMetrics },
+      health: {
+        breaker,
+        workersAlive: alive.all,
+        otherMetrics: opts.otherMetrics,
+        unreplicated: replicated?.unreplicated,
+      },
       verifier,
       tracing: ctx.tracing,
       shutdown: shutdown.signal,
