@@ -1192,7 +1192,7 @@ export interface components {
             }[];
             payment: {
                 /** @enum {string} */
-                status: "none" | "captured" | "refunded" | "declined";
+                status: "none" | "requires_action" | "authorized" | "captured" | "voided" | "refunded" | "declined";
                 amount: number;
                 currency: string;
             };
@@ -1272,6 +1272,11 @@ export interface components {
             payment: {
                 /** @example tok_visa */
                 token: string;
+                /**
+                 * Format: uri
+                 * @description Where the customer's browser goes after a payment action.
+                 */
+                returnUrl?: string;
             };
             /**
              * @description What to do with items out of stock when others can be fulfilled.

@@ -135,7 +135,8 @@ const SCENARIOS: Scenario[] = [
     const want: Expected = {
       status: 200,
       outcome: 'canceled',
-      payment: 'refunded',
+      // Canceled before the pivot's capture: the hold is voided, never charged (contract §4).
+      payment: 'voided',
       order: false,
       provisioned: { count: 1, status: 'deprovisioned' },
       notifications: ['purchase_canceled'],
@@ -204,7 +205,7 @@ const SCENARIOS: Scenario[] = [
         {
           status: 502,
           outcome: 'purchase_failed',
-          payment: 'refunded',
+          payment: 'voided',
           order: false,
           provisioned: { count: 2, status: 'deprovisioned' },
           notifications: ['purchase_failed'],

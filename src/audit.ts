@@ -1,6 +1,8 @@
 import { Cluster } from 'ioredis';
-import { masters, type RedisClient } from './redis.js';
-import { notificationId, orderIdFor, purchaseOfChargeKey, refundKey } from './ids.js';
+import { scanKeys, type RedisClient } from './redis.js';
+import { BuiltinPaymentProvider } from './adapters/builtin-provider.js';
+import type { PaymentProvider } from './adapters/payments.js';
+import { notificationId, orderIdFor } from './ids.js';
 import type { Order, ProvisionedProduct } from './purchase/documents.js';
 import { isSettled, type PurchaseRecord, type PurchaseStatus } from './purchase/record.js';
 import type { Stores } from './stores/domain-stores.js';
@@ -13,6 +15,8 @@ export interface AuditReport {
     orders: number;
     charges: number;
     refunds: number;
+    /** Holds released before a capture (PAYMENT_CAPTURE=pivot). */
+    voids: number;
     provisionedActive: number;
     needsReview: number;
     canceledOrders: number;
@@ -20,20 +24,6 @@ export interface AuditReport {
   violations: string[];
   /** The purchases the violations name that still have a record: the ones to look at, and retry. */
   purchases: string[];
-}
-
-/** Every key matching `pattern` on every master: a Cluster's SCAN would see one node only. */
-export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  for (const node of await masters(redis)) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      keys.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-  }
-  return keys;
 }
 
 /** The hash tag of a key (the slot it hashes by), or the key itself. */
@@ -56,10 +46,13 @@ async function values<T>(redis: RedisClient, keys: string[]): Promise<T[]> {
 }
 
 /**
- * Checks the contract's invariants over the stores. `quiet` (no purchase open)
- * makes the in-flight checks strict: nothing reserved, nothing non-terminal.
+ * Checks the contract's invariants over the stores and the payment provider's ledger. `quiet`
+ * (no purchase open) makes the in-flight checks strict: nothing reserved, nothing non-terminal.
  */
-export async function runAudit(stores: Stores): Promise<AuditReport> {
+export async function runAudit(
+  stores: Stores,
+  provider: PaymentProvider = new BuiltinPaymentProvider(stores.redis, stores.keys),
+): Promise<AuditReport> {
   const { redis, keys } = stores;
   const violations: string[] = [];
   const named = new Set<string>();
@@ -105,31 +98,38 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
       violate(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
   }
 
-  // Money: a charge ends in an order or a refund, never both, never neither.
-  const chargeKeys = await scanKeys(redis, keys.patterns.providerCharge);
+  // Money, the provider's ledger against ours (contract §4.4): a capture ends in an order or a refund,
+  // never both, never neither; a hold ends captured or voided; nothing is held for a purchase we do not know.
   let charges = 0;
   let refunds = 0;
-  for (const key of chargeKeys) {
-    const charge = JSON.parse((await redis.get(key)) ?? '{}') as { status?: string; chargeId?: string };
-    if (charge.status !== 'captured') continue;
-    charges++;
-    const purchaseId = purchaseOfChargeKey(keys.idFrom(key));
+  let voids = 0;
+  for await (const payment of provider.list()) {
+    const purchaseId = payment.purchaseId;
+    if (!purchaseId) continue;
     const record = records.get(purchaseId);
-    const refunded = (await redis.exists(keys.providerRefund(refundKey(purchaseId)))) === 1;
-    if (refunded) refunds++;
+    if (payment.captured > 0) charges++;
+    if (payment.state === 'refunded') refunds++;
+    if (payment.state === 'voided') voids++;
+    const refunded = payment.state === 'refunded';
+    const held = payment.state === 'authorized' || payment.state === 'requires_action';
     // The order is looked up by its derived id: the purchase record may have expired by retention.
     const order = await stores.orders.get(orderIdFor(purchaseId));
     // A canceled order was refunded: it counts as neither ordered nor owed.
     const ordered = order !== undefined && order.status !== 'canceled';
+    if (record && record.payment.paymentId !== payment.id)
+      violate(`purchase ${purchaseId}: provider payment ${payment.id} is not the recorded one`, purchaseId);
+    if (!record && !order && (held || payment.state === 'captured'))
+      violate(`payment ${payment.id}: ${payment.state} for purchase ${purchaseId}, which we do not know`);
     if (order?.status === 'canceled' && !refunded)
       violate(`order ${order.id}: canceled but its charge was not refunded`, purchaseId);
-    if (record && record.payment.chargeId !== charge.chargeId)
-      violate(`purchase ${purchaseId}: provider charge ${charge.chargeId} is not the recorded one`, purchaseId);
     if (ordered && refunded) violate(`purchase ${purchaseId}: ordered and refunded`, purchaseId);
-    if (!ordered && !refunded && (quiet || record?.phase === 'done'))
+    if (ordered && payment.captured !== order.total.amount)
+      violate(`purchase ${purchaseId}: captured ${payment.captured} for an order of ${order.total.amount}`, purchaseId);
+    if (!settled(purchaseId)) continue;
+    if (payment.state === 'captured' && !ordered)
       violate(`purchase ${purchaseId}: charged with no order and no refund`, purchaseId);
-    if ((record?.status === 'failed' || record?.status === 'canceled') && !refunded)
-      violate(`purchase ${purchaseId}: ${record.status} but its charge was not refunded`, purchaseId);
+    if (held)
+      violate(`purchase ${purchaseId}: its payment is still ${payment.state}, neither captured nor voided`, purchaseId);
   }
 
   // Provisioning: nothing active without a placed order.
@@ -195,6 +195,7 @@ export async function runAudit(stores: Stores): Promise<AuditReport> {
       orders,
       charges,
       refunds,
+      voids,
       provisionedActive,
       needsReview,
       canceledOrders,

@@ -138,12 +138,30 @@ const schema = z.object({
     .default(14 * 24 * 3_600),
   INTEGRATION_TIMEOUT_MS: ms.default(3_000),
   SHUTDOWN_TIMEOUT_MS: ms.default(10_000),
+  /** Who moves the money (contract §1): the embedded test provider, or Stripe through its SDK. */
+  PAYMENT_PROVIDER: z.enum(['builtin', 'stripe']).default('builtin'),
+  /** `pivot`: authorize at the payment step, capture at the pivot; `immediate`: capture at the payment step. */
+  PAYMENT_CAPTURE: z.enum(['pivot', 'immediate']).default('pivot'),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, 'a Stripe secret or restricted key (sk_test_…, sk_live_…)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\w+$/, "the webhook endpoint's signing secret (whsec_…)")
+    .optional(),
+  /** Stripe's API, or a Stripe-compatible server (the tests' own). */
+  STRIPE_API_BASE: optionalUrl,
 });
 
 const checked = schema
   .refine((c) => !c.REDIS_SENTINELS || c.REDIS_SENTINEL_NAME, {
     path: ['REDIS_SENTINEL_NAME'],
     message: 'required with REDIS_SENTINELS (the master group the sentinels watch)',
+  })
+  .refine((c) => c.PAYMENT_PROVIDER !== 'stripe' || c.STRIPE_SECRET_KEY, {
+    path: ['STRIPE_SECRET_KEY'],
+    message: 'required with PAYMENT_PROVIDER=stripe',
   })
   .refine((c) => !(c.REDIS_SENTINELS && c.REDIS_CLUSTER_NODES), {
     path: ['REDIS_SENTINELS'],

@@ -34,10 +34,11 @@ export const redoJobId = (purchaseId: string, job: string, at = Date.now()) => `
 /** The order a purchase places in the OMS. */
 export const orderIdFor = (purchaseId: string) => purchaseId.replace(/^pur_/, 'ord_');
 
-/** Provider idempotency keys: one charge and one refund per purchase, whatever the retries. */
-export const chargeKey = (purchaseId: string) => `${purchaseId}-charge`;
-export const refundKey = (purchaseId: string) => `${purchaseId}-refund`;
-export const purchaseOfChargeKey = (key: string) => key.replace(/-charge$/, '');
+/** A payment operation's idempotency key at the provider: the same on every retry, one per purchase and operation. */
+export const paymentKey = (purchaseId: string, op: 'prepare' | 'authorize' | 'capture' | 'void' | 'refund') =>
+  `${purchaseId}-payment-${op}`;
+/** The built-in provider's payment of a purchase: one per purchase, on its shard. */
+export const builtinPaymentId = (purchaseId: string) => purchaseId.replace(/^pur_/, 'pay_');
 
 /** A Product Store unit: `quantity` units per fulfilled line, each dependency a unit of its own. */
 export const unitId = (purchaseId: string, line: number, unit: number) => `${purchaseId}-${line}-${unit}`;

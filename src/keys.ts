@@ -94,8 +94,8 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
     /** Shard `s`'s purchases flagged for review and not yet resolved (sorted set by flag time): the operator's queue. */
     purchasesInReview: (s: number) => sk(s, 'purchases-review'),
     idempotency: (customerId: string, key: string) => sk(ofCustomer(customerId), 'idem', customerId, key),
-    providerCharge: (key: string) => sk(shardOf(key), 'provider', 'charge', key),
-    providerRefund: (key: string) => sk(shardOf(key), 'provider', 'refund', key),
+    /** The built-in payment provider's payment (its ledger lives in Redis, on the purchase's shard). */
+    providerPayment: (paymentId: string) => sk(shardOf(paymentId), 'provider', 'payment', paymentId),
     order: (id: string) => sk(shardOf(id), 'order', id),
     ordersByCustomer: (customerId: string) => sk(ofCustomer(customerId), 'orders', customerId),
     provisioned: (id: string) => sk(shardOf(id), 'provisioned', id),
@@ -121,7 +121,7 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
     patterns: {
       purchase: [anyShard, 'purchase', '*'].join(':'),
       reservation: ik('reservation', '*'),
-      providerCharge: [anyShard, 'provider', 'charge', '*'].join(':'),
+      providerPayment: [anyShard, 'provider', 'payment', '*'].join(':'),
       provisioned: [anyShard, 'provisioned', '*'].join(':'),
       order: [anyShard, 'order', '*'].join(':'),
     },

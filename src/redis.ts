@@ -266,3 +266,17 @@ export function isRedisUnavailable(err: unknown): boolean {
     )
   );
 }
+
+/** Every key matching `pattern` on every master: a Cluster's SCAN would see one node only. */
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  for (const node of await masters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return keys;
+}

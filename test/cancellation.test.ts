@@ -21,7 +21,7 @@ describe('Feature: cancel a purchase in flight', () => {
   const statuses = (state: any) => Object.fromEntries(state.steps.map((s: any) => [s.name, s.status]));
   const stock = (id: string) => sys.stores.catalog.stock(id);
 
-  it('a cancel that arrives while a slow partner is provisioning ends canceled: refunded, nothing active, stock back', async () => {
+  it('a cancel that arrives while a slow partner is provisioning ends canceled: its hold voided, nothing active, stock back', async () => {
     partner.set({ slowMs: 1_500 });
     try {
       const customer = await sys.customer();
@@ -43,7 +43,7 @@ describe('Feature: cancel a purchase in flight', () => {
       );
       const res = await customer.cancel(id);
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ id, status: 'canceled', payment: { status: 'refunded', amount: 2999 } });
+      expect(res.body).toMatchObject({ id, status: 'canceled', payment: { status: 'voided', amount: 2999 } });
       expect(res.body.error).toBeUndefined();
       const state = await customer.waitForSettled(id);
       expect(statuses(state)).toEqual({
@@ -64,7 +64,7 @@ describe('Feature: cancel a purchase in flight', () => {
       expect(await stock('analytics')).toEqual(before);
       const notes = (await customer.notifications()).filter((n) => n.purchaseId === id);
       expect(notes.map((n) => n.type).sort()).toEqual(['purchase_accepted', 'purchase_canceled']);
-      expect(notes.find((n) => n.type === 'purchase_canceled').message).toContain('refunded');
+      expect(notes.find((n) => n.type === 'purchase_canceled').message).toContain('you were not charged');
       // A second cancel answers with the canceled purchase.
       expect(await customer.cancel(id)).toMatchObject({ status: 200, body: { id, status: 'canceled' } });
     } finally {
@@ -147,7 +147,7 @@ describe('Feature: cancel a purchase in flight', () => {
           expect(state.status, id).toBe('canceled');
           expect([200, 202]).toContain(cancel.status);
           expect(orders).toEqual([]);
-          expect(['refunded', 'none']).toContain(state.payment.status);
+          expect(['voided', 'none']).toContain(state.payment.status);
           const units = (await customer.provisioned()).filter((u) => u.purchaseId === id);
           expect(units.filter((u) => u.status === 'active')).toEqual([]);
         }

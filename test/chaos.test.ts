@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Product } from '../src/catalog/catalog-file.js';
-import { chargeKey, settleJobId, undoJobId } from '../src/ids.js';
+import { settleJobId, undoJobId } from '../src/ids.js';
 import { QUEUES } from '../src/queues/contract.js';
 import { stageOf as stageOfStep, STEP_NAMES, stepNamed, UNDOABLE, type StepName } from '../src/saga/saga.js';
 import type { Customer } from './helpers/customer.js';
 import type { Deployment } from './helpers/deployment.js';
-import { postPurchase } from './helpers/gateway.js';
+import { postPurchase, providerPaymentOf } from './helpers/gateway.js';
 import { startProcesses, type ProcessDeployment } from './helpers/processes.js';
 import { createApiClient, listAll } from '../client/index.js';
 
@@ -232,7 +232,7 @@ describe('chaos', () => {
     // the step that crashed is the one blamed, so its own undo is planned
     expect(record.error?.step).toBe('provisioning');
     expect(record.steps.provisioning).toBe('failed');
-    expect(record.payment.status).toBe('refunded');
+    expect(record.payment.status).toBe('voided');
     expect(record.steps.payment).toBe('compensated');
     expect(waitingChildren.reduce((a, b) => a + b, 0)).toBe(0);
     expect(await c.stores.catalog.stock('widget')).toEqual(before);
@@ -260,11 +260,7 @@ describe('chaos', () => {
     const crashes = await superviseUntilDone(c, id, 60_000);
     const audit = await c.settle(30_000);
     const record = (await c.stores.purchases.get(id))!;
-    const ledger = JSON.parse((await c.redis.get(c.stores.keys.providerCharge(chargeKey(id)))) ?? '{}') as {
-      status?: string;
-      chargeId?: string;
-      amount?: number;
-    };
+    const ledger = await providerPaymentOf(c, id);
     report('mid-stage-crash', {
       crashes,
       status: record.status,
@@ -278,7 +274,7 @@ describe('chaos', () => {
     expect(Object.values(record.steps).every((s) => s === 'completed')).toBe(true);
     expect(record.payment.status).toBe('captured');
     // the provider's one capture is the one the purchase recorded
-    expect(ledger).toMatchObject({ status: 'captured', chargeId: record.payment.chargeId, amount: 250 });
+    expect(ledger).toMatchObject({ state: 'captured', id: record.payment.paymentId, amount: 250, captured: 250 });
     expect(await c.stores.catalog.stock('widget')).toEqual({
       ...before,
       available: before.available - 1,
@@ -458,7 +454,7 @@ describe('chaos: failures under load', () => {
         expect(res.status).toBe(502);
         const id = (res.body as { purchaseId: string }).purchaseId;
         // Answered once refunded; the partner's cleanup goes on until it ends, done or for review.
-        expect((await c.stores.purchases.get(id))!.payment.status).toBe('refunded');
+        expect((await c.stores.purchases.get(id))!.payment.status).toBe('voided');
         return vi.waitFor(
           async () => {
             const record = (await c.stores.purchases.get(id))!;
@@ -472,7 +468,7 @@ describe('chaos: failures under load', () => {
       // Refuses three times, then accepts: the undo's retries carry it through.
       const recovered = await buy();
       const unit = (await c.stores.provisioned.listByCustomer('comp'))[0]!;
-      expect(recovered).toMatchObject({ status: 'failed', payment: { status: 'refunded' } });
+      expect(recovered).toMatchObject({ status: 'failed', payment: { status: 'voided' } });
       expect(recovered.review).toBeUndefined();
       expect(recovered.steps.provisioning).toBe('compensated');
       expect(unit).toMatchObject({ status: 'deprovisioned', integration: { status: 'removed' } });
@@ -481,7 +477,7 @@ describe('chaos: failures under load', () => {
       // Never accepts: the customer is still refunded, and the purchase is flagged for an operator.
       refusals = Number.POSITIVE_INFINITY;
       const stuck = await buy();
-      expect(stuck).toMatchObject({ status: 'failed', payment: { status: 'refunded' } });
+      expect(stuck).toMatchObject({ status: 'failed', payment: { status: 'voided' } });
       expect(stuck.review).toMatch(/compensation of provisioning failed/);
       const audit = await c.settle(30_000);
       // The audit names exactly what an operator must finish: the unit the service never released.

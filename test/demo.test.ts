@@ -73,7 +73,7 @@ const SEEN: Record<string, Pick<DemoRow, 'httpStatus' | 'outcome' | 'payment' | 
   'cancel-in-flight': {
     httpStatus: '202, cancel 200',
     outcome: 'canceled',
-    payment: 'refunded',
+    payment: 'voided',
     order: '-',
     provisioned: '1 deprovisioned',
   },
@@ -87,7 +87,7 @@ const SEEN: Record<string, Pick<DemoRow, 'httpStatus' | 'outcome' | 'payment' | 
   rollback: {
     httpStatus: '502',
     outcome: 'purchase_failed',
-    payment: 'refunded',
+    payment: 'voided',
     order: '-',
     provisioned: '2 deprovisioned',
   },

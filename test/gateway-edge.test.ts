@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BuiltinPaymentProvider } from '../src/adapters/builtin-provider.js';
 import { eventually } from '../harness/eventually.js';
 import { http as request, visa } from './helpers/customer.js';
 import {
@@ -68,7 +69,10 @@ describe('gateway: Idempotency-Key', () => {
     expect(await customer.orders()).toHaveLength(1);
     const record = await sys.stores.purchases.get(first.body.id);
     expect(record!.payment).toMatchObject({ status: 'captured', amount: 999 });
-    expect(await sys.redis.exists(sys.stores.keys.providerCharge(`${first.body.id}-charge`))).toBe(1);
+    const payments = [];
+    for await (const p of new BuiltinPaymentProvider(sys.redis, sys.stores.keys).list())
+      if (p.purchaseId === first.body.id) payments.push(p);
+    expect(payments).toMatchObject([{ state: 'captured', captured: 999 }]);
   });
 
   it('answers ten concurrent duplicates with one purchase, one order and stock taken once', async () => {

@@ -765,6 +765,54 @@ describe('take-fault-1', () => {
   });
 });
 
+describe('payment-op-1', () => {
+  /** A built-in provider's payment in `state`, written as prepare writes it. */
+  async function payment(env: Env, state: string, extra: Record<string, unknown> = {}) {
+    const key = env.keys.providerPayment(`pay_${randomUUID().replaceAll('-', '')}`);
+    const p = { id: key, state, amount: 500, currency: 'USD', captured: 0, refunded: 0, capture: 'manual', ...extra };
+    await redis.set(key, JSON.stringify(p));
+    return key;
+  }
+  const op = async (key: string, name: Parameters<typeof redis.paymentOp>[1], to = '', reason = '') =>
+    JSON.parse((await redis.paymentOp(key, name, to, reason))!) as Record<string, unknown>;
+
+  it('moves a payment only from the states an operation applies to; from any other it answers it unchanged', async () => {
+    const env = await fresh();
+    const key = await payment(env, 'created');
+    expect(await op(key, 'capture')).toMatchObject({ state: 'created', captured: 0 });
+    expect(await op(key, 'authorize', 'authorized')).toMatchObject({ state: 'authorized' });
+    // A second authorize (a retry, another token) cannot change what the first one decided.
+    expect(await op(key, 'authorize', 'failed', 'card declined')).toMatchObject({ state: 'authorized' });
+    expect(await op(key, 'refund')).toMatchObject({ state: 'authorized', refunded: 0 });
+    expect(await op(key, 'capture')).toMatchObject({ state: 'captured', captured: 500 });
+    expect(await op(key, 'capture')).toMatchObject({ state: 'captured', captured: 500 });
+    // Money taken is never voided: it is refunded, once.
+    expect(await op(key, 'void')).toMatchObject({ state: 'captured' });
+    expect(await op(key, 'refund')).toMatchObject({ state: 'refunded', captured: 500, refunded: 500 });
+    expect(await op(key, 'refund')).toMatchObject({ state: 'refunded', refunded: 500 });
+  });
+
+  it('voids a hold once; a capture after it, or of a hold refused, takes nothing', async () => {
+    const env = await fresh();
+    const held = await payment(env, 'authorized');
+    expect(await op(held, 'void')).toMatchObject({ state: 'voided', captured: 0 });
+    expect(await op(held, 'capture')).toMatchObject({ state: 'voided', captured: 0 });
+    const expiring = await payment(env, 'authorized', { captureRefused: true });
+    expect(await op(expiring, 'capture')).toMatchObject({
+      state: 'voided',
+      captured: 0,
+      reason: expect.stringMatching(/expired/),
+    });
+    const declined = await payment(env, 'created');
+    expect(await op(declined, 'authorize', 'failed', 'card declined')).toMatchObject({
+      state: 'failed',
+      reason: 'card declined',
+    });
+    expect(await op(declined, 'void')).toMatchObject({ state: 'failed' });
+    expect(await redis.paymentOp(env.keys.providerPayment('pay_missing'), 'void', '', '')).toBeNull();
+  });
+});
+
 describe('set-available-1', () => {
   it('sets available, moves stocked by the same delta and returns the old count', async () => {
     const env = await fresh();

@@ -47,7 +47,7 @@ describe('Feature: operator review of purchases', () => {
       customerId: customer.id,
       status: 'failed',
       phase: 'done',
-      payment: { status: 'refunded' },
+      payment: { status: 'voided' },
     });
     expect(v.review).toMatchObject({
       status: 'manual_review',

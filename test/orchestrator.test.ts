@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Customer, type HttpResult, unitsOf, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
+import { providerPaymentOf } from './helpers/gateway.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 import { stageJobId } from '../src/ids.js';
 import { FAULT_POINTS, stageOf, STEP_NAMES, stepNamed, STEPS, UNDOABLE, type StepName } from '../src/saga/saga.js';
@@ -246,7 +247,7 @@ describe('Feature: Purchase Orchestrator', () => {
     expect(notices[0].details).toMatchObject({ code: 'out_of_stock', refunded: false });
     // And no payment should be processed
     expect(state.payment).toEqual({ status: 'none', amount: 0, currency: 'USD' });
-    expect(await sys.redis.exists(sys.stores.keys.providerCharge(`${id}-charge`))).toBe(0);
+    expect(await providerPaymentOf(sys, id)).toBeUndefined();
     // And no order should be created
     expect(await customer.orders()).toEqual([]);
     expect(state.orderId).toBeUndefined();
@@ -431,13 +432,11 @@ describe('Feature: Purchase Orchestrator', () => {
     expect(await sys.stores.inventory.quotaHeld(customer.id, 'pro-plan')).toBe(0);
     expect(await customer.provisioned()).toEqual([]);
     expect(await customer.orders()).toEqual([]);
-    // And the payment should be refunded
-    expect(state.payment).toEqual({ status: 'refunded', amount: 1999, currency: 'USD' });
-    expect(JSON.parse((await sys.redis.get(sys.stores.keys.providerRefund(`${id}-refund`)))!)).toMatchObject({
-      amount: 1999,
-    });
+    // And the payment should be refunded: failed before the capture, its hold is voided (contract §4), never charged
+    expect(state.payment).toEqual({ status: 'voided', amount: 1999, currency: 'USD' });
+    expect(await providerPaymentOf(sys, id)).toMatchObject({ state: 'voided', amount: 1999, captured: 0 });
     // And the customer should receive a "purchase_failed" notification with details about the failure
-    const notice = await expectOneFailureNotice(customer, id, 'inventory_update', true);
+    const notice = await expectOneFailureNotice(customer, id, 'inventory_update', false);
     expect(notice.message).toContain('inventory_update');
   });
 
@@ -457,13 +456,13 @@ describe('Feature: Purchase Orchestrator', () => {
     expectRolledBackSteps(state, 'order_placement');
     expect(await stocks(['pro-plan', 'ip-address'])).toEqual(before);
     expect(await customer.orders()).toEqual([]);
-    // And the payment should be refunded
-    expect(state.payment).toEqual({ status: 'refunded', amount: 1999, currency: 'USD' });
+    // And the payment should be refunded (voided: the order was never placed, so nothing was captured)
+    expect(state.payment).toEqual({ status: 'voided', amount: 1999, currency: 'USD' });
     // And the product provisioning should be undone
     const units = await expectNothingActive(customer, id);
     expect(units.map((u) => u.productId).sort()).toEqual(['ip-address', 'pro-plan']);
     // And the customer should receive a "purchase_failed" notification with details about the failure
-    await expectOneFailureNotice(customer, id, 'order_placement', true);
+    await expectOneFailureNotice(customer, id, 'order_placement', false);
   });
 
   it('Purchase orchestration with external service integration failure', async () => {
@@ -482,8 +481,8 @@ describe('Feature: Purchase Orchestrator', () => {
     expectRolledBackSteps(state, 'provisioning');
     expect(await stocks(['analytics'])).toEqual(before);
     expect(await customer.orders()).toEqual([]);
-    // And the payment should be refunded
-    expect(state.payment).toEqual({ status: 'refunded', amount: 2999, currency: 'USD' });
+    // And the payment should be refunded (voided: never captured)
+    expect(state.payment).toEqual({ status: 'voided', amount: 2999, currency: 'USD' });
     // And the product provisioning should be undone
     expect(await expectNothingActive(customer, id)).toEqual([]);
     // the external service is told to deprovision, in case it acted on a request whose answer was lost
@@ -491,7 +490,7 @@ describe('Feature: Purchase Orchestrator', () => {
     expect(calls).toContain('deprovision');
     expect(calls).not.toContain('provision');
     // And the customer should receive a "purchase_failed" notification with details about the failure
-    await expectOneFailureNotice(customer, id, 'provisioning', true);
+    await expectOneFailureNotice(customer, id, 'provisioning', false);
   });
 
   it('Purchase orchestration with custom business rules', async () => {
@@ -594,7 +593,7 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(res.body).toMatchObject({ code: 'out_of_stock', purchaseId: id });
       const state = await customer.purchaseState(id);
       expect(state.payment).toEqual({ status: 'none', amount: 0, currency: 'USD' });
-      expect(await sys.redis.exists(sys.stores.keys.providerCharge(`${id}-charge`))).toBe(0);
+      expect(await providerPaymentOf(sys, id)).toBeUndefined();
       expect(await customer.orders()).toEqual([]);
       expect(await stocks(['sold-out', 'scarce'])).toEqual(before);
     });
@@ -718,7 +717,7 @@ describe('Feature: Purchase Orchestrator', () => {
 
     // Every fault point but the charge's (a failed charge refunds nothing: its own test below).
     it.each(FAULT_POINTS.filter((point) => point !== 'payment.charge'))(
-      'a step failing for good at %s rolls everything back and refunds once',
+      'a step failing for good at %s rolls everything back and voids the hold once',
       async (point) => {
         const customer = await sys.customer();
         const [items, products] =
@@ -732,7 +731,7 @@ describe('Feature: Purchase Orchestrator', () => {
         expect(state).toMatchObject({
           status: 'failed',
           error: { code: 'purchase_failed', step },
-          payment: { status: 'refunded' },
+          payment: { status: 'voided' },
         });
         expect(state.payment.amount).toBeGreaterThan(0);
         expectRolledBackSteps(state, step);
@@ -740,7 +739,7 @@ describe('Feature: Purchase Orchestrator', () => {
         const units = await expectNothingActive(customer, id);
         expect(units).toHaveLength(point === 'order.place' ? 2 : 0);
         expect(await ordersOf(customer, id)).toEqual([]);
-        await expectOneFailureNotice(customer, id, step, true);
+        await expectOneFailureNotice(customer, id, step, false);
       },
     );
 
@@ -753,7 +752,7 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(state).toMatchObject({
         status: 'failed',
         error: { code: 'purchase_failed', step: 'provisioning' },
-        payment: { status: 'refunded', amount: 4998 },
+        payment: { status: 'voided', amount: 4998 },
       });
       // pro-plan and its ip-address were provisioned before analytics failed; the step undid that part of its work
       const units = await expectNothingActive(customer, id);
@@ -765,7 +764,7 @@ describe('Feature: Purchase Orchestrator', () => {
       });
       expect(await stocks(products)).toEqual(before);
       expect(await ordersOf(customer, id)).toEqual([]);
-      await expectOneFailureNotice(customer, id, 'provisioning', true);
+      await expectOneFailureNotice(customer, id, 'provisioning', false);
     });
 
     it("an integration that is down during compensation still deprovisions the purchase's other units", async () => {
@@ -784,7 +783,7 @@ describe('Feature: Purchase Orchestrator', () => {
         expect(state).toMatchObject({
           status: 'failed',
           error: { code: 'purchase_failed', step: 'provisioning' },
-          payment: { status: 'refunded' },
+          payment: { status: 'voided' },
         });
         // the units that need no outside service are undone even though the outside one could not be
         const units = await unitsOf(customer, id);
@@ -805,7 +804,7 @@ describe('Feature: Purchase Orchestrator', () => {
       ['is down for good (500 to provision and deprovision alike)', { status: 500 }],
       ['hangs (never answers; INTEGRATION_TIMEOUT_MS bounds each call)', 'hang'],
     ] as const)(
-      'a partner that %s: the sync request answers 502 refunded, the cleanup goes on visibly and ends in review',
+      'a partner that %s: the sync request answers 502 with the hold voided, the cleanup goes on visibly and ends in review',
       async (_, behaviour) => {
         const customer = await sys.customer();
         const before = await stocks(['analytics']);
@@ -820,7 +819,7 @@ describe('Feature: Purchase Orchestrator', () => {
           expect(answered).toMatchObject({
             status: 'failed',
             error: { code: 'purchase_failed', step: 'provisioning' },
-            payment: { status: 'refunded' },
+            payment: { status: 'voided' },
           });
           expect(await stocks(['analytics'])).toEqual(before);
           // The partner's cleanup shows on the step while it is still worked on (or already given up).
@@ -833,7 +832,7 @@ describe('Feature: Purchase Orchestrator', () => {
             undo: { status: 'failed', attempts: Number(sys.config.COMPENSATION_ATTEMPTS) },
           });
           expect(settled.review).toMatchObject({ status: 'manual_review' });
-          expect(settled.payment.status).toBe('refunded');
+          expect(settled.payment.status).toBe('voided');
         } finally {
           fake.set('ok');
         }
@@ -850,9 +849,8 @@ describe('Feature: Purchase Orchestrator', () => {
       );
       expect(res.status).toBe(402);
       expect(res.body).toMatchObject({ code: 'payment_failed', purchaseId: id });
-      expect(state.payment.status).not.toBe('captured');
-      expect(state.payment.status).not.toBe('refunded');
-      expect(await sys.redis.exists(sys.stores.keys.providerCharge(`${id}-charge`))).toBe(0);
+      expect(state.payment.status).toBe('none');
+      expect(await providerPaymentOf(sys, id)).toBeUndefined();
       expectRolledBackSteps(state, 'payment');
       expect(await stocks(['basic-plan'])).toEqual(before);
       expect(await customer.orders()).toEqual([]);
@@ -898,6 +896,72 @@ describe('Feature: Purchase Orchestrator', () => {
       expect(await customer.orders()).toEqual([]);
       expect(await stocks(['pro-plan', 'ip-address'])).toEqual(before);
       expect(await sys.stores.inventory.quotaHeld(customer.id, 'pro-plan')).toBe(0);
+    });
+
+    it('holds the money at the payment step and takes exactly the order total at the pivot, once', async () => {
+      const customer = await sys.customer();
+      const res = await customer.purchase({ items: [proPlan('hold.example')], payment: visa });
+      const id = track(customer, res);
+      expect(res.status).toBe(201);
+      const [order] = await ordersOf(customer, id);
+      expect(await providerPaymentOf(sys, id)).toMatchObject({
+        state: 'captured',
+        amount: order.total.amount,
+        captured: order.total.amount,
+        refunded: 0,
+      });
+      // The step that authorizes is not the one that captures: the pivot took it, just before the order.
+      expect((await sys.stores.purchases.get(id))!.payment).toMatchObject({
+        status: 'captured',
+        paymentId: expect.any(String),
+      });
+    });
+
+    it('a capture refused at the pivot (the hold expired) fails the purchase with payment_failed and undoes everything', async () => {
+      const customer = await sys.customer();
+      const before = await stocks(['pro-plan', 'ip-address']);
+      const res = await customer.purchase({
+        items: [proPlan('expired.example')],
+        payment: { token: 'tok_capture_fails' },
+      });
+      const id = track(customer, res);
+      expect(res.status).toBe(402);
+      expect(res.body).toMatchObject({ code: 'payment_failed', purchaseId: id });
+      const state = await customer.waitForSettled(id);
+      expect(state).toMatchObject({
+        status: 'failed',
+        error: { code: 'payment_failed', step: 'order_placement' },
+        payment: { status: 'voided', amount: 1999 },
+      });
+      expect(state.error.detail).toMatch(/expired/);
+      expectRolledBackSteps(state, 'order_placement');
+      expect(await providerPaymentOf(sys, id)).toMatchObject({ state: 'voided', captured: 0, refunded: 0 });
+      expect(await customer.orders()).toEqual([]);
+      expect(await expectNothingActive(customer, id)).toHaveLength(2);
+      expect(await stocks(['pro-plan', 'ip-address'])).toEqual(before);
+      expect((await notes(customer, id)).map((n) => n.type)).toEqual(['payment_failed']);
+    });
+
+    it('with PAYMENT_CAPTURE=immediate the payment step takes the money, and a later failure refunds it', async () => {
+      const own = await startTestSystem({ env: { PAYMENT_CAPTURE: 'immediate' } });
+      extraSystems.push(own);
+      const customer = await own.customer();
+      const done = await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: visa });
+      expect(done.status).toBe(201);
+      expect(await providerPaymentOf(own, done.body.id)).toMatchObject({ state: 'captured', captured: 999 });
+      expect((await own.admin('POST', '/admin/faults', { point: 'order.place', times: 10 })).status).toBe(201);
+      const failed = await customer.purchase({ items: [{ productId: 'basic-plan', quantity: 1 }], payment: visa });
+      expect(failed.status).toBe(502);
+      const state = await customer.waitForSettled(failed.body.purchaseId);
+      expect(state.payment).toEqual({ status: 'refunded', amount: 999, currency: 'USD' });
+      expect(await providerPaymentOf(own, failed.body.purchaseId)).toMatchObject({
+        state: 'refunded',
+        captured: 999,
+        refunded: 999,
+      });
+      const [notice] = (await customer.notifications()).filter((n) => n.type === 'purchase_failed');
+      expect(notice).toMatchObject({ details: { refunded: true } });
+      expect(notice.message).toContain('refunded');
     });
 
     it('a provider error is retried, then ends in payment_failed', async () => {

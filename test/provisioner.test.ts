@@ -389,7 +389,7 @@ describe('Feature: Product Provisioner', () => {
       const failed = await customer.buy('pro-plan', 2, { domain: 'lost.example' });
       expect(failed.status).toBe(502);
       expect(failed.body.code).toBe('purchase_failed');
-      expect((await customer.purchaseState(failed.body.purchaseId)).payment.status).toBe('refunded');
+      expect((await customer.purchaseState(failed.body.purchaseId)).payment.status).toBe('voided');
       await sys.admin('DELETE', '/admin/faults');
       expect((await customer.buy('pro-plan', 2, { domain: 'again.example' })).status).toBe(201);
       expect((await customer.buy('pro-plan', 1, { domain: 'again.example' })).body.code).toBe('quota_exceeded');
@@ -404,7 +404,7 @@ describe('Feature: Product Provisioner', () => {
     expect(res.status).toBe(502);
     expect(res.body.code).toBe('purchase_failed');
     expect((await customer.purchaseState(res.body.purchaseId)).payment).toMatchObject({
-      status: 'refunded',
+      status: 'voided',
       amount: 1999,
     });
     // The deprovision runs beside the refund; once it is done the purchase shows it.
@@ -445,7 +445,7 @@ describe('Feature: Product Provisioner', () => {
       expect(res.status).toBe(502);
       expect(res.body.code).toBe('purchase_failed');
       const id = res.body.purchaseId;
-      expect((await customer.purchaseState(id)).payment).toMatchObject({ status: 'refunded', amount: 2999 });
+      expect((await customer.purchaseState(id)).payment).toMatchObject({ status: 'voided', amount: 2999 });
       expect(fromService(id, 'provision')).toHaveLength(sys.config.STEP_ATTEMPTS);
       expect(fromService(id, 'deprovision').length).toBeGreaterThan(0);
       expect((await unitsOf(customer, id)).filter((u) => u.status !== 'deprovisioned')).toEqual([]);
@@ -468,7 +468,7 @@ describe('Feature: Product Provisioner', () => {
       // Each attempt waited for the per-call timeout before the next one started.
       for (let i = 1; i < calls.length; i++)
         expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(sys.config.INTEGRATION_TIMEOUT_MS - 50);
-      expect((await customer.purchaseState(id)).payment.status).toBe('refunded');
+      expect((await customer.purchaseState(id)).payment.status).toBe('voided');
       expect((await unitsOf(customer, id)).filter((u) => u.status !== 'deprovisioned')).toEqual([]);
     });
 

@@ -256,13 +256,13 @@ describe('purchase progress over Server-Sent Events', () => {
       // Each of those changes came with a `step` event of its own.
       expect(stream.events.slice(1).filter((e) => e.event === 'step').length).toBeGreaterThanOrEqual(changes.length);
 
-      // The final event: failed with purchase_failed, the charge refunded, no order; nothing after it.
+      // The final event: failed with purchase_failed, the hold voided (never captured), no order; nothing after it.
       const last = stream.events.at(-1)!;
       expect(last.data).toMatchObject({
         id,
         status: 'failed',
         error: { code: 'purchase_failed' },
-        payment: { status: 'refunded' },
+        payment: { status: 'voided' },
       });
       expect(last.data.orderId).toBeUndefined();
       expectNothingAfterTerminal(stream.events, 'failed');

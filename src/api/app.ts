@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Tracing } from '../telemetry.js';
+import type { PaymentProvider } from '../adapters/payments.js';
 import type { RetryPolicy } from '../queues/contract.js';
 import type { Stores } from '../stores/domain-stores.js';
 import type { OrchestratorBreaker } from './breaker.js';
@@ -41,6 +42,8 @@ export interface RouteDeps {
   metrics: GatewayMetrics;
   /** The retry policy of the jobs routes add (order cancel, operator retry). */
   policy: RetryPolicy;
+  /** The payment provider, whose ledger the audit reconciles with ours. */
+  provider: PaymentProvider;
 }
 
 export interface GatewayDeps {

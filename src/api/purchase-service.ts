@@ -97,6 +97,7 @@ export function createPurchaseService(deps: PurchaseServiceDeps) {
         items: body.items,
         outOfStock: body.outOfStock,
         paymentToken: body.payment.token,
+        ...(body.payment.returnUrl ? { returnUrl: body.payment.returnUrl } : {}),
         roles: customer.roles,
       },
       payment: { status: 'none', amount: 0, currency: 'USD' },

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import { NOTIFICATION_TYPES } from '../purchase/documents.js';
-import type { PaymentInfo, PurchaseStatus, StepStatus, UndoState } from '../purchase/record.js';
+import { PAYMENT_STATUSES, type PurchaseStatus, type StepStatus, type UndoState } from '../purchase/record.js';
 import { STEP_NAMES as NAMES, type StepName } from '../saga/saga.js';
 
 /*
@@ -26,12 +26,6 @@ const STEP_STATUSES = [
   'compensated',
   'skipped',
 ] as const satisfies readonly StepStatus[];
-const PAYMENT_STATUSES = [
-  'none',
-  'captured',
-  'refunded',
-  'declined',
-] as const satisfies readonly PaymentInfo['status'][];
 const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
 const STEP_NAMES = [...NAMES] as [StepName, ...StepName[]];
 const UNDO_STATUSES = ['pending', 'retrying', 'done', 'failed'] as const satisfies readonly UndoState['status'][];

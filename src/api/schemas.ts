@@ -24,7 +24,16 @@ export const purchaseBody = z
       )
       .min(1)
       .max(MAX_ITEMS),
-    payment: z.object({ token: z.string().min(1).max(200).openapi({ example: 'tok_visa' }) }).strict(),
+    payment: z
+      .object({
+        token: z.string().min(1).max(200).openapi({ example: 'tok_visa' }),
+        returnUrl: z
+          .url({ protocol: /^https?$/ })
+          .max(2_000)
+          .optional()
+          .openapi({ description: "Where the customer's browser goes after a payment action." }),
+      })
+      .strict(),
     outOfStock: z
       .enum(['remove', 'backorder'])
       .default('remove')

@@ -3,6 +3,23 @@ import { formatMoney } from './money.js';
 import type { PaymentInfo, PlannedLine } from './record.js';
 
 /** Every sentence a customer reads about a purchase (problem details, notifications), in one place. */
+/** What became of the customer's money, once compensation ended: a hold released is never a charge. */
+function moneyBack(payment: PaymentInfo): string {
+  switch (payment.status) {
+    case 'refunded':
+      return ' Your payment was refunded.';
+    case 'captured':
+      return ' Your refund is being processed.';
+    case 'voided':
+      return ' The hold on your payment was released: you were not charged.';
+    case 'authorized':
+    case 'requires_action':
+      return ' The hold on your payment is being released.';
+    default:
+      return ' You were not charged.';
+  }
+}
+
 export const messages = {
   unknownProducts: (ids: string[]) => `unknown product: ${[...new Set(ids)].join(', ')}`,
   mixedCurrencies: () => 'products priced in different currencies cannot be bought together',
@@ -12,6 +29,8 @@ export const messages = {
     `a dependency of ${line?.productId} (${line?.dependencies.join(', ')}) is not available`,
   quotaReached: (line?: PlannedLine) => `quota of ${line?.quotaPerCustomer} for ${line?.productId} reached`,
   declined: (reason: string) => `payment declined: ${reason}`,
+  captureRefused: (reason: string) => `the payment could not be taken: ${reason}`,
+  actionUnsupported: 'the payment needs the customer to authenticate, which this deployment cannot wait for yet',
   stepFailed: (step: string, why: string) => `${step} failed: ${why}`,
   /** A step whose job died (or stalled for good) without recording an outcome. */
   didNotComplete: (step: string, inTime = false) => `${step} did not complete${inTime ? ' in time' : ''}`,
@@ -23,18 +42,12 @@ export const messages = {
     `${line.productId} is ready${line.dependencies.length ? ` (with ${line.dependencies.join(', ')})` : ''}.`,
   partlyFulfilled: (missing: string[]) => `Part of your order could not be fulfilled: ${missing.join(', ')}.`,
   failed: (purchaseId: string, code: ErrorCode, detail: string, payment: PaymentInfo) => {
-    const money =
-      payment.status === 'refunded'
-        ? ' Your payment was refunded.'
-        : payment.status === 'captured'
-          ? ' Your refund is being processed.'
-          : ' You were not charged.';
-    return `Purchase ${purchaseId} failed: ${ERRORS[code].title.toLowerCase()}. ${detail}.${money}`;
+    return `Purchase ${purchaseId} failed: ${ERRORS[code].title.toLowerCase()}. ${detail}.${moneyBack(payment)}`;
   },
   canceled: (purchaseId: string, payment: PaymentInfo) =>
-    `Purchase ${purchaseId} was canceled as you asked.${payment.status === 'refunded' ? ' Your payment was refunded.' : payment.status === 'captured' ? ' Your refund is being processed.' : ' You were not charged.'}`,
+    `Purchase ${purchaseId} was canceled as you asked.${moneyBack(payment)}`,
   orderCanceled: (orderId: string, payment: PaymentInfo) =>
-    `Order ${orderId} was canceled as you asked.${payment.status === 'refunded' ? ' Your payment was refunded.' : payment.status === 'captured' ? ' Your refund is being processed.' : ''}`,
+    `Order ${orderId} was canceled as you asked.${payment.status === 'none' ? '' : moneyBack(payment)}`,
   notCancelable: {
     placed: (orderId?: string) => `the order is placed${orderId ? ` (${orderId})` : ''}; cancel the order instead`,
     finished: (status: string) => `the purchase is already ${status}`,

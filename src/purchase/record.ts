@@ -26,6 +26,8 @@ export interface PurchaseRequest {
   items: RequestedItem[];
   outOfStock: OutOfStockPolicy;
   paymentToken: string;
+  /** Where the customer's browser goes after a payment action (contract §4). */
+  returnUrl?: string;
   roles: string[];
 }
 
@@ -48,12 +50,26 @@ export interface Plan {
   appliedRules: string[];
 }
 
+/**
+ * The purchase's money, as the customer sees it (contract §4): `authorized` is a hold, `captured` a
+ * charge; `voided` a hold released (never charged), `refunded` a charge given back.
+ */
+export const PAYMENT_STATUSES = [
+  'none',
+  'requires_action',
+  'authorized',
+  'captured',
+  'voided',
+  'refunded',
+  'declined',
+] as const;
+
 export interface PaymentInfo {
-  status: 'none' | 'captured' | 'refunded' | 'declined';
+  status: (typeof PAYMENT_STATUSES)[number];
   amount: number;
   currency: string;
-  chargeId?: string;
-  refundId?: string;
+  /** The provider's payment, recorded before any money moves: a lost answer is resolved by it. */
+  paymentId?: string;
 }
 
 export interface PurchaseError {

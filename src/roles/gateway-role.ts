@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Registry } from 'prom-client';
+import { createPaymentProvider } from '../adapters/payment-provider.js';
 import { createApp } from '../api/app.js';
 import { createOrchestratorBreaker } from '../api/breaker.js';
 import { Lists } from '../api/lists.js';
@@ -90,6 +91,7 @@ export function startGateway(ctx: RoleContext, opts: { authUrl?: string; otherMe
         lists: new Lists(await sharedSecret(redis, keys.cursorSecret)),
         metrics,
         policy: ctx.policies.step,
+        provider: createPaymentProvider(config, redis, keys),
       },
       purchases: { service, events },
       health: {

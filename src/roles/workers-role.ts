@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { collectDefaultMetrics } from 'prom-client';
-import { TestPaymentProvider } from '../adapters/payment-provider.js';
+import { createPaymentProvider } from '../adapters/payment-provider.js';
 import { loadRules } from '../purchase/rules.js';
 import { QUEUES } from '../queues/contract.js';
 import { connectRedis } from '../redis.js';
@@ -26,7 +26,7 @@ export function startWorkerRole(ctx: RoleContext, ownMetrics: boolean) {
       policies: ctx.policies,
       redis: workerRedis,
       stores: createStores(storeRedis, ctx.keys, config.RETENTION_S),
-      provider: new TestPaymentProvider(storeRedis, ctx.keys),
+      provider: createPaymentProvider(config, storeRedis, ctx.keys),
       rules: loadRules(config.RULES_FILE),
       log,
       tracing: ctx.tracing,

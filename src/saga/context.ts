@@ -1,5 +1,5 @@
 import type { FlowProducer, Queue } from 'bullmq';
-import type { PaymentProvider } from '../adapters/payment-provider.js';
+import type { PaymentProvider } from '../adapters/payments.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { RulesEngine } from '../purchase/rules.js';
@@ -11,6 +11,8 @@ import type { Tracing } from '../telemetry.js';
 export interface SagaContext {
   stores: Stores;
   provider: PaymentProvider;
+  /** `pivot`: the payment step authorizes and the pivot captures; `immediate`: the payment step captures. */
+  paymentCapture: 'pivot' | 'immediate';
   rules: RulesEngine;
   log: Logger;
   metrics: WorkerMetrics;

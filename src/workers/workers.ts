@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../redis.js';
-import type { PaymentProvider } from '../adapters/payment-provider.js';
+import type { PaymentProvider } from '../adapters/payments.js';
 import type { Config } from '../config.js';
 
 import type { Logger } from '../logger.js';
@@ -139,6 +139,7 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
     stores,
     metrics,
     provider: deps.provider,
+    paymentCapture: config.PAYMENT_CAPTURE,
     rules: deps.rules,
     log,
     flows,

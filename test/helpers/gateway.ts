@@ -4,7 +4,9 @@ import { Queue } from 'bullmq';
 import type { JWK } from 'jose';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { scanKeys } from '../../src/audit.js';
+import { BuiltinPaymentProvider } from '../../src/adapters/builtin-provider.js';
+import type { ProviderPayment } from '../../src/adapters/payments.js';
+import { scanKeys } from '../../src/redis.js';
 import { QUEUES } from '../../src/queues/contract.js';
 import { http as request, visa, type HttpResult } from './customer.js';
 import type { Deployment } from './deployment.js';
@@ -138,4 +140,9 @@ export function gatewaySystems(): { sys: TestSystem; limited: TestSystem } {
     await Promise.all([systems.sys?.stop(), systems.limited?.stop()]);
   });
   return systems;
+}
+
+/** The built-in payment provider's payment for a purchase, as its ledger has it (undefined: none was ever made). */
+export function providerPaymentOf(s: Deployment, purchaseId: string): Promise<ProviderPayment | undefined> {
+  return new BuiltinPaymentProvider(s.redis, s.stores.keys).findByPurchase(purchaseId);
 }

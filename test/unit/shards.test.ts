@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargeKey, newPurchaseId, notificationId, orderIdFor, refundKey, unitId } from '../../src/ids.js';
+import { builtinPaymentId, newPurchaseId, notificationId, orderIdFor, unitId } from '../../src/ids.js';
 import { createKeys, keysFor, shardInId, shardOfCustomer } from '../../src/keys.js';
 
 /** The hash tag Redis Cluster hashes a key by: the first non-empty `{…}`, else the whole key. */
@@ -25,8 +25,7 @@ describe('the shard layout (keys.ts, ids.ts)', () => {
       keys.provisionedByCustomer(customer),
       keys.notification(notificationId(id, 'order_confirmation')),
       keys.notificationsByCustomer(customer),
-      keys.providerCharge(chargeKey(id)),
-      keys.providerRefund(refundKey(id)),
+      keys.providerPayment(builtinPaymentId(id)),
       `${keys.queuePrefix(shard)}:orchestrator:wait`,
       keys.workerHeartbeats(shard),
       keys.outcomeChannel(shard),

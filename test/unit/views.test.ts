@@ -98,7 +98,7 @@ describe('purchaseView', () => {
       record({
         status: 'failed',
         phase: 'done',
-        payment: { status: 'refunded', amount: 999, currency: 'USD', chargeId: 'ch_1', refundId: 're_1' },
+        payment: { status: 'refunded', amount: 999, currency: 'USD', paymentId: 'pay_1' },
         steps: { validation: 'completed', stock_check: 'compensated', payment: 'compensated', provisioning: 'failed' },
         undos: {
           stock_check: { status: 'done', attempts: 1, at },

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { runAudit } from '../../audit.js';
+import type { AuditReport } from '../../audit.js';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
 import type { Lists } from '../lists.js';
@@ -11,6 +11,8 @@ export interface ConsoleDeps {
   stores: Stores;
   lists: Lists;
   actions: ReturnType<typeof operatorActions>;
+  /** The audit, reconciled with the payment provider's ledger. */
+  audit(): Promise<AuditReport>;
 }
 
 /**
@@ -47,7 +49,7 @@ export function consoleRoutes(deps: ConsoleDeps) {
       : undefined;
     return c.html(<ReviewQueue lines={found.items.map(reviewLine)} {...(next ? { next } : {})} />);
   });
-  app.get('/console/audit', async (c) => c.html(<AuditPage report={await runAudit(deps.stores)} />));
+  app.get('/console/audit', async (c) => c.html(<AuditPage report={await deps.audit()} />));
   app.get('/console/find', (c) => c.redirect(page((c.req.query('id') ?? '').trim()), 303));
   app.get('/console/purchases/:id', async (c) => {
     const flash = c.req.query('flash');

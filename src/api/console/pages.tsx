@@ -89,7 +89,8 @@ export const AuditPage: FC<{ report: AuditReport }> = ({ report }) => (
     <h1>Audit</h1>
     <p class="muted">
       {report.figures.purchases} purchases, {report.figures.orders} orders, {report.figures.charges} charges,{' '}
-      {report.figures.refunds} refunds, {report.figures.provisionedActive} units active
+      {report.figures.voids} holds voided, {report.figures.refunds} refunds, {report.figures.provisionedActive} units
+      active
       {report.quiet ? '' : ' · purchases still in flight: in-flight checks relaxed'}
     </p>
     {report.violations.length === 0 ? (

@@ -6,6 +6,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
 import { boardPrefix } from '../../queues/shard-queues.js';
 import { basicAuth } from 'hono/basic-auth';
+import type { PaymentProvider } from '../../adapters/payments.js';
 import { runAudit } from '../../audit.js';
 import { AppError } from '../../errors.js';
 import { faultBody, stockBody } from '../schemas.js';
@@ -16,6 +17,8 @@ import { adminPurchaseRoutes, operatorActions, type AdminPurchaseDeps } from './
 export interface AdminDeps extends AdminPurchaseDeps {
   password: string;
   faultInjection: boolean;
+  /** Whose ledger the audit reconciles with ours. */
+  provider: PaymentProvider;
 }
 
 /*
@@ -60,10 +63,18 @@ export function adminRoutes(deps: AdminDeps) {
 
   const operator = { ...deps, user: deps.user };
   app.route('/purchases', adminPurchaseRoutes(operator));
-  app.route('/', consoleRoutes({ stores: deps.stores, lists: deps.lists, actions: operatorActions(operator) }));
+  app.route(
+    '/',
+    consoleRoutes({
+      stores: deps.stores,
+      lists: deps.lists,
+      actions: operatorActions(operator),
+      audit: () => runAudit(deps.stores, deps.provider),
+    }),
+  );
 
   app.get('/audit', async (c) => {
-    const report = await runAudit(deps.stores);
+    const report = await runAudit(deps.stores, deps.provider);
     return c.json(report, report.violations.length === 0 ? 200 : 409);
   });
 

@@ -4,8 +4,9 @@ import { fulfilledLines } from '../../purchase/pricing.js';
 import type { PurchaseRecord } from '../../purchase/record.js';
 import type { SagaContext } from '../context.js';
 import { defineStep } from '../define-step.js';
+import { captureAtPivot } from './payment.js';
 
-/** Order placement in the Order Management System: the saga's pivot, never undone. */
+/** Order placement in the Order Management System: the saga's pivot, never undone. It captures the payment first. */
 export const orderPlacement = defineStep({
   name: 'order_placement',
   failure: 'purchase_failed',
@@ -27,6 +28,8 @@ export const orderPlacement = defineStep({
 });
 
 async function placeOrder(ctx: SagaContext, record: PurchaseRecord) {
+  // No order without the money: the authorization is captured first (contract §4).
+  await captureAtPivot(ctx, record);
   const plan = record.plan!;
   const order: Order = {
     id: orderIdFor(record.id),

@@ -1,10 +1,37 @@
+import type { ProviderPayment } from '../../adapters/payments.js';
 import { StepError } from '../../errors.js';
-import { chargeKey, refundKey } from '../../ids.js';
+import { paymentKey } from '../../ids.js';
 import { messages } from '../../purchase/messages.js';
 import { amountDue } from '../../purchase/pricing.js';
+import type { PaymentInfo, PurchaseRecord } from '../../purchase/record.js';
+import type { SagaContext } from '../context.js';
 import { defineStep } from '../define-step.js';
 
-/** Charge and refund, both keyed by purchase so a re-run never moves money twice. */
+/** The record's payment status for what the provider says. */
+const STATUS: Record<ProviderPayment['state'], PaymentInfo['status'] | undefined> = {
+  created: 'none',
+  requires_action: 'requires_action',
+  authorized: 'authorized',
+  captured: 'captured',
+  voided: 'voided',
+  refunded: 'refunded',
+  failed: 'declined',
+  pending: undefined,
+};
+
+const recorded = (record: PurchaseRecord, p: ProviderPayment): PaymentInfo => ({
+  status: STATUS[p.state] ?? record.payment.status,
+  amount: p.amount,
+  currency: p.currency,
+  paymentId: p.id,
+});
+
+/**
+ * Authorizes the amount due (PAYMENT_CAPTURE=pivot: the pivot captures it) or takes it at once
+ * (immediate). The provider's payment is created first and its id recorded before any money
+ * moves, so a lost answer, a crash or a retry days later is resolved by asking the provider for
+ * that payment, never by creating another.
+ */
 export const payment = defineStep({
   name: 'payment',
   failure: 'payment_failed',
@@ -13,42 +40,78 @@ export const payment = defineStep({
     const plan = record.plan!;
     const amount = amountDue(plan, record.allocation);
     if (amount === 0) return { payment: { status: 'none', amount: 0, currency: plan.currency } };
-    const result = await ctx.provider.charge({
-      idempotencyKey: chargeKey(record.id),
-      token: record.request.paymentToken,
-      amount,
-      currency: plan.currency,
-      description: `purchase ${record.id}`,
-    });
-    if (result.status === 'declined') {
-      await ctx.stores.purchases.patch(record.id, { payment: { status: 'declined', amount, currency: plan.currency } });
-      throw new StepError('payment_failed', messages.declined(result.reason));
+    let paymentId = record.payment.paymentId;
+    let current: ProviderPayment | undefined;
+    if (paymentId) current = await ctx.provider.retrieve(paymentId);
+    else {
+      current = await ctx.provider.prepare({
+        idempotencyKey: paymentKey(record.id, 'prepare'),
+        purchaseId: record.id,
+        amount,
+        currency: plan.currency,
+        description: `purchase ${record.id}`,
+        capture: ctx.paymentCapture === 'pivot' ? 'manual' : 'automatic',
+      });
+      paymentId = current.id;
+      await ctx.stores.purchases.patch(record.id, { payment: recorded(record, current) });
     }
-    return { payment: { status: 'captured', amount, currency: plan.currency, chargeId: result.chargeId } };
+    if (current.state === 'created')
+      current = await ctx.provider.authorize({
+        idempotencyKey: paymentKey(record.id, 'authorize'),
+        paymentId,
+        method: record.request.paymentToken,
+        returnUrl: record.request.returnUrl,
+      });
+    if (current.state === 'authorized' || current.state === 'captured') return { payment: recorded(record, current) };
+    if (current.state === 'pending') throw new Error(`payment ${paymentId} still pending at the provider`);
+    await ctx.stores.purchases.patch(record.id, { payment: recorded(record, current) });
+    // Waiting for the customer's action comes with the saga's wait (issue #25); until then it fails, voided.
+    if (current.state === 'requires_action') throw new StepError('payment_failed', messages.actionUnsupported);
+    throw new StepError('payment_failed', messages.declined(current.reason ?? 'declined'));
   },
   compensate: {
     job: 'refund',
+    // The provider says what there is to undo: a hold is voided, a charge refunded, nothing else touched.
     async run(ctx, record) {
-      let payment = record.payment;
-      if (payment.status === 'refunded') return false;
-      if (payment.status !== 'captured') {
-        // The charge may have gone through with its answer lost (a crash mid-step): ask the provider.
-        const lost = await ctx.provider.findCharge(chargeKey(record.id));
-        if (lost?.status !== 'captured') return false;
-        payment = {
-          status: 'captured',
-          amount: amountDue(record.plan!, record.allocation),
-          currency: record.plan!.currency,
-          chargeId: lost.chargeId,
-        };
-      }
-      const { refundId } = await ctx.provider.refund({
-        idempotencyKey: refundKey(record.id),
-        chargeId: payment.chargeId!,
-        amount: payment.amount,
-      });
-      await ctx.stores.purchases.patch(record.id, { payment: { ...payment, status: 'refunded', refundId } });
-      return true;
+      const paymentId = record.payment.paymentId ?? (await ctx.provider.findByPurchase(record.id))?.id;
+      if (!paymentId) return false;
+      const before = await ctx.provider.retrieve(paymentId);
+      const after = await undoPayment(ctx, record, before);
+      if (after.state === 'pending') throw new Error(`payment ${paymentId}: its undo is still pending at the provider`);
+      // A payment never authorized is voided at the provider too, but nothing was ever held: the customer sees none.
+      const shown =
+        before.state === 'created' ? { ...recorded(record, after), status: 'none' as const } : recorded(record, after);
+      await ctx.stores.purchases.patch(record.id, { payment: shown });
+      return after.state !== before.state;
     },
   },
 });
+
+async function undoPayment(ctx: SagaContext, record: PurchaseRecord, p: ProviderPayment): Promise<ProviderPayment> {
+  if (p.state === 'created' || p.state === 'requires_action' || p.state === 'authorized') {
+    p = await ctx.provider.void({ idempotencyKey: paymentKey(record.id, 'void'), paymentId: p.id });
+    // Captured meanwhile (the pivot's capture raced the failure): it is refunded below.
+    if (p.state !== 'captured') return p;
+  }
+  if (p.state === 'captured')
+    return ctx.provider.refund({ idempotencyKey: paymentKey(record.id, 'refund'), paymentId: p.id });
+  return p;
+}
+
+/**
+ * The pivot's capture, just before the order is placed: an authorization becomes a charge. Taken
+ * already (a re-run, or PAYMENT_CAPTURE=immediate) is success; refused for good (an expired hold)
+ * fails the purchase with payment_failed, and compensation finds nothing held.
+ */
+export async function captureAtPivot(ctx: SagaContext, record: PurchaseRecord): Promise<void> {
+  if (record.payment.status !== 'authorized') return;
+  const captured = await ctx.provider.capture({
+    idempotencyKey: paymentKey(record.id, 'capture'),
+    paymentId: record.payment.paymentId!,
+    amount: record.payment.amount,
+  });
+  if (captured.state === 'pending') throw new Error(`payment ${captured.id}: capture still pending at the provider`);
+  await ctx.stores.purchases.patch(record.id, { payment: recorded(record, captured) });
+  if (captured.state !== 'captured')
+    throw new StepError('payment_failed', messages.captureRefused(captured.reason ?? captured.state));
+}

@@ -70,6 +70,13 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
   settleReservation(reservation: string): Result<string, Context>;
   /** take-fault-1.lua: the armed failure's mode, or null. */
   takeFault(point: string): Result<string | null, Context>;
+  /** payment-op-1.lua: the built-in provider's payment (JSON) after the operation, or null when there is none. */
+  paymentOp(
+    payment: string,
+    op: 'authorize' | 'complete' | 'capture' | 'void' | 'refund',
+    to: string,
+    reason: string,
+  ): Result<string | null, Context>;
   /** set-available-1.lua: the available count it had. */
   setAvailable(stock: string, available: number): Result<number, Context>;
 }
@@ -84,6 +91,7 @@ declare module 'ioredis' {
 const FILES = {
   acceptPurchase: 'accept-purchase-6.lua',
   cancelOrPivot: 'cancel-or-pivot-2.lua',
+  paymentOp: 'payment-op-1.lua',
   reserveStock: 'reserve-stock-n.lua',
   restockSettled: 'restock-settled-n.lua',
   setAvailable: 'set-available-1.lua',

@@ -1,0 +1,131 @@
+import { builtinPaymentId } from '../ids.js';
+import type { Keys } from '../keys.js';
+import { scanKeys, type RedisClient } from '../redis.js';
+import { defineCommands } from '../stores/lua/commands.js';
+import {
+  ProviderUnavailableError,
+  type AuthorizeRequest,
+  type CaptureMethod,
+  type PaymentProvider,
+  type PrepareRequest,
+  type PaymentState,
+  type ProviderPayment,
+} from './payments.js';
+
+/** A payment as the built-in provider keeps it. */
+interface Stored extends ProviderPayment {
+  capture: CaptureMethod;
+  /** tok_capture_fails: its capture will be refused, as an expired authorization's is. */
+  captureRefused?: true;
+}
+
+/** What authorizing with each test token leads to (contract §3); any other token is declined. */
+function outcomeOf(token: string, capture: CaptureMethod): { state: PaymentState; reason?: string } {
+  if (token === 'tok_error') throw new ProviderUnavailableError('payment provider error (tok_error)');
+  if (token === 'tok_visa' || token === 'tok_capture_fails')
+    return { state: capture === 'automatic' ? 'captured' : 'authorized' };
+  return { state: 'failed', reason: 'card declined' };
+}
+
+/**
+ * The built-in test provider (PAYMENT_PROVIDER=builtin, the default): no configuration, its ledger
+ * in Redis so it holds across processes and restarts. One payment per purchase, on the purchase's
+ * shard; each operation is one atomic step of the payment's state machine (payment-op-1.lua), so
+ * a retry, with the same key or without, never moves money twice.
+ */
+export class BuiltinPaymentProvider implements PaymentProvider {
+  readonly name = 'builtin';
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+  ) {
+    defineCommands(redis);
+  }
+
+  async prepare(req: PrepareRequest): Promise<ProviderPayment> {
+    const id = builtinPaymentId(req.purchaseId);
+    const payment: Stored = {
+      id,
+      purchaseId: req.purchaseId,
+      state: 'created',
+      amount: req.amount,
+      currency: req.currency,
+      captured: 0,
+      refunded: 0,
+      createdAt: new Date().toISOString(),
+      capture: req.capture,
+    };
+    await this.redis.set(this.keys.providerPayment(id), JSON.stringify(payment), 'NX');
+    return this.retrieve(id);
+  }
+
+  async authorize(req: AuthorizeRequest): Promise<ProviderPayment> {
+    const stored = await this.get(req.paymentId);
+    if (req.method === 'tok_capture_fails' && stored.state === 'created')
+      await this.redis.set(
+        this.keys.providerPayment(req.paymentId),
+        JSON.stringify({ ...stored, captureRefused: true }),
+        'XX',
+      );
+    const { state, reason } = outcomeOf(req.method, stored.capture);
+    return this.op(req.paymentId, 'authorize', state, reason);
+  }
+
+  async retrieve(paymentId: string): Promise<ProviderPayment> {
+    return shown(await this.get(paymentId));
+  }
+
+  async findByPurchase(purchaseId: string): Promise<ProviderPayment | undefined> {
+    const raw = await this.redis.get(this.keys.providerPayment(builtinPaymentId(purchaseId)));
+    return raw ? shown(JSON.parse(raw) as Stored) : undefined;
+  }
+
+  capture(req: { paymentId: string }): Promise<ProviderPayment> {
+    return this.op(req.paymentId, 'capture');
+  }
+
+  void(req: { paymentId: string }): Promise<ProviderPayment> {
+    return this.op(req.paymentId, 'void');
+  }
+
+  refund(req: { paymentId: string }): Promise<ProviderPayment> {
+    return this.op(req.paymentId, 'refund');
+  }
+
+  async *list(since?: Date): AsyncIterable<ProviderPayment> {
+    const keys = await scanKeys(this.redis, this.keys.patterns.providerPayment);
+    const payments: Stored[] = [];
+    for (const key of keys) {
+      const raw = await this.redis.get(key);
+      if (raw) payments.push(JSON.parse(raw) as Stored);
+    }
+    const from = since?.toISOString() ?? '';
+    yield* payments
+      .filter((p) => p.createdAt >= from)
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
+      .map(shown);
+  }
+
+  private async get(paymentId: string): Promise<Stored> {
+    const raw = await this.redis.get(this.keys.providerPayment(paymentId));
+    if (!raw) throw new Error(`no payment ${paymentId} at the built-in provider`);
+    return JSON.parse(raw) as Stored;
+  }
+
+  private async op(
+    paymentId: string,
+    op: 'authorize' | 'capture' | 'void' | 'refund',
+    to = '',
+    reason = '',
+  ): Promise<ProviderPayment> {
+    const raw = await this.redis.paymentOp(this.keys.providerPayment(paymentId), op, to, reason);
+    if (!raw) throw new Error(`no payment ${paymentId} at the built-in provider`);
+    return shown(JSON.parse(raw) as Stored);
+  }
+}
+
+/** The payment as the interface shows it: the provider's own bookkeeping left out. */
+function shown({ capture: _capture, captureRefused: _refused, ...payment }: Stored): ProviderPayment {
+  return payment;
+}

@@ -1,0 +1,59 @@
+--[[
+  One operation on a payment of the built-in provider: its state machine, applied atomically.
+
+  The payment is a JSON object (ProviderPayment, plus `captureRefused` when its capture will be
+  refused). An operation moves it only from the states it applies to; from any other state it
+  changes nothing and answers the payment as it is, so every operation is idempotent and
+  "already in the state asked for" is an answer like any other.
+
+    authorize  created → ARGV[2] (authorized | captured | failed | requires_action), `reason` ARGV[3]
+    complete   requires_action → authorized | captured (`capture` manual or automatic), ARGV[2] 'fail' → failed
+    capture    authorized → captured (captured = amount), or voided with `reason` when `captureRefused`
+    void       created | requires_action | authorized → voided
+    refund     captured → refunded (refunded = captured)
+
+  Invariant: money moves at most once per payment: captured once, refunded once, never both voided and captured.
+
+  KEYS[1] the payment (string, JSON)
+
+  ARGV[1] operation: authorize | complete | capture | void | refund
+  ARGV[2] authorize: the state it leads to; complete: 'complete' or 'fail'
+  ARGV[3] authorize: the reason of a failure, or ''
+
+  Returns the payment's JSON after the operation, or nil when there is no payment.
+]]
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local p = cjson.decode(raw)
+local op, s = ARGV[1], p.state
+local moved = true
+if op == 'authorize' and s == 'created' then
+  p.state = ARGV[2]
+  if ARGV[2] == 'captured' then p.captured = p.amount end
+  if ARGV[3] ~= '' then p.reason = ARGV[3] end
+elseif op == 'complete' and s == 'requires_action' then
+  p.action = nil
+  if ARGV[2] == 'fail' then
+    p.state = 'failed'; p.reason = 'the customer did not complete the authentication'
+  elseif p.capture == 'automatic' then
+    p.state = 'captured'; p.captured = p.amount
+  else
+    p.state = 'authorized'
+  end
+elseif op == 'capture' and s == 'authorized' then
+  if p.captureRefused then
+    p.state = 'voided'; p.reason = 'the authorization expired before it was captured'
+  else
+    p.state = 'captured'; p.captured = p.amount
+  end
+elseif op == 'void' and (s == 'created' or s == 'requires_action' or s == 'authorized') then
+  p.state = 'voided'; p.action = nil
+elseif op == 'refund' and s == 'captured' then
+  p.state = 'refunded'; p.refunded = p.captured
+else
+  moved = false
+end
+if not moved then return raw end
+local out = cjson.encode(p)
+redis.call('SET', KEYS[1], out, 'KEEPTTL')
+return out
