@@ -75,9 +75,53 @@ export async function runAudit(
     const record = records.get(purchaseId);
     return quiet || !record || isSettled(record);
   };
+  const audit: Audit = { stores, records, quiet, settled, violate };
   const byStatus: AuditReport['figures']['byStatus'] = {};
   for (const r of records.values()) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
 
+  await auditStock(audit);
+  const money = await auditMoney(audit, provider);
+  const { provisionedActive, activeSold } = await auditProvisioning(audit);
+  const canceledOrders = await auditOrders(audit, activeSold);
+
+  // Purchases: terminal once quiet; a completed one has exactly one confirmation.
+  let orders = 0;
+  for (const r of records.values()) {
+    if (r.orderId) orders++;
+    if (r.phase === 'done' && (r.status === 'completed' || r.status === 'partially_fulfilled')) {
+      const confirmation = await stores.notifications.get(notificationId(r.id, 'order_confirmation'));
+      if (!confirmation) violate(`purchase ${r.id}: completed without an order confirmation`, r.id);
+    }
+  }
+  const needsReview = [...records.values()].filter((r) => r.review).length;
+  return {
+    quiet,
+    figures: {
+      purchases: records.size,
+      byStatus,
+      orders,
+      ...money,
+      provisionedActive,
+      needsReview,
+      canceledOrders,
+    },
+    violations,
+    purchases: [...named].filter((id) => records.has(id)),
+  };
+}
+
+/** What each part of the audit reads and where it reports. */
+interface Audit {
+  stores: Stores;
+  records: Map<string, PurchaseRecord>;
+  quiet: boolean;
+  /** Nothing of the purchase is still moving (or its record has expired): its end state can be checked. */
+  settled(purchaseId: string): boolean;
+  violate(message: string, purchaseId?: string): void;
+}
+
+async function auditStock({ stores, quiet, violate }: Audit): Promise<void> {
+  const { redis, keys } = stores;
   // Stock: conserved and never negative; units sold = units in committed reservations + those settled.
   const soldByKey = new Map<string, number>();
   for (const res of await values<{ state: string; stock: Record<string, number> }>(
@@ -97,7 +141,9 @@ export async function runAudit(
     if (accounted !== s.sold)
       violate(`stock ${id}: sold ${s.sold} but committed and settled reservations hold ${accounted}`);
   }
+}
 
+async function auditMoney({ stores, records, settled, violate }: Audit, provider: PaymentProvider) {
   // Money, the provider's ledger against ours (contract §4.4): a capture ends in an order or a refund,
   // never both, never neither; a hold ends captured or voided; nothing is held for a purchase we do not know.
   let charges = 0;
@@ -131,7 +177,11 @@ export async function runAudit(
     if (held)
       violate(`purchase ${purchaseId}: its payment is still ${payment.state}, neither captured nor voided`, purchaseId);
   }
+  return { charges, refunds, voids };
+}
 
+async function auditProvisioning({ stores, settled, violate }: Audit) {
+  const { redis, keys } = stores;
   // Provisioning: nothing active without a placed order.
   const provisioned = await values<
     Pick<ProvisionedProduct, 'id' | 'purchaseId' | 'productId' | 'dependencyOf' | 'status'>
@@ -152,7 +202,11 @@ export async function runAudit(
     if (order?.status === 'canceled' && settled(unit.purchaseId))
       violate(`provisioned ${unit.id}: active but its order ${order.id} is canceled`, unit.purchaseId);
   }
+  return { provisionedActive, activeSold };
+}
 
+async function auditOrders({ stores, settled, violate }: Audit, activeSold: Map<string, Map<string, number>>) {
+  const { redis, keys } = stores;
   // Orders. A placed one has every unit it sold in the Product Store, active (a write lost in a failover
   // can take one). A canceled one (v1.1) is refunded exactly once (one refund per purchase key, checked
   // above with the charges), nothing of it is active (above), and its units are back in stock.
@@ -176,31 +230,5 @@ export async function runAudit(
     if (reservation.state !== 'restocked')
       violate(`order ${order.id}: canceled but its units are not back in stock`, order.purchaseId);
   }
-
-  // Purchases: terminal once quiet; a completed one has exactly one confirmation.
-  let orders = 0;
-  for (const r of records.values()) {
-    if (r.orderId) orders++;
-    if (r.phase === 'done' && (r.status === 'completed' || r.status === 'partially_fulfilled')) {
-      const confirmation = await stores.notifications.get(notificationId(r.id, 'order_confirmation'));
-      if (!confirmation) violate(`purchase ${r.id}: completed without an order confirmation`, r.id);
-    }
-  }
-  const needsReview = [...records.values()].filter((r) => r.review).length;
-  return {
-    quiet,
-    figures: {
-      purchases: records.size,
-      byStatus,
-      orders,
-      charges,
-      refunds,
-      voids,
-      provisionedActive,
-      needsReview,
-      canceledOrders,
-    },
-    violations,
-    purchases: [...named].filter((id) => records.has(id)),
-  };
+  return canceledOrders;
 }
