@@ -22,6 +22,7 @@ export const ERRORS = {
   internal_error: { status: 500, title: 'Internal error' },
   purchase_failed: { status: 502, title: 'Purchase failed' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
+  invalid_signature: { status: 400, title: 'Invalid signature' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -113,6 +113,8 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
     /** Shard `s`'s workers heartbeats: a process beats on every shard it serves. */
     workerHeartbeats: (s: number) => sk(s, 'workers'),
     rateLimit: k('rl'),
+    /** A Stripe event already taken (webhook dedupe, 30 days: as long as Stripe keeps events). */
+    stripeEvent: (eventId: string) => k('stripe-event', eventId),
     /** The auth role's signing keys (hash: one JSON key pair per field), shared by every auth process. */
     authKeys: k('auth', 'keys'),
     /** The secret list cursors are signed with, shared by every gateway. */
