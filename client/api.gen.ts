@@ -122,7 +122,7 @@ export interface paths {
                         "application/json": components["schemas"]["Purchase"];
                     };
                 };
-                /** @description Accepted and still running: poll `statusUrl` or stream its events. */
+                /** @description Accepted and still running: poll `statusUrl` or stream its events. A purchase waiting for its customer's payment action answers at once with the purchase (`requires_action`, `payment.nextAction`). */
                 202: {
                     headers: {
                         /** @description The status URL of the purchase. */
@@ -130,7 +130,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["PurchaseAccepted"];
+                        "application/json": components["schemas"]["PurchaseAccepted"] | components["schemas"]["Purchase"];
                     };
                 };
                 /** @description Malformed JSON, wrong types, unknown fields, quantities out of range (validation_error). */
@@ -1172,7 +1172,7 @@ export interface components {
         Purchase: {
             id: string;
             /** @enum {string} */
-            status: "accepted" | "processing" | "completed" | "partially_fulfilled" | "failed" | "canceled";
+            status: "accepted" | "processing" | "requires_action" | "completed" | "partially_fulfilled" | "failed" | "canceled";
             items: components["schemas"]["PurchaseLine"][];
             /** @description Out of stock, left out (outOfStock: remove). */
             removed: components["schemas"]["PurchaseLine"][];
@@ -1182,7 +1182,13 @@ export interface components {
                 /** @enum {string} */
                 name: "validation" | "stock_check" | "payment" | "inventory_update" | "provisioning" | "order_placement" | "notification";
                 /** @enum {string} */
-                status: "pending" | "completed" | "failed" | "compensated" | "skipped";
+                status: "pending" | "waiting" | "completed" | "failed" | "compensated" | "skipped";
+                /**
+                 * Format: date-time
+                 * @description While `waiting`: the deadline of the wait for the outside world.
+                 * @example 2026-11-22T10:00:00.000Z
+                 */
+                until?: string;
                 /** @description The step's undo while an outside system is still being cleaned up (retrying), or once that failed for good. */
                 undo?: {
                     /** @enum {string} */
@@ -1195,12 +1201,24 @@ export interface components {
                 status: "none" | "requires_action" | "authorized" | "captured" | "voided" | "refunded" | "declined";
                 amount: number;
                 currency: string;
+                /** @description While `requires_action`: where the customer completes the payment. */
+                nextAction?: {
+                    /** @enum {string} */
+                    type: "redirect";
+                    url: string;
+                };
+                /**
+                 * Format: date-time
+                 * @description While `requires_action`: until when it waits.
+                 * @example 2026-11-22T10:00:00.000Z
+                 */
+                actionExpiresAt?: string;
             };
             orderId?: string;
             /** @description Why a failed purchase failed. */
             error?: {
                 /** @enum {string} */
-                code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "not_cancelable" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable";
+                code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "not_cancelable" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable" | "invalid_signature";
                 detail: string;
                 step?: string;
             };
@@ -1239,7 +1257,7 @@ export interface components {
              * @description `accepted`, or `processing` once the saga has started.
              * @enum {string}
              */
-            status: "accepted" | "processing" | "completed" | "partially_fulfilled" | "failed" | "canceled";
+            status: "accepted" | "processing" | "requires_action" | "completed" | "partially_fulfilled" | "failed" | "canceled";
             /** @example /v1/purchases/pur_0b6f… */
             statusUrl: string;
         };
@@ -1254,7 +1272,7 @@ export interface components {
              * @description The stable machine value (contract §3).
              * @enum {string}
              */
-            code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "not_cancelable" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable";
+            code: "missing_token" | "invalid_token" | "expired_token" | "validation_error" | "invalid_product" | "incomplete_customization" | "invalid_customization" | "rule_rejected" | "idempotency_key_reused" | "payment_failed" | "out_of_stock" | "missing_dependencies" | "quota_exceeded" | "not_found" | "not_cancelable" | "payload_too_large" | "rate_limit_exceeded" | "internal_error" | "purchase_failed" | "service_unavailable" | "invalid_signature";
             /** @description Set when the problem reports a purchase's outcome. */
             purchaseId?: string;
             /** @description Set when a purchase is not cancelable because its order is placed: cancel that order. */
@@ -1360,7 +1378,7 @@ export interface components {
         Notification: {
             id: string;
             /** @enum {string} */
-            type: "purchase_accepted" | "order_confirmation" | "product_provisioned" | "partial_fulfillment" | "out_of_stock" | "payment_failed" | "purchase_failed" | "purchase_canceled" | "order_canceled";
+            type: "purchase_accepted" | "order_confirmation" | "product_provisioned" | "partial_fulfillment" | "out_of_stock" | "payment_action_required" | "payment_failed" | "purchase_failed" | "purchase_canceled" | "order_canceled";
             purchaseId: string;
             message: string;
             details: {

@@ -152,6 +152,12 @@ const schema = z.object({
     .optional(),
   /** Stripe's API, or a Stripe-compatible server (the tests' own). */
   STRIPE_API_BASE: optionalUrl,
+  /** How long a purchase waits for its customer's payment action (3-D Secure). */
+  PAYMENT_ACTION_TIMEOUT_S: z.coerce.number().int().positive().default(900),
+  /** How often a step waiting for the outside world asks by itself (a lost webhook only delays it). */
+  WAIT_CHECK_MS: ms.default(30_000),
+  /** The gateway's address as customers reach it: the built-in provider's action pages are built from it. */
+  PUBLIC_URL: optionalUrl,
 });
 
 const checked = schema
@@ -196,6 +202,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   return Object.freeze(result.data);
 }
+
+/** The gateway's address as customers and partners reach it (contract §1): PUBLIC_URL, or this host and PORT. */
+export const publicUrlOf = (config: Pick<Config, 'PUBLIC_URL' | 'PORT'>) =>
+  (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, '');
 
 export function jwksUrl(config: Config, authPort = config.AUTH_PORT): string {
   return config.AUTH_JWKS_URL ?? `http://127.0.0.1:${authPort}/.well-known/jwks.json`;

@@ -94,6 +94,8 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
     /** Shard `s`'s purchases flagged for review and not yet resolved (sorted set by flag time): the operator's queue. */
     purchasesInReview: (s: number) => sk(s, 'purchases-review'),
     idempotency: (customerId: string, key: string) => sk(ofCustomer(customerId), 'idem', customerId, key),
+    /** The built-in provider's one-time action link (its secret → the payment), until it is used. */
+    providerAction: (secret: string) => k('provider-action', secret),
     /** The built-in payment provider's payment (its ledger lives in Redis, on the purchase's shard). */
     providerPayment: (paymentId: string) => sk(shardOf(paymentId), 'provider', 'payment', paymentId),
     order: (id: string) => sk(shardOf(id), 'order', id),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { builtinPaymentId } from '../ids.js';
 import type { Keys } from '../keys.js';
 import { scanKeys, type RedisClient } from '../redis.js';
@@ -19,9 +20,13 @@ interface Stored extends ProviderPayment {
   captureRefused?: true;
 }
 
+/** Where the customer's action page is: the gateway serves it (GET /pay/:secret), off PUBLIC_URL. */
+export type ActionUrl = (secret: string) => string;
+
 /** What authorizing with each test token leads to (contract §3); any other token is declined. */
 function outcomeOf(token: string, capture: CaptureMethod): { state: PaymentState; reason?: string } {
   if (token === 'tok_error') throw new ProviderUnavailableError('payment provider error (tok_error)');
+  if (token === 'tok_3ds') return { state: 'requires_action' };
   if (token === 'tok_visa' || token === 'tok_capture_fails')
     return { state: capture === 'automatic' ? 'captured' : 'authorized' };
   return { state: 'failed', reason: 'card declined' };
@@ -39,6 +44,7 @@ export class BuiltinPaymentProvider implements PaymentProvider {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
+    private readonly actionUrl: ActionUrl = (secret) => `http://127.0.0.1:3000/pay/${secret}`,
   ) {
     defineCommands(redis);
   }
@@ -62,14 +68,39 @@ export class BuiltinPaymentProvider implements PaymentProvider {
 
   async authorize(req: AuthorizeRequest): Promise<ProviderPayment> {
     const stored = await this.get(req.paymentId);
-    if (req.method === 'tok_capture_fails' && stored.state === 'created')
-      await this.redis.set(
-        this.keys.providerPayment(req.paymentId),
-        JSON.stringify({ ...stored, captureRefused: true }),
-        'XX',
-      );
+    if (stored.state === 'created' && (req.method === 'tok_capture_fails' || req.method === 'tok_3ds')) {
+      // What the token decides beyond the authorization: a capture to refuse, or the page the customer acts on.
+      const secret = randomBytes(24).toString('base64url');
+      const extra =
+        req.method === 'tok_3ds' ? { action: { url: this.actionUrl(secret) } } : { captureRefused: true as const };
+      await this.redis.set(this.keys.providerPayment(req.paymentId), JSON.stringify({ ...stored, ...extra }), 'XX');
+      // A one-time link: unguessable, and gone once used (completeAction).
+      if (req.method === 'tok_3ds') await this.redis.set(this.keys.providerAction(secret), req.paymentId, 'EX', 86_400);
+    }
     const { state, reason } = outcomeOf(req.method, stored.capture);
     return this.op(req.paymentId, 'authorize', state, reason);
+  }
+
+  /** The payment an action link is for, while the link is unused. */
+  async actionFor(secret: string): Promise<ProviderPayment | undefined> {
+    const paymentId = await this.redis.get(this.keys.providerAction(secret));
+    return paymentId ? this.retrieve(paymentId) : undefined;
+  }
+
+  /**
+   * The customer acts on the page (Approve or Decline): the link is used up first, atomically, so a
+   * second click, a replay or another tab changes nothing. Undefined for a link unknown or used.
+   */
+  async completeAction(secret: string, outcome: 'approve' | 'decline'): Promise<ProviderPayment | undefined> {
+    const paymentId = await this.redis.getdel(this.keys.providerAction(secret));
+    if (!paymentId) return undefined;
+    const raw = await this.redis.paymentOp(
+      this.keys.providerPayment(paymentId),
+      'complete',
+      outcome === 'approve' ? 'complete' : 'fail',
+      '',
+    );
+    return raw ? shown(JSON.parse(raw) as Stored) : undefined;
   }
 
   async retrieve(paymentId: string): Promise<ProviderPayment> {

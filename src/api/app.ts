@@ -20,7 +20,10 @@ import { docsRoutes } from './docs.js';
 import type { Lists } from './lists.js';
 import type { PurchaseEvents } from './purchase-events.js';
 import type { PurchaseService } from './purchase-service.js';
+import { BuiltinPaymentProvider } from '../adapters/builtin-provider.js';
 import { adminRoutes } from './routes/admin.js';
+import { paymentActionRoutes } from './routes/payment-action.js';
+import { stripeWebhookRoutes } from './routes/stripe-webhooks.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { orderRoutes } from './routes/orders.js';
 import { productRoutes } from './routes/products.js';
@@ -50,8 +53,8 @@ export interface GatewayDeps {
   config: Config;
   log: Logger;
   routes: RouteDeps;
-  /** The purchase hand-off and the outcomes it waits for. */
-  purchases: { service: PurchaseService; events: PurchaseEvents };
+  /** The purchase hand-off, the outcomes it waits for, and the wake of a purchase waiting for the outside world. */
+  purchases: { service: PurchaseService; events: PurchaseEvents; wake(purchaseId: string): Promise<void> };
   /** What /readyz and /metrics report besides Redis and the verifier. */
   health: {
     breaker: OrchestratorBreaker;
@@ -125,6 +128,24 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     return c.body(texts.join('\n'), 200, { 'content-type': metrics.registry.contentType });
   });
   docsRoutes(app);
+  // Outside /v1: no bearer token and no customer rate limit. The action page's secret is its credential,
+  // Stripe's signature the webhook's.
+  if (routes.provider instanceof BuiltinPaymentProvider)
+    app.route(
+      '/pay',
+      paymentActionRoutes({ provider: routes.provider, stores: routes.stores, wake: deps.purchases.wake }),
+    );
+  if (config.PAYMENT_PROVIDER === 'stripe' && config.STRIPE_WEBHOOK_SECRET)
+    app.route(
+      '/webhooks',
+      stripeWebhookRoutes({
+        secret: config.STRIPE_WEBHOOK_SECRET,
+        redis: routes.redis,
+        keys: routes.stores.keys,
+        wake: deps.purchases.wake,
+        log: deps.log,
+      }),
+    );
 
   if (config.ADMIN_PASSWORD) {
     app.route(

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis.js';
-import { TERMINAL, type PurchaseEvent, type PurchaseRecord } from '../purchase/record.js';
+import { TERMINAL, type PurchaseEvent, type PurchaseRecord, type PurchaseStatus } from '../purchase/record.js';
 import { recordOfEvent } from '../stores/purchase-store.js';
 
 type Listener = (event: PurchaseEvent) => void;
@@ -85,16 +85,18 @@ export class PurchaseEvents {
    * Resolves with the record once it is terminal, or with its latest state after
    * `timeoutMs`. Polls once a second too, in case an event was lost in a reconnect.
    * `justCreated` skips the first read: a purchase handed off this instant is not terminal yet.
+   * `until`: the statuses that end the wait (a new purchase's request also ends at requires_action).
    */
   async waitForTerminal(
     id: string,
     timeoutMs: number,
     load: () => Promise<PurchaseRecord | undefined>,
     justCreated = false,
+    until: ReadonlySet<PurchaseStatus> = TERMINAL,
   ): Promise<PurchaseRecord | undefined> {
     let wake!: () => void;
     let carried: PurchaseRecord | undefined;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let woken = new Promise<void>((resolve) => (wake = resolve));
     const off = this.onOutcome(id, (event) => {
       carried = recordOfEvent(event);
       wake();
@@ -103,14 +105,18 @@ export class PurchaseEvents {
     let skip = justCreated;
     try {
       for (;;) {
+        // An event's record is used once: an outcome that does not end this wait (requires_action, for a
+        // cancel) must not be read again and again, or the loop would spin on a settled promise.
         const record = carried ?? (skip ? undefined : await load());
+        carried = undefined;
         skip = false;
-        if (record && TERMINAL.has(record.status)) return record;
+        if (record && until.has(record.status)) return record;
         const left = deadline - Date.now();
         if (left <= 0) return record;
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, Math.min(left, 1_000))))]);
         clearTimeout(timer);
+        woken = new Promise<void>((resolve) => (wake = resolve));
       }
     } finally {
       off();

@@ -14,6 +14,7 @@ import { STEP_NAMES as NAMES, type StepName } from '../saga/saga.js';
 const PURCHASE_STATUSES = [
   'accepted',
   'processing',
+  'requires_action',
   'completed',
   'partially_fulfilled',
   'failed',
@@ -21,6 +22,7 @@ const PURCHASE_STATUSES = [
 ] as const satisfies readonly PurchaseStatus[];
 const STEP_STATUSES = [
   'pending',
+  'waiting',
   'completed',
   'failed',
   'compensated',
@@ -76,6 +78,9 @@ export const purchaseView = z
       z.object({
         name: z.enum(STEP_NAMES),
         status: z.enum(STEP_STATUSES),
+        until: timestamp
+          .optional()
+          .openapi({ description: 'While `waiting`: the deadline of the wait for the outside world.' }),
         undo: z
           .object({ status: z.enum(UNDO_STATUSES), attempts: z.number().int() })
           .optional()
@@ -85,7 +90,16 @@ export const purchaseView = z
           }),
       }),
     ),
-    payment: z.object({ status: z.enum(PAYMENT_STATUSES), amount: z.number().int(), currency: z.string() }),
+    payment: z.object({
+      status: z.enum(PAYMENT_STATUSES),
+      amount: z.number().int(),
+      currency: z.string(),
+      nextAction: z
+        .object({ type: z.enum(['redirect']), url: z.string() })
+        .optional()
+        .openapi({ description: 'While `requires_action`: where the customer completes the payment.' }),
+      actionExpiresAt: timestamp.optional().openapi({ description: 'While `requires_action`: until when it waits.' }),
+    }),
     orderId: z.string().optional(),
     error: z
       .object({ code: z.enum(ERROR_CODES), detail: z.string(), step: z.string().optional() })

@@ -8,7 +8,18 @@ import { STEP_NAMES, type StepName } from '../saga/saga.js';
 function stepView(r: PurchaseRecord, name: StepName) {
   const undo = r.undos[name];
   const shown = undo && undo.status !== 'done' ? { undo: { status: undo.status, attempts: undo.attempts } } : {};
-  return { name, status: r.steps[name] ?? 'pending', ...shown };
+  const status = r.steps[name] ?? 'pending';
+  const waiting = status === 'waiting' && r.waiting?.step === name ? { until: r.waiting.until } : {};
+  return { name, status, ...waiting, ...shown };
+}
+
+/** The money; the action the customer must take shows only while it is awaited. */
+function paymentView({ payment: p }: PurchaseRecord) {
+  const action =
+    p.status === 'requires_action' && p.nextAction
+      ? { nextAction: p.nextAction, actionExpiresAt: p.actionExpiresAt }
+      : {};
+  return { status: p.status, amount: p.amount, currency: p.currency, ...action };
 }
 
 /** The customer's view of a purchase (GET /v1/purchases/:id), per the contract. */
@@ -38,7 +49,7 @@ export function purchaseView(r: PurchaseRecord) {
     removed: backorder ? [] : missing,
     backordered: backorder ? missing : [],
     steps: STEP_NAMES.map((name) => stepView(r, name)),
-    payment: { status: r.payment.status, amount: r.payment.amount, currency: r.payment.currency },
+    payment: paymentView(r),
     ...(r.orderId ? { orderId: r.orderId } : {}),
     ...(r.error && r.status === 'failed'
       ? { error: { code: r.error.code, detail: r.error.detail, ...(r.error.step ? { step: r.error.step } : {}) } }

@@ -34,6 +34,7 @@ export const NOTIFICATION_TYPES = [
   'product_provisioned',
   'partial_fulfillment',
   'out_of_stock',
+  'payment_action_required',
   'payment_failed',
   'purchase_failed',
   'purchase_canceled',

@@ -30,7 +30,10 @@ export const messages = {
   quotaReached: (line?: PlannedLine) => `quota of ${line?.quotaPerCustomer} for ${line?.productId} reached`,
   declined: (reason: string) => `payment declined: ${reason}`,
   captureRefused: (reason: string) => `the payment could not be taken: ${reason}`,
-  actionUnsupported: 'the payment needs the customer to authenticate, which this deployment cannot wait for yet',
+  actionRequired: (url: string | undefined, until: string) =>
+    `Your bank asks you to confirm this payment${url ? ` at ${url}` : ''} before ${until}.`,
+  actionTimedOut: 'the payment was not confirmed in time; the hold on it was released',
+  actionFailed: 'the payment was not confirmed: the authentication failed or was declined',
   stepFailed: (step: string, why: string) => `${step} failed: ${why}`,
   /** A step whose job died (or stalled for good) without recording an outcome. */
   didNotComplete: (step: string, inTime = false) => `${step} did not complete${inTime ? ' in time' : ''}`,

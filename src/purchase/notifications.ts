@@ -131,3 +131,12 @@ export function cancelDraft(record: PurchaseRecord): NotificationDraft {
     details: { refunded: record.payment.status === 'refunded', payment: record.payment },
   };
 }
+
+/** What a purchase waiting for its customer's payment action tells them: where to go, and until when. */
+export function actionRequiredDraft(url: string | undefined, until: string): NotificationDraft {
+  return {
+    type: 'payment_action_required',
+    message: messages.actionRequired(url, until),
+    details: { ...(url ? { url } : {}), expiresAt: until },
+  };
+}

@@ -1,8 +1,17 @@
 import type { ErrorCode } from '../errors.js';
 
 /** The contract's purchase statuses; the last four are terminal. */
-export type PurchaseStatus = 'accepted' | 'processing' | 'completed' | 'partially_fulfilled' | 'failed' | 'canceled';
-export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'skipped';
+export type PurchaseStatus =
+  | 'accepted'
+  | 'processing'
+  /** Waiting for the customer's payment action (contract §4.4); not terminal. */
+  | 'requires_action'
+  | 'completed'
+  | 'partially_fulfilled'
+  | 'failed'
+  | 'canceled';
+/** `waiting`: parked until the outside world answers (the customer, a partner) or its deadline passes. */
+export type StepStatus = 'pending' | 'waiting' | 'completed' | 'failed' | 'compensated' | 'skipped';
 /** running → compensating → done, or running → done; only `done` has a terminal status. */
 export type Phase = 'running' | 'compensating' | 'done';
 export type OutOfStockPolicy = 'remove' | 'backorder';
@@ -15,6 +24,9 @@ export const TERMINAL: ReadonlySet<PurchaseStatus> = new Set([
   'failed',
   'canceled',
 ]);
+
+/** Statuses a synchronous request answers with: terminal ones, and a purchase waiting for its customer (202). */
+export const ANSWERABLE: ReadonlySet<PurchaseStatus> = new Set([...TERMINAL, 'requires_action']);
 
 export interface RequestedItem {
   productId: string;
@@ -70,6 +82,9 @@ export interface PaymentInfo {
   currency: string;
   /** The provider's payment, recorded before any money moves: a lost answer is resolved by it. */
   paymentId?: string;
+  /** While `requires_action`: where the customer completes it, and until when the purchase waits. */
+  nextAction?: { type: 'redirect'; url: string };
+  actionExpiresAt?: string;
 }
 
 export interface PurchaseError {
@@ -103,6 +118,8 @@ export interface PurchaseRecord {
   allocation?: LineOutcome[];
   payment: PaymentInfo;
   orderId?: string;
+  /** The step parked until the outside world answers, and its deadline (null once it went on). */
+  waiting?: { step: string; until: string } | null;
   error?: PurchaseError;
   /** Each saga step's status, by step name (the saga list names them). */
   steps: Record<string, StepStatus>;

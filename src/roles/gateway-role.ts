@@ -17,6 +17,8 @@ import { createStores } from '../stores/domain-stores.js';
 import { IdempotencyStore } from '../stores/idempotency-store.js';
 import { PurchaseIntake } from '../stores/purchase-intake.js';
 import { sharedSecret } from '../stores/shared-secret.js';
+import { shardQueue } from '../queues/shard-queues.js';
+import { wakeWaitingStep } from '../saga/wake.js';
 import { connectionStep, listen, startRole, type RoleContext } from './role.js';
 
 /**
@@ -93,7 +95,14 @@ export function startGateway(ctx: RoleContext, opts: { authUrl?: string; otherMe
         policy: ctx.policies.step,
         provider: createPaymentProvider(config, redis, keys),
       },
-      purchases: { service, events },
+      purchases: {
+        service,
+        events,
+        async wake(purchaseId) {
+          const record = await stores.purchases.get(purchaseId);
+          if (record) await wakeWaitingStep((name) => shardQueue(queues, keys, purchaseId, name), record);
+        },
+      },
       health: {
         breaker,
         workersAlive: alive.all,

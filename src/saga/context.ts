@@ -24,6 +24,10 @@ export interface SagaContext {
   stepPolicy: RetryPolicy;
   rootAttempts: number;
   integrationTimeoutMs: number;
+  /** How often a waiting step checks by itself (WAIT_CHECK_MS). */
+  waitCheckMs: number;
+  /** How long a purchase waits for its customer's payment action (PAYMENT_ACTION_TIMEOUT_S), in ms. */
+  paymentActionTimeoutMs: number;
   /** Set when tracing is on: each saga step gets a span inside its job's. */
   tracing?: Tracing;
   /** Throws when an operator armed a fault at this point (FAULT_INJECTION=1 only). */

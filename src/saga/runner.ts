@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { StepError } from '../errors.js';
 import { messages } from '../purchase/messages.js';
 import type { PurchaseError, PurchaseRecord } from '../purchase/record.js';
@@ -6,6 +6,7 @@ import type { SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from './context.js';
 import type { Step, UndoableStep } from './define-step.js';
 import type { StepName } from './saga.js';
+import { WaitFor } from './wait.js';
 import { afterPivotClaim, afterUndo, beforeStep, PIVOT, type BeforeStep, type UndoOutcome } from './transitions.js';
 
 export function isFinalAttempt(job: Job, err: unknown): boolean {
@@ -44,7 +45,7 @@ async function runStep(
     case 'already':
       return { outcome: 'already-completed', record };
     case 'cancel':
-      await purchases.cancelAt(id, step.name);
+      await purchases.cancelAt(id, step.name, record.steps[step.name] === 'waiting');
       ctx.log.info(
         { purchaseId: id, requestId: record.requestId, step: step.name },
         'purchase canceled by the customer: compensating',
@@ -68,10 +69,12 @@ async function runStep(
       if (step.fault) await ctx.injectFault(step.fault);
       return step.invoke(ctx, record, job);
     };
-    const done =
+    const returned =
       (ctx.tracing
         ? await ctx.tracing.span(`step ${step.name}`, { 'purchase.id': id, 'saga.step': step.name }, exec)
         : await exec()) ?? {};
+    // A step that waited hands its wait back with its completion.
+    const done = record.waiting ? { ...returned, waiting: null } : returned;
     // Not applied: the saga stopped running meanwhile (the watchdog); the next step reads it afresh and skips.
     const { applied, cancelRequested } = await purchases.completeStepSeeingCancel(id, step.name, done);
     timer({ outcome: 'completed' });
@@ -86,12 +89,29 @@ async function runStep(
     };
     return { outcome: 'completed', ...(applied ? { record: after } : {}) };
   } catch (err) {
+    if (err instanceof WaitFor) {
+      await park(ctx, step, record, job, err);
+      timer({ outcome: 'waiting' });
+      throw new DelayedError();
+    }
     const final = isFinalAttempt(job, err);
     timer({ outcome: final ? 'failed' : 'retried' });
     ctx.log[final ? 'warn' : 'info']({ ...fields, err: (err as Error).message }, 'step failed');
     if (final) await purchases.failStep(id, step.name, toPurchaseError(step, err));
     throw err;
   }
+}
+
+/**
+ * A step waits (WaitFor): recorded `waiting` until its deadline, then its job is parked in the
+ * delayed set until the deadline or the next check, whichever comes first, holding no worker.
+ */
+async function park(ctx: SagaContext, step: Step, record: PurchaseRecord, job: Job<SagaJobData>, wait: WaitFor) {
+  const until = new Date(wait.until).toISOString();
+  await ctx.stores.purchases.waitAt(record.id, step.name, until, wait.fields);
+  await job.moveToDelayed(Math.min(wait.until, Date.now() + ctx.waitCheckMs), job.token);
+  if (!record.waiting)
+    ctx.log.info({ purchaseId: record.id, requestId: record.requestId, step: step.name, until }, 'step waiting');
 }
 
 /**

@@ -158,13 +158,14 @@ export interface CompensationPlan {
 const undoEnded = (u: UndoState | undefined) => u?.status === 'done' || u?.status === 'failed';
 
 /**
- * What compensation has left to do: every step that completed, and the failed step itself
- * (it may have done part of its work), unless its undo already ended. Undos are idempotent,
+ * What compensation has left to do: every step that completed, the failed step itself (it may
+ * have done part of its work) and a step stopped while waiting (a payment held for its customer's
+ * action), unless its undo already ended. Undos are idempotent,
  * so undoing a step that did nothing is harmless.
  */
 export function compensationPlan(record: PurchaseRecord): CompensationPlan {
   const undos = UNDOABLE.filter(
-    (s) => ['completed', 'failed'].includes(record.steps[s.name]!) && !undoEnded(record.undos[s.name]),
+    (s) => ['completed', 'failed', 'waiting'].includes(record.steps[s.name]!) && !undoEnded(record.undos[s.name]),
   ).reverse();
   return {
     skip: STEPS.filter((s) => record.steps[s.name] === 'pending').map((s) => s.name),

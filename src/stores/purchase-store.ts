@@ -57,6 +57,7 @@ const CODECS = {
   orderCancelRequestedAt: 'text',
   orderCanceledAt: 'text',
   requestId: 'text',
+  waiting: 'json',
   steps: 'per-step',
   undos: 'per-step',
   stepTimes: 'per-step',
@@ -164,8 +165,9 @@ export class PurchaseStore {
   }
 
   /** The customer's cancel stops the running saga at `step` (skipped): compensation follows. */
-  cancelAt(id: string, step: string): Promise<boolean> {
-    return this.update(id, 'running', { phase: 'compensating' }, { [step]: 'skipped' });
+  cancelAt(id: string, step: string, waiting = false): Promise<boolean> {
+    // A step canceled while it waits keeps `waiting`: what it began (a hold) is undone with the rest.
+    return this.update(id, 'running', { phase: 'compensating' }, waiting ? {} : { [step]: 'skipped' });
   }
 
   /**
@@ -217,6 +219,11 @@ export class PurchaseStore {
   /** Marks `step` failed and starts compensation; false if the saga was already failing. */
   failStep(id: string, step: string, error: PurchaseError, fields: Fields = {}): Promise<boolean> {
     return this.update(id, 'running', { ...fields, phase: 'compensating', error }, { [step]: 'failed' });
+  }
+
+  /** A running step parks until the outside world answers or `until` (its fields, such as the payment's action, with it). */
+  waitAt(id: string, step: string, until: string, fields: Fields = {}): Promise<boolean> {
+    return this.update(id, 'running', { ...fields, waiting: { step, until } }, { [step]: 'waiting' });
   }
 
   setStep(id: string, step: string, status: StepStatus, guard: Phase | '' = '', fields: Fields = {}): Promise<boolean> {

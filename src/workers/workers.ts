@@ -148,6 +148,8 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
     stepPolicy: deps.policies.step,
     rootAttempts: deps.policies.compensation.attempts,
     integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
+    waitCheckMs: config.WAIT_CHECK_MS,
+    paymentActionTimeoutMs: config.PAYMENT_ACTION_TIMEOUT_S * 1000,
     tracing: deps.tracing,
     async injectFault(point) {
       if (!config.FAULT_INJECTION) return;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
+import { freePort } from '../../harness/free-port.js';
 import type { Product } from '../../src/catalog/catalog-file.js';
 import { parseConfig, redisTargetOf } from '../../src/config.js';
 import { keysFor } from '../../src/keys.js';
@@ -91,7 +92,8 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     writeFileSync(rulesFile, JSON.stringify(opts.rules));
   }
   const config = parseConfig({
-    PORT: '0',
+    // A known port, not 0: the built-in provider's action links are built from it (PUBLIC_URL's default).
+    PORT: String(await freePort()),
     AUTH_PORT: '0',
     KEY_PREFIX: `t${randomUUID().slice(0, 8)}`,
     CATALOG_FILE: catalogFile,

@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
-import { isSettled, TERMINAL, type PurchaseRecord } from '../../purchase/record.js';
+import { ANSWERABLE, isSettled, TERMINAL, type PurchaseRecord } from '../../purchase/record.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import { listQuery, listResponses, type Lists } from '../lists.js';
 import type { AuthEnv } from '../middleware/auth.js';
@@ -27,6 +27,8 @@ export interface PurchaseRoutesDeps {
   syncTimeoutMs: number;
   /** Aborted at shutdown: open event streams end so the server can close. */
   shutdown: AbortSignal;
+  /** Wakes a purchase waiting for the outside world: a cancel ends the wait at once. */
+  wake(purchaseId: string): Promise<void>;
 }
 
 const MAX_STREAM_MS = 10 * 60_000;
@@ -51,7 +53,11 @@ const buy = (purchaseLimit: MiddlewareHandler<AuthEnv>) =>
     responses: {
       201: { ...json(purchaseSchema, 'The purchase completed or partially completed.'), headers: location },
       202: {
-        ...json(acknowledgement, 'Accepted and still running: poll `statusUrl` or stream its events.'),
+        ...json(
+          z.union([acknowledgement, purchaseSchema]),
+          'Accepted and still running: poll `statusUrl` or stream its events. A purchase waiting for its ' +
+            "customer's payment action answers at once with the purchase (`requires_action`, `payment.nextAction`).",
+        ),
         headers: location,
       },
       400: problemResponse('Malformed JSON, wrong types, unknown fields, quantities out of range (validation_error).'),
@@ -147,6 +153,11 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       metrics.purchaseOutcomes.inc({ outcome: record.status });
       return c.json(purchaseView(record), 201);
     }
+    // Waiting for the customer's payment action: 202 at once, with the purchase and its action (contract §4.4).
+    if (record?.status === 'requires_action') {
+      metrics.purchaseOutcomes.inc({ outcome: record.status });
+      return c.json(purchaseView(record), 202);
+    }
     metrics.purchaseOutcomes.inc({ outcome: 'accepted' });
     return c.json({ id, status: record?.status ?? 'accepted', statusUrl: statusUrl(id) }, 202);
   };
@@ -167,7 +178,9 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
 
     if (async && !replay) return answer(c, id, undefined);
     const load = () => stores.purchases.get(id);
-    const record = async ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, !replay);
+    const record = async
+      ? await load()
+      : await events.waitForTerminal(id, deps.syncTimeoutMs, load, !replay, ANSWERABLE);
     return answer(c, id, record);
   });
 
@@ -203,6 +216,8 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
       }
       case 'show':
       case 'wait': {
+        // Waiting for its customer's action, it would only see the cancel at its next check: now.
+        if (decision.do === 'wait') await deps.wake(id);
         const load = () => stores.purchases.get(id);
         const current =
           (decision.do === 'show' ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ??

@@ -5,7 +5,10 @@ import { messages } from '../../purchase/messages.js';
 import { amountDue } from '../../purchase/pricing.js';
 import type { PaymentInfo, PurchaseRecord } from '../../purchase/record.js';
 import type { SagaContext } from '../context.js';
+import { actionRequiredDraft } from '../../purchase/notifications.js';
 import { defineStep } from '../define-step.js';
+import { notify } from '../notify.js';
+import { WaitFor } from '../wait.js';
 
 /** The record's payment status for what the provider says. */
 const STATUS: Record<ProviderPayment['state'], PaymentInfo['status'] | undefined> = {
@@ -64,10 +67,15 @@ export const payment = defineStep({
       });
     if (current.state === 'authorized' || current.state === 'captured') return { payment: recorded(record, current) };
     if (current.state === 'pending') throw new Error(`payment ${paymentId} still pending at the provider`);
-    await ctx.stores.purchases.patch(record.id, { payment: recorded(record, current) });
-    // Waiting for the customer's action comes with the saga's wait (issue #25); until then it fails, voided.
-    if (current.state === 'requires_action') throw new StepError('payment_failed', messages.actionUnsupported);
-    throw new StepError('payment_failed', messages.declined(current.reason ?? 'declined'));
+    if (current.state === 'requires_action') return waitForCustomer(ctx, record, current);
+    // The customer's action failed: what the provider still holds for it is released.
+    const acted = record.payment.status === 'requires_action';
+    const final = acted ? await voidPayment(ctx, record, current) : current;
+    await ctx.stores.purchases.patch(record.id, { payment: recorded(record, final) });
+    throw new StepError(
+      'payment_failed',
+      acted ? messages.actionFailed : messages.declined(current.reason ?? 'declined'),
+    );
   },
   compensate: {
     job: 'refund',
@@ -87,9 +95,40 @@ export const payment = defineStep({
   },
 });
 
+const voidPayment = (ctx: SagaContext, record: PurchaseRecord, p: ProviderPayment) =>
+  ctx.provider.void({ idempotencyKey: paymentKey(record.id, 'void'), paymentId: p.id });
+
+/**
+ * The provider needs the customer (3-D Secure): the purchase waits for them until its deadline
+ * (PAYMENT_ACTION_TIMEOUT_S), holding no worker (WaitFor), and is told where to go once. Woken (the
+ * action page, a webhook, its own check), it asks the provider again; past the deadline the payment
+ * is voided and the purchase fails — unless the customer finished just then and the void finds it held.
+ */
+async function waitForCustomer(ctx: SagaContext, record: PurchaseRecord, current: ProviderPayment) {
+  const known = record.payment.actionExpiresAt;
+  const until = known ? Date.parse(known) : Date.now() + ctx.paymentActionTimeoutMs;
+  if (Date.now() >= until) {
+    const voided = await voidPayment(ctx, record, current);
+    if (voided.state === 'authorized' || voided.state === 'captured') return { payment: recorded(record, voided) };
+    await ctx.stores.purchases.patch(record.id, { payment: recorded(record, voided) });
+    throw new StepError('payment_failed', messages.actionTimedOut);
+  }
+  const actionExpiresAt = new Date(until).toISOString();
+  const url = current.action?.url;
+  if (!known) await notify(ctx, record.customerId, record.id, actionRequiredDraft(url, actionExpiresAt));
+  throw new WaitFor(until, {
+    status: 'requires_action',
+    payment: {
+      ...recorded(record, current),
+      ...(url ? { nextAction: { type: 'redirect' as const, url } } : {}),
+      actionExpiresAt,
+    },
+  });
+}
+
 async function undoPayment(ctx: SagaContext, record: PurchaseRecord, p: ProviderPayment): Promise<ProviderPayment> {
   if (p.state === 'created' || p.state === 'requires_action' || p.state === 'authorized') {
-    p = await ctx.provider.void({ idempotencyKey: paymentKey(record.id, 'void'), paymentId: p.id });
+    p = await voidPayment(ctx, record, p);
     // Captured meanwhile (the pivot's capture raced the failure): it is refunded below.
     if (p.state !== 'captured') return p;
   }

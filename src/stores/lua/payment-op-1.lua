@@ -9,7 +9,7 @@
     authorize  created → ARGV[2] (authorized | captured | failed | requires_action), `reason` ARGV[3]
     complete   requires_action → authorized | captured (`capture` manual or automatic), ARGV[2] 'fail' → failed
     capture    authorized → captured (captured = amount), or voided with `reason` when `captureRefused`
-    void       created | requires_action | authorized → voided
+    void       created | requires_action | authorized | failed → voided (a failed one held nothing; voided says it is closed)
     refund     captured → refunded (refunded = captured)
 
   Invariant: money moves at most once per payment: captured once, refunded once, never both voided and captured.
@@ -46,7 +46,7 @@ elseif op == 'capture' and s == 'authorized' then
   else
     p.state = 'captured'; p.captured = p.amount
   end
-elseif op == 'void' and (s == 'created' or s == 'requires_action' or s == 'authorized') then
+elseif op == 'void' and (s == 'created' or s == 'requires_action' or s == 'authorized' or s == 'failed') then
   p.state = 'voided'; p.action = nil
 elseif op == 'refund' and s == 'captured' then
   p.state = 'refunded'; p.refunded = p.captured

@@ -3,7 +3,7 @@
 
   Applies the field/value pairs only if the record exists and its phase matches the guard,
   then publishes the record's event on the progress channel, and also on the outcome channel
-  when the status is terminal; a terminal event carries the record's hash, so a waiting
+  when the status is terminal or requires_action (answered); such an event carries the record's hash, so a waiting
   request answers without reading the record back. Closing drops the purchase from the open
   index (the watchdog's) and starts the record's retention. A conditional close ('?N') happens
   only once the purchase is settled: its phase is done, no undo (`undo:<step>` fields) is
@@ -12,7 +12,7 @@
   atomically, whatever their order.
 
   Invariant: a record that is missing or fails the guard is left untouched and nothing is
-  published; an applied update publishes exactly one event (twice when terminal).
+  published; an applied update publishes exactly one event (twice when answered).
 
   KEYS[1] purchase record (hash)
   KEYS[2] open purchases (sorted set of purchase ids)
@@ -21,7 +21,7 @@
           flagged again after a resolution comes back in)
 
   ARGV[1] guard: '' any phase, 'x' the phase is x, '!x' the phase is not x
-  ARGV[2] outcome channel (terminal events only)
+  ARGV[2] outcome channel (terminal and requires_action events only)
   ARGV[3] progress channel (every event)
   A channel with a hash tag (`{…}`) is a shard channel, published with SPUBLISH: on a cluster it
   stays on the record's slot (its master and replicas) instead of crossing the cluster bus.
@@ -62,6 +62,8 @@ elseif flagged then
   redis.call('ZADD', KEYS[3], 'NX', string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000)), ARGV[4])
 end
 local terminal = status == 'completed' or status == 'partially_fulfilled' or status == 'failed' or status == 'canceled'
+-- A purchase waiting for its customer is answered too (202 with its action), like a terminal one.
+local answered = terminal or status == 'requires_action'
 local all
 local close = ARGV[5]
 if string.sub(close, 1, 1) == '?' then
@@ -87,11 +89,11 @@ if close ~= '' then
 end
 local event = {id = ARGV[4], status = status}
 if ARGV[6] ~= '' then event.step = ARGV[6]; event.stepStatus = ARGV[7] end
--- A terminal event carries the record, so a waiting request answers without reading it back.
-if terminal then event.record = all or redis.call('HGETALL', KEYS[1]) end
+-- An answered event carries the record, so a waiting request answers without reading it back.
+if answered then event.record = all or redis.call('HGETALL', KEYS[1]) end
 local message = cjson.encode(event)
 local publish = string.find(ARGV[3], '{', 1, true) and 'SPUBLISH' or 'PUBLISH'
 redis.call(publish, ARGV[3], message)
-if terminal then redis.call(publish, ARGV[2], message) end
+if answered then redis.call(publish, ARGV[2], message) end
 if before[3] then return 2 end
 return 1
