@@ -55,12 +55,13 @@ const added = (before: NodeStats, after: NodeStats) =>
 
 /** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op. */
 export async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string) {
+  // redisEnv may also set KEY_PREFIX (two deployments on one server) or any other setting.
   const [port, authPort] = await Promise.all([freePort(), freePort()]);
   const env = {
+    KEY_PREFIX: PREFIX,
     ...redisEnv,
     PORT: String(port),
     AUTH_PORT: String(authPort),
-    KEY_PREFIX: PREFIX,
     CATALOG_FILE: catalogFile,
     RATE_LIMIT_POINTS: '1000000000',
     READ_RATE_LIMIT_POINTS: '1000000000',

@@ -6,6 +6,7 @@
  *   BENCH_RETENTION_S (60) record retention of the system under test,
  *   BENCH_CLUSTER=0 skips the scale-out phase (bench/cluster.ts: one redis-server against a 3-master cluster).
  *   BENCH_REPLICA_LOSS=0 skips the replica-loss phase (bench/replica-loss.ts: throughput before and after a replica is lost).
+ *   BENCH_CAPTURE=0 skips the capture-modes phase (bench/capture-modes.ts: capture at the pivot against at once).
  * docs/performance.md describes the method, each figure printed, and the targets.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -20,6 +21,7 @@ import { baselineFlow, baselineRootId } from './baseline-flow.js';
 import { httpClient } from './http-client.js';
 import { closedLoop } from './loops.js';
 import { stop, waitHttp } from './processes.js';
+import { captureModesPhase } from './capture-modes.js';
 import { clusterPhase } from './cluster.js';
 import { replicaLossPhase } from './replica-loss.js';
 import { census, growth, totalBytes } from './redis-census.js';
@@ -578,16 +580,18 @@ async function main() {
     const scaleOut = process.env.BENCH_CLUSTER === '0' ? undefined : await clusterPhase();
     // A replica kill -9'd under load, on a cluster and on Sentinel (bench/replica-loss.ts).
     const replicaLoss = process.env.BENCH_REPLICA_LOSS === '0' ? undefined : await replicaLossPhase();
+    // The pivot's extra provider call: capture at the pivot against capture at once, in turns (bench/capture-modes.ts).
+    const captureModes = process.env.BENCH_CAPTURE === '0' ? undefined : await captureModesPhase();
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(
       path.join(root, 'bench/results/latest.json'),
-      JSON.stringify({ ...summary, scaleOut, replicaLoss }, null, 2),
+      JSON.stringify({ ...summary, scaleOut, replicaLoss, captureModes }, null, 2),
     );
     console.log('written bench/results/latest.json');
     const errors =
       results.reduce((n, r) => n + r.errors, 0) +
       (soak?.errors ?? 0) +
-      [...(scaleOut ?? []), ...(replicaLoss ?? [])].reduce((n, r) => n + r.errors, 0);
+      [...(scaleOut ?? []), ...(replicaLoss ?? []), ...(captureModes ?? [])].reduce((n, r) => n + r.errors, 0);
     if (errors > 0) {
       console.error(`${errors} errors during the benchmark (target: none)`);
       process.exitCode = 1;
