@@ -1,27 +1,15 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { Queue } from 'bullmq';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import type { RedisClient } from '../redis.js';
-import type { Registry } from 'prom-client';
-import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { Tracing } from '../telemetry.js';
-import type { PaymentProvider } from '../adapters/payments.js';
-import type { RetryPolicy } from '../queues/contract.js';
-import type { Stores } from '../stores/domain-stores.js';
-import type { OrchestratorBreaker } from './breaker.js';
-import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { AuthEnv, TokenVerifier } from './middleware/auth.js';
+import type { AuthEnv } from './middleware/auth.js';
 import { problem, problemOnError } from '../http/problem.js';
 import { customerRateLimit } from './middleware/rate-limit.js';
 import { docsRoutes } from './docs.js';
-import type { Lists } from './lists.js';
-import type { PurchaseEvents } from './purchase-events.js';
-import type { PurchaseService } from './purchase-service.js';
 import { BuiltinPaymentProvider } from '../adapters/builtin-provider.js';
+import type { GatewayDeps } from './deps.js';
 import { adminRoutes } from './routes/admin.js';
+import { healthRoutes } from './routes/health.js';
 import { paymentActionRoutes } from './routes/payment-action.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks.js';
 import { notificationRoutes } from './routes/notifications.js';
@@ -33,49 +21,12 @@ import { MAX_BODY_BYTES } from './schemas.js';
 import { limitBody } from './middleware/body-limit.js';
 import { apiApp } from '../http/validation.js';
 
-/** What every route reads and writes through: built once, handed to each route's factory. */
-export interface RouteDeps {
-  /** The gateway's request connection (rate limits). */
-  redis: RedisClient;
-  stores: Stores;
-  /** Every shard's queues. */
-  queues: Queue[];
-  /** Paging of every list, with the cursor secret all gateways share. */
-  lists: Lists;
-  metrics: GatewayMetrics;
-  /** The retry policy of the jobs routes add (order cancel, operator retry). */
-  policy: RetryPolicy;
-  /** The payment provider, whose ledger the audit reconciles with ours. */
-  provider: PaymentProvider;
-}
-
-export interface GatewayDeps {
-  config: Config;
-  log: Logger;
-  routes: RouteDeps;
-  /** The purchase hand-off, the outcomes it waits for, and the wake of a purchase waiting for the outside world. */
-  purchases: { service: PurchaseService; events: PurchaseEvents; wake(purchaseId: string): Promise<void> };
-  /** What /readyz and /metrics report besides Redis and the verifier. */
-  health: {
-    breaker: OrchestratorBreaker;
-    workersAlive(): Promise<boolean>;
-    /** Registries of other roles in this process (the workers'), served on the same /metrics. */
-    otherMetrics: Registry[];
-    /** Shards whose master has no replica in sync (acknowledged unreplicated): reported, never unready. */
-    unreplicated?(): { shard: number; master?: string }[];
-  };
-  verifier: TokenVerifier;
-  /** OpenTelemetry HTTP spans, when tracing is on. */
-  tracing?: Tracing;
-  shutdown: AbortSignal;
-}
-
 /**
  * The Purchase Gateway as a Hono app; everything it needs comes in `deps`. Its routes are
  * @hono/zod-openapi routes: they validate requests and generate /openapi.json.
  */
 export function createApp(deps: GatewayDeps): OpenAPIHono {
-  const { config, routes, health } = deps;
+  const { config, routes } = deps;
   const { metrics, lists } = routes;
   const app = apiApp();
   app.onError(problemOnError(deps.log));
@@ -100,33 +51,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     else deps.log.info(line, 'request');
   });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    const [redis, auth, workers] = await Promise.all([
-      routes.redis.ping().then(
-        () => true,
-        () => false,
-      ),
-      deps.verifier.ready(),
-      health.workersAlive().catch(() => false),
-    ]);
-    const breaker = health.breaker.state();
-    // One shard's open circuit costs that shard's customers only: the gateway stays ready for the rest.
-    const ready = redis && auth && workers && !health.breaker.allOpen();
-    // A master without its replica still sells (unreplicated): said here, but the gateway stays ready.
-    const replication = health.unreplicated ? { unreplicated: health.unreplicated() } : undefined;
-    return c.json(
-      {
-        status: ready ? 'ready' : 'not_ready',
-        checks: { redis, auth, workers, breaker, ...(replication ? { replication } : {}) },
-      },
-      ready ? 200 : 503,
-    );
-  });
-  app.get('/metrics', async (c) => {
-    const texts = await Promise.all([metrics.registry, ...health.otherMetrics].map((r) => r.metrics()));
-    return c.body(texts.join('\n'), 200, { 'content-type': metrics.registry.contentType });
-  });
+  app.route('/', healthRoutes(deps));
   docsRoutes(app);
   // Outside /v1: no bearer token and no customer rate limit. The action page's secret is its credential,
   // Stripe's signature the webhook's.
