@@ -773,14 +773,14 @@ describe('payment-op-1', () => {
     await redis.set(key, JSON.stringify(p));
     return key;
   }
-  const op = async (key: string, name: Parameters<typeof redis.paymentOp>[1], to = '', reason = '') =>
-    JSON.parse((await redis.paymentOp(key, name, to, reason))!) as Record<string, unknown>;
+  const op = async (key: string, name: Parameters<typeof redis.paymentOp>[1], to = '', reason = '', merge = '') =>
+    JSON.parse((await redis.paymentOp(key, name, to, reason, merge))!) as Record<string, unknown>;
 
   it('moves a payment only from the states an operation applies to; from any other it answers it unchanged', async () => {
     const env = await fresh();
     const key = await payment(env, 'created');
     expect(await op(key, 'capture')).toMatchObject({ state: 'created', captured: 0 });
-    expect(await op(key, 'authorize', 'authorized')).toMatchObject({ state: 'authorized' });
+    expect(await op(key, 'authorize', 'hold')).toMatchObject({ state: 'authorized' });
     // A second authorize (a retry, another token) cannot change what the first one decided.
     expect(await op(key, 'authorize', 'failed', 'card declined')).toMatchObject({ state: 'authorized' });
     expect(await op(key, 'refund')).toMatchObject({ state: 'authorized', refunded: 0 });
@@ -802,6 +802,13 @@ describe('payment-op-1', () => {
       state: 'voided',
       captured: 0,
       reason: expect.stringMatching(/expired/),
+    });
+    // Automatic capture: a hold is taken at once; what the token adds is merged in the same step.
+    const automatic = await payment(env, 'created', { capture: 'automatic' });
+    expect(await op(automatic, 'authorize', 'hold', '', JSON.stringify({ captureRefused: true }))).toMatchObject({
+      state: 'captured',
+      captured: 500,
+      captureRefused: true,
     });
     const declined = await payment(env, 'created');
     expect(await op(declined, 'authorize', 'failed', 'card declined')).toMatchObject({

@@ -9,7 +9,6 @@ import {
   type CaptureMethod,
   type PaymentProvider,
   type PrepareRequest,
-  type PaymentState,
   type ProviderPayment,
 } from './payments.js';
 
@@ -24,12 +23,11 @@ interface Stored extends ProviderPayment {
 export type ActionUrl = (secret: string) => string;
 
 /** What authorizing with each test token leads to (contract §3); any other token is declined. */
-function outcomeOf(token: string, capture: CaptureMethod): { state: PaymentState; reason?: string } {
+function outcomeOf(token: string): { to: 'hold' | 'failed' | 'requires_action'; reason?: string } {
   if (token === 'tok_error') throw new ProviderUnavailableError('payment provider error (tok_error)');
-  if (token === 'tok_3ds') return { state: 'requires_action' };
-  if (token === 'tok_visa' || token === 'tok_capture_fails')
-    return { state: capture === 'automatic' ? 'captured' : 'authorized' };
-  return { state: 'failed', reason: 'card declined' };
+  if (token === 'tok_3ds') return { to: 'requires_action' };
+  if (token === 'tok_visa' || token === 'tok_capture_fails') return { to: 'hold' };
+  return { to: 'failed', reason: 'card declined' };
 }
 
 /**
@@ -62,23 +60,23 @@ export class BuiltinPaymentProvider implements PaymentProvider {
       createdAt: new Date().toISOString(),
       capture: req.capture,
     };
-    await this.redis.set(this.keys.providerPayment(id), JSON.stringify(payment), 'NX');
-    return this.retrieve(id);
+    // One round trip: written, or the one an earlier attempt wrote.
+    const earlier = await this.redis.set(this.keys.providerPayment(id), JSON.stringify(payment), 'NX', 'GET');
+    return shown(earlier ? (JSON.parse(earlier) as Stored) : payment);
   }
 
   async authorize(req: AuthorizeRequest): Promise<ProviderPayment> {
-    const stored = await this.get(req.paymentId);
-    if (stored.state === 'created' && (req.method === 'tok_capture_fails' || req.method === 'tok_3ds')) {
-      // What the token decides beyond the authorization: a capture to refuse, or the page the customer acts on.
+    const { to, reason } = outcomeOf(req.method);
+    // What the token decides beyond the authorization, applied with it: a capture to refuse, or the
+    // page the customer acts on, behind an unguessable one-time link (gone once used: completeAction).
+    let merge = '';
+    if (req.method === 'tok_capture_fails') merge = JSON.stringify({ captureRefused: true });
+    if (req.method === 'tok_3ds') {
       const secret = randomBytes(24).toString('base64url');
-      const extra =
-        req.method === 'tok_3ds' ? { action: { url: this.actionUrl(secret) } } : { captureRefused: true as const };
-      await this.redis.set(this.keys.providerPayment(req.paymentId), JSON.stringify({ ...stored, ...extra }), 'XX');
-      // A one-time link: unguessable, and gone once used (completeAction).
-      if (req.method === 'tok_3ds') await this.redis.set(this.keys.providerAction(secret), req.paymentId, 'EX', 86_400);
+      await this.redis.set(this.keys.providerAction(secret), req.paymentId, 'EX', 86_400);
+      merge = JSON.stringify({ action: { url: this.actionUrl(secret) } });
     }
-    const { state, reason } = outcomeOf(req.method, stored.capture);
-    return this.op(req.paymentId, 'authorize', state, reason);
+    return this.op(req.paymentId, 'authorize', to, reason, merge);
   }
 
   /** The payment an action link is for, while the link is unused. */
@@ -149,8 +147,9 @@ export class BuiltinPaymentProvider implements PaymentProvider {
     op: 'authorize' | 'capture' | 'void' | 'refund',
     to = '',
     reason = '',
+    merge = '',
   ): Promise<ProviderPayment> {
-    const raw = await this.redis.paymentOp(this.keys.providerPayment(paymentId), op, to, reason);
+    const raw = await this.redis.paymentOp(this.keys.providerPayment(paymentId), op, to, reason, merge);
     if (!raw) throw new Error(`no payment ${paymentId} at the built-in provider`);
     return shown(JSON.parse(raw) as Stored);
   }

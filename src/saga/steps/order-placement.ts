@@ -28,8 +28,8 @@ export const orderPlacement = defineStep({
 });
 
 async function placeOrder(ctx: SagaContext, record: PurchaseRecord) {
-  // No order without the money: the authorization is captured first (contract §4).
-  await captureAtPivot(ctx, record);
+  // No order without the money: the authorization is captured first (contract §4), recorded with the order.
+  const payment = await captureAtPivot(ctx, record);
   const plan = record.plan!;
   const order: Order = {
     id: orderIdFor(record.id),
@@ -53,5 +53,5 @@ async function placeOrder(ctx: SagaContext, record: PurchaseRecord) {
     createdAt: new Date().toISOString(),
   };
   const stored = await ctx.stores.orders.putOnce(order);
-  return { orderId: stored.id };
+  return { orderId: stored.id, ...(payment ? { payment } : {}) };
 }

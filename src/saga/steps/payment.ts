@@ -138,19 +138,20 @@ async function undoPayment(ctx: SagaContext, record: PurchaseRecord, p: Provider
 }
 
 /**
- * The pivot's capture, just before the order is placed: an authorization becomes a charge. Taken
+ * The pivot's capture, just before the order is placed: an authorization becomes a charge, and the
+ * payment to record with the order is answered (undefined when there was nothing to capture). Taken
  * already (a re-run, or PAYMENT_CAPTURE=immediate) is success; refused for good (an expired hold)
  * fails the purchase with payment_failed, and compensation finds nothing held.
  */
-export async function captureAtPivot(ctx: SagaContext, record: PurchaseRecord): Promise<void> {
-  if (record.payment.status !== 'authorized') return;
+export async function captureAtPivot(ctx: SagaContext, record: PurchaseRecord): Promise<PaymentInfo | undefined> {
+  if (record.payment.status !== 'authorized') return undefined;
   const captured = await ctx.provider.capture({
     idempotencyKey: paymentKey(record.id, 'capture'),
     paymentId: record.payment.paymentId!,
     amount: record.payment.amount,
   });
   if (captured.state === 'pending') throw new Error(`payment ${captured.id}: capture still pending at the provider`);
+  if (captured.state === 'captured') return recorded(record, captured);
   await ctx.stores.purchases.patch(record.id, { payment: recorded(record, captured) });
-  if (captured.state !== 'captured')
-    throw new StepError('payment_failed', messages.captureRefused(captured.reason ?? captured.state));
+  throw new StepError('payment_failed', messages.captureRefused(captured.reason ?? captured.state));
 }

@@ -76,6 +76,7 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     op: 'authorize' | 'complete' | 'capture' | 'void' | 'refund',
     to: string,
     reason: string,
+    merge?: string,
   ): Result<string | null, Context>;
   /** set-available-1.lua: the available count it had. */
   setAvailable(stock: string, available: number): Result<number, Context>;

@@ -6,7 +6,9 @@
   changes nothing and answers the payment as it is, so every operation is idempotent and
   "already in the state asked for" is an answer like any other.
 
-    authorize  created → ARGV[2] (authorized | captured | failed | requires_action), `reason` ARGV[3]
+    authorize  created → ARGV[2]: `hold` is authorized (manual capture) or captured (automatic); failed or
+               requires_action as named, with `reason` ARGV[3]; ARGV[4] (JSON, or '') is merged into the payment
+               (what the token decides beyond it: a capture to refuse, the action's page)
     complete   requires_action → authorized | captured (`capture` manual or automatic), ARGV[2] 'fail' → failed
     capture    authorized → captured (captured = amount), or voided with `reason` when `captureRefused`
     void       created | requires_action | authorized | failed → voided (a failed one held nothing; voided says it is closed)
@@ -17,8 +19,9 @@
   KEYS[1] the payment (string, JSON)
 
   ARGV[1] operation: authorize | complete | capture | void | refund
-  ARGV[2] authorize: the state it leads to; complete: 'complete' or 'fail'
+  ARGV[2] authorize: hold | failed | requires_action; complete: 'complete' or 'fail'
   ARGV[3] authorize: the reason of a failure, or ''
+  ARGV[4] authorize: fields to merge into the payment (JSON object), or ''
 
   Returns the payment's JSON after the operation, or nil when there is no payment.
 ]]
@@ -28,9 +31,14 @@ local p = cjson.decode(raw)
 local op, s = ARGV[1], p.state
 local moved = true
 if op == 'authorize' and s == 'created' then
-  p.state = ARGV[2]
-  if ARGV[2] == 'captured' then p.captured = p.amount end
+  local to = ARGV[2]
+  if to == 'hold' then to = (p.capture == 'automatic') and 'captured' or 'authorized' end
+  p.state = to
+  if to == 'captured' then p.captured = p.amount end
   if ARGV[3] ~= '' then p.reason = ARGV[3] end
+  if ARGV[4] and ARGV[4] ~= '' then
+    for k, v in pairs(cjson.decode(ARGV[4])) do p[k] = v end
+  end
 elseif op == 'complete' and s == 'requires_action' then
   p.action = nil
   if ARGV[2] == 'fail' then
