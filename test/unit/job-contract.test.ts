@@ -15,6 +15,7 @@ import type { SagaContext } from '../../src/saga/context.js';
 import { purchaseJobs, redoJobs } from '../../src/saga/flows.js';
 import { sagaHandlers } from '../../src/saga/handlers.js';
 import { REPAIRABLE, STEP_NAMES, UNDOABLE } from '../../src/saga/saga.js';
+import { STEPS_IN_ORDER } from '../helpers/customer.js';
 
 /*
  * The jobs a running deployment has in Redis at an upgrade: the new workers must find each one by
@@ -102,15 +103,7 @@ describe('the job contract a running deployment depends on across an upgrade', (
 
   it('the queues and the step names (undo job ids and record fields carry them) are the ones pinned', () => {
     expect(Object.values(QUEUES)).toEqual(['orchestrator', 'payment', 'provisioning', 'notifications']);
-    expect(STEP_NAMES).toEqual([
-      'validation',
-      'stock_check',
-      'payment',
-      'inventory_update',
-      'provisioning',
-      'order_placement',
-      'notification',
-    ]);
+    expect(STEP_NAMES).toEqual([...STEPS_IN_ORDER]);
   });
 
   it("the workers' saga handlers serve exactly the saga jobs of the table, each on its queue", () => {
