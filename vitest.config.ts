@@ -10,6 +10,7 @@ const ON_CLUSTER = [
   'test/order-cancel.test.ts',
   'test/operator.test.ts',
   'test/payment-action.test.ts',
+  'test/stripe-purchase.test.ts',
 ];
 /** The scenario tests that also run on a Sentinel-watched master and its replica. */
 const ON_SENTINEL = ['test/gateway.test.ts', 'test/orchestrator.test.ts', 'test/provisioner.test.ts'];
