@@ -1,5 +1,4 @@
-import { Cluster } from 'ioredis';
-import { scanKeys, type RedisClient } from './redis.js';
+import { jsonValues as values, scanKeys } from './redis.js';
 import { BuiltinPaymentProvider } from './adapters/builtin-provider.js';
 import type { PaymentProvider } from './adapters/payments.js';
 import { notificationId, orderIdFor } from './ids.js';
@@ -24,25 +23,6 @@ export interface AuditReport {
   violations: string[];
   /** The purchases the violations name that still have a record: the ones to look at, and retry. */
   purchases: string[];
-}
-
-/** The hash tag of a key (the slot it hashes by), or the key itself. */
-const tagOf = (key: string) => /^[^{]*\{([^}]+)\}/.exec(key)?.[1] ?? key;
-
-async function values<T>(redis: RedisClient, keys: string[]): Promise<T[]> {
-  // MGET only within one slot: group by hash tag.
-  const groups = new Map<string, string[]>();
-  for (const key of keys) {
-    const tag = redis instanceof Cluster ? tagOf(key) : '';
-    groups.set(tag, [...(groups.get(tag) ?? []), key]);
-  }
-  const out: T[] = [];
-  for (const group of groups.values())
-    for (let i = 0; i < group.length; i += 500) {
-      const raw = await redis.mget(group.slice(i, i + 500));
-      for (const r of raw) if (r) out.push(JSON.parse(r) as T);
-    }
-  return out;
 }
 
 /**

@@ -280,3 +280,22 @@ export async function scanKeys(redis: RedisClient, pattern: string): Promise<str
   }
   return keys;
 }
+
+/** The hash tag of a key (the slot it hashes by), or the key itself. */
+const tagOf = (key: string) => /^[^{]*\{([^}]+)\}/.exec(key)?.[1] ?? key;
+
+/** The JSON values of `keys` that exist, by MGET: 500 at a time, within one slot (grouped by hash tag) on a cluster. */
+export async function jsonValues<T>(redis: RedisClient, keys: string[]): Promise<T[]> {
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const tag = redis instanceof Cluster ? tagOf(key) : '';
+    groups.set(tag, [...(groups.get(tag) ?? []), key]);
+  }
+  const out: T[] = [];
+  for (const group of groups.values())
+    for (let i = 0; i < group.length; i += 500) {
+      const raw = await redis.mget(group.slice(i, i + 500));
+      for (const r of raw) if (r) out.push(JSON.parse(r) as T);
+    }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { builtinPaymentId } from '../ids.js';
 import type { Keys } from '../keys.js';
-import { scanKeys, type RedisClient } from '../redis.js';
+import { jsonValues, scanKeys, type RedisClient } from '../redis.js';
 import { defineCommands } from '../stores/lua/commands.js';
 import {
   ProviderUnavailableError,
@@ -42,7 +42,8 @@ export class BuiltinPaymentProvider implements PaymentProvider {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
-    private readonly actionUrl: ActionUrl = (secret) => `http://127.0.0.1:3000/pay/${secret}`,
+    /** Where the gateway serves the action page (createPaymentProvider builds it off PUBLIC_URL); none: no page. */
+    private readonly actionUrl?: ActionUrl,
   ) {
     defineCommands(redis);
   }
@@ -71,7 +72,7 @@ export class BuiltinPaymentProvider implements PaymentProvider {
     // page the customer acts on, behind an unguessable one-time link (gone once used: completeAction).
     let merge = '';
     if (req.method === 'tok_capture_fails') merge = JSON.stringify({ captureRefused: true });
-    if (req.method === 'tok_3ds') {
+    if (req.method === 'tok_3ds' && this.actionUrl) {
       const secret = randomBytes(24).toString('base64url');
       await this.redis.set(this.keys.providerAction(secret), req.paymentId, 'EX', 86_400);
       merge = JSON.stringify({ action: { url: this.actionUrl(secret) } });
@@ -124,11 +125,7 @@ export class BuiltinPaymentProvider implements PaymentProvider {
 
   async *list(since?: Date): AsyncIterable<ProviderPayment> {
     const keys = await scanKeys(this.redis, this.keys.patterns.providerPayment);
-    const payments: Stored[] = [];
-    for (const key of keys) {
-      const raw = await this.redis.get(key);
-      if (raw) payments.push(JSON.parse(raw) as Stored);
-    }
+    const payments = await jsonValues<Stored>(this.redis, keys);
     const from = since?.toISOString() ?? '';
     yield* payments
       .filter((p) => p.createdAt >= from)
