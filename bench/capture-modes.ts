@@ -11,7 +11,7 @@ import path from 'node:path';
 import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../harness/free-port.js';
 import { benchCatalog, deployment } from './cluster.js';
-import { closedLoop } from './loops.js';
+import { takingTurns } from './loops.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -37,26 +37,12 @@ export async function captureModesPhase() {
           catalogFile,
         ),
       );
-    for (const d of deployed) if (WARMUP_S > 0) await closedLoop(N, WARMUP_S, (w, i) => d.op(w, 10_000_000 + i));
-    const acc = deployed.map(() => ({ ops: 0, seconds: 0, errors: 0, latencies: [] as number[] }));
-    for (let round = 0; round < ROUNDS; round++)
-      for (const [k, d] of deployed.entries()) {
-        const run = await closedLoop(N, SECONDS / ROUNDS, (w, i) => d.op(w, round * 1_000_000 + i));
-        acc[k]!.ops += run.latencies.length;
-        acc[k]!.seconds += run.seconds;
-        acc[k]!.errors += run.errors;
-        acc[k]!.latencies.push(...run.latencies);
-      }
-    const results = modes.map((mode, k) => {
-      const a = acc[k]!;
-      const sorted = a.latencies.sort((x, y) => x - y);
-      return {
-        label: `PAYMENT_CAPTURE=${mode}`,
-        perSecond: a.ops / a.seconds,
-        p99: sorted[Math.floor(0.99 * (sorted.length - 1))] ?? 0,
-        errors: a.errors,
-      };
-    });
+    const measured = await takingTurns(
+      N,
+      deployed.map((d) => d.op),
+      { seconds: SECONDS, rounds: ROUNDS, warmupS: WARMUP_S },
+    );
+    const results = modes.map((mode, k) => ({ label: `PAYMENT_CAPTURE=${mode}`, ...measured[k]! }));
     const [pivot, immediate] = results as [(typeof results)[0], (typeof results)[0]];
     console.log(`capture modes: N=${N}, ${SECONDS}s each in ${ROUNDS} turns, one redis-server`);
     for (const r of results)

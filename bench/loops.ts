@@ -55,3 +55,32 @@ export async function pacedLoop(n: number, seconds: number, perSecond: number, o
   await Promise.all(inFlight);
   return { latencies, errors, seconds: (performance.now() - started) / 1000 };
 }
+
+/**
+ * Closed loops of `n` clients on each op in turn: a warm-up each (unmeasured), then `rounds` rounds of
+ * `seconds / rounds` each, so a shared machine's drift falls on every side of a ratio. Per op: purchases
+ * per measured second, p99 and errors.
+ */
+export async function takingTurns(
+  n: number,
+  ops: readonly Op[],
+  opts: { seconds: number; rounds: number; warmupS: number },
+): Promise<{ perSecond: number; p99: number; errors: number }[]> {
+  for (const op of ops) if (opts.warmupS > 0) await closedLoop(n, opts.warmupS, (w, i) => op(w, 10_000_000 + i));
+  const acc = ops.map(() => ({ latencies: [] as number[], seconds: 0, errors: 0 }));
+  for (let round = 0; round < opts.rounds; round++)
+    for (const [k, op] of ops.entries()) {
+      const run = await closedLoop(n, opts.seconds / opts.rounds, (w, i) => op(w, round * 1_000_000 + i));
+      acc[k]!.latencies.push(...run.latencies);
+      acc[k]!.seconds += run.seconds;
+      acc[k]!.errors += run.errors;
+    }
+  return acc.map((a) => {
+    const sorted = a.latencies.sort((x, y) => x - y);
+    return {
+      perSecond: a.latencies.length / a.seconds,
+      p99: sorted[Math.floor(0.99 * (sorted.length - 1))] ?? 0,
+      errors: a.errors,
+    };
+  });
+}

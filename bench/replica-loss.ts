@@ -14,7 +14,7 @@ import { freePort } from '../harness/free-port.js';
 import { onNode, startTestCluster, type TestNode } from '../harness/redis-cluster.js';
 import { startTestSentinel } from '../harness/redis-sentinel.js';
 import { benchCatalog, deployment } from './cluster.js';
-import { closedLoop } from './loops.js';
+import { closedLoop, takingTurns } from './loops.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -102,16 +102,11 @@ export async function replicaLossPhase() {
         await deployment('rl-lean', { REDIS_CLUSTER_NODES: cluster.seeds }, catalogFile),
       ];
       try {
-        for (const d of both) if (WARMUP_S > 0) await closedLoop(N, WARMUP_S, (w, i) => d.op(w, 10_000_000 + i));
-        const acc = both.map(() => ({ ops: 0, seconds: 0, errors: 0 }));
-        for (let round = 0; round < ROUNDS; round++)
-          for (const [k, d] of both.entries()) {
-            const run = await closedLoop(N, SECONDS / ROUNDS, (w, i) => d.op(w, round * 1_000_000 + i));
-            acc[k]!.ops += run.latencies.length;
-            acc[k]!.seconds += run.seconds;
-            acc[k]!.errors += run.errors;
-          }
-        const [one, lean] = acc.map((a) => ({ perSecond: a.ops / a.seconds, errors: a.errors }));
+        const [one, lean] = await takingTurns(
+          N,
+          both.map((d) => d.op),
+          { seconds: SECONDS, rounds: ROUNDS, warmupS: WARMUP_S },
+        );
         results.push({ label: 'single', ...one! }, { label: 'cluster 3 × 0, defaults', ...lean! });
         console.log(
           `  cluster without replicas, defaults: ${lean!.perSecond.toFixed(0)}/s against one server's ${one!.perSecond.toFixed(0)}/s: ${(lean!.perSecond / one!.perSecond).toFixed(2)} (target ≥ 0.65), errors ${lean!.errors} (target 0)`,
