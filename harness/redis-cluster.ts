@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../src/local-redis.js';
+import { RedisStartError, startRedisServer } from '../src/local-redis.js';
 import { eventually } from './eventually.js';
-import { freePort } from './free-port.js';
+import { freePort, onFreePorts } from './free-port.js';
 
 /** One redis-server of a test's own, killable and restartable on the same port from the same dir. */
 export interface TestNode {
@@ -26,11 +26,20 @@ export async function startNode(
   args: (port: number) => Promise<string[]> | string[],
   label: string,
 ): Promise<TestNode> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `purchase-${label}-`));
-  const port = await freePort();
-  const extra = await args(port);
+  let [dir, port, extra] = ['', 0, [] as string[]];
   const start = () => startRedisServer({ dir, port, appendfsync: 'everysec', args: extra });
-  let server = await start();
+  let server = await onFreePorts(
+    async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), `purchase-${label}-`));
+      port = await freePort();
+      extra = await args(port);
+      return start().catch((e: unknown) => {
+        rmSync(dir, { recursive: true, force: true });
+        throw e;
+      });
+    },
+    (e) => e instanceof RedisStartError,
+  );
   let up = true;
   return {
     port,

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { portOpen } from '../src/local-redis.js';
-import { freePort } from './free-port.js';
+import { RedisStartError, redisPid } from '../src/local-redis.js';
+import { freePort, onFreePorts } from './free-port.js';
 import { eventually } from './eventually.js';
 import { info, onNode, startNode, type TestNode } from './redis-cluster.js';
 
@@ -26,7 +26,14 @@ export interface TestSentinel {
   stop(): Promise<void>;
 }
 
-async function startSentinelProcess(masterPort: number): Promise<{ port: number; child: ChildProcess; dir: string }> {
+function startSentinelProcess(masterPort: number): Promise<{ port: number; child: ChildProcess; dir: string }> {
+  return onFreePorts(
+    () => startSentinelOn(masterPort),
+    (e) => e instanceof RedisStartError,
+  );
+}
+
+async function startSentinelOn(masterPort: number): Promise<{ port: number; child: ChildProcess; dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-sentinel-'));
   const port = await freePort();
   const conf = path.join(dir, 'sentinel.conf');
@@ -45,8 +52,12 @@ async function startSentinelProcess(masterPort: number): Promise<{ port: number;
   );
   const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
   const deadline = Date.now() + 10_000;
-  while (!(await portOpen(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('redis-sentinel did not start');
+  while ((await redisPid(port)) !== child.pid) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new RedisStartError(`redis-sentinel on port ${port} did not start`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return { port, child, dir };

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer } from '../src/local-redis.js';
-import { freePort } from './free-port.js';
+import { RedisStartError, startRedisServer } from '../src/local-redis.js';
+import { freePort, onFreePorts } from './free-port.js';
 
 export interface TestRedis {
   url: string;
@@ -18,8 +18,11 @@ export interface TestRedis {
 /** A real redis-server of a test's own, on a free port in a temp dir. */
 export async function startTestRedis(opts: { appendfsync?: 'always' | 'everysec' } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-redis-'));
-  const port = await freePort();
-  let server = await startRedisServer({ dir, port, appendfsync: opts.appendfsync ?? 'always' });
+  let port = 0;
+  let server = await onFreePorts(
+    async () => startRedisServer({ dir, port: (port = await freePort()), appendfsync: opts.appendfsync ?? 'always' }),
+    (e) => e instanceof RedisStartError,
+  );
   return {
     url: server.url,
     port,

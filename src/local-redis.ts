@@ -21,6 +21,31 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Pro
   });
 }
 
+/** A redis-server that did not come up as the process we spawned (most often: its port was taken). */
+export class RedisStartError extends Error {}
+
+/** The process id of the redis-server answering on `port`, or undefined if nothing answers as one. */
+export function redisPid(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    let text = '';
+    const done = (pid: number | undefined) => {
+      socket.destroy();
+      resolve(pid);
+    };
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.once('connect', () => socket.write('*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const match = /process_id:(\d+)/.exec(text);
+      if (match) done(Number(match[1]));
+      else if (text.startsWith('-') && text.includes('\r\n')) done(undefined);
+    });
+    socket.once('error', () => done(undefined));
+    socket.once('close', () => done(undefined));
+  });
+}
+
 export function redisServerInstalled(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
@@ -63,11 +88,13 @@ export async function startRedisServer(opts: {
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 10_000;
-  while (!(await portOpen(opts.port))) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
+  // Something else may hold the port (another server, a cluster bus): only our own child counts as started.
+  while ((await redisPid(opts.port)) !== child.pid) {
+    if (child.exitCode !== null)
+      throw new RedisStartError(`redis-server on port ${opts.port} exited (code ${child.exitCode})`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error('redis-server did not start within 10 s');
+      throw new RedisStartError('redis-server did not start within 10 s');
     }
     await new Promise((r) => setTimeout(r, 50));
   }
