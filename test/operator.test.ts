@@ -4,7 +4,8 @@ import { runAudit } from '../src/audit.js';
 import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
-import { loseNotification, purchaseWithOrderLost } from './helpers/lost-writes.js';
+import { loseNotification, loseVoid, purchaseWithOrderLost } from './helpers/lost-writes.js';
+import { providerPaymentOf } from './helpers/gateway.js';
 import { TEST_ADMIN } from './helpers/deployment.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -231,6 +232,36 @@ describe('Feature: operator review of purchases', () => {
     expect(after.body.purchases).not.toContain(id);
     expect((await customer.purchaseState(id)).status).toBe('completed');
     expect(await placedAgain()).toBe(before + 1);
+  });
+
+  it('an authorization the provider holds again for a failed purchase: the audit names it, a retry voids it', async () => {
+    const customer = await sys.customer();
+    expect((await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 3 })).status).toBe(201);
+    const res = await customer.buy('basic-plan');
+    expect(res.status).toBe(502);
+    const id: string = res.body.purchaseId;
+    const held = await providerPaymentOf(sys, id);
+    expect(held).toMatchObject({ state: 'voided', captured: 0 });
+    await loseVoid(sys, held!.id);
+
+    const audit = await sys.admin('GET', '/admin/audit');
+    expect(audit.body.violations).toContain(
+      `purchase ${id}: its payment is still authorized, neither captured nor voided`,
+    );
+    expect(audit.body.purchases).toContain(id);
+    expect((await sys.admin('POST', `/admin/purchases/${id}/retry`)).status).toBe(202);
+    await vi.waitFor(async () => expect(await providerPaymentOf(sys, id)).toMatchObject({ state: 'voided' }), {
+      timeout: 10_000,
+      interval: 100,
+    });
+    const after = await sys.admin('GET', '/admin/audit');
+    expect(after.body.violations.filter((v: string) => v.includes(id))).toEqual([]);
+    // What the customer sees is unchanged: failed, never charged.
+    expect(await customer.purchaseState(id)).toMatchObject({
+      status: 'failed',
+      payment: { status: 'voided', amount: 999 },
+    });
+    expect(await providerPaymentOf(sys, id)).toMatchObject({ captured: 0, refunded: 0 });
   });
 
   it('a retry of a completed purchase whose confirmation was lost sends it again, and nothing else twice', async () => {

@@ -15,6 +15,12 @@ export interface Compensation {
   outside?: boolean;
   /** Undoes what the step did; true if there was something to undo. Runs again on every retry: idempotent. */
   run(ctx: SagaContext, record: PurchaseRecord): Promise<boolean>;
+  /**
+   * Whether the outside world still holds what this undo released, for a purchase that ended
+   * undone (its undo raced the step, or a failover lost the undo's effect): an operator's retry
+   * then runs the undo again.
+   */
+  leftover?(ctx: SagaContext, record: PurchaseRecord): Promise<boolean>;
 }
 
 /**

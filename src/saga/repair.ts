@@ -3,7 +3,7 @@ import type { PurchaseRecord } from '../purchase/record.js';
 import type { SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from './context.js';
 import type { RepairableStep } from './define-step.js';
-import { REPAIRABLE, type StepName } from './saga.js';
+import { REPAIRABLE, UNDOABLE, type StepName } from './saga.js';
 import { delivered } from './transitions.js';
 
 /** Puts back what a step did for a purchase and lost: its redo, or its (idempotent) invoke. */
@@ -21,6 +21,14 @@ export async function lostSteps(ctx: SagaContext, record: PurchaseRecord): Promi
   if (!delivered(record)) return [];
   const lost = await Promise.all(REPAIRABLE.map((s) => s.repair.lost(ctx, record)));
   return REPAIRABLE.filter((_, i) => lost[i]).map((s) => s.name);
+}
+
+/** The undoable steps whose undo the outside world no longer shows, for a purchase that ended undone; none for any other. */
+export async function leftoverSteps(ctx: SagaContext, record: PurchaseRecord): Promise<StepName[]> {
+  if (record.phase !== 'done' || delivered(record)) return [];
+  const checked = UNDOABLE.filter((s) => s.compensate.leftover);
+  const left = await Promise.all(checked.map((s) => s.compensate.leftover!(ctx, record)));
+  return checked.filter((_, i) => left[i]).map((s) => s.name);
 }
 
 /** A queued redo's handler (a repair with a `job`): the purchase is read again, and only a delivered one is repaired. */

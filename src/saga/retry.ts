@@ -3,13 +3,14 @@ import { undoJobId } from '../ids.js';
 import type { QueueName, SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from './context.js';
 import { redoJobs, undoJobsAlone } from './flows.js';
-import { lostSteps, redo } from './repair.js';
+import { leftoverSteps, lostSteps, redo } from './repair.js';
 import { REPAIRABLE, stageOf, UNDOABLE } from './saga.js';
 import { atRetry, isMoving } from './transitions.js';
 
 /**
- * An operator's retry, as the state machine decides it (atRetry): undos that failed for good run
- * again from their first attempt (the failed job is replaced by a fresh one with the same id); a
+ * An operator's retry, as the state machine decides it (atRetry): undos that failed for good, or
+ * whose effect the outside world no longer shows, run again from their first attempt (the ended
+ * job is replaced by a fresh one with the same id); a
  * purchase not ended, or with an undo still open, is re-driven as the watchdog would (`reconcile`),
  * without waiting for its deadline; a delivered one that lost what a repairable step did (writes
  * lost in a failover; the audit names them) has those steps redone; one in review with nothing
@@ -26,7 +27,8 @@ export function retryHandler(
     const id = job.data.purchaseId;
     const record = await purchases.get(id);
     if (!record) return 'missing';
-    const decision = atRetry(record, await lostSteps(ctx, record));
+    const [lost, leftover] = await Promise.all([lostSteps(ctx, record), leftoverSteps(ctx, record)]);
+    const decision = atRetry(record, lost, leftover);
     const log = ctx.log.child({ purchaseId: id, retry: decision.do });
     switch (decision.do) {
       case 'redo-undos': {

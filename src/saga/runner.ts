@@ -152,8 +152,9 @@ export function undoHandler(ctx: SagaContext, step: UndoableStep) {
     const id = job.data.purchaseId;
     const record = await purchases.get(id);
     if (!record) return 'missing';
-    if (record.steps[step.name] === 'compensated' || record.undos[step.name]?.status === 'done')
-      return 'already-compensated';
+    // An undo reopened by an operator's retry (pending again) runs even though its step shows compensated.
+    const undo = record.undos[step.name];
+    if (undo?.status === 'done' || (!undo && record.steps[step.name] === 'compensated')) return 'already-compensated';
     const timer = ctx.metrics.stepDuration.startTimer({ step: `undo:${step.name}` });
     const fields = { purchaseId: id, requestId: record.requestId, step: step.name, attempt: job.attemptsMade + 1 };
     let outcome: UndoOutcome;

@@ -352,13 +352,20 @@ export const delivered = (record: PurchaseRecord) =>
 
 /**
  * An operator's retry (POST /admin/purchases/:id/retry): what is left undone runs again, idempotently.
- * `lost`: the repairable steps whose work is gone, asked only of a delivered purchase.
+ * `lost`: the repairable steps whose work is gone, asked only of a delivered purchase. `leftover`:
+ * the undoable steps whose undo the outside world no longer shows (an authorization made after its
+ * void, a void lost in a failover), asked only of one that ended undone.
  */
-export function atRetry(record: PurchaseRecord, lost: readonly StepName[] = []): AtRetry {
+export function atRetry(
+  record: PurchaseRecord,
+  lost: readonly StepName[] = [],
+  leftover: readonly StepName[] = [],
+): AtRetry {
   const failed = UNDOABLE.filter((s) => record.undos[s.name]?.status === 'failed').map((s) => s.name);
   if (failed.length) return { do: 'redo-undos', steps: failed };
   if (record.phase !== 'done' || openUndos(record).length) return { do: 'reconcile' };
   if (lost.length && delivered(record)) return { do: 'repair', steps: [...lost] };
+  if (leftover.length && !delivered(record)) return { do: 'redo-undos', steps: [...leftover] };
   if (inReview(record)) return { do: 'resolve' };
   return { do: 'nothing' };
 }

@@ -22,3 +22,14 @@ export async function purchaseWithOrderLost(sys: Deployment) {
   await loseOrder(sys, customer.id, placed.id);
   return { customer, id, placed };
 }
+
+/**
+ * A void lost in a failover on the built-in provider's shard: its ledger shows the payment held
+ * again, as it was before the void, while the purchase's own record (another shard) kept the undo.
+ */
+export async function loseVoid(sys: Deployment, paymentId: string): Promise<void> {
+  const key = sys.stores.keys.providerPayment(paymentId);
+  const payment = JSON.parse((await sys.redis.get(key))!) as Record<string, unknown>;
+  if (payment.state !== 'voided') throw new Error(`payment ${paymentId} is ${String(payment.state)}, not voided`);
+  await sys.redis.set(key, JSON.stringify({ ...payment, state: 'authorized' }));
+}

@@ -464,6 +464,19 @@ describe('atRetry: an operator retry runs again what is left undone', () => {
     });
     expect(atRetry(record(5, { phase: 'done', status: 'failed' }), all)).toEqual({ do: 'nothing' });
   });
+
+  it('an ended undone purchase whose undo the outside world no longer shows has it run again; a delivered one not', () => {
+    const payment = ['payment'] as const;
+    const failed = record(5, { phase: 'done', status: 'failed', undos: { payment: undo('done') } });
+    expect(atRetry(failed, [], payment)).toEqual({ do: 'redo-undos', steps: payment });
+    const canceledOrder = record(7, { phase: 'done', status: 'completed', orderCancelRequestedAt: at });
+    expect(atRetry(canceledOrder, [], payment)).toEqual({ do: 'redo-undos', steps: payment });
+    expect(atRetry(record(7, { phase: 'done', status: 'completed' }), [], payment)).toEqual({ do: 'nothing' });
+    // Still compensating: the watchdog's re-drive comes first.
+    expect(atRetry(record(5, { phase: 'compensating', status: 'processing' }), [], payment)).toEqual({
+      do: 'reconcile',
+    });
+  });
 });
 
 describe('atOrderCancel and atOrderSettle: the order-cancel saga is the purchase compensation plan', () => {

@@ -81,7 +81,7 @@ export const payment = defineStep({
     job: 'refund',
     // The provider says what there is to undo: a hold is voided, a charge refunded, nothing else touched.
     async run(ctx, record) {
-      const paymentId = record.payment.paymentId ?? (await ctx.provider.findByPurchase(record.id))?.id;
+      const paymentId = await paymentIdOf(ctx, record);
       if (!paymentId) return false;
       const before = await ctx.provider.retrieve(paymentId);
       const after = await undoPayment(ctx, record, before);
@@ -92,8 +92,19 @@ export const payment = defineStep({
       await ctx.stores.purchases.patch(record.id, { payment: shown });
       return after.state !== before.state;
     },
+    // Held or taken at the provider for a purchase that ended without its products.
+    async leftover(ctx, record) {
+      const paymentId = await paymentIdOf(ctx, record);
+      if (!paymentId) return false;
+      const { state } = await ctx.provider.retrieve(paymentId);
+      return state === 'authorized' || state === 'requires_action' || state === 'captured';
+    },
   },
 });
+
+/** The purchase's payment at the provider: recorded, or found by purchase (a crash before the id was recorded). */
+const paymentIdOf = async (ctx: SagaContext, record: PurchaseRecord) =>
+  record.payment.paymentId ?? (await ctx.provider.findByPurchase(record.id))?.id;
 
 const voidPayment = (ctx: SagaContext, record: PurchaseRecord, p: ProviderPayment) =>
   ctx.provider.void({ idempotencyKey: paymentKey(record.id, 'void'), paymentId: p.id });
