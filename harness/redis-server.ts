@@ -12,6 +12,8 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port from the same AOF. */
   restart(): Promise<void>;
+  /** Sends `signal` to the process (SIGSTOP freezes it: connections stay open, nothing is answered; SIGCONT thaws it). */
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,9 @@ export async function startTestRedis(opts: { appendfsync?: 'always' | 'everysec'
       const exited = new Promise((r) => server.child.once('exit', r));
       server.child.kill('SIGKILL');
       await exited;
+    },
+    signal(signal) {
+      server.child.kill(signal);
     },
     async restart() {
       server = await startRedisServer({ dir, port, appendfsync: opts.appendfsync ?? 'always' });

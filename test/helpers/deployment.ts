@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eventually } from '../../harness/eventually.js';
 import { runAudit, type AuditReport } from '../../src/audit.js';
+import { createPaymentProvider } from '../../src/adapters/payment-provider.js';
 import type { Config } from '../../src/config.js';
 import type { RedisClient } from '../../src/redis.js';
 import type { Stores } from '../../src/stores/domain-stores.js';
@@ -53,6 +54,7 @@ export function clientsOf(
   gatewayUrl: string,
   authUrl: string,
   stores: Stores,
+  config: Config,
 ): Pick<Deployment, 'customer' | 'admin' | 'settle'> {
   return {
     customer: (sub = `cust-${randomUUID().slice(0, 8)}`, roles = []) => Customer.login(gatewayUrl, authUrl, sub, roles),
@@ -77,7 +79,8 @@ export function clientsOf(
       ).catch((err: Error) => {
         throw new Error(`purchases still open after ${timeoutMs} ms: ${open.join(', ')}`, { cause: err });
       });
-      return runAudit(stores);
+      // Against the provider the deployment pays with: its ledger is the other side of the books.
+      return runAudit(stores, createPaymentProvider(config, stores.redis, stores.keys));
     },
   };
 }

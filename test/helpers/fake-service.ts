@@ -1,63 +1,22 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startTestPartner, type PartnerCall, type SyncBehaviour } from './partner.js';
 
-export interface RecordedRequest {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: any;
-  /** The body as received, byte for byte (what a signature covers). */
-  raw: string;
-  at: number;
-}
-
-export type Behaviour = 'ok' | 'fail' | 'hang' | { slowMs: number } | { status: number };
+export type RecordedRequest = PartnerCall;
+export type Behaviour = SyncBehaviour;
 
 /**
  * A real local HTTP service standing in for an external integration or a
  * webhook receiver: records every request and answers as `behaviour` says.
+ * The test partner without a secret, and without memory: a repeated
+ * Idempotency-Key runs the current behaviour again.
  */
 export async function startFakeService(initial: Behaviour = 'ok') {
-  const requests: RecordedRequest[] = [];
-  let behaviour: Behaviour = initial;
-  const hanging = new Set<http.ServerResponse>();
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (chunk) => (raw += chunk));
-    req.on('end', () => {
-      let body: any = raw;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        /* keep raw */
-      }
-      requests.push({ path: req.url ?? '/', headers: req.headers, body, raw, at: Date.now() });
-      const answer = (status: number) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify(
-            status < 300 ? { externalRef: `ext-${body?.provisionedId ?? requests.length}` } : { error: 'failed' },
-          ),
-        );
-      };
-      if (behaviour === 'ok') answer(200);
-      else if (behaviour === 'fail') answer(500);
-      else if (behaviour === 'hang') hanging.add(res);
-      else if ('slowMs' in behaviour) setTimeout(() => answer(200), behaviour.slowMs);
-      else answer(behaviour.status);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  const partner = await startTestPartner({ secret: null, behaviour: initial, idempotent: false });
   return {
-    url: `http://127.0.0.1:${port}/hooks/provision`,
-    requests,
+    url: partner.url,
+    requests: partner.calls,
     set(next: Behaviour) {
-      behaviour = next;
+      partner.set(next);
     },
-    async stop() {
-      for (const res of hanging) res.destroy();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
+    stop: partner.stop,
   };
 }

@@ -94,6 +94,8 @@ export interface ProcessDeployment extends Deployment {
   gateway: RoleProcess;
   workers: RoleProcess[];
   addWorkers(): Promise<RoleProcess>;
+  /** kill -9 of the gateway process, then a new one on the same port. */
+  restartGateway(): Promise<RoleProcess>;
 }
 
 export async function startProcesses(opts: {
@@ -134,27 +136,33 @@ export async function startProcesses(opts: {
   const gatewayUrl = `http://127.0.0.1:${port}`;
   const authUrl = `http://127.0.0.1:${authPort}`;
   const stores = createStores(redis, keysFor(config));
-  return {
+  const deployment: ProcessDeployment = {
     config,
     gatewayUrl,
     authUrl,
     redis,
     stores,
     redisEnv: { KEY_PREFIX: config.KEY_PREFIX, REDIS_URL: redisServer.url },
-    ...clientsOf(gatewayUrl, authUrl, stores),
+    ...clientsOf(gatewayUrl, authUrl, stores, config),
     redisServer,
     env,
     gateway,
     workers,
+    async restartGateway() {
+      await deployment.gateway.kill9();
+      deployment.gateway = await startRole('gateway,auth', env);
+      return deployment.gateway;
+    },
     async addWorkers() {
       const w = await startRole('workers', env);
       workers.push(w);
       return w;
     },
     async stop() {
-      await Promise.all([gateway, ...workers].map((p) => p.kill9().catch(() => {})));
+      await Promise.all([deployment.gateway, ...workers].map((p) => p.kill9().catch(() => {})));
       redis.disconnect();
       await redisServer.stop();
     },
   };
+  return deployment;
 }

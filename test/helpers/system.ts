@@ -127,7 +127,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     redis,
     redisEnv: { KEY_PREFIX: config.KEY_PREFIX, ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...onCluster },
     stores,
-    ...clientsOf(gatewayUrl, authUrl, stores),
+    ...clientsOf(gatewayUrl, authUrl, stores, config),
     async stop() {
       await system.stop();
       redis.disconnect();

@@ -64,19 +64,18 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Hono {
       // Not ours (no purchase_id) or a type that never changes a purchase: acknowledged, nothing written.
       if (!purchaseId) return c.json({ received: true }, 200);
 
+      // Taken once its effect happened, never before: a process killed in between leaves the event untaken, and
+      // Stripe's redelivery (no 2xx came back) wakes the purchase. Two deliveries racing both wake it: harmless.
       const key = keys.stripeEvent(event.id);
-      const first = await redis.set(key, '1', 'EX', DEDUPE_TTL_S, 'NX');
-      if (first === null) return c.json({ received: true, duplicate: true }, 200);
-
+      if (await redis.exists(key)) return c.json({ received: true, duplicate: true }, 200);
       try {
         await deps.wake(purchaseId);
       } catch (err) {
-        // 2xx anyway: the purchase also polls Stripe. Forget the event so a redelivery can wake it again.
+        // 2xx anyway: the purchase also polls Stripe, and a redelivery can wake it again.
         log.warn({ err, eventId: event.id, type: event.type, purchaseId }, 'stripe webhook: wake failed');
-        await redis.del(key).catch((delErr: unknown) => {
-          log.error({ err: delErr, eventId: event.id, purchaseId }, 'stripe webhook: could not forget the event');
-        });
+        return c.json({ received: true }, 200);
       }
+      await redis.set(key, '1', 'EX', DEDUPE_TTL_S);
       return c.json({ received: true }, 200);
     },
   );
