@@ -53,8 +53,13 @@ type NodeStats = Awaited<ReturnType<typeof nodeStats>>;
 const added = (before: NodeStats, after: NodeStats) =>
   after.map((s, n) => ({ commands: s.commands - before[n]!.commands, cpuMs: s.cpuMs - before[n]!.cpuMs }));
 
-/** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op. */
-export async function deployment(label: string, redisEnv: Record<string, string>, catalogFile: string) {
+/** A gateway+auth and a workers process on `redisEnv`, and a closed-loop sync purchase op (of `items`). */
+export async function deployment(
+  label: string,
+  redisEnv: Record<string, string>,
+  catalogFile: string,
+  items: { productId: string; quantity: number }[] = [{ productId: 'bench-plan', quantity: 1 }],
+) {
   // redisEnv may also set KEY_PREFIX (two deployments on one server) or any other setting.
   const [port, authPort] = await Promise.all([freePort(), freePort()]);
   const env = {
@@ -89,10 +94,17 @@ export async function deployment(label: string, redisEnv: Record<string, string>
     }),
   );
   const client = httpClient(N);
-  const body = JSON.stringify({ items: [{ productId: 'bench-plan', quantity: 1 }], payment: { token: 'tok_visa' } });
+  const body = JSON.stringify({ items, payment: { token: 'tok_visa' } });
   return {
     label,
     gateway,
+    /** A POST to the gateway as client `w` (its token), with JSON `body`. */
+    post: (w: number, route: string, payload: unknown, headers: Record<string, string> = {}) =>
+      client.post(
+        `${gateway}${route}`,
+        { authorization: `Bearer ${tokens[w]}`, 'content-type': 'application/json', ...headers },
+        JSON.stringify(payload),
+      ),
     /** CPU ms so far of the gateway and workers processes. */
     processCpuMs: () =>
       procs.reduce((ms, p) => {

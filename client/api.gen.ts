@@ -1390,6 +1390,7 @@ export interface components {
              */
             createdAt: string;
         };
+        /** @description A catalog product. Who provisions it (a partner's address, secret, limits) is the operator's business. */
         Product: {
             id: string;
             name: string;
@@ -1404,9 +1405,6 @@ export interface components {
             quotaPerCustomer?: number;
             /** @description Provisioned with the product, one unit each, not charged. */
             dependencies: string[];
-            integration?: {
-                url: string;
-            };
         };
     };
     responses: never;

@@ -36,6 +36,12 @@ const shardList = z
   )
   .optional();
 
+/** A Standard Webhooks secret, as the customer webhook and every partner secret must be. */
+export const WEBHOOK_SECRET = {
+  pattern: /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/,
+  expected: 'whsec_ followed by at least 24 random bytes in base64 (Standard Webhooks)',
+} as const;
+
 export const BUNDLED_CATALOG = fileURLToPath(new URL('./catalog/sample-catalog.json', import.meta.url));
 
 const schema = z.object({
@@ -105,13 +111,7 @@ const schema = z.object({
   FAULT_INJECTION: flag.default(false),
   NOTIFY_WEBHOOK_URL: optionalUrl,
   /** Signs every webhook delivery (Standard Webhooks: webhook-id, -timestamp, -signature), so the receiver can check it came from here. */
-  NOTIFY_WEBHOOK_SECRET: z
-    .string()
-    .regex(
-      /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/,
-      'whsec_ followed by at least 24 random bytes in base64 (Standard Webhooks)',
-    )
-    .optional(),
+  NOTIFY_WEBHOOK_SECRET: z.string().regex(WEBHOOK_SECRET.pattern, WEBHOOK_SECRET.expected).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STEP_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   STEP_BACKOFF_MS: ms.default(500),

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   if (tracing) log.info('OpenTelemetry tracing on');
   let system;
   try {
-    system = await startSystem(config, target.kind === 'single' ? redis.url : target, log, tracing);
+    system = await startSystem(config, target.kind === 'single' ? redis.url : target, log, tracing, process.env);
   } catch (err) {
     console.error(`start-up failed: ${(err as Error).message}`);
     await redis.local?.stop();

@@ -1,3 +1,4 @@
+import { partnerSigners } from './adapters/partner-signers.js';
 import { readCatalogFile } from './catalog/catalog-file.js';
 import type { Config } from './config.js';
 import { keysFor } from './keys.js';
@@ -20,16 +21,21 @@ export interface RunningSystem {
 }
 
 /**
- * Connects to Redis (a URL, a cluster or sentinels: redisTargetOf), checks it keeps its keys,
- * loads the catalog and starts the roles named in config.ROLES; each role hands back its
- * shutdown steps, and they are closed in reverse.
+ * Reads the catalog and resolves the partner secrets it names from `env`, connects to Redis (a URL,
+ * a cluster or sentinels: redisTargetOf), checks it keeps its keys, loads the catalog and starts the
+ * roles named in config.ROLES; each role hands back its shutdown steps, and they are closed in reverse.
  */
 export async function startSystem(
   config: Config,
   redisUrl: RedisTarget | string,
   log: Logger,
   tracing?: Tracing,
+  env: Record<string, string | undefined> = {},
 ): Promise<RunningSystem> {
+  // Every process, whatever its roles: a catalog that does not parse, or names a partner secret this
+  // process lacks, stops it before it connects to anything.
+  const products = await readCatalogFile(config.CATALOG_FILE);
+  const signers = partnerSigners(products, env);
   const redis = connectRedis(redisUrl, 'request');
   const stops: ShutdownStep[] = [connectionStep('request connection', redis)];
   const system: RunningSystem = {
@@ -42,6 +48,7 @@ export async function startSystem(
     redis,
     keys: keysFor(config),
     policies: retryPolicies(config),
+    partnerSigners: signers,
     log,
     tracing,
   };
@@ -50,7 +57,7 @@ export async function startSystem(
     await waitReady(redis, 10_000);
     await assertNoEviction(redis);
     // Every process loads the catalog: new products appear, known stock is never reset.
-    await createStores(redis, ctx.keys).catalog.load(await readCatalogFile(config.CATALOG_FILE));
+    await createStores(redis, ctx.keys).catalog.load(products);
     const auth = runs('auth') ? await startAuth(ctx) : undefined;
     stops.push(...(auth?.stops ?? []));
     const workers = runs('workers') ? await startWorkerRole(ctx, !runs('gateway')) : undefined;

@@ -1,9 +1,14 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Product } from '../src/catalog/catalog-file.js';
-import { unitsOf, type Customer, type HttpResult } from './helpers/customer.js';
-import { startFakeService } from './helpers/fake-service.js';
+import { unitsOf, visa, type Customer, type HttpResult } from './helpers/customer.js';
+import { startFakeService, type RecordedRequest } from './helpers/fake-service.js';
+import { writeCatalog } from './helpers/processes.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
 /**
@@ -37,6 +42,33 @@ async function startFlakyService() {
   };
 }
 
+/** A Standard Webhooks secret: `whsec_` and 24 random bytes in base64. */
+const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
+/** The variable the signed partner's secret is in (contract §5.1: the catalog names it, never holds it). */
+const SECRET_ENV = 'PROVISIONER_TEST_PARTNER_SECRET';
+const SECRET = newSecret();
+/** The signed partner's latency in the side-by-side tests: above INTEGRATION_TIMEOUT_MS, within its own timeoutMs. */
+const SLOW_MS = 1_000;
+/** A timer may fire a hair early by the wall clock. */
+const TIMER_SLACK_MS = 5;
+
+/** The Standard Webhooks headers of a recorded call, as a partner hands them to its verifier. */
+const signatureOf = (call: RecordedRequest) =>
+  Object.fromEntries(['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((h) => [h, String(call.headers[h])]));
+
+/** Runs `src/main.ts` as a process of its own with `env`; resolves with its exit code and what it printed. */
+function runMain(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
+
 const PRODUCTS = [
   'basic-plan',
   'pro-plan',
@@ -53,10 +85,22 @@ describe('Feature: Product Provisioner', () => {
   let sys: TestSystem;
   let fake: Awaited<ReturnType<typeof startFakeService>>;
   let flaky: Awaited<ReturnType<typeof startFlakyService>>;
+  /** A partner whose calls are signed with SECRET. */
+  let signed: Awaited<ReturnType<typeof startFakeService>>;
 
   beforeAll(async () => {
     fake = await startFakeService('ok');
     flaky = await startFlakyService();
+    signed = await startFakeService('ok');
+    const partner = { url: signed.url, secretEnv: SECRET_ENV, timeoutMs: 10 * SLOW_MS };
+    const signedProduct = (id: string, dependencies: string[] = []): Product => ({
+      id,
+      name: `${id} (signed partner)`,
+      price: { amount: 1000, currency: 'USD' },
+      stock: 100,
+      dependencies,
+      integration: partner,
+    });
     const extra: Product[] = [
       // A product whose only dependency is sold out: nothing to provision it with.
       {
@@ -75,17 +119,23 @@ describe('Feature: Product Provisioner', () => {
         dependencies: [],
         integration: { url: flaky.url },
       },
+      // An app built on an address, both from the signed partner, and a unit that stands alone.
+      signedProduct('signed-app', ['signed-ip']),
+      signedProduct('signed-ip'),
+      signedProduct('signed-solo'),
     ];
-    sys = await startTestSystem({ catalog: [...testCatalog(fake.url), ...extra] });
+    sys = await startTestSystem({ catalog: [...testCatalog(fake.url), ...extra], env: { [SECRET_ENV]: SECRET } });
   });
   afterEach(async () => {
     fake.set('ok');
+    signed.set('ok');
     await sys.admin('DELETE', '/admin/faults');
   });
   afterAll(async () => {
     await sys?.stop();
     await fake?.stop();
     await flaky?.stop();
+    await signed?.stop();
   });
 
   const stockOf = async (ids = PRODUCTS) =>
@@ -480,6 +530,150 @@ describe('Feature: Product Provisioner', () => {
       expect(fromService(res.body.id, 'provision')).toHaveLength(1);
       const [unit] = await unitsOf(customer, res.body.id);
       expect(unit.integration).toEqual({ status: 'established', externalRef: `ext-${unit.id}` });
+    });
+  });
+  describe('signed partner calls (contract §5.1)', () => {
+    const withApp = { productId: 'signed-app', quantity: 2 };
+    const solos = { productId: 'signed-solo', quantity: 3 };
+    const callsOf = (purchaseId: string, event: string) =>
+      signed.requests.filter((r) => r.body?.purchaseId === purchaseId && r.body?.event === event);
+    /** The purchase's calls of `event` the partner has not answered yet, by product. */
+    const inFlight = (purchaseId: string, event: string) =>
+      callsOf(purchaseId, event)
+        .filter((r) => r.status === undefined)
+        .map((r) => r.body.productId)
+        .sort();
+    /** Waits until the purchase's calls of `event` at the partner, in flight together, are those of `products`. */
+    const atOnce = (purchaseId: string, event: string, products: string[]) =>
+      vi.waitFor(() => expect(inFlight(purchaseId, event)).toEqual(products), { timeout: 20 * SLOW_MS, interval: 20 });
+    /** How long after its address's call each app's call reached the partner (`appFirst`: the other way round). */
+    const appGaps = (calls: RecordedRequest[], appFirst = false) =>
+      calls
+        .filter((c) => c.body.productId === 'signed-app')
+        .map((app) => {
+          const ip = calls.find((c) => c.body.provisionedId === `${app.body.provisionedId}-signed-ip`)!;
+          return appFirst ? ip.at - app.at : app.at - ip.at;
+        });
+
+    it('signs every provision and deprovision call over the bytes sent, so the partner can verify it', async () => {
+      const customer = await sys.customer();
+      await arm('order.place', 10);
+      const res = await customer.purchase({ items: [{ productId: 'signed-app', quantity: 1 }, solos], payment: visa });
+      expect(res.body.code).toBe('purchase_failed');
+      const id = res.body.purchaseId;
+      await customer.waitForSettled(id);
+      const calls = [...callsOf(id, 'provision'), ...callsOf(id, 'deprovision')];
+      expect(calls).toHaveLength(2 * 5);
+      const partner = new Webhook(SECRET);
+      for (const call of calls) {
+        expect(partner.verify(call.raw, signatureOf(call))).toEqual(call.body);
+        // The Idempotency-Key is the webhook-id: a partner that dedupes by either sees one call.
+        expect(call.headers['webhook-id']).toBe(call.headers['idempotency-key']);
+      }
+      // Someone without the secret cannot pass for us.
+      expect(() => new Webhook(newSecret()).verify(calls[0]!.raw, signatureOf(calls[0]!))).toThrow();
+      // The secret stays in the process: Redis holds its name only.
+      const secretBytes = SECRET.slice('whsec_'.length);
+      const defs = await sys.stores.catalog.getDefs(['signed-app']);
+      expect(defs.get('signed-app')!.integration).toMatchObject({ url: signed.url, secretEnv: SECRET_ENV });
+      expect(JSON.stringify([...defs.values()])).not.toContain(secretBytes);
+      expect(JSON.stringify(await sys.stores.purchases.get(id))).not.toContain(secretBytes);
+    });
+
+    it('provisions the units of a purchase side by side, each dependency before the product built on it', async () => {
+      const customer = await sys.customer();
+      signed.set({ slowMs: SLOW_MS });
+      const accepted = await customer.purchase({ items: [withApp, solos], payment: visa }, { async: true });
+      expect(accepted.status).toBe(202);
+      const id = accepted.body.id;
+      // Both addresses and the three units that stand alone are at the partner at once.
+      await atOnce(id, 'provision', ['signed-ip', 'signed-ip', 'signed-solo', 'signed-solo', 'signed-solo']);
+      // Slower than INTEGRATION_TIMEOUT_MS, within the partner's own timeoutMs: it completes.
+      expect((await customer.waitForTerminal(id, 20 * SLOW_MS)).status).toBe('completed');
+      const calls = callsOf(id, 'provision');
+      expect(calls).toHaveLength(7);
+      // Each app's call went out only once its address's call had been answered.
+      const gaps = appGaps(calls);
+      expect(gaps).toHaveLength(2);
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(SLOW_MS - TIMER_SLACK_MS);
+      const units = await unitsOf(customer, id);
+      expect(units).toHaveLength(7);
+      expect(units.every((u) => u.status === 'active' && u.integration?.status === 'established')).toBe(true);
+    });
+
+    it('deprovisions a product before the dependency it was built on, independent units side by side', async () => {
+      const customer = await sys.customer();
+      await arm('order.place', 10);
+      signed.set({ slowMs: SLOW_MS });
+      const accepted = await customer.purchase({ items: [withApp, solos], payment: visa }, { async: true });
+      const id = accepted.body.id;
+      // Both apps and the three units that stand alone go at once; the addresses wait for their apps.
+      await atOnce(id, 'deprovision', ['signed-app', 'signed-app', 'signed-solo', 'signed-solo', 'signed-solo']);
+      const state = await customer.waitForSettled(id, 20 * SLOW_MS);
+      expect(state.steps.find((s: any) => s.name === 'provisioning').status).toBe('compensated');
+      const calls = callsOf(id, 'deprovision');
+      expect(calls).toHaveLength(7);
+      // Each address went only once the app built on it was gone.
+      const gaps = appGaps(calls, true);
+      expect(gaps).toHaveLength(2);
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(SLOW_MS - TIMER_SLACK_MS);
+      expect((await unitsOf(customer, id)).map((u) => u.status)).toEqual(Array(7).fill('deprovisioned'));
+    });
+
+    it('never shows customers who provisions a product (contract §4, §5.1)', async () => {
+      const customer = await sys.customer();
+      const products = (await customer.get('/v1/products')).body;
+      expect(products.map((p: any) => p.id)).toEqual(expect.arrayContaining(['analytics', 'signed-app']));
+      for (const product of products) expect(product).not.toHaveProperty('integration');
+      expect(await customer.product('signed-app')).not.toHaveProperty('integration');
+      expect(JSON.stringify(products)).not.toContain(SECRET_ENV);
+    });
+  });
+
+  describe('a partner secret the environment lacks stops start-up, naming it', () => {
+    const MISSING = 'PROVISIONER_TEST_NO_SUCH_SECRET';
+    const catalog = (secretEnv: string): Product[] => [
+      ...testCatalog(),
+      {
+        id: 'secret-app',
+        name: 'Signed app',
+        price: { amount: 100, currency: 'USD' },
+        stock: 1,
+        dependencies: [],
+        integration: { url: 'http://127.0.0.1:9/hooks', secretEnv },
+      },
+    ];
+
+    it.each([
+      ['every role', 'gateway,workers,auth'],
+      ['the workers alone', 'workers'],
+      ['the gateway alone', 'gateway'],
+    ])('refuses an unset secretEnv in %s', async (_, roles) => {
+      await expect(startTestSystem({ catalog: catalog(MISSING), env: { ROLES: roles } })).rejects.toThrow(
+        new RegExp(`${MISSING} \\(secretEnv of secret-app\\) is not set`),
+      );
+    });
+
+    it.each([
+      ['without its whsec_ prefix', SECRET.slice('whsec_'.length)],
+      ['too short to be a secret', 'whsec_c2hvcnQ='],
+      ['not base64', `whsec_${'!'.repeat(40)}`],
+    ])('refuses a secret %s', async (_, value) => {
+      await expect(
+        startTestSystem({ catalog: catalog('PROVISIONER_TEST_BAD'), env: { PROVISIONER_TEST_BAD: value } }),
+      ).rejects.toThrow(/PROVISIONER_TEST_BAD \(secretEnv of secret-app\) is not whsec_/);
+    });
+
+    it('a process of its own exits non-zero with the variable named', async () => {
+      const { code, output } = await runMain({
+        ROLES: 'workers',
+        CATALOG_FILE: writeCatalog(catalog(MISSING)),
+        // Never reached: the catalog is checked before Redis.
+        REDIS_URL: 'redis://127.0.0.1:9',
+        LOG_LEVEL: 'silent',
+      });
+      expect(code).toBe(1);
+      expect(output).toContain(`${MISSING} (secretEnv of secret-app) is not set`);
     });
   });
 });

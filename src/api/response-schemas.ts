@@ -184,6 +184,8 @@ export const productSchema = z
     dependencies: z
       .array(z.string())
       .openapi({ description: 'Provisioned with the product, one unit each, not charged.' }),
-    integration: z.object({ url: z.string() }).optional(),
   })
-  .openapi('Product');
+  .openapi('Product', {
+    description:
+      "A catalog product. Who provisions it (a partner's address, secret, limits) is the operator's business.",
+  });

@@ -1,4 +1,5 @@
 import { reviewStatus, type PurchaseRecord } from '../purchase/record.js';
+import type { CatalogEntry } from '../stores/catalog-store.js';
 import { STEP_NAMES, type StepName } from '../saga/saga.js';
 
 /**
@@ -68,4 +69,21 @@ export const statusUrl = (id: string) => `/v1/purchases/${id}`;
 export function withoutOwner<T extends { customerId: string }>(doc: T): Omit<T, 'customerId'> {
   const { customerId: _, ...rest } = doc;
   return rest;
+}
+
+/**
+ * A product as customers see it: the fields named here and nothing else, so what the catalog adds for
+ * the operator (a partner's address, its secret's name, its limits) never reaches them.
+ */
+export function productView(p: CatalogEntry) {
+  return {
+    id: p.id,
+    name: p.name,
+    ...(p.description === undefined ? {} : { description: p.description }),
+    price: p.price,
+    available: p.available,
+    ...(p.customization === undefined ? {} : { customization: p.customization }),
+    ...(p.quotaPerCustomer === undefined ? {} : { quotaPerCustomer: p.quotaPerCustomer }),
+    dependencies: p.dependencies,
+  };
 }

@@ -3,6 +3,24 @@ import { z } from 'zod';
 
 const money = z.object({ amount: z.number().int().min(0), currency: z.string().regex(/^[A-Z]{3}$/) });
 
+/**
+ * A partner service that provisions the product (contract §5.1). The catalog names the environment
+ * variable that holds the partner's secret, never the secret: each process resolves it at start-up.
+ */
+const integrationSchema = z.object({
+  url: z.url(),
+  secretEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the name of an environment variable')
+    .optional(),
+  /** Per call to this partner; INTEGRATION_TIMEOUT_MS when absent. */
+  timeoutMs: z.number().int().positive().optional(),
+  // Optional in the type though parsing fills it in: definitions stored by an older version lack it.
+  callbackTimeoutS: z.number().int().positive().default(300).optional(),
+});
+
+export type Integration = z.infer<typeof integrationSchema>;
+
 export const productSchema = z.object({
   id: z.string().regex(/^[\w.-]{1,100}$/),
   name: z.string().min(1),
@@ -12,7 +30,7 @@ export const productSchema = z.object({
   customization: z.record(z.string(), z.unknown()).optional(),
   quotaPerCustomer: z.number().int().positive().optional(),
   dependencies: z.array(z.string()).default([]),
-  integration: z.object({ url: z.url() }).optional(),
+  integration: integrationSchema.optional(),
 });
 
 export type Product = z.infer<typeof productSchema>;

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
+import type { PartnerSigners } from '../adapters/partner-signers.js';
 import type { Config } from '../config.js';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
@@ -16,6 +17,8 @@ export interface RoleContext {
   redis: RedisClient;
   keys: Keys;
   policies: RetryPolicies;
+  /** The partner secrets the catalog names, resolved from the environment (never kept in Redis). */
+  partnerSigners: PartnerSigners;
   log: Logger;
   tracing?: Tracing;
 }

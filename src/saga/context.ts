@@ -1,4 +1,5 @@
 import type { FlowProducer, Queue } from 'bullmq';
+import type { PartnerSigners } from '../adapters/partner-signers.js';
 import type { PaymentProvider } from '../adapters/payments.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
@@ -24,6 +25,8 @@ export interface SagaContext {
   stepPolicy: RetryPolicy;
   rootAttempts: number;
   integrationTimeoutMs: number;
+  /** Each partner secret the catalog names, resolved from this process's environment at start-up. */
+  partnerSigners: PartnerSigners;
   /** How often a waiting step checks by itself (WAIT_CHECK_MS). */
   waitCheckMs: number;
   /** How long a purchase waits for its customer's payment action (PAYMENT_ACTION_TIMEOUT_S), in ms. */

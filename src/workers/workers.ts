@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../redis.js';
+import type { PartnerSigners } from '../adapters/partner-signers.js';
 import type { PaymentProvider } from '../adapters/payments.js';
 import type { Config } from '../config.js';
 
@@ -36,6 +37,7 @@ export interface WorkersDeps {
   stores: Stores;
   provider: PaymentProvider;
   rules: RulesEngine;
+  partnerSigners: PartnerSigners;
   log: Logger;
   tracing?: Tracing;
 }
@@ -148,6 +150,7 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
     stepPolicy: deps.policies.step,
     rootAttempts: deps.policies.compensation.attempts,
     integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
+    partnerSigners: deps.partnerSigners,
     waitCheckMs: config.WAIT_CHECK_MS,
     paymentActionTimeoutMs: config.PAYMENT_ACTION_TIMEOUT_S * 1000,
     tracing: deps.tracing,

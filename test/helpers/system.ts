@@ -112,7 +112,9 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     ...opts.env,
   });
   const target = redisTargetOf(config, redisUrl);
-  const system: RunningSystem = await startSystem(config, target, createLogger(config.LOG_LEVEL), opts.tracing);
+  // As a process of its own would: partner secrets come from its environment (opts.env over the test's).
+  const env = { ...process.env, ...opts.env };
+  const system: RunningSystem = await startSystem(config, target, createLogger(config.LOG_LEVEL), opts.tracing, env);
   // As before on one server (an offline queue, one retry); a cluster connection rides out a failover.
   const redis: RedisClient =
     target.kind === 'single' ? new Redis(target.url, { maxRetriesPerRequest: 1 }) : connectRedis(target, 'worker');

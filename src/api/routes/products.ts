@@ -5,6 +5,7 @@ import type { AuthEnv } from '../middleware/auth.js';
 import { productSchema } from '../response-schemas.js';
 import { commonProblems, json, problem } from '../responses.js';
 import { idParam } from '../schemas.js';
+import { productView } from '../views.js';
 import { apiApp } from '../../http/validation.js';
 
 const list = createRoute({
@@ -32,11 +33,11 @@ const getOne = createRoute({
 /** The catalog. */
 export function productRoutes(stores: Stores) {
   const app = apiApp<AuthEnv>();
-  app.openapi(list, async (c) => c.json(await stores.catalog.list(), 200));
+  app.openapi(list, async (c) => c.json((await stores.catalog.list()).map(productView), 200));
   app.openapi(getOne, async (c) => {
     const product = await stores.catalog.get(c.req.valid('param').id);
     if (!product) throw new AppError('not_found', 'No such product.');
-    return c.json(product, 200);
+    return c.json(productView(product), 200);
   });
   return app;
 }

@@ -1,58 +1,85 @@
 import { OutsideServiceError, postJson } from '../../adapters/http-post.js';
+import type { Integration } from '../../catalog/catalog-file.js';
 import { dependencyUnitId, partnerKey, unitId } from '../../ids.js';
 import type { ProvisionedProduct } from '../../purchase/documents.js';
 import { fulfilledLines } from '../../purchase/pricing.js';
 import type { PurchaseRecord } from '../../purchase/record.js';
 import type { SagaContext } from '../context.js';
 import { defineStep } from '../define-step.js';
+import { buildUp, tearDown, type UnitTree } from '../dependency-order.js';
+
+/**
+ * Partner calls one purchase has in flight at once. Its units are independent of each other (but for
+ * dependencies), so they go side by side; the bound keeps a bulk order from opening a connection per
+ * unit at once, which a partner would see as a burst and each workers process multiplies by its
+ * WORKER_CONCURRENCY. An ordinary purchase still goes in one wave.
+ */
+const UNITS_IN_FLIGHT = 16;
 
 interface Unit {
   id: string;
-  /** The unit this one is a dependency of. */
-  parentId?: string;
   productId: string;
   dependencyOf: string | null;
   customization: Record<string, unknown>;
-  integrationUrl?: string;
+  partner?: Pick<Integration, 'url' | 'secretEnv' | 'timeoutMs'>;
 }
 
 /**
- * Every unit a purchase provisions, dependencies before the product they serve.
- * Ids are derived from the purchase, so a re-run finds the units it made before.
+ * Every unit a purchase provisions, each product unit with the dependencies it is built on. Ids are
+ * derived from the purchase, so a re-run finds the units it made before. Where a partner is, is frozen
+ * in the plan (every retry and undo reaches the partner the purchase was priced with); how to call it
+ * (its secret's name, its timeout) is the catalog's current word, so a rotated secret applies at once.
  */
-async function unitsOf(ctx: SagaContext, record: PurchaseRecord): Promise<Unit[]> {
+async function unitTreesOf(ctx: SagaContext, record: PurchaseRecord): Promise<UnitTree<Unit>[]> {
   const lines = fulfilledLines(record.plan!, record.allocation);
-  const defs = await ctx.stores.catalog.getDefs(lines.flatMap(([l]) => l.dependencies));
-  const units: Unit[] = [];
+  const defs = await ctx.stores.catalog.getDefs(lines.flatMap(([l]) => [l.productId, ...l.dependencies]));
+  const partnerOf = (productId: string, url: string | undefined) => {
+    if (!url) return {};
+    const { secretEnv, timeoutMs } = defs.get(productId)?.integration ?? {};
+    return { partner: { url, secretEnv, timeoutMs } };
+  };
+  const trees: UnitTree<Unit>[] = [];
   for (const [line, li] of lines) {
     for (let u = 0; u < line.quantity; u++) {
       const id = unitId(record.id, li, u);
-      for (const dep of line.dependencies) {
-        units.push({
+      trees.push({
+        unit: {
+          id,
+          productId: line.productId,
+          dependencyOf: null,
+          customization: line.customization,
+          ...partnerOf(line.productId, line.integrationUrl),
+        },
+        dependencies: line.dependencies.map((dep) => ({
           id: dependencyUnitId(id, dep),
-          parentId: id,
           productId: dep,
           dependencyOf: line.productId,
           customization: {},
-          integrationUrl: defs.get(dep)?.integration?.url,
-        });
-      }
-      units.push({
-        id,
-        productId: line.productId,
-        dependencyOf: null,
-        customization: line.customization,
-        integrationUrl: line.integrationUrl,
+          ...partnerOf(dep, defs.get(dep)?.integration?.url),
+        })),
       });
     }
   }
-  return units;
+  return trees;
+}
+
+const allUnits = (trees: UnitTree<Unit>[]) => trees.flatMap((t) => [...t.dependencies, t.unit]);
+
+/** The headers that sign a call, when the partner has a secret; its Idempotency-Key is the webhook-id. */
+function signing(ctx: SagaContext, partner: NonNullable<Unit['partner']>, key: string) {
+  if (!partner.secretEnv) return {};
+  const signer = ctx.partnerSigners.get(partner.secretEnv);
+  // Named by a catalog this process did not load (another process's, newer): never call unsigned.
+  if (!signer) throw new Error(`partner secret ${partner.secretEnv} is not loaded by this process`);
+  return { sign: signer(key) };
 }
 
 async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord, event: 'provision' | 'deprovision') {
+  const partner = unit.partner!;
   if (event === 'provision') await ctx.injectFault('external');
+  const idempotencyKey = partnerKey(unit.id, event);
   return postJson(
-    unit.integrationUrl!,
+    partner.url,
     {
       event,
       provisionedId: unit.id,
@@ -61,8 +88,59 @@ async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord,
       customerId: record.customerId,
       customization: unit.customization,
     },
-    { idempotencyKey: partnerKey(unit.id, event), timeoutMs: ctx.integrationTimeoutMs },
+    {
+      idempotencyKey,
+      timeoutMs: partner.timeoutMs ?? ctx.integrationTimeoutMs,
+      ...signing(ctx, partner, idempotencyKey),
+    },
   );
+}
+
+async function provisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Unit): Promise<void> {
+  const { provisioned } = ctx.stores;
+  let integration: ProvisionedProduct['integration'] = null;
+  if (unit.partner) {
+    // Provisioned on an earlier attempt: do not call the service again. (Without a service, putOnce is enough.)
+    if (await provisioned.get(unit.id)) return;
+    const answer = (await callPartner(ctx, unit, record, 'provision')) as { externalRef?: unknown; id?: unknown };
+    const ref = answer.externalRef ?? answer.id;
+    integration = { status: 'established', externalRef: ref == null ? null : String(ref) };
+  }
+  const now = new Date().toISOString();
+  await provisioned.putOnce({
+    id: unit.id,
+    productId: unit.productId,
+    purchaseId: record.id,
+    customerId: record.customerId,
+    customization: unit.customization,
+    dependencyOf: unit.dependencyOf,
+    integration,
+    status: 'active',
+    createdAt: now,
+    updatedAt: now,
+  });
+}
+
+/**
+ * Removes one unit; true when there was something to remove. A unit the partner never confirmed is
+ * deprovisioned too: it may have acted on a request whose answer was lost, and the call is idempotent
+ * (a 404 counts as gone).
+ */
+async function deprovisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Unit): Promise<boolean> {
+  const { provisioned } = ctx.stores;
+  const stored = await provisioned.get(unit.id);
+  if (stored?.status === 'deprovisioned') return false;
+  if (unit.partner) {
+    try {
+      await callPartner(ctx, unit, record, 'deprovision');
+    } catch (err) {
+      if (!(err instanceof OutsideServiceError && err.status === 404)) throw err;
+    }
+  }
+  if (!stored) return false;
+  const integration = stored.integration && { ...stored.integration, status: 'removed' as const };
+  await provisioned.replace({ ...stored, integration, status: 'deprovisioned', updatedAt: new Date().toISOString() });
+  return true;
 }
 
 /** The Product Provisioner: Product Store records and partner services, with their undo. */
@@ -71,30 +149,7 @@ export const provisioning = defineStep({
   failure: 'purchase_failed',
   fault: 'provision',
   async invoke(ctx, record) {
-    const { provisioned } = ctx.stores;
-    for (const unit of await unitsOf(ctx, record)) {
-      let integration: ProvisionedProduct['integration'] = null;
-      if (unit.integrationUrl) {
-        // Provisioned on an earlier attempt: do not call the service again. (Without a service, putOnce is enough.)
-        if (await provisioned.get(unit.id)) continue;
-        const answer = (await callPartner(ctx, unit, record, 'provision')) as { externalRef?: unknown; id?: unknown };
-        const ref = answer.externalRef ?? answer.id;
-        integration = { status: 'established', externalRef: ref == null ? null : String(ref) };
-      }
-      const now = new Date().toISOString();
-      await provisioned.putOnce({
-        id: unit.id,
-        productId: unit.productId,
-        purchaseId: record.id,
-        customerId: record.customerId,
-        customization: unit.customization,
-        dependencyOf: unit.dependencyOf,
-        integration,
-        status: 'active',
-        createdAt: now,
-        updatedAt: now,
-      });
-    }
+    await buildUp(await unitTreesOf(ctx, record), (unit) => provisionUnit(ctx, record, unit), UNITS_IN_FLIGHT);
   },
   repair: {
     // On the provisioning queue, where partner calls and their concurrency live.
@@ -102,7 +157,7 @@ export const provisioning = defineStep({
     // A unit no longer in the Product Store, active: invoke skips the units still there, and a
     // partner gets the first call's Idempotency-Key.
     async lost(ctx, record) {
-      for (const unit of await unitsOf(ctx, record))
+      for (const unit of allUnits(await unitTreesOf(ctx, record)))
         if ((await ctx.stores.provisioned.get(unit.id))?.status !== 'active') return true;
       return false;
     },
@@ -111,43 +166,22 @@ export const provisioning = defineStep({
     job: 'deprovision',
     // A partner may be down or hang: its cleanup never holds up the refund.
     outside: true,
-    // Reverse order: a product goes before the dependencies it was built on. A unit whose
-    // external removal fails does not stop the others; its own dependencies stay until it is gone.
-    // A unit the partner never confirmed is deprovisioned too: it may have acted on a request whose
-    // answer was lost, and the call is idempotent (a 404 counts as gone).
+    // A product goes before the dependencies it was built on; a unit whose removal fails keeps
+    // them, and does not stop the others.
     async run(ctx, record) {
       if (!record.plan) return false;
-      const { provisioned } = ctx.stores;
       let undid = false;
-      const stillActive = new Set<string>();
-      const failures: string[] = [];
-      for (const unit of (await unitsOf(ctx, record)).reverse()) {
-        if (unit.parentId && stillActive.has(unit.parentId)) continue;
-        const stored = await provisioned.get(unit.id);
-        if (stored?.status === 'deprovisioned') continue;
-        if (unit.integrationUrl) {
-          try {
-            await callPartner(ctx, unit, record, 'deprovision');
-          } catch (err) {
-            if (!(err instanceof OutsideServiceError && err.status === 404)) {
-              stillActive.add(unit.id);
-              failures.push(`${unit.id}: ${(err as Error).message}`);
-              continue;
-            }
-          }
-        }
-        if (stored) {
-          const integration = stored.integration && { ...stored.integration, status: 'removed' as const };
-          await provisioned.replace({
-            ...stored,
-            integration,
-            status: 'deprovisioned',
-            updatedAt: new Date().toISOString(),
-          });
-          undid = true;
-        }
-      }
-      if (failures.length > 0) throw new Error(`could not deprovision ${failures.join('; ')}`);
+      const failures = await tearDown(
+        await unitTreesOf(ctx, record),
+        async (unit) => {
+          if (await deprovisionUnit(ctx, record, unit)) undid = true;
+        },
+        UNITS_IN_FLIGHT,
+      );
+      if (failures.length > 0)
+        throw new Error(
+          `could not deprovision ${failures.map((f) => `${f.unit.id}: ${(f.error as Error).message}`).join('; ')}`,
+        );
       return undid;
     },
   },

@@ -1,0 +1,37 @@
+import { Webhook } from 'standardwebhooks';
+import { WEBHOOK_SECRET } from '../config.js';
+
+/** Headers computed over the exact bytes of one attempt (postJson's `sign`). */
+export type Sign = (payload: string) => Record<string, string>;
+
+/** Signs the calls of one secret's holder; `signer(id)` signs every attempt of the call whose webhook-id is `id`. */
+export type Signer = (id: string) => Sign;
+
+/**
+ * Standard Webhooks signing with `secret` (`whsec_<base64>`). The id is the call's Idempotency-Key, the
+ * same on every retry; the timestamp is taken at each attempt, so a call retried after the receiver's
+ * tolerance still verifies.
+ */
+export function webhookSigner(secret: string): Signer {
+  const webhook = new Webhook(secret);
+  return (id) => (payload) => {
+    const at = new Date();
+    return {
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': webhook.sign(id, at, payload),
+    };
+  };
+}
+
+/** A signer for `secret`, or why it cannot be one (unset, or not a Standard Webhooks secret). */
+export function signerOf(secret: string | undefined): Signer | string {
+  if (!secret) return 'is not set';
+  if (!WEBHOOK_SECRET.pattern.test(secret)) return `is not ${WEBHOOK_SECRET.expected}`;
+  try {
+    return webhookSigner(secret);
+  } catch {
+    // The pattern lets through a length base64 cannot decode.
+    return `is not ${WEBHOOK_SECRET.expected}`;
+  }
+}
