@@ -207,6 +207,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 export const publicUrlOf = (config: Pick<Config, 'PUBLIC_URL' | 'PORT'>) =>
   (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, '');
 
+/** Where a provider's own action page (Stripe's 3-D Secure) sends back a customer whose purchase gave no returnUrl. */
+export const PAYMENT_RETURN_PATH = '/pay/done';
+
 export function jwksUrl(config: Config, authPort = config.AUTH_PORT): string {
   return config.AUTH_JWKS_URL ?? `http://127.0.0.1:${authPort}/.well-known/jwks.json`;
 }

@@ -87,6 +87,21 @@ describe('Feature: paying through Stripe', () => {
     }
   });
 
+  it("3-D Secure without a returnUrl: Stripe's page still, which sends the customer back to the gateway's page", async () => {
+    const customer = await sys.customer();
+    const res = await customer.purchase(basic('pm_card_authenticationRequired'));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.payment.nextAction.url).toMatch(new RegExp(`^${stripeServer.url}/`));
+    const pi = await stripe.paymentIntents.retrieve((await intentOf(res.body.id)).id);
+    const back = pi.next_action?.redirect_to_url?.return_url;
+    expect(back).toBe(`${sys.gatewayUrl}/pay/done`);
+    const page = await fetch(back!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('you can close it');
+    await stripeServer.control.authenticate(pi.id, 'complete');
+    expect(await customer.waitForTerminal(res.body.id, 20_000)).toMatchObject({ status: 'completed' });
+  });
+
   it("3-D Secure: 202 with Stripe's page; the customer completes it, Stripe's webhook wakes the purchase, it completes", async () => {
     const customer = await sys.customer();
     const res = await customer.purchase(basic('pm_card_authenticationRequired', 'https://shop.example/back'));

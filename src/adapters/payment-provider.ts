@@ -1,4 +1,4 @@
-import { publicUrlOf, type Config } from '../config.js';
+import { PAYMENT_RETURN_PATH, publicUrlOf, type Config } from '../config.js';
 import type { Keys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
 import { BuiltinPaymentProvider } from './builtin-provider.js';
@@ -12,6 +12,10 @@ export function createPaymentProvider(
   keys: Keys,
 ): PaymentProvider {
   if (config.PAYMENT_PROVIDER === 'stripe')
-    return new StripePaymentProvider({ secretKey: config.STRIPE_SECRET_KEY!, apiBase: config.STRIPE_API_BASE });
+    return new StripePaymentProvider({
+      secretKey: config.STRIPE_SECRET_KEY!,
+      apiBase: config.STRIPE_API_BASE,
+      defaultReturnUrl: `${publicUrlOf(config)}${PAYMENT_RETURN_PATH}`,
+    });
   return new BuiltinPaymentProvider(redis, keys, (secret) => `${publicUrlOf(config)}/pay/${secret}`);
 }

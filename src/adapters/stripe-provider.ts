@@ -10,6 +10,12 @@ export interface StripeProviderOptions {
   timeoutMs?: number;
   /** The SDK's own retries of connection errors, 409 and 5xx; default 2. Safe: every POST carries our key. */
   maxNetworkRetries?: number;
+  /**
+   * Where Stripe's 3-D Secure page sends the customer back when the purchase gave no returnUrl. Without any,
+   * Stripe answers `use_stripe_sdk` instead of a page: the customer could not act, and the purchase would wait out
+   * its deadline.
+   */
+  defaultReturnUrl?: string;
 }
 
 /** Window in which a PaymentIntent may not be searchable yet (Stripe: "up to an hour behind during outages"). */
@@ -23,8 +29,10 @@ const WITH_CHARGE = ['latest_charge'];
 export class StripePaymentProvider implements PaymentProvider {
   readonly name = 'stripe';
   private readonly stripe: Stripe;
+  private readonly defaultReturnUrl: string | undefined;
 
   constructor(opts: StripeProviderOptions) {
+    this.defaultReturnUrl = opts.defaultReturnUrl;
     this.stripe = new Stripe(opts.secretKey, {
       ...apiBaseConfig(opts.apiBase ?? 'https://api.stripe.com'),
       timeout: opts.timeoutMs ?? 10_000,
@@ -50,9 +58,10 @@ export class StripePaymentProvider implements PaymentProvider {
   }
 
   async authorize(req: AuthorizeRequest): Promise<ProviderPayment> {
+    const returnUrl = req.returnUrl ?? this.defaultReturnUrl;
     const params: Stripe.PaymentIntentConfirmParams = {
       payment_method: req.method,
-      ...(req.returnUrl ? { return_url: req.returnUrl } : {}),
+      ...(returnUrl ? { return_url: returnUrl } : {}),
       expand: WITH_CHARGE,
     };
     try {

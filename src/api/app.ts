@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { AppError } from '../errors.js';
+import { PAYMENT_RETURN_PATH } from '../config.js';
 import type { AuthEnv } from './middleware/auth.js';
 import { problem, problemOnError } from '../http/problem.js';
 import { customerRateLimit } from './middleware/rate-limit.js';
@@ -10,7 +11,7 @@ import { BuiltinPaymentProvider } from '../adapters/builtin-provider.js';
 import type { GatewayDeps } from './deps.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
-import { paymentActionRoutes } from './routes/payment-action.js';
+import { paymentActionRoutes, paymentReturnPage } from './routes/payment-action.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { orderRoutes } from './routes/orders.js';
@@ -55,6 +56,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   docsRoutes(app);
   // Outside /v1: no bearer token and no customer rate limit. The action page's secret is its credential,
   // Stripe's signature the webhook's.
+  app.get(PAYMENT_RETURN_PATH, (c) => c.html(paymentReturnPage()));
   if (routes.provider instanceof BuiltinPaymentProvider)
     app.route(
       '/pay',

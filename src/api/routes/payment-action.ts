@@ -27,6 +27,10 @@ const page = (title: string, body: unknown) =>
       </body>
     </html>`;
 
+/** Where a provider's own action page sends back a customer whose purchase gave no returnUrl (PAYMENT_RETURN_PATH). */
+export const paymentReturnPage = () =>
+  page('Thank you', html`<p>Your payment step is done. Your purchase goes on without this page: you can close it.</p>`);
+
 const gone = () => page('This payment link is no longer valid', html`<p>It was used already, or it never existed.</p>`);
 
 /**
