@@ -7,6 +7,8 @@
  *   BENCH_CLUSTER=0 skips the scale-out phase (bench/cluster.ts: one redis-server against a 3-master cluster).
  *   BENCH_REPLICA_LOSS=0 skips the replica-loss phase (bench/replica-loss.ts: throughput before and after a replica is lost).
  *   BENCH_CAPTURE=0 skips the capture-modes phase (bench/capture-modes.ts: capture at the pivot against at once).
+ *   BENCH_WAITING (1000) purchases wait for their customer while others buy (bench/waiting.ts); 0 skips it.
+ *   BENCH_UNITS_PHASE=0 skips the units phase (bench/units.ts: a 10-unit purchase at a 300 ms partner).
  * docs/performance.md describes the method, each figure printed, and the targets.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -22,6 +24,8 @@ import { httpClient } from './http-client.js';
 import { closedLoop } from './loops.js';
 import { stop, waitHttp } from './processes.js';
 import { captureModesPhase } from './capture-modes.js';
+import { unitsPhase } from './units.js';
+import { waitingPhase } from './waiting.js';
 import { clusterPhase } from './cluster.js';
 import { replicaLossPhase } from './replica-loss.js';
 import { census, growth, totalBytes } from './redis-census.js';
@@ -582,16 +586,22 @@ async function main() {
     const replicaLoss = process.env.BENCH_REPLICA_LOSS === '0' ? undefined : await replicaLossPhase();
     // The pivot's extra provider call: capture at the pivot against capture at once, in turns (bench/capture-modes.ts).
     const captureModes = process.env.BENCH_CAPTURE === '0' ? undefined : await captureModesPhase();
+    // Purchases waiting for their customer beside ordinary ones (bench/waiting.ts).
+    const waiting = process.env.BENCH_WAITING === '0' ? undefined : await waitingPhase();
+    // A many-unit purchase at a slow partner: its units side by side (bench/units.ts).
+    const units = process.env.BENCH_UNITS_PHASE === '0' ? undefined : await unitsPhase();
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(
       path.join(root, 'bench/results/latest.json'),
-      JSON.stringify({ ...summary, scaleOut, replicaLoss, captureModes }, null, 2),
+      JSON.stringify({ ...summary, scaleOut, replicaLoss, captureModes, waiting, units }, null, 2),
     );
     console.log('written bench/results/latest.json');
     const errors =
       results.reduce((n, r) => n + r.errors, 0) +
       (soak?.errors ?? 0) +
-      [...(scaleOut ?? []), ...(replicaLoss ?? []), ...(captureModes ?? [])].reduce((n, r) => n + r.errors, 0);
+      [...(scaleOut ?? []), ...(replicaLoss ?? []), ...(captureModes ?? [])].reduce((n, r) => n + r.errors, 0) +
+      (waiting?.errors ?? 0) +
+      (units ?? []).reduce((n, r) => n + r.errors, 0);
     if (errors > 0) {
       console.error(`${errors} errors during the benchmark (target: none)`);
       process.exitCode = 1;

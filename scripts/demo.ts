@@ -106,6 +106,37 @@ const SCENARIOS: Scenario[] = [
     );
   },
 
+  async function threeDSecure(o) {
+    // The bank asks the customer to confirm (tok_3ds): the purchase waits, holding no worker, until they
+    // approve on the action page a browser would show them; then it goes on and completes.
+    const c = await customer(o, '3ds');
+    const returnUrl = `${o.gatewayUrl}/pay/done`;
+    const res = await c.buy({ items: [item('basic-plan')], payment: { token: 'tok_3ds', returnUrl } });
+    const problems: string[] = [];
+    const url: string | undefined = res.body?.payment?.nextAction?.url;
+    if (res.status !== 202 || res.body?.status !== 'requires_action' || !url)
+      problems.push(`answered ${res.status} ${JSON.stringify(res.body)}, expected 202 requires_action with nextAction`);
+    else {
+      const page = await fetch(url);
+      if (!page.ok || !(await page.text()).includes('Approve')) problems.push(`action page answered ${page.status}`);
+      const approved = await fetch(url, {
+        method: 'POST',
+        body: new URLSearchParams({ outcome: 'approve' }),
+        redirect: 'manual',
+      });
+      if (approved.status !== 303 || approved.headers.get('location') !== returnUrl)
+        problems.push(`approve answered ${approved.status} to ${approved.headers.get('location')}, expected 303 back`);
+    }
+    const settled = await settle(c, res, { ...done(1, 'payment_action_required'), status: 202 });
+    return row(
+      '3ds-approved',
+      settled.seen,
+      [...problems, ...settled.problems],
+      '202 → approved',
+      `requires_action → ${outcomeOf(settled.seen)}`,
+    );
+  },
+
   async function idempotentReplay(o) {
     const c = await customer(o, 'idempotent');
     const body = { items: [item('basic-plan')], payment: card() };

@@ -9,6 +9,7 @@ import type { Deployment } from './helpers/deployment.js';
 import { postPurchase, providerPaymentOf } from './helpers/gateway.js';
 import { startProcesses, type ProcessDeployment } from './helpers/processes.js';
 import { createApiClient, listAll } from '../client/index.js';
+import { inParallel } from '../harness/in-parallel.js';
 
 /*
  * The chaos suite: real processes (gateway, workers), a real redis-server, real
@@ -26,21 +27,6 @@ const CATALOG: Product[] = [
 const stageOf = (step: StepName) => stageOfStep(stepNamed(step)!).name;
 const report = (scenario: string, figures: Record<string, unknown>) =>
   console.log(`CHAOS ${scenario} ${JSON.stringify(figures)}`);
-
-/** Runs `total` operations with `concurrency` loops; `op` gets a global index. */
-async function load<T>(total: number, concurrency: number, op: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(total);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        results[i] = await op(i);
-      }
-    }),
-  );
-  return results;
-}
 
 /** `n` customers logged in as `${prefix}-0`…; the load posts with their tokens, unchecked (cheap under load). */
 const customersOf = (d: Deployment, prefix: string, n: number) =>
@@ -90,7 +76,7 @@ describe('chaos', () => {
     let killed = 0;
     let replacing: Promise<unknown> = Promise.resolve();
     const started = Date.now();
-    const results = await load(total, 20, async (i) => {
+    const results = await inParallel(total, 20, async (i) => {
       if (kills.includes(i)) {
         // Kill the oldest workers process mid-load and start a replacement.
         // The previous replacement must be up before the next kill, or no worker would be left.
@@ -156,7 +142,7 @@ describe('chaos', () => {
     }));
     const c = (deployment = await startProcesses({ catalog: tiny, workers: 2 }));
     const customers = await customersOf(c, 'buyer', 50);
-    const results = await load(300, 60, async (i) => {
+    const results = await inParallel(300, 60, async (i) => {
       if (i === 120) {
         await c.workers.shift()!.kill9();
         await c.addWorkers();
@@ -299,7 +285,7 @@ describe('chaos', () => {
       if (res.status === 202 || res.status === 201) acknowledged.push((res.body as { id: string }).id);
       return res;
     };
-    await load(100, 10, submit);
+    await inParallel(100, 10, submit);
     await c.redisServer.kill();
     // While Redis is down: a clear 503, fast, never a 500.
     const downStarted = Date.now();
@@ -314,7 +300,7 @@ describe('chaos', () => {
     const recoverStarted = Date.now();
     await vi.waitFor(async () => expect((await submit()).status).toBe(202), { timeout: 30_000, interval: 250 });
     const recoverMs = Date.now() - recoverStarted;
-    await load(100, 10, submit);
+    await inParallel(100, 10, submit);
     const audit = await c.settle(60_000);
     const byStatus = await statusesOf(c, acknowledged);
     report('redis-kill', {
@@ -342,7 +328,7 @@ describe('chaos: failures under load', () => {
     for (const point of ['payment.charge', 'inventory.commit', 'provision', 'order.place'] as const) {
       // Failing calls enough for several purchases to fail for good (3 attempts each) amid concurrent traffic.
       expect((await c.admin('POST', '/admin/faults', { point, times: 24 })).status).toBe(201);
-      const results = await load(30, 10, async (i) => {
+      const results = await inParallel(30, 10, async (i) => {
         const res = await post(c, customers[i % 10]!, {
           items: [{ productId: 'server', quantity: 1 }],
           payment: { token: 'tok_visa' },

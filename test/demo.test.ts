@@ -63,6 +63,13 @@ const SEEN: Record<string, Pick<DemoRow, 'httpStatus' | 'outcome' | 'payment' | 
     order: 'placed',
     provisioned: '1 active',
   },
+  '3ds-approved': {
+    httpStatus: '202 → approved',
+    outcome: 'requires_action → completed',
+    payment: 'captured',
+    order: 'placed',
+    provisioned: '1 active',
+  },
   'idempotent-replay': {
     httpStatus: '201, 201 (replayed)',
     outcome: 'completed',
