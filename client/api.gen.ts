@@ -246,7 +246,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a purchase in flight
-         * @description While its order is not yet placed, the saga stops at its next step and undoes what it did (refund first, then stock and provisioning). Answers 200 with the purchase once it is `canceled` (waiting at most SYNC_TIMEOUT_MS), else 202 with it as it stands. A purchase already `canceled` answers 200 with it; one whose order is placed, or that already ended, answers `not_cancelable` (cancel the order instead).
+         * @description While its order is not yet placed, the saga stops at its next step and undoes what it did (refund first, then stock and provisioning). Answers 200 with the purchase once it is `canceled` (waiting at most SYNC_TIMEOUT_MS), else 202 with it as it stands. A purchase already `canceled` answers 200 with it; one whose order is placed, or that already ended, answers `not_cancelable` (cancel the order instead). One whose order is being placed answers once it is (`not_cancelable` with its `orderId`) or the purchase failed, waiting at most SYNC_TIMEOUT_MS; still being placed then, `not_cancelable` without an `orderId`.
          */
         post: {
             parameters: {
@@ -299,7 +299,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The order is placed, or the purchase already ended (not_cancelable). */
+                /** @description The order is placed or being placed, or the purchase already ended (not_cancelable). */
                 409: {
                     headers: {
                         [name: string]: unknown;

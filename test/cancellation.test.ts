@@ -4,6 +4,30 @@ import { type Customer, visa } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
+/**
+ * A purchase whose order placement fails `times` times (an operator's fault), canceled as soon as its pivot is
+ * claimed: the cancel loses the race, while placing the order is retried. Answers the cancel and the settled purchase.
+ */
+async function cancelAfterPivotClaim(sys: TestSystem, times: number) {
+  const customer = await sys.customer();
+  expect((await sys.admin('POST', '/admin/faults', { point: 'order.place', times })).status).toBe(201);
+  try {
+    const accepted = await customer.purchase(
+      { items: [{ productId: 'basic-plan', quantity: 1 }], payment: visa },
+      { async: true },
+    );
+    const id = accepted.body.id as string;
+    await vi.waitFor(async () => expect((await sys.stores.purchases.get(id))?.pivotClaimedAt).toBeDefined(), {
+      timeout: 10_000,
+      interval: 5,
+    });
+    const res = await customer.cancel(id);
+    return { customer, id, res, state: await customer.waitForSettled(id, 20_000) };
+  } finally {
+    await sys.admin('DELETE', '/admin/faults');
+  }
+}
+
 /** Cancelling a purchase in flight (contract §4.3), through HTTP on a real system. */
 describe('Feature: cancel a purchase in flight', () => {
   let sys: TestSystem;
@@ -96,6 +120,23 @@ describe('Feature: cancel a purchase in flight', () => {
     expect(failed.body.detail).toContain('failed');
   });
 
+  it('a cancel after the pivot is claimed, while the order cannot be placed, is told the purchase failed (as it did), never that the order is placed', async () => {
+    // Every attempt at placing the order fails (STEP_ATTEMPTS=3): the cancel waits for the outcome and tells it.
+    const { customer, id, res, state } = await cancelAfterPivotClaim(sys, 3);
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'not_cancelable', purchaseId: id });
+    expect(res.body.orderId).toBeUndefined();
+    expect(res.body.detail).not.toMatch(/placed|cancel the order/);
+    expect(res.body.detail).toContain('failed');
+    // What the customer was told is what happened: failed, never charged, no order.
+    expect(state).toMatchObject({
+      status: 'failed',
+      error: { code: 'purchase_failed' },
+      payment: { status: 'voided' },
+    });
+    expect((await customer.orders()).filter((o) => o.purchaseId === id)).toEqual([]);
+  });
+
   it("another customer's purchase, or an unknown id, is not_found, and nothing is canceled", async () => {
     const owner = await sys.customer();
     const other = await sys.customer();
@@ -139,8 +180,9 @@ describe('Feature: cancel a purchase in flight', () => {
         const orders = (await customer.orders()).filter((o) => o.purchaseId === id);
         if (state.status === 'completed') {
           figures.completed++;
-          expect(cancel).toMatchObject({ status: 409, body: { code: 'not_cancelable' } });
           expect(orders).toHaveLength(1);
+          // A cancel that lost the race to the claim waited for the order: it names it.
+          expect(cancel).toMatchObject({ status: 409, body: { code: 'not_cancelable', orderId: orders[0].id } });
           expect(state.payment.status).toBe('captured');
         } else {
           figures.canceled++;
@@ -164,4 +206,46 @@ describe('Feature: cancel a purchase in flight', () => {
       partner.set('ok');
     }
   }, 60_000);
+});
+
+/**
+ * A cancel that finds the pivot claimed waits for the order at most SYNC_TIMEOUT_MS: here short, with order
+ * placement retried slowly, so the outcome is still open when the cancel answers.
+ */
+describe('Feature: a cancel while the order is being placed', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await startTestSystem({ env: { SYNC_TIMEOUT_MS: '300', STEP_BACKOFF_MS: '1000' } });
+  });
+  afterAll(async () => sys?.stop());
+
+  // The first attempt fails at once and the next waits STEP_BACKOFF_MS: still undecided after SYNC_TIMEOUT_MS.
+  const beingPlaced = (res: { status: number; body: any }, id: string) => {
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'not_cancelable', purchaseId: id });
+    expect(res.body.orderId).toBeUndefined();
+    expect(res.body.detail).toContain('being placed');
+    expect(res.body.detail).not.toMatch(/order is placed|cancel the order/);
+  };
+
+  it('undecided at the bound: told the order is being placed and the payment comes back if it cannot be; it could not, and it did', async () => {
+    const { id, res, state } = await cancelAfterPivotClaim(sys, 3);
+    beingPlaced(res, id);
+    expect(res.body.detail).toContain('your payment is returned');
+    expect(state).toMatchObject({
+      status: 'failed',
+      error: { code: 'purchase_failed' },
+      payment: { status: 'voided' },
+    });
+  });
+
+  it('undecided at the bound, then placed: the same answer was true; a cancel now names the order', async () => {
+    const { customer, id, res, state } = await cancelAfterPivotClaim(sys, 2);
+    beingPlaced(res, id);
+    expect(state).toMatchObject({ status: 'completed', payment: { status: 'captured' } });
+    const again = await customer.cancel(id);
+    expect(again).toMatchObject({ status: 409, body: { code: 'not_cancelable', orderId: state.orderId } });
+    expect(again.body.detail).toContain('cancel the order instead');
+  });
 });

@@ -34,6 +34,11 @@ export const messages = {
     `Your bank asks you to confirm this payment${url ? ` at ${url}` : ''} before ${until}.`,
   actionTimedOut: 'the payment was not confirmed in time; the hold on it was released',
   actionFailed: 'the payment was not confirmed: the authentication failed or was declined',
+  partnerFailed: (productId: string, reason: string | undefined) =>
+    `the service providing ${productId} could not set it up${reason ? `: ${reason}` : ''}`,
+  partnerTimedOut: (productId: string) => `the service providing ${productId} did not finish setting it up in time`,
+  partnerCannotCallBack: (productId: string) =>
+    `the service providing ${productId} answered that it is still working, but cannot report back (no secret to sign with)`,
   stepFailed: (step: string, why: string) => `${step} failed: ${why}`,
   /** A step whose job died (or stalled for good) without recording an outcome. */
   didNotComplete: (step: string, inTime = false) => `${step} did not complete${inTime ? ' in time' : ''}`,
@@ -53,6 +58,9 @@ export const messages = {
     `Order ${orderId} was canceled as you asked.${payment.status === 'none' ? '' : moneyBack(payment)}`,
   notCancelable: {
     placed: (orderId?: string) => `the order is placed${orderId ? ` (${orderId})` : ''}; cancel the order instead`,
+    /** True whichever way the placement goes: it makes no claim that the order exists. */
+    placing: () =>
+      'the order is being placed; it can no longer be canceled; if it cannot be placed, the purchase fails and your payment is returned',
     finished: (status: string) => `the purchase is already ${status}`,
     failing: () => 'the purchase is failing and being rolled back',
     orderWindow: (days: number) => `orders can be canceled within ${days} days of being placed`,

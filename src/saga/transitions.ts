@@ -34,7 +34,7 @@ import { ROOT_STAGE, STEPS, UNDOABLE, type StepName, type Undoable } from './sag
  *   step runner     beforeStep, afterPivotClaim, didNotComplete
  *   undo jobs       afterUndo
  *   root job        atRoot; compensate → compensationPlan; settle → atSettle
- *   gateway         atCancelRequest (cancel), atOrderCancel (order cancel)
+ *   gateway         atCancelRequest, atClaimedPivot, afterPivotWait (cancel), atOrderCancel (order cancel)
  *   settle-order    atOrderSettle
  *   watchdog        atDeadline (and openUndos, isMoving)
  *   operator retry  atRetry
@@ -90,9 +90,20 @@ export function afterPivotClaim(claim: 'claimed' | 'canceled' | 'stopped' | 'mis
   return { do: 'skip' };
 }
 
+/**
+ * A refused cancel, by what the customer is told: `placed` (the order exists: cancel it instead), `placing` (the pivot
+ * is claimed and its outcome still open), `finished` (the purchase ended), `failing` (it is being rolled back).
+ */
+export type CancelRefusal = { do: 'refuse'; why: 'placed' | 'placing' | 'finished' | 'failing' };
+
 /** Why a cancel request is refused, or that it goes on (the script's answer, as the gateway reports it). */
 export type CancelAnswer =
-  { do: 'wait' } | { do: 'show' } | { do: 'refuse'; why: 'placed' | 'finished' | 'failing' } | { do: 'not-found' };
+  | { do: 'wait' }
+  | { do: 'show' }
+  /** The pivot was claimed first. The claim is not the order: read the record and ask atClaimedPivot. */
+  | { do: 'pivot-claimed' }
+  | CancelRefusal
+  | { do: 'not-found' };
 
 export function atCancelRequest(
   outcome: 'requested' | 'already-requested' | 'canceled' | 'placed' | 'finished' | 'failing' | 'missing',
@@ -105,9 +116,30 @@ export function atCancelRequest(
       return { do: 'show' };
     case 'missing':
       return { do: 'not-found' };
+    // The script answers `placed` once the pivot is claimed, placed or not, and even after the purchase failed.
+    case 'placed':
+      return { do: 'pivot-claimed' };
     default:
       return { do: 'refuse', why: outcome };
   }
+}
+
+/**
+ * A cancel that lost the race to the pivot claim, at its first look at the record. Placing the order can still fail
+ * for good, and the purchase then fails and is refunded, so telling the customer "placed" before it is would be a lie:
+ * while the outcome is open, `await-pivot` (wait for the purchase to end, bounded, then ask afterPivotWait).
+ */
+export function atClaimedPivot(record: PurchaseRecord): CancelRefusal | { do: 'await-pivot' } {
+  const answer = afterPivotWait(record);
+  return answer.why === 'placing' || answer.why === 'failing' ? { do: 'await-pivot' } : answer;
+}
+
+/** The answer to a cancel that lost the race to the pivot claim, true whatever happens after it. */
+export function afterPivotWait(record: PurchaseRecord): CancelRefusal {
+  if (passedPivot(record, Boolean(record.orderId))) return { do: 'refuse', why: 'placed' };
+  if (record.phase === 'done') return { do: 'refuse', why: 'finished' };
+  if (record.phase === 'compensating') return { do: 'refuse', why: 'failing' };
+  return { do: 'refuse', why: 'placing' };
 }
 
 export const didNotComplete = (step: StepName, inTime = false): PurchaseError => ({

@@ -3,8 +3,10 @@ import { reviewStatus, type PurchaseRecord, type StepStatus, type UndoState } fr
 import { STEP_NAMES, type StepName } from '../../src/saga/saga.js';
 import {
   afterPivotClaim,
+  afterPivotWait,
   afterUndo,
   atCancelRequest,
+  atClaimedPivot,
   atDeadline,
   atOrderCancel,
   atOrderSettle,
@@ -104,12 +106,62 @@ describe('atCancelRequest: what the customer is answered, from the one script th
     ['recorded now: wait for canceled (SYNC_TIMEOUT_MS)', 'requested', { do: 'wait' }],
     ['recorded before (a second cancel while it runs): wait too', 'already-requested', { do: 'wait' }],
     ['already canceled: show it (200)', 'canceled', { do: 'show' }],
-    ['the pivot won: not_cancelable, cancel the order', 'placed', { do: 'refuse', why: 'placed' }],
+    ["the pivot won: whether the order is placed is the record's to say", 'placed', { do: 'pivot-claimed' }],
     ['ended completed or failed: not_cancelable', 'finished', { do: 'refuse', why: 'finished' }],
     ['failing by itself: not_cancelable', 'failing', { do: 'refuse', why: 'failing' }],
     ['no record: not_found', 'missing', { do: 'not-found' }],
   ] as const)('%s', (_, outcome, expected) => {
     expect(atCancelRequest(outcome)).toEqual(expected);
+  });
+
+  const claimed = (done: number, over: Parameters<typeof record>[1] = {}) =>
+    record(done, { pivotClaimedAt: at, ...over });
+  const failed = { phase: 'done', status: 'failed', stepsOver: { order_placement: 'failed' } } as const;
+  const failing = { phase: 'compensating', stepsOver: { order_placement: 'failed' } } as const;
+
+  it.each([
+    [
+      'the order is placed: not_cancelable, cancel the order',
+      claimed(6, { orderId: 'ord_1' }),
+      { do: 'refuse', why: 'placed' },
+    ],
+    [
+      'completed: not_cancelable, cancel the order',
+      claimed(7, { phase: 'done', status: 'completed', orderId: 'ord_1' }),
+      { do: 'refuse', why: 'placed' },
+    ],
+    [
+      'the order recorded before its step shows completed (adopted by the root): placed',
+      claimed(5, { orderId: 'ord_1' }),
+      { do: 'refuse', why: 'placed' },
+    ],
+    [
+      'placing it failed for good and the purchase ended: it failed',
+      claimed(5, failed),
+      { do: 'refuse', why: 'finished' },
+    ],
+    ['claimed, not placed yet: wait for the outcome', claimed(5), { do: 'await-pivot' }],
+    [
+      'placing it failed and the purchase is being rolled back: wait for it to end',
+      claimed(5, failing),
+      { do: 'await-pivot' },
+    ],
+  ] as const)('atClaimedPivot — %s', (_, r, expected) => {
+    expect(atClaimedPivot(r)).toEqual(expected);
+  });
+
+  it.each([
+    ['the order was placed meanwhile: cancel the order', claimed(6, { orderId: 'ord_1' }), 'placed'],
+    [
+      'the purchase completed meanwhile',
+      claimed(7, { phase: 'done', status: 'completed', orderId: 'ord_1' }),
+      'placed',
+    ],
+    ['placing it failed for good: the purchase failed', claimed(5, failed), 'finished'],
+    ['still rolling back at the bound: failing', claimed(5, failing), 'failing'],
+    ['still undecided at the bound: being placed, never "placed"', claimed(5), 'placing'],
+  ] as const)('afterPivotWait — %s', (_, r, why) => {
+    expect(afterPivotWait(r)).toEqual({ do: 'refuse', why });
   });
 
   it('blames the predecessor that never recorded an outcome (its job crashed), with its own failure code', () => {

@@ -15,7 +15,7 @@ import { idParam, purchaseBody, purchaseHeaders } from '../schemas.js';
 import { apiApp } from '../../http/validation.js';
 import { purchaseView, statusUrl } from '../views.js';
 import { messages } from '../../purchase/messages.js';
-import { atCancelRequest, PIVOT } from '../../saga/transitions.js';
+import { afterPivotWait, atCancelRequest, atClaimedPivot, PIVOT, type CancelRefusal } from '../../saga/transitions.js';
 
 export interface PurchaseRoutesDeps {
   stores: Stores;
@@ -116,7 +116,8 @@ const cancel = createRoute({
   description:
     'While its order is not yet placed, the saga stops at its next step and undoes what it did (refund first, then stock and provisioning). ' +
     'Answers 200 with the purchase once it is `canceled` (waiting at most SYNC_TIMEOUT_MS), else 202 with it as it stands. ' +
-    'A purchase already `canceled` answers 200 with it; one whose order is placed, or that already ended, answers `not_cancelable` (cancel the order instead).',
+    'A purchase already `canceled` answers 200 with it; one whose order is placed, or that already ended, answers `not_cancelable` (cancel the order instead). ' +
+    'One whose order is being placed answers once it is (`not_cancelable` with its `orderId`) or the purchase failed, waiting at most SYNC_TIMEOUT_MS; still being placed then, `not_cancelable` without an `orderId`.',
   tags: ['purchases'],
   request: { params: idParam },
   responses: {
@@ -126,7 +127,7 @@ const cancel = createRoute({
       headers: location,
     },
     404: problemResponse('Unknown id, or not yours (not_found).'),
-    409: problemResponse('The order is placed, or the purchase already ended (not_cancelable).'),
+    409: problemResponse('The order is placed or being placed, or the purchase already ended (not_cancelable).'),
     ...commonProblems,
   },
 });
@@ -192,33 +193,46 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
     return c.json(records.map(purchaseView), 200);
   });
 
+  /** not_cancelable, told from the record the refusal was decided on. */
+  const refuse = (id: string, why: CancelRefusal['why'], current: PurchaseRecord): never => {
+    const detail =
+      why === 'placed'
+        ? messages.notCancelable.placed(current.orderId)
+        : why === 'placing'
+          ? messages.notCancelable.placing()
+          : why === 'failing'
+            ? messages.notCancelable.failing()
+            : messages.notCancelable.finished(current.status);
+    throw new AppError('not_cancelable', detail, {
+      purchaseId: id,
+      ...(current.orderId ? { orderId: current.orderId } : {}),
+    });
+  };
+
   app.openapi(cancel, async (c) => {
     const { id } = c.req.valid('param');
     const record = await owned(c, id);
     const decision = atCancelRequest(await stores.purchases.requestCancel(id, PIVOT));
     c.header('location', statusUrl(id));
+    const load = () => stores.purchases.get(id);
     switch (decision.do) {
       case 'not-found':
         throw new AppError('not_found', 'No such purchase.');
-      case 'refuse': {
-        const current = (await stores.purchases.get(id)) ?? record;
-        const why = decision.why;
-        const detail =
-          why === 'placed'
-            ? messages.notCancelable.placed(current.orderId)
-            : why === 'failing'
-              ? messages.notCancelable.failing()
-              : messages.notCancelable.finished(current.status);
-        throw new AppError('not_cancelable', detail, {
-          purchaseId: id,
-          ...(current.orderId ? { orderId: current.orderId } : {}),
-        });
+      case 'refuse':
+        return refuse(id, decision.why, (await load()) ?? record);
+      case 'pivot-claimed': {
+        // The order may not exist yet, and placing it may still fail: answer with what happened, waiting for it
+        // as a sync purchase does; past the bound, with the answer that is true either way.
+        const now = (await load()) ?? record;
+        const first = atClaimedPivot(now);
+        if (first.do === 'refuse') return refuse(id, first.why, now);
+        const ended = (await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ?? now;
+        return refuse(id, afterPivotWait(ended).why, ended);
       }
       case 'show':
       case 'wait': {
         // Waiting for its customer's action, it would only see the cancel at its next check: now.
         if (decision.do === 'wait') await deps.wake(id);
-        const load = () => stores.purchases.get(id);
         const current =
           (decision.do === 'show' ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ??
           record;

@@ -6,7 +6,8 @@
   mode 'pivot' (the saga, just before placing the order): claims the pivot unless a cancel was
   requested first. Both read the same two fields in one script, so exactly one of them wins: a
   cancel recorded before the claim makes the claim answer 'canceled'; a claim made before the
-  cancel makes the cancel answer 'placed'.
+  cancel makes the cancel answer 'placed' (the pivot is claimed: the order may also be still on its
+  way, or have failed for good; the gateway reads the record to tell which).
   mode 'cancel-order' (POST /v1/orders/:id/cancel, a completed purchase): records the request
   once, marks each undo field given in ARGV[7…] pending unless it already has a state, and puts
   the purchase back in the open index (the watchdog's) until those undos end.
