@@ -11,6 +11,8 @@ const ON_CLUSTER = [
   'test/operator.test.ts',
   'test/payment-action.test.ts',
   'test/stripe-purchase.test.ts',
+  'test/partner-callbacks.test.ts',
+  'test/partner-isolation.test.ts',
 ];
 /** The scenario tests that also run on a Sentinel-watched master and its replica. */
 const ON_SENTINEL = ['test/gateway.test.ts', 'test/orchestrator.test.ts', 'test/provisioner.test.ts'];

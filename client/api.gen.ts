@@ -1358,8 +1358,11 @@ export interface components {
             /** @description The product this unit came with, when it is a dependency. */
             dependencyOf: string | null;
             integration: {
-                /** @enum {string} */
-                status: "established" | "removed";
+                /**
+                 * @description `pending` while its partner works on it (§5.1), `failed` when the partner said so.
+                 * @enum {string}
+                 */
+                status: "pending" | "established" | "failed" | "removed";
                 externalRef: string | null;
             } | null;
             /** @enum {string} */

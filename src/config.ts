@@ -137,6 +137,16 @@ const schema = z.object({
     .min(0)
     .default(14 * 24 * 3_600),
   INTEGRATION_TIMEOUT_MS: ms.default(3_000),
+  /**
+   * Purchases (and undos) with calls under way at one partner at once, per workers process; as many
+   * more may wait a moment for a place, the rest are refused and retried. Default: half the process's
+   * provisioning workers (WORKER_CONCURRENCY × shards served / 2), so a hanging partner never holds them all.
+   */
+  PARTNER_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  /** Consecutive failed calls (timeout, unreachable, 5xx, 429) that open a partner's circuit. */
+  PARTNER_BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
+  /** How long an open partner circuit fails calls fast before one probe goes through. */
+  PARTNER_BREAKER_HALF_OPEN_MS: ms.default(5_000),
   SHUTDOWN_TIMEOUT_MS: ms.default(10_000),
   /** Who moves the money (contract §1): the embedded test provider, or Stripe through its SDK. */
   PAYMENT_PROVIDER: z.enum(['builtin', 'stripe']).default('builtin'),
@@ -206,6 +216,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 /** The gateway's address as customers and partners reach it (contract §1): PUBLIC_URL, or this host and PORT. */
 export const publicUrlOf = (config: Pick<Config, 'PUBLIC_URL' | 'PORT'>) =>
   (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/$/, '');
+
+/** Where partners call back about a unit they answered 202 for: `<PUBLIC_URL>/webhooks/partners/<provisionedId>` (§5.1). */
+export const PARTNER_CALLBACK_PATH = '/webhooks/partners';
+export const partnerCallbackUrlOf = (config: Pick<Config, 'PUBLIC_URL' | 'PORT'>, unitId: string) =>
+  `${publicUrlOf(config)}${PARTNER_CALLBACK_PATH}/${encodeURIComponent(unitId)}`;
 
 /** Where a provider's own action page (Stripe's 3-D Secure) sends back a customer whose purchase gave no returnUrl. */
 export const PAYMENT_RETURN_PATH = '/pay/done';

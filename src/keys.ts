@@ -121,6 +121,8 @@ export function createKeys(prefix: string, layout: KeyLayout = { shards: 1 }) {
     authKeys: k('auth', 'keys'),
     /** The secret list cursors are signed with, shared by every gateway. */
     cursorSecret: k('cursor-secret'),
+    /** Each workers process's partner circuits (hash: `<process> <partner>` → JSON), for the console. */
+    partnerStatus: k('partner-status'),
     /** SCAN patterns over every shard for the audit, which has to look at everything (on every master). */
     patterns: {
       purchase: [anyShard, 'purchase', '*'].join(':'),

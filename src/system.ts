@@ -1,4 +1,4 @@
-import { partnerSigners } from './adapters/partner-signers.js';
+import { partnerKeys } from './adapters/partner-keys.js';
 import { readCatalogFile } from './catalog/catalog-file.js';
 import type { Config } from './config.js';
 import { keysFor } from './keys.js';
@@ -35,7 +35,7 @@ export async function startSystem(
   // Every process, whatever its roles: a catalog that does not parse, or names a partner secret this
   // process lacks, stops it before it connects to anything.
   const products = await readCatalogFile(config.CATALOG_FILE);
-  const signers = partnerSigners(products, env);
+  const keys = partnerKeys(products, env);
   const redis = connectRedis(redisUrl, 'request');
   const stops: ShutdownStep[] = [connectionStep('request connection', redis)];
   const system: RunningSystem = {
@@ -48,7 +48,7 @@ export async function startSystem(
     redis,
     keys: keysFor(config),
     policies: retryPolicies(config),
-    partnerSigners: signers,
+    partnerKeys: keys,
     log,
     tracing,
   };

@@ -821,6 +821,64 @@ describe('payment-op-1', () => {
   });
 });
 
+describe('partner-callback-1', () => {
+  /** A Product Store unit whose partner integration stands as `integration`, as the provisioning step writes it. */
+  async function unit(env: Env, integration: Record<string, unknown> | null) {
+    const id = `unit-${randomUUID().slice(0, 8)}`;
+    const at = '2026-12-07T00:00:00.000Z';
+    await env.stores.provisioned.putOnce({
+      id,
+      productId: 'plan',
+      purchaseId: 'p1',
+      customerId: 'c1',
+      customization: {},
+      dependencyOf: null,
+      integration: integration as never,
+      status: 'active',
+      createdAt: at,
+      updatedAt: at,
+    });
+    return id;
+  }
+  const until = '2026-12-07T00:05:00.000Z';
+  const before = new Date('2026-12-07T00:01:00.000Z');
+
+  it("takes a pending unit's word once, before its deadline; the same word again is answered, nothing twice", async () => {
+    const env = await fresh();
+    const { partnerCallbacks, provisioned } = env.stores;
+    const id = await unit(env, { status: 'pending', externalRef: 'ext-1', until });
+    expect(await partnerCallbacks.record(id, { status: 'active', externalRef: 'vm-9' }, before)).toBe('taken');
+    expect((await provisioned.get(id))!.integration).toEqual({ status: 'established', externalRef: 'vm-9', until });
+    expect(await partnerCallbacks.record(id, { status: 'active' }, before)).toBe('again');
+    // Another word after the first changes nothing.
+    expect(await partnerCallbacks.record(id, { status: 'failed', reason: 'x' }, before)).toBe('closed');
+    expect((await provisioned.get(id))!.integration).toMatchObject({ status: 'established', externalRef: 'vm-9' });
+    const failing = await unit(env, { status: 'pending', externalRef: null, until });
+    expect(await partnerCallbacks.record(failing, { status: 'failed', reason: 'no capacity' }, before)).toBe('taken');
+    expect((await provisioned.get(failing))!.integration).toEqual({
+      status: 'failed',
+      externalRef: null,
+      reason: 'no capacity',
+      until,
+    });
+  });
+
+  it('changes nothing past the deadline, for a unit never pending, removed, or missing', async () => {
+    const env = await fresh();
+    const { partnerCallbacks, provisioned } = env.stores;
+    const late = await unit(env, { status: 'pending', externalRef: null, until });
+    expect(await partnerCallbacks.record(late, { status: 'active' }, new Date(until))).toBe('closed');
+    expect((await provisioned.get(late))!.integration).toMatchObject({ status: 'pending' });
+    const atOnce = await unit(env, { status: 'established', externalRef: 'ext' });
+    expect(await partnerCallbacks.record(atOnce, { status: 'active' }, before)).toBe('closed');
+    const removed = await unit(env, { status: 'removed', externalRef: null, until });
+    expect(await partnerCallbacks.record(removed, { status: 'active' }, before)).toBe('closed');
+    const none = await unit(env, null);
+    expect(await partnerCallbacks.record(none, { status: 'active' }, before)).toBe('closed');
+    expect(await partnerCallbacks.record('unit-missing', { status: 'active' }, before)).toBe('missing');
+  });
+});
+
 describe('set-available-1', () => {
   it('sets available, moves stocked by the same delta and returns the old count', async () => {
     const env = await fresh();

@@ -4,6 +4,8 @@ export class OutsideServiceError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** No answer within the call's timeout (status unset). */
+    readonly timedOut = false,
   ) {
     super(message);
   }
@@ -16,8 +18,14 @@ export interface PostOptions {
   sign?: (payload: string) => Record<string, string>;
 }
 
-/** POSTs JSON with an idempotency key and a hard timeout; resolves with the parsed 2xx body. */
-export async function postJson(url: string, body: unknown, opts: PostOptions): Promise<unknown> {
+/** A 2xx answer: its status (202 says "under way" to some callers) and its parsed body ({} when none). */
+export interface PostAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** POSTs JSON with an idempotency key and a hard timeout; resolves with the 2xx answer. */
+export async function postJson(url: string, body: unknown, opts: PostOptions): Promise<PostAnswer> {
   const payload = JSON.stringify(body);
   let res: Response;
   try {
@@ -28,14 +36,18 @@ export async function postJson(url: string, body: unknown, opts: PostOptions): P
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
   } catch (err) {
-    const reason = (err as Error).name === 'TimeoutError' ? `timed out after ${opts.timeoutMs} ms` : 'unreachable';
-    throw new OutsideServiceError(`${url} ${reason}`);
+    const timedOut = (err as Error).name === 'TimeoutError';
+    throw new OutsideServiceError(
+      `${url} ${timedOut ? `timed out after ${opts.timeoutMs} ms` : 'unreachable'}`,
+      undefined,
+      timedOut,
+    );
   }
   const text = await res.text().catch(() => '');
   if (!res.ok) throw new OutsideServiceError(`${url} answered ${res.status}`, res.status);
   try {
-    return text ? JSON.parse(text) : {};
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : {} };
   } catch {
-    return {};
+    return { status: res.status, body: {} };
   }
 }

@@ -24,12 +24,20 @@ export function webhookSigner(secret: string): Signer {
   };
 }
 
-/** A signer for `secret`, or why it cannot be one (unset, or not a Standard Webhooks secret). */
-export function signerOf(secret: string | undefined): Signer | string {
+/** Both sides of one secret: signing what we send, verifying what its holder sends us. */
+export interface WebhookKey {
+  sign: Signer;
+  /** Throws unless `headers` sign `raw` with this secret within the library's tolerance (5 minutes). */
+  verify(raw: string, headers: Record<string, string>): void;
+}
+
+/** The key for `secret`, or why it cannot be one (unset, or not a Standard Webhooks secret). */
+export function webhookKeyOf(secret: string | undefined): WebhookKey | string {
   if (!secret) return 'is not set';
   if (!WEBHOOK_SECRET.pattern.test(secret)) return `is not ${WEBHOOK_SECRET.expected}`;
   try {
-    return webhookSigner(secret);
+    const webhook = new Webhook(secret);
+    return { sign: webhookSigner(secret), verify: (raw, headers) => void webhook.verify(raw, headers) };
   } catch {
     // The pattern lets through a length base64 cannot decode.
     return `is not ${WEBHOOK_SECRET.expected}`;

@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { AppError } from '../errors.js';
-import { PAYMENT_RETURN_PATH } from '../config.js';
+import { PARTNER_CALLBACK_PATH, PAYMENT_RETURN_PATH } from '../config.js';
 import type { AuthEnv } from './middleware/auth.js';
 import { problem, problemOnError } from '../http/problem.js';
 import { customerRateLimit } from './middleware/rate-limit.js';
@@ -13,6 +13,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentActionRoutes, paymentReturnPage } from './routes/payment-action.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks.js';
+import { partnerCallbackRoutes } from './routes/partner-callbacks.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { orderRoutes } from './routes/orders.js';
 import { productRoutes } from './routes/products.js';
@@ -55,13 +56,22 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   app.route('/', healthRoutes(deps));
   docsRoutes(app);
   // Outside /v1: no bearer token and no customer rate limit. The action page's secret is its credential,
-  // Stripe's signature the webhook's.
+  // Stripe's signature the webhook's, a partner's signature its callback's.
   app.get(PAYMENT_RETURN_PATH, (c) => c.html(paymentReturnPage()));
   if (routes.provider instanceof BuiltinPaymentProvider)
     app.route(
       '/pay',
       paymentActionRoutes({ provider: routes.provider, stores: routes.stores, wake: deps.purchases.wake }),
     );
+  app.route(
+    PARTNER_CALLBACK_PATH,
+    partnerCallbackRoutes({
+      stores: routes.stores,
+      partnerKeys: routes.partnerKeys,
+      wake: deps.purchases.wake,
+      log: deps.log,
+    }),
+  );
   if (config.PAYMENT_PROVIDER === 'stripe' && config.STRIPE_WEBHOOK_SECRET)
     app.route(
       '/webhooks',

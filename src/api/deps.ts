@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Registry } from 'prom-client';
+import type { PartnerKeys } from '../adapters/partner-keys.js';
 import type { PaymentProvider } from '../adapters/payments.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -30,6 +31,8 @@ export interface RouteDeps {
   policy: RetryPolicy;
   /** The payment provider, whose ledger the audit reconciles with ours. */
   provider: PaymentProvider;
+  /** Partners' keys, to verify their callbacks. */
+  partnerKeys: PartnerKeys;
 }
 
 export interface GatewayDeps {

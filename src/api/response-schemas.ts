@@ -151,7 +151,12 @@ export const provisionedSchema = z
       .nullable()
       .openapi({ description: 'The product this unit came with, when it is a dependency.' }),
     integration: z
-      .object({ status: z.enum(['established', 'removed']), externalRef: z.string().nullable() })
+      .object({
+        status: z.enum(['pending', 'established', 'failed', 'removed']).openapi({
+          description: '`pending` while its partner works on it (§5.1), `failed` when the partner said so.',
+        }),
+        externalRef: z.string().nullable(),
+      })
       .nullable(),
     status: z.enum(['active', 'deprovisioned']),
     createdAt: timestamp,

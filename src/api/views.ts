@@ -1,4 +1,5 @@
 import { reviewStatus, type PurchaseRecord } from '../purchase/record.js';
+import type { ProvisionedProduct } from '../purchase/documents.js';
 import type { CatalogEntry } from '../stores/catalog-store.js';
 import { STEP_NAMES, type StepName } from '../saga/saga.js';
 
@@ -86,4 +87,10 @@ export function productView(p: CatalogEntry) {
     ...(p.quotaPerCustomer === undefined ? {} : { quotaPerCustomer: p.quotaPerCustomer }),
     dependencies: p.dependencies,
   };
+}
+
+/** A Product Store unit as its customer sees it: of its partner's standing, the status and the reference only. */
+export function unitView(u: ProvisionedProduct) {
+  const { customerId: _, integration, ...rest } = u;
+  return { ...rest, integration: integration && { status: integration.status, externalRef: integration.externalRef } };
 }

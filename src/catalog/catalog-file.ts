@@ -3,6 +3,9 @@ import { z } from 'zod';
 
 const money = z.object({ amount: z.number().int().min(0), currency: z.string().regex(/^[A-Z]{3}$/) });
 
+/** How long a partner that answered 202 has to call back (contract §5.1), when its integration does not say. */
+export const DEFAULT_CALLBACK_TIMEOUT_S = 300;
+
 /**
  * A partner service that provisions the product (contract §5.1). The catalog names the environment
  * variable that holds the partner's secret, never the secret: each process resolves it at start-up.
@@ -16,7 +19,7 @@ const integrationSchema = z.object({
   /** Per call to this partner; INTEGRATION_TIMEOUT_MS when absent. */
   timeoutMs: z.number().int().positive().optional(),
   // Optional in the type though parsing fills it in: definitions stored by an older version lack it.
-  callbackTimeoutS: z.number().int().positive().default(300).optional(),
+  callbackTimeoutS: z.number().int().positive().default(DEFAULT_CALLBACK_TIMEOUT_S).optional(),
 });
 
 export type Integration = z.infer<typeof integrationSchema>;

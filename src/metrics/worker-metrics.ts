@@ -1,8 +1,9 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { valueWithin } from '../within.js';
+import { createPartnerMetrics } from './partner-metrics.js';
 
-/** The workers' Prometheus metrics: steps, compensations, outcomes, queues, watchdog. */
+/** The workers' Prometheus metrics: steps, compensations, outcomes, queues, watchdog, partners. */
 export function createWorkerMetrics(queues: Queue[]) {
   const registry = new Registry();
   const stepDuration = new Histogram({
@@ -91,6 +92,7 @@ export function createWorkerMetrics(queues: Queue[]) {
     watchdog,
     oldestWaiting,
     heartbeat,
+    partners: createPartnerMetrics(registry),
   };
 }
 

@@ -14,6 +14,20 @@ export interface Order {
   canceledAt?: string;
 }
 
+/**
+ * A unit's standing at its partner: `pending` while a partner that answered 202 works (until its
+ * callback or `until`), `established` once provisioned, `failed` when it said so, `removed` once
+ * deprovisioned. `until` and `reason` are ours: customers see the status and the reference.
+ */
+export interface UnitIntegration {
+  status: 'pending' | 'established' | 'failed' | 'removed';
+  externalRef: string | null;
+  /** A pending unit's deadline (ISO 8601): a callback after it changes nothing. */
+  until?: string;
+  /** Why the partner failed it. */
+  reason?: string;
+}
+
 export interface ProvisionedProduct {
   id: string;
   productId: string;
@@ -22,7 +36,7 @@ export interface ProvisionedProduct {
   customization: Record<string, unknown>;
   /** The product this unit was provisioned for, when it is a dependency. */
   dependencyOf: string | null;
-  integration: { status: 'established' | 'removed'; externalRef: string | null } | null;
+  integration: UnitIntegration | null;
   status: 'active' | 'deprovisioned';
   createdAt: string;
   updatedAt: string;

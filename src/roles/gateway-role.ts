@@ -94,6 +94,7 @@ export function startGateway(ctx: RoleContext, opts: { authUrl?: string; otherMe
         metrics,
         policy: ctx.policies.step,
         provider: createPaymentProvider(config, redis, keys),
+        partnerKeys: ctx.partnerKeys,
       },
       purchases: {
         service,

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import type { PartnerSigners } from '../adapters/partner-signers.js';
+import type { PartnerKeys } from '../adapters/partner-keys.js';
 import type { Config } from '../config.js';
 import type { Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
@@ -18,7 +18,7 @@ export interface RoleContext {
   keys: Keys;
   policies: RetryPolicies;
   /** The partner secrets the catalog names, resolved from the environment (never kept in Redis). */
-  partnerSigners: PartnerSigners;
+  partnerKeys: PartnerKeys;
   log: Logger;
   tracing?: Tracing;
 }

@@ -28,7 +28,7 @@ export function startWorkerRole(ctx: RoleContext, ownMetrics: boolean) {
       stores: createStores(storeRedis, ctx.keys, config.RETENTION_S),
       provider: createPaymentProvider(config, storeRedis, ctx.keys),
       rules: loadRules(config.RULES_FILE),
-      partnerSigners: ctx.partnerSigners,
+      partnerKeys: ctx.partnerKeys,
       log,
       tracing: ctx.tracing,
     });

@@ -1,5 +1,6 @@
 import type { FlowProducer, Queue } from 'bullmq';
-import type { PartnerSigners } from '../adapters/partner-signers.js';
+import type { PartnerCalls } from '../adapters/partner-calls.js';
+import type { PartnerKeys } from '../adapters/partner-keys.js';
 import type { PaymentProvider } from '../adapters/payments.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
@@ -25,8 +26,12 @@ export interface SagaContext {
   stepPolicy: RetryPolicy;
   rootAttempts: number;
   integrationTimeoutMs: number;
+  /** Each partner's bulkhead and circuit breaker, shared by every shard this process serves: every partner call goes through them. */
+  partners: PartnerCalls;
   /** Each partner secret the catalog names, resolved from this process's environment at start-up. */
-  partnerSigners: PartnerSigners;
+  partnerKeys: PartnerKeys;
+  /** Where a partner that answered 202 calls back about a unit (PUBLIC_URL + PARTNER_CALLBACK_PATH). */
+  partnerCallbackUrl(unitId: string): string;
   /** How often a waiting step checks by itself (WAIT_CHECK_MS). */
   waitCheckMs: number;
   /** How long a purchase waits for its customer's payment action (PAYMENT_ACTION_TIMEOUT_S), in ms. */

@@ -5,6 +5,7 @@ import { CatalogStore } from './catalog-store.js';
 import { DocumentStore } from './document-store.js';
 import { FaultStore } from './fault-store.js';
 import { InventoryStore } from './inventory-store.js';
+import { PartnerCallbackStore } from './partner-callback-store.js';
 import { PurchaseStore } from './purchase-store.js';
 
 /** Every Redis-backed store, built once per connection. */
@@ -22,5 +23,6 @@ export function createStores(redis: RedisClient, keys: Keys, retentionS = 0) {
     provisioned: new DocumentStore<ProvisionedProduct>(redis, keys.provisioned, keys.provisionedByCustomer),
     notifications: new DocumentStore<Notification>(redis, keys.notification, keys.notificationsByCustomer, retentionS),
     faults: new FaultStore(redis, keys),
+    partnerCallbacks: new PartnerCallbackStore(redis, keys),
   };
 }

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../redis.js';
-import type { PartnerSigners } from '../adapters/partner-signers.js';
+import type { PartnerKeys } from '../adapters/partner-keys.js';
 import type { PaymentProvider } from '../adapters/payments.js';
-import type { Config } from '../config.js';
+import { partnerCallbackUrlOf, type Config } from '../config.js';
 
 import type { Logger } from '../logger.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { PartnerCalls } from '../adapters/partner-calls.js';
 import type { Tracing } from '../telemetry.js';
 import type { RulesEngine } from '../purchase/rules.js';
 import {
@@ -25,6 +26,7 @@ import { sagaHandlers } from '../saga/handlers.js';
 import { retryHandler } from '../saga/retry.js';
 import type { Stores } from '../stores/domain-stores.js';
 import { deliverHandler } from './deliver.js';
+import { startPartnerPolicies } from './partner-policies.js';
 import { createWatchdog } from './watchdog.js';
 
 // Each queue's handlers take their own job data; the dispatcher only routes by name.
@@ -37,7 +39,7 @@ export interface WorkersDeps {
   stores: Stores;
   provider: PaymentProvider;
   rules: RulesEngine;
-  partnerSigners: PartnerSigners;
+  partnerKeys: PartnerKeys;
   log: Logger;
   tracing?: Tracing;
 }
@@ -70,9 +72,18 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
   const metrics = createWorkerMetrics(allQueues);
   const quiet = (err: Error) => log.debug({ err: err.message }, 'queue connection error');
   for (const q of allQueues) q.on('error', quiet);
-  const shards = await Promise.all(served.map((shard) => startShard(deps, shard, queuesByShard.get(shard)!, metrics)));
-
   const member = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const policies = startPartnerPolicies({
+    config,
+    stores,
+    log,
+    metrics: metrics.partners,
+    process: member,
+    shards: served.length,
+  });
+  const shards = await Promise.all(
+    served.map((shard) => startShard(deps, shard, queuesByShard.get(shard)!, metrics, policies.partners)),
+  );
   const lastBeat = new Map(served.map((shard) => [shard, Date.now()]));
   // The store connection waits for Redis for ever: a beat still pending is not sent again behind it.
   const pending = new Set<number>();
@@ -122,13 +133,20 @@ export async function startWorkers(deps: WorkersDeps): Promise<RunningWorkers> {
       );
       // Worker.close waits for active jobs to finish; jobs not started stay queued for another worker.
       await Promise.all(shards.flatMap((s) => s.workers).map((w) => w.close()));
+      await policies.close();
       await Promise.all(shards.map((s) => s.flows.close()));
       await Promise.all(allQueues.map((q) => q.close()));
     },
   };
 }
 
-async function startShard(deps: WorkersDeps, shard: number, queues: Record<QueueName, Queue>, metrics: WorkerMetrics) {
+async function startShard(
+  deps: WorkersDeps,
+  shard: number,
+  queues: Record<QueueName, Queue>,
+  metrics: WorkerMetrics,
+  partners: PartnerCalls,
+) {
   const { config, stores } = deps;
   const log = stores.keys.shards > 1 ? deps.log.child({ shard }) : deps.log;
   const prefix = stores.keys.queuePrefix(shard);
@@ -150,8 +168,10 @@ async function startShard(deps: WorkersDeps, shard: number, queues: Record<Queue
     stepPolicy: deps.policies.step,
     rootAttempts: deps.policies.compensation.attempts,
     integrationTimeoutMs: config.INTEGRATION_TIMEOUT_MS,
-    partnerSigners: deps.partnerSigners,
+    partnerKeys: deps.partnerKeys,
+    partners,
     waitCheckMs: config.WAIT_CHECK_MS,
+    partnerCallbackUrl: (unitId) => partnerCallbackUrlOf(config, unitId),
     paymentActionTimeoutMs: config.PAYMENT_ACTION_TIMEOUT_S * 1000,
     tracing: deps.tracing,
     async injectFault(point) {

@@ -40,13 +40,17 @@ export const basicAuth = (user = TEST_ADMIN.user, password = TEST_ADMIN.password
 
 /**
  * What every test deployment runs with, whichever way it runs: the operator's credentials,
- * faults an operator can arm, three attempts a step. Each kind adds its own timings on top.
+ * faults an operator can arm, three attempts a step, and partner circuits and places out of the way:
+ * a file's scenarios share one partner, and a circuit one scenario's outage opened would fail the next
+ * one's purchases (test/partner-isolation.test.ts sets its own). Each kind adds its own timings on top.
  */
 export const TEST_ENV: Record<string, string> = {
   ADMIN_USER: TEST_ADMIN.user,
   ADMIN_PASSWORD: TEST_ADMIN.password,
   FAULT_INJECTION: '1',
   STEP_ATTEMPTS: '3',
+  PARTNER_BREAKER_FAILURES: '1000000',
+  PARTNER_CONCURRENCY: '1000',
 };
 
 /** The part of a Deployment that is only a client of it: customers, the operator, the audit. */

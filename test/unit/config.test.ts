@@ -116,3 +116,19 @@ describe('configuration: what an operator writes in an env file', () => {
     expect(jwksUrl(parseConfig({ AUTH_JWKS_URL: elsewhere }), 5000)).toBe(elsewhere);
   });
 });
+
+describe('configuration of partner isolation (contract §5.1)', () => {
+  it('a circuit per partner opens after 5 failures in a row and probes after 5 s; places follow the workers unless set', () => {
+    const config = parseConfig({});
+    expect(config.PARTNER_BREAKER_FAILURES).toBe(5);
+    expect(config.PARTNER_BREAKER_HALF_OPEN_MS).toBe(5_000);
+    expect(config.PARTNER_CONCURRENCY).toBeUndefined();
+    expect(parseConfig({ PARTNER_CONCURRENCY: '3' }).PARTNER_CONCURRENCY).toBe(3);
+  });
+
+  it('fails fast naming a bad partner setting', () => {
+    expect(() => parseConfig({ PARTNER_CONCURRENCY: '0' })).toThrow(/PARTNER_CONCURRENCY/);
+    expect(() => parseConfig({ PARTNER_BREAKER_FAILURES: 'many' })).toThrow(/PARTNER_BREAKER_FAILURES/);
+    expect(() => parseConfig({ PARTNER_BREAKER_HALF_OPEN_MS: '-1' })).toThrow(/PARTNER_BREAKER_HALF_OPEN_MS/);
+  });
+});

@@ -2,10 +2,12 @@ import { Hono, type Context } from 'hono';
 import type { AuditReport } from '../../audit.js';
 import { AppError } from '../../errors.js';
 import type { Stores } from '../../stores/domain-stores.js';
+import { PartnerStatusStore } from '../../stores/partner-status-store.js';
 import type { Lists } from '../lists.js';
 import { reviewLine } from '../operator.js';
 import type { operatorActions } from '../routes/admin-purchases.js';
 import { AuditPage, PurchasePage, ReviewQueue } from './pages.js';
+import { PartnersPage } from './partners.js';
 
 export interface ConsoleDeps {
   stores: Stores;
@@ -17,9 +19,10 @@ export interface ConsoleDeps {
 
 /**
  * `GET /admin`: the operator console, server-rendered with hono/jsx (no client build, no script):
- * the review queue, the audit, a purchase's page with its steps and timeline, retry and resolve as
- * plain forms that redirect back. Mounted behind the admin routes' HTTP Basic; its forms post only from
- * its own pages (the browser's Origin must be this host), so another site cannot drive them.
+ * the review queue, the audit, the partners' circuits, a purchase's page with its steps and timeline,
+ * retry and resolve as plain forms that redirect back. Mounted behind the admin routes' HTTP Basic; its
+ * forms post only from its own pages (the browser's Origin must be this host), so another site cannot
+ * drive them.
  */
 export function consoleRoutes(deps: ConsoleDeps) {
   const app = new Hono();
@@ -50,6 +53,8 @@ export function consoleRoutes(deps: ConsoleDeps) {
     return c.html(<ReviewQueue lines={found.items.map(reviewLine)} {...(next ? { next } : {})} />);
   });
   app.get('/console/audit', async (c) => c.html(<AuditPage report={await deps.audit()} />));
+  const partners = new PartnerStatusStore(deps.stores.redis, deps.stores.keys);
+  app.get('/console/partners', async (c) => c.html(<PartnersPage statuses={await partners.list()} />));
   app.get('/console/find', (c) => c.redirect(page((c.req.query('id') ?? '').trim()), 303));
   app.get('/console/purchases/:id', async (c) => {
     const flash = c.req.query('flash');

@@ -10,14 +10,14 @@ header{background:#1d2330;color:#fff;padding:10px 24px;display:flex;gap:24px;ali
 header a{color:#cfe0ff;text-decoration:none} main{padding:16px 24px;max-width:1200px}
 table{border-collapse:collapse;width:100%;background:#fff} th,td{padding:6px 10px;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
 th{background:#eef0f3;font-weight:600} .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#e3e6ea}
-.failed,.manual_review{background:#ffd9d6;color:#8a1c12} .done,.completed,.compensated,.resolved{background:#d7f2dd;color:#145224}
-.retrying,.pending,.active,.waiting,.delayed{background:#fff1c2;color:#6b4e00} .canceled,.skipped{background:#e3e6ea}
+.failed,.manual_review,.open{background:#ffd9d6;color:#8a1c12} .done,.completed,.compensated,.resolved,.closed{background:#d7f2dd;color:#145224}
+.retrying,.pending,.active,.waiting,.delayed,.half-open{background:#fff1c2;color:#6b4e00} .canceled,.skipped{background:#e3e6ea}
 section{margin:16px 0} form{display:inline-block;margin-right:12px} textarea{width:360px;height:48px;vertical-align:top}
 td.t{white-space:nowrap;font-variant-numeric:tabular-nums}
 button{padding:5px 12px;border:1px solid #1d2330;background:#fff;border-radius:4px;cursor:pointer} .muted{color:#68707d}
 `;
 
-const Badge: FC<{ value: string }> = ({ value }) => <span class={`badge ${value}`}>{value}</span>;
+export const Badge: FC<{ value: string }> = ({ value }) => <span class={`badge ${value}`}>{value}</span>;
 
 export const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, children }) => (
   <html lang="en">
@@ -31,6 +31,7 @@ export const Layout: FC<PropsWithChildren<{ title: string }>> = ({ title, childr
         <strong>Operator console</strong>
         <a href="/admin">Review queue</a>
         <a href="/admin/console/audit">Audit</a>
+        <a href="/admin/console/partners">Partners</a>
         <a href="/admin/queues">Bull Board</a>
         <form method="get" action="/admin/console/find">
           <input name="id" placeholder="purchase id (pur_…)" aria-label="purchase id" />

@@ -4,7 +4,7 @@ import { listQuery, listResponses, type Lists } from '../lists.js';
 import type { AuthEnv } from '../middleware/auth.js';
 import { provisionedSchema } from '../response-schemas.js';
 import { apiApp } from '../../http/validation.js';
-import { withoutOwner } from '../views.js';
+import { unitView } from '../views.js';
 
 const list = createRoute({
   method: 'get',
@@ -23,7 +23,7 @@ export function provisionedRoutes(stores: Stores, lists: Lists) {
     const page = await lists.page(c, `provisioned:${customerId}`, c.req.valid('query'), (after, limit) =>
       stores.provisioned.pageByCustomer(customerId, after, limit),
     );
-    return c.json(page.map(withoutOwner), 200);
+    return c.json(page.map(unitView), 200);
   });
   return app;
 }

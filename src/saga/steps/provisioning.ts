@@ -1,11 +1,14 @@
 import { OutsideServiceError, postJson } from '../../adapters/http-post.js';
-import type { Integration } from '../../catalog/catalog-file.js';
+import { DEFAULT_CALLBACK_TIMEOUT_S, type Integration } from '../../catalog/catalog-file.js';
+import { StepError } from '../../errors.js';
 import { dependencyUnitId, partnerKey, unitId } from '../../ids.js';
+import { messages } from '../../purchase/messages.js';
 import type { ProvisionedProduct } from '../../purchase/documents.js';
 import { fulfilledLines } from '../../purchase/pricing.js';
 import type { PurchaseRecord } from '../../purchase/record.js';
 import type { SagaContext } from '../context.js';
 import { defineStep } from '../define-step.js';
+import { WaitFor } from '../wait.js';
 import { buildUp, tearDown, type UnitTree } from '../dependency-order.js';
 
 /**
@@ -21,7 +24,7 @@ interface Unit {
   productId: string;
   dependencyOf: string | null;
   customization: Record<string, unknown>;
-  partner?: Pick<Integration, 'url' | 'secretEnv' | 'timeoutMs'>;
+  partner?: Pick<Integration, 'url' | 'secretEnv' | 'timeoutMs' | 'callbackTimeoutS'>;
 }
 
 /**
@@ -35,8 +38,8 @@ async function unitTreesOf(ctx: SagaContext, record: PurchaseRecord): Promise<Un
   const defs = await ctx.stores.catalog.getDefs(lines.flatMap(([l]) => [l.productId, ...l.dependencies]));
   const partnerOf = (productId: string, url: string | undefined) => {
     if (!url) return {};
-    const { secretEnv, timeoutMs } = defs.get(productId)?.integration ?? {};
-    return { partner: { url, secretEnv, timeoutMs } };
+    const { secretEnv, timeoutMs, callbackTimeoutS } = defs.get(productId)?.integration ?? {};
+    return { partner: { url, secretEnv, timeoutMs, callbackTimeoutS } };
   };
   const trees: UnitTree<Unit>[] = [];
   for (const [line, li] of lines) {
@@ -68,7 +71,7 @@ const allUnits = (trees: UnitTree<Unit>[]) => trees.flatMap((t) => [...t.depende
 /** The headers that sign a call, when the partner has a secret; its Idempotency-Key is the webhook-id. */
 function signing(ctx: SagaContext, partner: NonNullable<Unit['partner']>, key: string) {
   if (!partner.secretEnv) return {};
-  const signer = ctx.partnerSigners.get(partner.secretEnv);
+  const signer = ctx.partnerKeys.get(partner.secretEnv)?.sign;
   // Named by a catalog this process did not load (another process's, newer): never call unsigned.
   if (!signer) throw new Error(`partner secret ${partner.secretEnv} is not loaded by this process`);
   return { sign: signer(key) };
@@ -78,36 +81,55 @@ async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord,
   const partner = unit.partner!;
   if (event === 'provision') await ctx.injectFault('external');
   const idempotencyKey = partnerKey(unit.id, event);
-  return postJson(
-    partner.url,
-    {
-      event,
-      provisionedId: unit.id,
-      productId: unit.productId,
-      purchaseId: record.id,
-      customerId: record.customerId,
-      customization: unit.customization,
-    },
-    {
-      idempotencyKey,
-      timeoutMs: partner.timeoutMs ?? ctx.integrationTimeoutMs,
-      ...signing(ctx, partner, idempotencyKey),
-    },
+  const opts = {
+    idempotencyKey,
+    timeoutMs: partner.timeoutMs ?? ctx.integrationTimeoutMs,
+    ...signing(ctx, partner, idempotencyKey),
+  };
+  // Through the partner's bulkhead and breaker: the units of one job share its place there.
+  return ctx.partners.call(partner.url, { event, job: `${record.id}-${event}` }, () =>
+    postJson(
+      partner.url,
+      {
+        event,
+        provisionedId: unit.id,
+        productId: unit.productId,
+        purchaseId: record.id,
+        customerId: record.customerId,
+        customization: unit.customization,
+        ...(event === 'provision' ? { callbackUrl: ctx.partnerCallbackUrl(unit.id) } : {}),
+      },
+      opts,
+    ),
   );
 }
 
-async function provisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Unit): Promise<void> {
+/**
+ * Provisions one unit; true once it is provisioned, false while its partner works on it (it answered
+ * 202 and calls back). A unit stored before is not sent again: its stored standing is the answer
+ * (the callback route records the partner's word on it, so a callback that came while no worker
+ * ran is not lost). A partner's failure, or no word by the deadline, fails the step for good.
+ */
+async function provisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Unit): Promise<boolean> {
   const { provisioned } = ctx.stores;
   let integration: ProvisionedProduct['integration'] = null;
   if (unit.partner) {
-    // Provisioned on an earlier attempt: do not call the service again. (Without a service, putOnce is enough.)
-    if (await provisioned.get(unit.id)) return;
-    const answer = (await callPartner(ctx, unit, record, 'provision')) as { externalRef?: unknown; id?: unknown };
-    const ref = answer.externalRef ?? answer.id;
+    const stored = await provisioned.get(unit.id);
+    if (stored) return standing(unit, stored.integration);
+    const answer = await callPartner(ctx, unit, record, 'provision');
+    const { externalRef, id } = (answer.body ?? {}) as { externalRef?: unknown; id?: unknown };
+    const ref = externalRef ?? id;
     integration = { status: 'established', externalRef: ref == null ? null : String(ref) };
+    if (answer.status === 202) {
+      // Its callback could never be verified: say so now rather than wait out the deadline.
+      if (!unit.partner.secretEnv)
+        throw new StepError('purchase_failed', messages.partnerCannotCallBack(unit.productId));
+      const until = Date.now() + (unit.partner.callbackTimeoutS ?? DEFAULT_CALLBACK_TIMEOUT_S) * 1000;
+      integration = { ...integration, status: 'pending', until: new Date(until).toISOString() };
+    }
   }
   const now = new Date().toISOString();
-  await provisioned.putOnce({
+  const stored = await provisioned.putOnce({
     id: unit.id,
     productId: unit.productId,
     purchaseId: record.id,
@@ -119,6 +141,17 @@ async function provisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Uni
     createdAt: now,
     updatedAt: now,
   });
+  return standing(unit, stored.integration);
+}
+
+/** Whether a stored unit is provisioned (true), still under way (false), or failed for good (throws). */
+function standing(unit: Unit, integration: ProvisionedProduct['integration']): boolean {
+  if (integration?.status === 'failed')
+    throw new StepError('purchase_failed', messages.partnerFailed(unit.productId, integration.reason));
+  if (integration?.status !== 'pending') return true;
+  if (Date.now() >= Date.parse(integration.until!))
+    throw new StepError('purchase_failed', messages.partnerTimedOut(unit.productId));
+  return false;
 }
 
 /**
@@ -149,7 +182,14 @@ export const provisioning = defineStep({
   failure: 'purchase_failed',
   fault: 'provision',
   async invoke(ctx, record) {
-    await buildUp(await unitTreesOf(ctx, record), (unit) => provisionUnit(ctx, record, unit), UNITS_IN_FLIGHT);
+    const trees = await unitTreesOf(ctx, record);
+    await buildUp(trees, (unit) => provisionUnit(ctx, record, unit), UNITS_IN_FLIGHT);
+    // Units a partner still works on (and the units built on them): wait for its callback, holding no worker.
+    const units = await ctx.stores.provisioned.getMany(allUnits(trees).map((u) => u.id));
+    const pending = units.flatMap((u) =>
+      u?.integration?.status === 'pending' ? [Date.parse(u.integration.until!)] : [],
+    );
+    if (pending.length > 0) throw new WaitFor(Math.min(...pending));
   },
   repair: {
     // On the provisioning queue, where partner calls and their concurrency live.

@@ -78,6 +78,14 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     reason: string,
     merge?: string,
   ): Result<string | null, Context>;
+  /** partner-callback-1.lua: what a partner's callback did to a unit waiting for it. */
+  partnerCallback(
+    unit: string,
+    status: 'active' | 'failed',
+    externalRef: string,
+    reason: string,
+    nowIso: string,
+  ): Result<'missing' | 'taken' | 'again' | 'closed', Context>;
   /** set-available-1.lua: the available count it had. */
   setAvailable(stock: string, available: number): Result<number, Context>;
 }
@@ -92,6 +100,7 @@ declare module 'ioredis' {
 const FILES = {
   acceptPurchase: 'accept-purchase-6.lua',
   cancelOrPivot: 'cancel-or-pivot-2.lua',
+  partnerCallback: 'partner-callback-1.lua',
   paymentOp: 'payment-op-1.lua',
   reserveStock: 'reserve-stock-n.lua',
   restockSettled: 'restock-settled-n.lua',

@@ -1,24 +1,24 @@
 import type { Product } from '../catalog/catalog-file.js';
-import { signerOf, type Signer } from './webhook-signing.js';
+import { webhookKeyOf, type WebhookKey } from './webhook-signing.js';
 
-/** Signers by the environment variable that holds their secret (an integration's `secretEnv`). */
-export type PartnerSigners = ReadonlyMap<string, Signer>;
+/** Partners' keys (signing our calls, verifying their callbacks) by the environment variable that holds the secret (`secretEnv`). */
+export type PartnerKeys = ReadonlyMap<string, WebhookKey>;
 
 /**
  * Resolves every partner secret the catalog names from this process's environment: the catalog, and
  * so Redis, hold only names. A variable unset or malformed stops start-up, naming it and its products.
  */
-export function partnerSigners(products: readonly Product[], env: Record<string, string | undefined>): PartnerSigners {
+export function partnerKeys(products: readonly Product[], env: Record<string, string | undefined>): PartnerKeys {
   const users = new Map<string, string[]>();
   for (const { id, integration } of products)
     if (integration?.secretEnv) users.set(integration.secretEnv, [...(users.get(integration.secretEnv) ?? []), id]);
-  const signers = new Map<string, Signer>();
+  const keys = new Map<string, WebhookKey>();
   const problems: string[] = [];
   for (const [name, ids] of users) {
-    const signer = signerOf(env[name]);
-    if (typeof signer === 'string') problems.push(`${name} (secretEnv of ${ids.join(', ')}) ${signer}`);
-    else signers.set(name, signer);
+    const key = webhookKeyOf(env[name]);
+    if (typeof key === 'string') problems.push(`${name} (secretEnv of ${ids.join(', ')}) ${key}`);
+    else keys.set(name, key);
   }
   if (problems.length > 0) throw new Error(`partner secret ${problems.join('; ')}`);
-  return signers;
+  return keys;
 }
