@@ -141,14 +141,15 @@ async function waitCost(gateway: string): Promise<{ meanMs: number; count: numbe
   return count > 0 ? { meanMs: (1000 * sum) / count, count, unreplicated } : undefined;
 }
 
-/** The bench's catalog (one product, stock for ever) in `dir`. */
-export function benchCatalog(dir: string): string {
+/** The bench's catalog in `dir`: its one product with stock for ever, and any `more`. */
+export function benchCatalog(dir: string, more: Record<string, unknown>[] = []): string {
   const catalogFile = path.join(dir, 'catalog.json');
   writeFileSync(
     catalogFile,
     JSON.stringify({
       products: [
         { id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 },
+        ...more,
       ],
     }),
   );

@@ -7,8 +7,9 @@
  *   BENCH_CLUSTER=0 skips the scale-out phase (bench/cluster.ts: one redis-server against a 3-master cluster).
  *   BENCH_REPLICA_LOSS=0 skips the replica-loss phase (bench/replica-loss.ts: throughput before and after a replica is lost).
  *   BENCH_CAPTURE=0 skips the capture-modes phase (bench/capture-modes.ts: capture at the pivot against at once).
- *   BENCH_WAITING (1000) purchases wait for their customer while others buy (bench/waiting.ts); 0 skips it.
+ *   BENCH_WAITING (1000) purchases wait for their customer, then for a partner, while others buy (bench/waiting.ts); 0 skips it.
  *   BENCH_UNITS_PHASE=0 skips the units phase (bench/units.ts: a 10-unit purchase at a 300 ms partner).
+ *   BENCH_ISOLATION=0 skips the isolation phase (bench/isolation.ts: one partner hanging, another's purchases' p99).
  * docs/performance.md describes the method, each figure printed, and the targets.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -24,9 +25,10 @@ import { httpClient } from './http-client.js';
 import { closedLoop } from './loops.js';
 import { stop, waitHttp } from './processes.js';
 import { captureModesPhase } from './capture-modes.js';
+import { isolationPhase } from './isolation.js';
 import { unitsPhase } from './units.js';
 import { waitingPhase } from './waiting.js';
-import { clusterPhase } from './cluster.js';
+import { benchCatalog, clusterPhase } from './cluster.js';
 import { replicaLossPhase } from './replica-loss.js';
 import { census, growth, totalBytes } from './redis-census.js';
 import { ROOT_STAGE, SAGA, START_STAGE, STEPS } from '../src/saga/saga.js';
@@ -359,15 +361,7 @@ async function main() {
   const server = await startRedisServer({ dir, port: redisPort, appendfsync: 'everysec' });
   const redis = new Redis(server.url);
   const results: PhaseResult[] = [];
-  const catalogFile = path.join(dir, 'catalog.json');
-  writeFileSync(
-    catalogFile,
-    JSON.stringify({
-      products: [
-        { id: 'bench-plan', name: 'Bench plan', price: { amount: 1000, currency: 'USD' }, stock: 1_000_000_000 },
-      ],
-    }),
-  );
+  const catalogFile = benchCatalog(dir);
   const cores = os.cpus().length;
   console.log(
     `purchase-system bench: N=${N}, ${SECONDS}s per phase, ${cores} cores, ${os.cpus()[0]?.model}, node ${process.version}, RETENTION_S=${RETENTION_S}`,
@@ -587,21 +581,25 @@ async function main() {
     // The pivot's extra provider call: capture at the pivot against capture at once, in turns (bench/capture-modes.ts).
     const captureModes = process.env.BENCH_CAPTURE === '0' ? undefined : await captureModesPhase();
     // Purchases waiting for their customer beside ordinary ones (bench/waiting.ts).
-    const waiting = process.env.BENCH_WAITING === '0' ? undefined : await waitingPhase();
+    const waiting =
+      process.env.BENCH_WAITING === '0' ? undefined : [await waitingPhase('customer'), await waitingPhase('partner')];
     // A many-unit purchase at a slow partner: its units side by side (bench/units.ts).
     const units = process.env.BENCH_UNITS_PHASE === '0' ? undefined : await unitsPhase();
+    // One partner hanging beside another's purchases (bench/isolation.ts).
+    const isolation = process.env.BENCH_ISOLATION === '0' ? undefined : await isolationPhase();
     mkdirSync(path.join(root, 'bench/results'), { recursive: true });
     writeFileSync(
       path.join(root, 'bench/results/latest.json'),
-      JSON.stringify({ ...summary, scaleOut, replicaLoss, captureModes, waiting, units }, null, 2),
+      JSON.stringify({ ...summary, scaleOut, replicaLoss, captureModes, waiting, units, isolation }, null, 2),
     );
     console.log('written bench/results/latest.json');
     const errors =
       results.reduce((n, r) => n + r.errors, 0) +
       (soak?.errors ?? 0) +
       [...(scaleOut ?? []), ...(replicaLoss ?? []), ...(captureModes ?? [])].reduce((n, r) => n + r.errors, 0) +
-      (waiting?.errors ?? 0) +
-      (units ?? []).reduce((n, r) => n + r.errors, 0);
+      (waiting ?? []).reduce((n, w) => n + w.errors, 0) +
+      (units ?? []).reduce((n, r) => n + r.errors, 0) +
+      (isolation ?? []).reduce((n, r) => n + r.errors, 0);
     if (errors > 0) {
       console.error(`${errors} errors during the benchmark (target: none)`);
       process.exitCode = 1;

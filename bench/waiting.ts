@@ -1,14 +1,17 @@
 /**
- * Purchases waiting for the outside world, in npm run bench (also alone: `npx tsx bench/waiting.ts`):
- * BENCH_WAITING purchases (default 1,000) paid with tok_3ds wait for their customer's action on one
- * deployment with the default worker concurrency and WAIT_CHECK_MS (each checks by itself every
- * 30 s), while BENCH_N clients do full sync purchases. Measured: the ordinary purchases' throughput
- * and p99 before, while and after they wait (before and after average out the drift of a run on
- * shared cores), Redis memory per waiting purchase (used_memory's growth while they were parked,
- * over their count: record, idempotency key, parked job, action link, notification), and how long
- * canceling them all takes (each cancel wakes its parked job, which voids and ends it).
+ * Purchases waiting for the outside world, in npm run bench (also alone: `npx tsx bench/waiting.ts
+ * [customer|partner]`): BENCH_WAITING purchases (default 1,000) wait on one deployment with the
+ * default worker concurrency and WAIT_CHECK_MS (each checks by itself every 30 s), either for their
+ * customer's 3-D Secure (tok_3ds) or for a partner that answered 202 and calls back later (the
+ * example partner, examples/partner.ts), while BENCH_N clients do full sync purchases. Measured: the
+ * ordinary purchases' throughput and p99 before, while and after they wait (before and after average
+ * out the drift of a run on shared cores), Redis memory per waiting purchase (used_memory's growth
+ * while they were parked, over their count: everything a purchase keeps), and how long canceling them
+ * all takes (each cancel wakes its parked job, which undoes and ends it).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -16,6 +19,8 @@ import { createKeys } from '../src/keys.js';
 import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../harness/free-port.js';
 import { inParallel } from '../harness/in-parallel.js';
+import { examplePartner } from '../examples/partner.js';
+import { createStores } from '../src/stores/domain-stores.js';
 import { benchCatalog, deployment } from './cluster.js';
 import { closedLoop, type LoopRun } from './loops.js';
 
@@ -40,7 +45,10 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 }
 
-export async function waitingPhase() {
+/** What the parked purchases wait for: their customer's 3-D Secure, or a partner that answered 202 and calls back later. */
+type WaitKind = 'customer' | 'partner';
+
+export async function waitingPhase(kind: WaitKind = 'customer') {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-bench-waiting-'));
   const server = await startRedisServer({
     dir: path.join(dir, 'redis'),
@@ -48,19 +56,53 @@ export async function waitingPhase() {
     appendfsync: 'everysec',
   });
   const redis = new Redis(server.url);
-  const d = await deployment('waiting', { REDIS_URL: server.url, KEY_PREFIX: PREFIX }, benchCatalog(dir));
-  const buy = (token: string) => ({ items: [{ productId: 'bench-plan', quantity: 1 }], payment: { token } });
+  // The partner works on each unit for longer than the phase: its purchases wait until canceled.
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const partner = examplePartner(secret, { workMs: 3_600_000 });
+  await new Promise<void>((r) => partner.listen(0, '127.0.0.1', r));
+  const partnerUrl = `http://127.0.0.1:${(partner.address() as AddressInfo).port}/provision`;
+  const catalogFile = benchCatalog(dir, [
+    {
+      id: 'bench-partner',
+      name: 'Bench partner plan',
+      price: { amount: 1000, currency: 'USD' },
+      stock: 1_000_000_000,
+      integration: { url: partnerUrl, secretEnv: 'BENCH_PARTNER_SECRET', callbackTimeoutS: 3600 },
+    },
+  ]);
+  const d = await deployment(
+    `waiting-${kind}`,
+    { REDIS_URL: server.url, KEY_PREFIX: PREFIX, BENCH_PARTNER_SECRET: secret },
+    catalogFile,
+  );
+  const stores = createStores(redis, createKeys(PREFIX));
+  const park = async (i: number): Promise<string | undefined> => {
+    const body =
+      kind === 'customer'
+        ? { items: [{ productId: 'bench-plan', quantity: 1 }], payment: { token: 'tok_3ds' } }
+        : { items: [{ productId: 'bench-partner', quantity: 1 }], payment: { token: 'tok_visa' } };
+    const res = await d.post(i % N, '/v1/purchases', body, {
+      'idempotency-key': `wait-${i}`,
+      ...(kind === 'partner' ? { prefer: 'respond-async' } : {}),
+    });
+    const answer = JSON.parse(res.body) as { id?: string; status?: string };
+    if (res.status !== 202) return undefined;
+    if (kind === 'customer') return answer.status === 'requires_action' ? answer.id : undefined;
+    // Accepted: it waits once its provisioning step does.
+    for (;;) {
+      const record = await stores.purchases.get(answer.id!);
+      if (record?.steps.provisioning === 'waiting') return answer.id;
+      if (record?.phase !== 'running') return undefined;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   try {
     await closedLoop(N, WARMUP_S, d.op);
     const before = await closedLoop(N, SECONDS, d.op);
 
     const memoryBefore = await usedMemory(redis);
     const parkStarted = performance.now();
-    const parked = await inParallel(WAITING, N, async (i) => {
-      const res = await d.post(i % N, '/v1/purchases', buy('tok_3ds'), { 'idempotency-key': `wait-${i}` });
-      const body = JSON.parse(res.body) as { id?: string; status?: string };
-      return res.status === 202 && body.status === 'requires_action' ? body.id! : undefined;
-    });
+    const parked = await inParallel(WAITING, N, park);
     const parkSeconds = (performance.now() - parkStarted) / 1000;
     const waitingIds = parked.filter((id): id is string => id !== undefined);
     const memoryPerWaiting = (await usedMemory(redis)) - memoryBefore;
@@ -78,13 +120,14 @@ export async function waitingPhase() {
 
     const after = await closedLoop(N, SECONDS, d.op);
 
+    const waitingFor = kind === 'customer' ? 'their customer (3-D Secure)' : 'a partner (202, callback later)';
     const results = [
       summary('nothing waiting, before', before),
-      summary(`${waitingIds.length} waiting`, during),
+      summary(`${waitingIds.length} waiting for ${waitingFor}`, during),
       summary('nothing waiting, after', after),
     ];
     const alone = (results[0]!.perSecond + results[2]!.perSecond) / 2;
-    console.log(`waiting for the customer: N=${N}, ${SECONDS}s each, one redis-server, default concurrency`);
+    console.log(`waiting for ${waitingFor}: N=${N}, ${SECONDS}s each, one redis-server, default concurrency`);
     for (const r of results)
       console.log(`  ${r.label}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(0)} ms, errors ${r.errors}`);
     console.log(
@@ -97,6 +140,7 @@ export async function waitingPhase() {
       `  canceled ${canceled.filter(Boolean).length} waiting purchases, all ended in ${cancelSeconds.toFixed(1)} s`,
     );
     return {
+      kind,
       runs: results,
       waiting: waitingIds.length,
       parkErrors: WAITING - waitingIds.length,
@@ -108,6 +152,8 @@ export async function waitingPhase() {
     };
   } finally {
     await d.close();
+    partner.closeAllConnections();
+    partner.close();
     redis.disconnect();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -115,6 +161,6 @@ export async function waitingPhase() {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await waitingPhase();
+  await waitingPhase((process.argv[2] as WaitKind | undefined) ?? 'customer');
   process.exit();
 }
