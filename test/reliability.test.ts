@@ -11,6 +11,7 @@ import { PurchaseIntake } from '../src/stores/purchase-intake.js';
 import { eventually } from '../harness/eventually.js';
 import { visa } from './helpers/customer.js';
 import { providerPaymentOf } from './helpers/gateway.js';
+import { loseVoid } from './helpers/lost-writes.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -114,6 +115,25 @@ describe('reliability: watchdog and audit', () => {
     );
     expect(failure.details).toMatchObject({ refunded: false, payment: { status: 'voided' } });
     expect(await customer.orders()).toEqual([]);
+  });
+
+  it("runs again a failed purchase's refund whose job ended without recording (stalled out under crashes): the hold is voided", async () => {
+    const customer = await sys.customer();
+    expect((await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 3 })).status).toBe(201);
+    const res = await customer.buy('basic-plan');
+    expect(res.status).toBe(502);
+    const id: string = res.body.purchaseId;
+    await customer.waitForSettled(id);
+    // As a refund job killed past its stall limit leaves things: its job ended, its undo never recorded, the hold still held.
+    await loseVoid(sys, (await providerPaymentOf(sys, id))!.id);
+    await sys.stores.purchases.reopenUndos(id, ['payment']);
+
+    await eventually('the purchase closed again', async () => !(await sys.stores.purchases.openIds()).includes(id), {
+      timeout: 15_000,
+    });
+    expect(await providerPaymentOf(sys, id)).toMatchObject({ state: 'voided', captured: 0 });
+    expect((await sys.stores.purchases.get(id))!.undos.payment).toMatchObject({ status: 'done' });
+    expect((await customer.purchaseState(id)).status).toBe('failed');
   });
 
   it('fails a purchase that was accepted but never reached the orchestrator, charging nothing', async () => {

@@ -1,11 +1,11 @@
 import type { Job, Queue } from 'bullmq';
-import { undoJobId } from '../ids.js';
 import type { QueueName, SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from './context.js';
-import { redoJobs, undoJobsAlone } from './flows.js';
+import { redoJobs } from './flows.js';
+import { rerunUndos } from './rerun-undos.js';
 import { leftoverSteps, lostSteps, redo } from './repair.js';
-import { REPAIRABLE, stageOf, UNDOABLE } from './saga.js';
-import { atRetry, isMoving } from './transitions.js';
+import { REPAIRABLE, UNDOABLE } from './saga.js';
+import { atRetry } from './transitions.js';
 
 /**
  * An operator's retry, as the state machine decides it (atRetry): undos that failed for good, or
@@ -33,13 +33,12 @@ export function retryHandler(
     switch (decision.do) {
       case 'redo-undos': {
         await purchases.reopenUndos(id, decision.steps);
-        const steps = UNDOABLE.filter((s) => decision.steps.includes(s.name));
-        // A job that ended (failed) keeps its id: it goes first, so the fresh one can take it.
-        for (const step of steps) {
-          const old = await queues[stageOf(step).queue].getJob(undoJobId(id, step.name));
-          if (old && !isMoving(await old.getState())) await old.remove();
-        }
-        await ctx.flows.addBulk(undoJobsAlone(id, steps, ctx.compensationPolicy));
+        await rerunUndos(
+          ctx,
+          queues,
+          id,
+          UNDOABLE.filter((s) => decision.steps.includes(s.name)),
+        );
         log.warn({ steps: decision.steps }, 'operator retry: failed undos run again');
         return `redo:${decision.steps.join(',')}`;
       }

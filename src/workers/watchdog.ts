@@ -3,7 +3,8 @@ import { orderCancelJobId, orderIdFor, orderSettleJobId, settleJobId, stageJobId
 import type { QueueName } from '../queues/contract.js';
 import { compensate } from '../saga/compensate.js';
 import type { SagaContext } from '../saga/context.js';
-import { compensationFlows, orderSettleJob, undoJobsAlone, rootJob } from '../saga/flows.js';
+import { compensationFlows, orderSettleJob, rootJob } from '../saga/flows.js';
+import { rerunUndos } from '../saga/rerun-undos.js';
 import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE, type StepName } from '../saga/saga.js';
 import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
 import type { PurchaseRecord } from '../purchase/record.js';
@@ -124,15 +125,18 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
     return ACTION[decision.do];
   };
 
-  /** Lost undo jobs are added again; ones that ended without recording an outcome are reviews. */
+  /**
+   * Undos to redrive run again as fresh jobs (a lost job, or a money undo whose job stalled out under
+   * crashes without recording: its job still holds the id, so it is replaced); outside undos that
+   * ended without recording an outcome are reviews.
+   */
   const repairUndos = async (record: PurchaseRecord, redrive: StepName[], failed: StepName[]) => {
     if (redrive.length)
-      await ctx.flows.addBulk(
-        undoJobsAlone(
-          record.id,
-          UNDOABLE.filter((s) => redrive.includes(s.name)),
-          ctx.compensationPolicy,
-        ),
+      await rerunUndos(
+        ctx,
+        queues,
+        record.id,
+        UNDOABLE.filter((s) => redrive.includes(s.name)),
       );
     for (const step of failed) {
       const attempts = record.undos[step]?.attempts ?? 0;

@@ -80,11 +80,25 @@ export function clientsOf(
           return open.length === 0;
         },
         { timeout: timeoutMs, interval: 200 },
-      ).catch((err: Error) => {
-        throw new Error(`purchases still open after ${timeoutMs} ms: ${open.join(', ')}`, { cause: err });
+      ).catch(async (err: Error) => {
+        throw new Error(`purchases still open after ${timeoutMs} ms:\n${await openStates(stores, open)}`, {
+          cause: err,
+        });
       });
       // Against the provider the deployment pays with: its ledger is the other side of the books.
       return runAudit(stores, createPaymentProvider(config, stores.redis, stores.keys));
     },
   };
+}
+
+/** What keeps each of `ids` open, for a failure message: its phase, status, steps, undos and wait. */
+async function openStates(stores: Stores, ids: string[]): Promise<string> {
+  const records = await Promise.all(ids.map((id) => stores.purchases.get(id).catch(() => undefined)));
+  return records
+    .map((r, i) =>
+      r
+        ? `${ids[i]} ${JSON.stringify({ phase: r.phase, status: r.status, steps: r.steps, undos: r.undos, waiting: r.waiting, review: r.review, error: r.error })}`
+        : `${ids[i]} (no record)`,
+    )
+    .join('\n');
 }
