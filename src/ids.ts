@@ -46,6 +46,8 @@ export const dependencyUnitId = (unit: string, dependency: string) => `${unit}-$
 /** The Idempotency-Key an outside service gets: the same on every retry of one call. */
 export const partnerKey = (unit: string, event: 'provision' | 'deprovision') =>
   event === 'provision' ? unit : `${unit}-deprovision`;
+/** What holds one place at a partner: a purchase's provision (or its undo), all of its units together. */
+export const partnerPlace = (purchaseId: string, event: 'provision' | 'deprovision') => `${purchaseId}-${event}`;
 
 /** Derived from purchase, type and seq, so writing it again finds the first one. */
 export const notificationId = (purchaseId: string, type: string, seq?: number) =>

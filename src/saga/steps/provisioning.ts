@@ -1,7 +1,7 @@
 import { OutsideServiceError, postJson } from '../../adapters/http-post.js';
 import { DEFAULT_CALLBACK_TIMEOUT_S, type Integration } from '../../catalog/catalog-file.js';
 import { StepError } from '../../errors.js';
-import { dependencyUnitId, partnerKey, unitId } from '../../ids.js';
+import { dependencyUnitId, partnerKey, partnerPlace, unitId } from '../../ids.js';
 import { messages } from '../../purchase/messages.js';
 import type { ProvisionedProduct } from '../../purchase/documents.js';
 import { fulfilledLines } from '../../purchase/pricing.js';
@@ -87,7 +87,7 @@ async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord,
     ...signing(ctx, partner, idempotencyKey),
   };
   // Through the partner's bulkhead and breaker: the units of one job share its place there.
-  return ctx.partners.call(partner.url, { event, job: `${record.id}-${event}` }, () =>
+  return ctx.partners.call(partner.url, { event, job: partnerPlace(record.id, event) }, () =>
     postJson(
       partner.url,
       {
