@@ -105,12 +105,12 @@ async function callPartner(ctx: SagaContext, unit: Unit, record: PurchaseRecord,
 }
 
 /**
- * Provisions one unit; true once it is provisioned, false while its partner works on it (it answered
- * 202 and calls back). A unit stored before is not sent again: its stored standing is the answer
+ * Provisions one unit; undefined once it is provisioned, its deadline (epoch ms) while its partner
+ * works on it (it answered 202 and calls back). A unit stored before is not sent again: its stored standing is the answer
  * (the callback route records the partner's word on it, so a callback that came while no worker
  * ran is not lost). A partner's failure, or no word by the deadline, fails the step for good.
  */
-async function provisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Unit): Promise<boolean> {
+async function provisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Unit): Promise<number | undefined> {
   const { provisioned } = ctx.stores;
   let integration: ProvisionedProduct['integration'] = null;
   if (unit.partner) {
@@ -144,14 +144,14 @@ async function provisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: Uni
   return standing(unit, stored.integration);
 }
 
-/** Whether a stored unit is provisioned (true), still under way (false), or failed for good (throws). */
-function standing(unit: Unit, integration: ProvisionedProduct['integration']): boolean {
+/** A stored unit's deadline while it is under way; undefined once provisioned; throws when it failed for good. */
+function standing(unit: Unit, integration: ProvisionedProduct['integration']): number | undefined {
   if (integration?.status === 'failed')
     throw new StepError('purchase_failed', messages.partnerFailed(unit.productId, integration.reason));
-  if (integration?.status !== 'pending') return true;
-  if (Date.now() >= Date.parse(integration.until!))
-    throw new StepError('purchase_failed', messages.partnerTimedOut(unit.productId));
-  return false;
+  if (integration?.status !== 'pending') return undefined;
+  const until = Date.parse(integration.until!);
+  if (Date.now() >= until) throw new StepError('purchase_failed', messages.partnerTimedOut(unit.productId));
+  return until;
 }
 
 /**
@@ -182,12 +182,17 @@ export const provisioning = defineStep({
   failure: 'purchase_failed',
   fault: 'provision',
   async invoke(ctx, record) {
-    const trees = await unitTreesOf(ctx, record);
-    await buildUp(trees, (unit) => provisionUnit(ctx, record, unit), UNITS_IN_FLIGHT);
-    // Units a partner still works on (and the units built on them): wait for its callback, holding no worker.
-    const units = await ctx.stores.provisioned.getMany(allUnits(trees).map((u) => u.id));
-    const pending = units.flatMap((u) =>
-      u?.integration?.status === 'pending' ? [Date.parse(u.integration.until!)] : [],
+    // Units a partner still works on (and the units built on them) are not done: wait for the callback,
+    // holding no worker, until the first of their deadlines.
+    const pending: number[] = [];
+    await buildUp(
+      await unitTreesOf(ctx, record),
+      async (unit) => {
+        const until = await provisionUnit(ctx, record, unit);
+        if (until !== undefined) pending.push(until);
+        return until === undefined;
+      },
+      UNITS_IN_FLIGHT,
     );
     if (pending.length > 0) throw new WaitFor(Math.min(...pending));
   },
