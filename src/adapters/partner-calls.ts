@@ -9,23 +9,9 @@ import {
 } from 'cockatiel';
 import type { Logger } from '../logger.js';
 import type { PartnerCallOutcome, PartnerMetrics } from '../metrics/partner-metrics.js';
+import { circuitGauge, circuitName } from './circuit-states.js';
 import { jobPlaces } from './job-places.js';
-import {
-  isOutage,
-  outcomeOf,
-  partnerOf,
-  PartnerRefusedError,
-  type BreakerState,
-  type PartnerStatus,
-} from './partner-outcomes.js';
-
-const STATE: Record<CircuitState, { name: BreakerState; gauge: number }> = {
-  [CircuitState.Closed]: { name: 'closed', gauge: 0 },
-  [CircuitState.Open]: { name: 'open', gauge: 1 },
-  [CircuitState.HalfOpen]: { name: 'half-open', gauge: 2 },
-  // Not used: nothing isolates a partner by hand.
-  [CircuitState.Isolated]: { name: 'open', gauge: 1 },
-};
+import { isOutage, outcomeOf, partnerOf, PartnerRefusedError, type PartnerStatus } from './partner-outcomes.js';
 
 const RECENT_MS = 60_000;
 
@@ -77,7 +63,7 @@ export function createPartnerCalls(opts: PartnerCallsOptions) {
     const last = p.lastFailure;
     return {
       partner,
-      state: STATE[p.breaker.state].name,
+      state: circuitName(p.breaker.state),
       since: new Date(p.since).toISOString(),
       recentFailures: p.failures.length,
       ...(last ? { lastFailure: { at: new Date(last.at).toISOString(), reason: last.reason } } : {}),
@@ -100,7 +86,7 @@ export function createPartnerCalls(opts: PartnerCallsOptions) {
     let was: CircuitState = CircuitState.Closed;
     breaker.onStateChange((state) => {
       p.since = Date.now();
-      metrics.breakerState.set({ partner }, STATE[state].gauge);
+      metrics.breakerState.set({ partner }, circuitGauge(state));
       const status = statusOf(partner, p);
       const fields = { partner, failures: status.recentFailures, lastFailure: status.lastFailure?.reason };
       if (state === CircuitState.Open && was === CircuitState.Closed)

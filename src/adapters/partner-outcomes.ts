@@ -1,7 +1,6 @@
 import type { PartnerCallOutcome } from '../metrics/partner-metrics.js';
+import type { BreakerState } from './circuit-states.js';
 import { OutsideServiceError } from './http-post.js';
-
-export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** One partner's standing in one workers process: what the console shows. */
 export interface PartnerStatus {

@@ -12,8 +12,8 @@ export type Signer = (id: string) => Sign;
  * same on every retry; the timestamp is taken at each attempt, so a call retried after the receiver's
  * tolerance still verifies.
  */
-export function webhookSigner(secret: string): Signer {
-  const webhook = new Webhook(secret);
+export function webhookSigner(secret: string | Webhook): Signer {
+  const webhook = typeof secret === 'string' ? new Webhook(secret) : secret;
   return (id) => (payload) => {
     const at = new Date();
     return {
@@ -37,7 +37,7 @@ export function webhookKeyOf(secret: string | undefined): WebhookKey | string {
   if (!WEBHOOK_SECRET.pattern.test(secret)) return `is not ${WEBHOOK_SECRET.expected}`;
   try {
     const webhook = new Webhook(secret);
-    return { sign: webhookSigner(secret), verify: (raw, headers) => void webhook.verify(raw, headers) };
+    return { sign: webhookSigner(webhook), verify: (raw, headers) => void webhook.verify(raw, headers) };
   } catch {
     // The pattern lets through a length base64 cannot decode.
     return `is not ${WEBHOOK_SECRET.expected}`;

@@ -6,15 +6,9 @@ import {
   handleWhen,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
+import { circuitGauge, circuitName } from '../adapters/circuit-states.js';
 import { AppError } from '../errors.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-
-export const BREAKER_STATE_NAMES: Record<CircuitState, string> = {
-  [CircuitState.Closed]: 'closed',
-  [CircuitState.Open]: 'open',
-  [CircuitState.HalfOpen]: 'half-open',
-  [CircuitState.Isolated]: 'isolated',
-};
 
 export interface OrchestratorBreaker {
   /** Runs the hand-off to `shard`; when its circuit is open, fails at once with service_unavailable. */
@@ -57,13 +51,8 @@ export function createOrchestratorBreaker(opts: {
   const worst = () => policies.reduce((w, p) => (SEVERITY[p.state] > SEVERITY[w] ? p.state : w), CircuitState.Closed);
   const gauge = () => {
     const s = worst();
-    opts.metrics.breakerState.set(s === CircuitState.Open ? 1 : s === CircuitState.HalfOpen ? 2 : 0);
-    policies.forEach((p, shard) =>
-      opts.metrics.shardBreakerState.set(
-        { shard: String(shard) },
-        p.state === CircuitState.Open ? 1 : p.state === CircuitState.HalfOpen ? 2 : 0,
-      ),
-    );
+    opts.metrics.breakerState.set(circuitGauge(s));
+    policies.forEach((p, shard) => opts.metrics.shardBreakerState.set({ shard: String(shard) }, circuitGauge(p.state)));
   };
   gauge();
   for (const p of policies) p.onStateChange(gauge);
@@ -83,7 +72,7 @@ export function createOrchestratorBreaker(opts: {
         throw err;
       }
     },
-    state: () => BREAKER_STATE_NAMES[worst()],
+    state: () => circuitName(worst()),
     allOpen: () => policies.every((p) => p.state === CircuitState.Open),
   };
 }
