@@ -8,10 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer } from '../src/local-redis.js';
-import { freePort } from '../harness/free-port.js';
 import { benchCatalog, deployment } from './cluster.js';
 import { takingTurns } from './loops.js';
+import { benchRedis } from './processes.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -21,11 +20,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 export async function captureModesPhase() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-bench-capture-'));
   const catalogFile = benchCatalog(dir);
-  const server = await startRedisServer({
-    dir: path.join(dir, 'redis'),
-    port: await freePort(),
-    appendfsync: 'everysec',
-  });
+  const server = await benchRedis(dir);
   const modes = ['pivot', 'immediate'] as const;
   const deployed = [];
   try {

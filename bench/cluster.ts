@@ -14,12 +14,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../harness/free-port.js';
 import { placeTags, slotMasters, startTestCluster } from '../harness/redis-cluster.js';
 import { httpClient } from './http-client.js';
 import { closedLoop as closedLoopOf, pacedLoop, type LoopRun } from './loops.js';
-import { stop, waitHttp } from './processes.js';
+import { stop, waitHttp, benchRedis } from './processes.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -159,11 +158,7 @@ export function benchCatalog(dir: string, more: Record<string, unknown>[] = []):
 export async function clusterPhase() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-bench-scale-'));
   const catalogFile = benchCatalog(dir);
-  const single = await startRedisServer({
-    dir: path.join(dir, 'single'),
-    port: await freePort(),
-    appendfsync: 'everysec',
-  });
+  const single = await benchRedis(dir, 'single');
   const cluster = await startTestCluster({ masters: 3, replicas: 1 });
   const singleRedis = new Redis(single.url);
   const deployments: Deployment[] = [];

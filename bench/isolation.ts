@@ -13,11 +13,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer } from '../src/local-redis.js';
 import { freePort } from '../harness/free-port.js';
 import { deployment } from './cluster.js';
 import { closedLoop, type LoopRun } from './loops.js';
-import { waitHttp } from './processes.js';
+import { waitHttp, benchRedis } from './processes.js';
 
 // deployment() logs in BENCH_N customers: B's buyers and A's are two halves of them.
 const CLIENTS = Math.min(
@@ -72,11 +71,7 @@ export async function isolationPhase() {
     integration: { url },
   });
   writeFileSync(catalogFile, JSON.stringify({ products: [product('bench-a', a.url), product('bench-b', b.url)] }));
-  const server = await startRedisServer({
-    dir: path.join(dir, 'redis'),
-    port: await freePort(),
-    appendfsync: 'everysec',
-  });
+  const server = await benchRedis(dir);
   const metricsPort = await freePort();
   let d: Awaited<ReturnType<typeof deployment>> | undefined;
   let stopBuyingA = true;

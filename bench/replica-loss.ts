@@ -9,12 +9,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer } from '../src/local-redis.js';
-import { freePort } from '../harness/free-port.js';
 import { onNode, startTestCluster, type TestNode } from '../harness/redis-cluster.js';
 import { startTestSentinel } from '../harness/redis-sentinel.js';
 import { benchCatalog, deployment } from './cluster.js';
 import { closedLoop, takingTurns } from './loops.js';
+import { benchRedis } from './processes.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -91,11 +90,7 @@ export async function replicaLossPhase() {
       }
     }
     {
-      const single = await startRedisServer({
-        dir: path.join(dir, 'single'),
-        port: await freePort(),
-        appendfsync: 'everysec',
-      });
+      const single = await benchRedis(dir, 'single');
       const cluster = await startTestCluster({ masters: 3, replicas: 0 });
       const both = [
         await deployment('rl-single', { REDIS_URL: single.url }, catalogFile),

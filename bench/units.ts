@@ -10,8 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer } from '../src/local-redis.js';
-import { freePort } from '../harness/free-port.js';
+import { benchRedis } from './processes.js';
 import { deployment } from './cluster.js';
 
 const UNITS = Number(process.env.BENCH_UNITS ?? 10);
@@ -53,11 +52,7 @@ export async function unitsPhase() {
     catalogFile,
     JSON.stringify({ products: [{ ...product, stock: 1_000_000_000, integration: { url: partner.url } }] }),
   );
-  const server = await startRedisServer({
-    dir: path.join(dir, 'redis'),
-    port: await freePort(),
-    appendfsync: 'everysec',
-  });
+  const server = await benchRedis(dir);
   let deployed: Awaited<ReturnType<typeof deployment>> | undefined;
   try {
     deployed = await deployment('units', { REDIS_URL: server.url, KEY_PREFIX: 'bunits' }, catalogFile, [

@@ -16,13 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { createKeys } from '../src/keys.js';
-import { startRedisServer } from '../src/local-redis.js';
-import { freePort } from '../harness/free-port.js';
 import { inParallel } from '../harness/in-parallel.js';
 import { examplePartner } from '../examples/partner.js';
 import { createStores } from '../src/stores/domain-stores.js';
 import { benchCatalog, deployment } from './cluster.js';
 import { closedLoop, type LoopRun } from './loops.js';
+import { benchRedis } from './processes.js';
 
 const N = Number(process.env.BENCH_N ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -50,11 +49,7 @@ type WaitKind = 'customer' | 'partner';
 
 export async function waitingPhase(kind: WaitKind = 'customer') {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'purchase-bench-waiting-'));
-  const server = await startRedisServer({
-    dir: path.join(dir, 'redis'),
-    port: await freePort(),
-    appendfsync: 'everysec',
-  });
+  const server = await benchRedis(dir);
   const redis = new Redis(server.url);
   // The partner works on each unit for longer than the phase: its purchases wait until canceled.
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
