@@ -58,6 +58,8 @@ export async function deployment(
   redisEnv: Record<string, string>,
   catalogFile: string,
   items: { productId: string; quantity: number }[] = [{ productId: 'bench-plan', quantity: 1 }],
+  /** The checkout whose src/main.ts runs (bench/versus.ts: an earlier commit's); this one by default. */
+  source = root,
 ) {
   // redisEnv may also set KEY_PREFIX (two deployments on one server) or any other setting.
   const [port, authPort] = await Promise.all([freePort(), freePort()]);
@@ -74,7 +76,7 @@ export async function deployment(
     RETENTION_S: '60',
   };
   const spawnRole = (roles: string) =>
-    fork(path.join(root, 'src/main.ts'), [], {
+    fork(path.join(source, 'src/main.ts'), [], {
       execArgv: ['--import', 'tsx'],
       env: { ...process.env, ...env, ROLES: roles },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
