@@ -142,7 +142,9 @@ async function auditMoney({ stores, records, settled, violate }: Audit, provider
     const order = await stores.orders.get(orderIdFor(purchaseId));
     // A canceled order was refunded: it counts as neither ordered nor owed.
     const ordered = order !== undefined && order.status !== 'canceled';
-    if (record && record.payment.paymentId !== payment.id)
+    const recordedId = record?.payment.paymentId;
+    // A running purchase records the id of a provider that derives it with the payment step's outcome.
+    if (record && recordedId !== payment.id && (recordedId || settled(purchaseId)))
       violate(`purchase ${purchaseId}: provider payment ${payment.id} is not the recorded one`, purchaseId);
     if (!record && !order && (held || payment.state === 'captured'))
       violate(`payment ${payment.id}: ${payment.state} for purchase ${purchaseId}, which we do not know`);

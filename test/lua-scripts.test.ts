@@ -819,6 +819,32 @@ describe('payment-op-1', () => {
     expect(await op(declined, 'void')).toMatchObject({ state: 'voided', captured: 0 });
     expect(await redis.paymentOp(env.keys.providerPayment('pay_missing'), 'void', '', '')).toBeNull();
   });
+
+  it('authorize creates the payment it is given when there is none; nothing else creates one', async () => {
+    const env = await fresh();
+    const key = env.keys.providerPayment(`pay_${randomUUID().replaceAll('-', '')}`);
+    const create = JSON.stringify({
+      id: key,
+      state: 'created',
+      amount: 500,
+      currency: 'USD',
+      captured: 0,
+      refunded: 0,
+    });
+    expect(await redis.paymentOp(key, 'capture', '', '', '', create)).toBeNull();
+    expect(await redis.paymentOp(key, 'void', '', '', '', create)).toBeNull();
+    expect(await redis.exists(key)).toBe(0);
+    const merge = JSON.stringify({ captureRefused: true });
+    expect(JSON.parse((await redis.paymentOp(key, 'authorize', 'hold', '', merge, create))!)).toMatchObject({
+      state: 'authorized',
+      amount: 500,
+      captureRefused: true,
+    });
+    // Given again (a retry), the payment there wins: its state, not a fresh one.
+    const again = JSON.parse((await redis.paymentOp(key, 'authorize', 'failed', 'card declined', '', create))!);
+    expect(again).toMatchObject({ state: 'authorized', captureRefused: true });
+    expect(JSON.parse((await redis.get(key))!)).toEqual(again);
+  });
 });
 
 describe('partner-callback-1', () => {

@@ -275,6 +275,41 @@ describe('reliability: watchdog and audit', () => {
   });
 });
 
+describe('audit: a payment the built-in provider finds by the purchase', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    // No job moves the records below; the watchdog leaves them alone meanwhile.
+    sys = await startTestSystem({ env: { PURCHASE_DEADLINE_MS: '600000' } });
+  });
+  afterAll(async () => sys?.stop());
+
+  it('is not yet recorded while its purchase runs; a settled purchase without it is named', async () => {
+    const customer = await sys.customer();
+    const provider = new BuiltinPaymentProvider(sys.redis, createKeys(sys.config.KEY_PREFIX));
+    const pay = (purchaseId: string) =>
+      provider.prepareAndAuthorize({
+        idempotencyKey: paymentKey(purchaseId, 'authorize'),
+        purchaseId,
+        amount: 999,
+        currency: 'USD',
+        description: purchaseId,
+        capture: 'manual',
+        method: 'tok_visa',
+      });
+    // In its payment step: the hold made in one call, the id recorded with the step's outcome.
+    const running = await orphanedPurchase(sys, customer.id, 1);
+    expect(await pay(running.id)).toMatchObject({ state: 'authorized' });
+    // Ended, its hold voided, and the payment never recorded: the books disagree.
+    const ended = await orphanedPurchase(sys, customer.id, 1);
+    await provider.void({ paymentId: (await pay(ended.id)).id });
+    await sys.redis.hset(sys.stores.keys.purchase(ended.id), 'phase', 'done', 'status', 'failed');
+
+    const { violations } = await runAudit(sys.stores);
+    const notRecorded = violations.filter((v) => v.includes('is not the recorded one'));
+    expect(notRecorded).toEqual([expect.stringContaining(`purchase ${ended.id}:`)]);
+  });
+});
+
 describe('retention', () => {
   it('a finished purchase leaves no stock reservation behind: sold units are settled, released ones are gone', async () => {
     const sys = await startTestSystem();

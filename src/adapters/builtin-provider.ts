@@ -49,35 +49,37 @@ export class BuiltinPaymentProvider implements PaymentProvider {
   }
 
   async prepare(req: PrepareRequest): Promise<ProviderPayment> {
-    const id = builtinPaymentId(req.purchaseId);
-    const payment: Stored = {
-      id,
-      purchaseId: req.purchaseId,
-      state: 'created',
-      amount: req.amount,
-      currency: req.currency,
-      captured: 0,
-      refunded: 0,
-      createdAt: new Date().toISOString(),
-      capture: req.capture,
-    };
+    const payment = created(req);
     // One round trip: written, or the one an earlier attempt wrote.
-    const earlier = await this.redis.set(this.keys.providerPayment(id), JSON.stringify(payment), 'NX', 'GET');
+    const earlier = await this.redis.set(this.keys.providerPayment(payment.id), JSON.stringify(payment), 'NX', 'GET');
     return shown(earlier ? (JSON.parse(earlier) as Stored) : payment);
   }
 
   async authorize(req: AuthorizeRequest): Promise<ProviderPayment> {
-    const { to, reason } = outcomeOf(req.method);
-    // What the token decides beyond the authorization, applied with it: a capture to refuse, or the
-    // page the customer acts on, behind an unguessable one-time link (gone once used: completeAction).
+    return this.op(req.paymentId, 'authorize', ...(await this.authorization(req.paymentId, req.method)));
+  }
+
+  async prepareAndAuthorize(req: PrepareRequest & Omit<AuthorizeRequest, 'paymentId'>): Promise<ProviderPayment> {
+    const payment = created(req);
+    const [to, reason, merge] = await this.authorization(payment.id, req.method);
+    return this.op(payment.id, 'authorize', to, reason, merge, JSON.stringify(payment));
+  }
+
+  /**
+   * What authorizing with `method` does: the state it leads to, a decline's reason, and what the token
+   * decides beyond it, applied with it: a capture to refuse, or the page the customer acts on, behind an
+   * unguessable one-time link (gone once used: completeAction).
+   */
+  private async authorization(paymentId: string, method: string): Promise<[string, string, string]> {
+    const { to, reason = '' } = outcomeOf(method);
     let merge = '';
-    if (req.method === 'tok_capture_fails') merge = JSON.stringify({ captureRefused: true });
-    if (req.method === 'tok_3ds' && this.actionUrl) {
+    if (method === 'tok_capture_fails') merge = JSON.stringify({ captureRefused: true });
+    if (method === 'tok_3ds' && this.actionUrl) {
       const secret = randomBytes(24).toString('base64url');
-      await this.redis.set(this.keys.providerAction(secret), req.paymentId, 'EX', 86_400);
+      await this.redis.set(this.keys.providerAction(secret), paymentId, 'EX', 86_400);
       merge = JSON.stringify({ action: { url: this.actionUrl(secret) } });
     }
-    return this.op(req.paymentId, 'authorize', to, reason, merge);
+    return [to, reason, merge];
   }
 
   /** The payment an action link is for, while the link is unused. */
@@ -145,11 +147,27 @@ export class BuiltinPaymentProvider implements PaymentProvider {
     to = '',
     reason = '',
     merge = '',
+    create = '',
   ): Promise<ProviderPayment> {
-    const raw = await this.redis.paymentOp(this.keys.providerPayment(paymentId), op, to, reason, merge);
+    const raw = await this.redis.paymentOp(this.keys.providerPayment(paymentId), op, to, reason, merge, create);
     if (!raw) throw new Error(`no payment ${paymentId} at the built-in provider`);
     return shown(JSON.parse(raw) as Stored);
   }
+}
+
+/** The purchase's payment as prepare creates it: under the id derived from the purchase, nothing held. */
+function created(req: PrepareRequest): Stored {
+  return {
+    id: builtinPaymentId(req.purchaseId),
+    purchaseId: req.purchaseId,
+    state: 'created',
+    amount: req.amount,
+    currency: req.currency,
+    captured: 0,
+    refunded: 0,
+    createdAt: new Date().toISOString(),
+    capture: req.capture,
+  };
 }
 
 /** The payment as the interface shows it: the provider's own bookkeeping left out. */

@@ -77,6 +77,12 @@ export interface PaymentProvider {
    * after an action.
    */
   authorize(req: AuthorizeRequest): Promise<ProviderPayment>;
+  /**
+   * Creates and authorizes in one call, offered only by a provider that finds a purchase's payment
+   * again at any time by the purchase alone (its ids derive from the purchase), so the saga has no id
+   * to record before money moves. A second call for the purchase answers its payment as it is.
+   */
+  prepareAndAuthorize?(req: PrepareRequest & Omit<AuthorizeRequest, 'paymentId'>): Promise<ProviderPayment>;
   /** The payment as the provider has it now: the truth a lost answer or a webhook is resolved by. */
   retrieve(paymentId: string): Promise<ProviderPayment>;
   /** The payment a purchase's prepare made, if any (its answer was lost before the id was recorded). */

@@ -33,7 +33,8 @@ const recorded = (record: PurchaseRecord, p: ProviderPayment): PaymentInfo => ({
  * Authorizes the amount due (PAYMENT_CAPTURE=pivot: the pivot captures it) or takes it at once
  * (immediate). The provider's payment is created first and its id recorded before any money
  * moves, so a lost answer, a crash or a retry days later is resolved by asking the provider for
- * that payment, never by creating another.
+ * that payment, never by creating another; a provider that finds it by the purchase alone creates
+ * and authorizes it in one call.
  */
 export const payment = defineStep({
   name: 'payment',
@@ -43,28 +44,30 @@ export const payment = defineStep({
     const plan = record.plan!;
     const amount = amountDue(plan, record.allocation);
     if (amount === 0) return { payment: { status: 'none', amount: 0, currency: plan.currency } };
-    let paymentId = record.payment.paymentId;
-    let current: ProviderPayment | undefined;
-    if (paymentId) current = await ctx.provider.retrieve(paymentId);
+    const prepare = {
+      idempotencyKey: paymentKey(record.id, 'prepare'),
+      purchaseId: record.id,
+      amount,
+      currency: plan.currency,
+      description: `purchase ${record.id}`,
+      capture: ctx.paymentCapture === 'pivot' ? ('manual' as const) : ('automatic' as const),
+    };
+    const authorize = {
+      idempotencyKey: paymentKey(record.id, 'authorize'),
+      method: record.request.paymentToken,
+      returnUrl: record.request.returnUrl,
+    };
+    let current: ProviderPayment;
+    if (record.payment.paymentId) current = await ctx.provider.retrieve(record.payment.paymentId);
+    // Found again by the purchase alone: nothing to record before money moves.
+    else if (ctx.provider.prepareAndAuthorize)
+      current = await ctx.provider.prepareAndAuthorize({ ...prepare, ...authorize });
     else {
-      current = await ctx.provider.prepare({
-        idempotencyKey: paymentKey(record.id, 'prepare'),
-        purchaseId: record.id,
-        amount,
-        currency: plan.currency,
-        description: `purchase ${record.id}`,
-        capture: ctx.paymentCapture === 'pivot' ? 'manual' : 'automatic',
-      });
-      paymentId = current.id;
+      current = await ctx.provider.prepare(prepare);
       await ctx.stores.purchases.patch(record.id, { payment: recorded(record, current) });
     }
-    if (current.state === 'created')
-      current = await ctx.provider.authorize({
-        idempotencyKey: paymentKey(record.id, 'authorize'),
-        paymentId,
-        method: record.request.paymentToken,
-        returnUrl: record.request.returnUrl,
-      });
+    const paymentId = current.id;
+    if (current.state === 'created') current = await ctx.provider.authorize({ ...authorize, paymentId });
     if (current.state === 'authorized' || current.state === 'captured') return { payment: recorded(record, current) };
     if (current.state === 'pending') throw new Error(`payment ${paymentId} still pending at the provider`);
     if (current.state === 'requires_action') return waitForCustomer(ctx, record, current);

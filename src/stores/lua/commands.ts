@@ -77,6 +77,7 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     to: string,
     reason: string,
     merge?: string,
+    create?: string,
   ): Result<string | null, Context>;
   /** partner-callback-1.lua: what a partner's callback did to a unit waiting for it. */
   partnerCallback(

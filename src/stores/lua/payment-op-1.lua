@@ -16,17 +16,24 @@
 
   Invariant: money moves at most once per payment: captured once, refunded once, never both voided and captured.
 
+  `authorize` may create the payment in the same step (ARGV[5]): one round trip for a purchase's
+  first authorization, and a second call answers the payment as the first left it.
+
   KEYS[1] the payment (string, JSON)
 
   ARGV[1] operation: authorize | complete | capture | void | refund
   ARGV[2] authorize: hold | failed | requires_action; complete: 'complete' or 'fail'
   ARGV[3] authorize: the reason of a failure, or ''
   ARGV[4] authorize: fields to merge into the payment (JSON object), or ''
+  ARGV[5] authorize: the payment to create when there is none (JSON, state `created`), or absent
 
   Returns the payment's JSON after the operation, or nil when there is no payment.
 ]]
 local raw = redis.call('GET', KEYS[1])
-if not raw then return nil end
+if not raw then
+  if ARGV[1] ~= 'authorize' or not ARGV[5] or ARGV[5] == '' then return nil end
+  raw = ARGV[5]
+end
 local p = cjson.decode(raw)
 local op, s = ARGV[1], p.state
 local moved = true
