@@ -35,7 +35,10 @@ interface Unit {
  */
 async function unitTreesOf(ctx: SagaContext, record: PurchaseRecord): Promise<UnitTree<Unit>[]> {
   const lines = fulfilledLines(record.plan!, record.allocation);
-  const defs = await ctx.stores.catalog.getDefs(lines.flatMap(([l]) => [l.productId, ...l.dependencies]));
+  // The catalog is asked only about partners (a plain product's unit needs nothing from it): no read for most purchases.
+  const defs = await ctx.stores.catalog.getDefs(
+    lines.flatMap(([l]) => [...(l.integrationUrl ? [l.productId] : []), ...l.dependencies]),
+  );
   const partnerOf = (productId: string, url: string | undefined) => {
     if (!url) return {};
     const { secretEnv, timeoutMs, callbackTimeoutS } = defs.get(productId)?.integration ?? {};
