@@ -126,6 +126,13 @@ describe('Feature: partners that provision asynchronously', () => {
     });
     const deprovision = partner.calls.find((c) => c.body?.provisionedId === unitId && c.body?.event === 'deprovision');
     expect(deprovision).toMatchObject({ status: 200, signature: 'valid' });
+    // Its word sent again (a partner that missed our 204 retries): taken already, answered 204; another word is refused.
+    const again = await partner.callBack(provisionCall(id), { status: 'failed', reason: 'no capacity in region' });
+    expect(again.status).toBe(204);
+    expect((await partner.callBack(provisionCall(id), { status: 'active' })).status).toBe(409);
+    expect(await customer.provisioned()).toMatchObject([
+      { status: 'deprovisioned', integration: { status: 'failed' } },
+    ]);
   });
 
   it('no callback by callbackTimeoutS: purchase_failed money first; a callback after the deadline changes nothing', async () => {

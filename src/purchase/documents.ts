@@ -16,8 +16,8 @@ export interface Order {
 
 /**
  * A unit's standing at its partner: `pending` while a partner that answered 202 works (until its
- * callback or `until`), `established` once provisioned, `failed` when it said so, `removed` once
- * deprovisioned. `until` and `reason` are ours: customers see the status and the reference.
+ * callback or `until`), `established` once provisioned, `failed` when it said so (deprovisioned too),
+ * `removed` once deprovisioned. `until` and `reason` are ours: customers see the status and the reference.
  */
 export interface UnitIntegration {
   status: 'pending' | 'established' | 'failed' | 'removed';

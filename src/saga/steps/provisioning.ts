@@ -174,7 +174,11 @@ async function deprovisionUnit(ctx: SagaContext, record: PurchaseRecord, unit: U
     }
   }
   if (!stored) return false;
-  const integration = stored.integration && { ...stored.integration, status: 'removed' as const };
+  // A unit its partner failed keeps saying so: that word, sent again, is still the one taken (204, not 409).
+  const integration = stored.integration && {
+    ...stored.integration,
+    status: stored.integration.status === 'failed' ? ('failed' as const) : ('removed' as const),
+  };
   await provisioned.replace({ ...stored, integration, status: 'deprovisioned', updatedAt: new Date().toISOString() });
   return true;
 }
