@@ -187,3 +187,68 @@ describe('Feature: one partner at a time (isolation per partner)', () => {
     ).toBeGreaterThan(2);
   });
 });
+
+/*
+ * A purchase that fails after its partner provisioned a unit undoes it there. When that partner is down
+ * for longer than the undo's retries last, the calls its open circuit refuses (never sent) spend no
+ * attempt: the undo waits for the circuit's probe, holding no worker, and the unit is removed once the
+ * partner is back, with no purchase put in review. The money was given back first all along.
+ */
+describe('Feature: undos wait out a partner outage', () => {
+  const PROBE_MS = 1_500;
+  let sys: TestSystem;
+  let partner: TestPartner;
+  beforeAll(async () => {
+    partner = await startTestPartner({ secret: null });
+    sys = await startTestSystem({
+      catalog: [...testCatalog(), product('p-app', { url: partner.url })],
+      env: {
+        PARTNER_BREAKER_FAILURES: '1',
+        PARTNER_BREAKER_HALF_OPEN_MS: String(PROBE_MS),
+        // Without waiting, three quick attempts would be spent on refusals long before the partner is back.
+        COMPENSATION_ATTEMPTS: '3',
+        STEP_BACKOFF_MS: '100',
+      },
+    });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await partner?.stop();
+  });
+
+  it('a deprovision refused by the open circuit spends no attempt: done once the partner is back, no review', async () => {
+    const buyers = await Promise.all(Array.from({ length: 4 }, () => sys.customer()));
+    // Each purchase fails at the pivot (three attempts each), after its unit was provisioned at the partner.
+    expect((await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 12 })).status).toBe(201);
+    partner.set('fail', { event: 'deprovision' });
+    const ids = await Promise.all(
+      buyers.map(async (c) => {
+        const res = await c.buy('p-app');
+        expect(res.status).toBe(502);
+        // Money first: the hold is voided whatever the partner does.
+        expect((await c.purchaseState(res.body.purchaseId)).payment.status).toBe('voided');
+        return res.body.purchaseId as string;
+      }),
+    );
+    // Down for several probes' worth, while the undos are refused.
+    await new Promise((r) => setTimeout(r, 2 * PROBE_MS + 500));
+    partner.set('ok', { event: 'deprovision' });
+    for (const [i, id] of ids.entries())
+      await vi.waitFor(
+        async () => {
+          const view = await buyers[i]!.purchaseState(id);
+          expect(view.steps.find((s: any) => s.name === 'provisioning').status).toBe('compensated');
+          expect(view.review).toBeUndefined();
+          expect((await buyers[i]!.provisioned()).map((u) => u.status)).toEqual(['deprovisioned']);
+        },
+        { timeout: 4 * PROBE_MS + 10_000, interval: 100 },
+      );
+    const refused = sample(await (await fetch(`${sys.gatewayUrl}/metrics`)).text(), 'partner_calls_total', {
+      partner: new URL(partner.url).origin,
+      event: 'deprovision',
+      outcome: 'rejected-open',
+    });
+    expect(refused).toBeGreaterThan(0);
+    await sys.admin('DELETE', '/admin/faults');
+  }, 60_000);
+});

@@ -24,6 +24,9 @@ const RECENT_MS = 60_000;
  */
 export const PLACE_WAIT_MS = 100;
 
+/** A call refused (circuit open, places taken) is not worth trying again sooner than this. */
+const REFUSED_RETRY_MS = 1_000;
+
 interface Partner {
   breaker: CircuitBreakerPolicy;
   places: ReturnType<typeof jobPlaces>;
@@ -111,7 +114,9 @@ export function createPartnerCalls(opts: PartnerCallsOptions) {
       const count = (outcome: PartnerCallOutcome) => metrics.calls.inc({ partner, event: on.event, outcome });
       const refuse = (why: 'open' | 'full') => {
         count(`rejected-${why}`);
-        return new PartnerRefusedError(partner, why);
+        // Open: when its probe is due (probing now: a while later); full: once a place had time to free.
+        const wait = why === 'open' ? p.since + opts.halfOpenMs - Date.now() : 0;
+        return new PartnerRefusedError(partner, why, Date.now() + Math.max(wait, REFUSED_RETRY_MS));
       };
       // cockatiel makes a call that comes while the probe is out wait for the probe: refused instead.
       const probing = () => p.breaker.state === CircuitState.HalfOpen;

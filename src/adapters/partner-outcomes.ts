@@ -20,6 +20,8 @@ export class PartnerRefusedError extends OutsideServiceError {
   constructor(
     partner: string,
     readonly why: 'open' | 'full',
+    /** Epoch ms: the earliest the call may go through (its circuit's probe, a place freed). */
+    readonly retryAt: number,
   ) {
     super(
       why === 'open'

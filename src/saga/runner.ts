@@ -6,7 +6,7 @@ import type { SagaJobData } from '../queues/contract.js';
 import type { SagaContext } from './context.js';
 import type { Step, UndoableStep } from './define-step.js';
 import type { StepName } from './saga.js';
-import { WaitFor } from './wait.js';
+import { TryAgainAt, WaitFor } from './wait.js';
 import { afterPivotClaim, afterUndo, beforeStep, PIVOT, type BeforeStep, type UndoOutcome } from './transitions.js';
 
 export function isFinalAttempt(job: Job, err: unknown): boolean {
@@ -162,6 +162,12 @@ export function undoHandler(ctx: SagaContext, step: UndoableStep) {
     try {
       outcome = { ok: true, undid: await step.compensate.run(ctx, record) };
     } catch (err) {
+      if (err instanceof TryAgainAt) {
+        timer({ outcome: 'deferred' });
+        ctx.log.info({ ...fields, err: err.message, at: new Date(err.at).toISOString() }, 'compensation deferred');
+        await job.moveToDelayed(err.at, job.token);
+        throw new DelayedError();
+      }
       failure = err;
       outcome = { ok: false, final: isFinalAttempt(job, err), error: (err as Error).message };
     }

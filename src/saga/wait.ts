@@ -18,3 +18,20 @@ export class WaitFor extends Error {
     super(`waiting until ${new Date(until).toISOString()}`);
   }
 }
+
+/**
+ * Thrown by an undo whose work could not start (an outside service refused the call before it was
+ * sent: its circuit is open, its places are taken): the job is moved to `at`, holding no worker,
+ * and spends no attempt. Only calls that were made count against an undo's attempts, so an outage
+ * longer than its retries does not put the purchase in review by itself.
+ */
+export class TryAgainAt extends Error {
+  override name = 'TryAgainAt';
+  constructor(
+    /** Epoch ms. */
+    readonly at: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}

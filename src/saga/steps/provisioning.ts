@@ -1,4 +1,5 @@
 import { OutsideServiceError, postJson } from '../../adapters/http-post.js';
+import { PartnerRefusedError } from '../../adapters/partner-outcomes.js';
 import { DEFAULT_CALLBACK_TIMEOUT_S, type Integration } from '../../catalog/catalog-file.js';
 import { StepError } from '../../errors.js';
 import { dependencyUnitId, partnerKey, partnerPlace, unitId } from '../../ids.js';
@@ -8,7 +9,7 @@ import { fulfilledLines } from '../../purchase/pricing.js';
 import type { PurchaseRecord } from '../../purchase/record.js';
 import type { SagaContext } from '../context.js';
 import { defineStep } from '../define-step.js';
-import { WaitFor } from '../wait.js';
+import { TryAgainAt, WaitFor } from '../wait.js';
 import { buildUp, tearDown, type UnitTree } from '../dependency-order.js';
 
 /**
@@ -230,6 +231,10 @@ export const provisioning = defineStep({
         },
         UNITS_IN_FLIGHT,
       );
+      // Refused before anything was sent (the partner's circuit is open): again once it may be called.
+      const refused = failures.map((f) => f.error).filter((e) => e instanceof PartnerRefusedError);
+      if (failures.length > 0 && refused.length === failures.length)
+        throw new TryAgainAt(Math.min(...refused.map((e) => e.retryAt)), refused[0]!.message);
       if (failures.length > 0)
         throw new Error(
           `could not deprovision ${failures.map((f) => `${f.unit.id}: ${(f.error as Error).message}`).join('; ')}`,
