@@ -7,6 +7,7 @@ import { compensationFlows, orderSettleJob, rootJob } from '../saga/flows.js';
 import { rerunUndos } from '../saga/rerun-undos.js';
 import { ROOT_STAGE, SAGA, stageOf, START_STAGE, UNDOABLE, type StepName } from '../saga/saga.js';
 import { afterUndo, atDeadline, compensationPlan, type AtDeadline, type JobStates } from '../saga/transitions.js';
+import type { Logger } from '../logger.js';
 import type { PurchaseRecord } from '../purchase/record.js';
 
 export type SweepAction =
@@ -29,6 +30,121 @@ const ACTION: Record<AtDeadline['do'], SweepAction> = {
   'settle-order': 'order-cancel-settled',
 };
 
+type Queues = Record<QueueName, Queue>;
+
+/** Where each of the purchase's jobs stands: its stages, its undos, its order cancel's. */
+async function jobStatesOf(queues: Queues, record: PurchaseRecord): Promise<JobStates> {
+  const state = (queue: QueueName, id: string) => queues[queue].getJobState(id);
+  const money = UNDOABLE.filter((s) => !s.compensate.outside);
+  const outside = UNDOABLE.filter((s) => s.compensate.outside);
+  const [saga, undos] = await Promise.all([
+    Promise.all([
+      ...SAGA.map((s) => state(s.queue, stageJobId(record.id, s.name))),
+      ...money.map((s) => state(stageOf(s).queue, undoJobId(record.id, s.name))),
+      state(ROOT_STAGE.queue, settleJobId(record.id)),
+    ]),
+    Promise.all(
+      outside.map(async (s) => [s.name, await state(stageOf(s).queue, undoJobId(record.id, s.name))] as const),
+    ),
+  ]);
+  const orderCancel = record.orderCancelRequestedAt
+    ? await Promise.all([
+        state(START_STAGE.queue, orderCancelJobId(record.id)),
+        state(ROOT_STAGE.queue, orderSettleJobId(record.id)),
+      ])
+    : [];
+  return { saga, undos: Object.fromEntries(undos), orderCancel };
+}
+
+/** Retries the job when it failed; false when there is none, or it did not fail (the caller adds it). */
+async function retryIfFailed(queues: Queues, queue: QueueName, id: string): Promise<boolean> {
+  const job = await queues[queue].getJob(id);
+  if (job && (await job.getState()) === 'failed') {
+    await job.retry('failed');
+    return true;
+  }
+  return false;
+}
+
+/** Re-adds a job the saga lost, or retries it where it failed. */
+async function redrive(
+  queues: Queues,
+  job: { name: string; queue: QueueName; data: unknown; opts: { jobId: string } },
+) {
+  if (!(await retryIfFailed(queues, job.queue, job.opts.jobId)))
+    await queues[job.queue].add(job.name, job.data, job.opts);
+}
+
+/** What the watchdog does for a purchase that the state machine says is stuck. */
+async function unstick(
+  ctx: SagaContext,
+  queues: Queues,
+  record: PurchaseRecord,
+  decision: Exclude<AtDeadline, { do: 'close' | 'wait' | 'check-order' }>,
+  log: Logger,
+) {
+  const id = record.id;
+  switch (decision.do) {
+    case 'complete':
+      await redrive(queues, rootJob(id, ctx.compensationPolicy));
+      log.warn('watchdog: order placed but purchase not completed; completion re-driven');
+      break;
+    case 'compensate':
+      // The forward flow will never finish: drop what is left of it so it cannot wake up later.
+      await queues[ROOT_STAGE.queue].remove(stageJobId(id, ROOT_STAGE.name), { removeChildren: true }).catch(() => 0);
+      await compensate(ctx, record, decision.blame);
+      log.warn({ step: decision.blame.step }, 'watchdog: stuck purchase failed; compensating');
+      break;
+    case 'redrive-compensation':
+      if (!(await retryIfFailed(queues, ROOT_STAGE.queue, settleJobId(id))))
+        await ctx.flows.addBulk(compensationFlows(id, compensationPlan(record), ctx.compensationPolicy));
+      log.warn('watchdog: compensation re-driven');
+      break;
+    case 'settle-order':
+      await redrive(queues, orderSettleJob(id, ctx.compensationPolicy));
+      log.warn('watchdog: order cancel settled again');
+      break;
+    case 'repair-undos':
+      await repairUndos(ctx, queues, record, decision.redrive, decision.failed);
+      log.warn({ redriven: decision.redrive, failed: decision.failed }, 'watchdog: outside undos repaired');
+      break;
+  }
+}
+
+/**
+ * Undos to redrive run again as fresh jobs (a lost job, or a money undo whose job stalled out under
+ * crashes without recording: its job still holds the id, so it is replaced); outside undos that
+ * ended without recording an outcome are reviews.
+ */
+async function repairUndos(
+  ctx: SagaContext,
+  queues: Queues,
+  record: PurchaseRecord,
+  redrive: StepName[],
+  failed: StepName[],
+) {
+  if (redrive.length)
+    await rerunUndos(
+      ctx,
+      queues,
+      record.id,
+      UNDOABLE.filter((s) => redrive.includes(s.name)),
+    );
+  for (const step of failed) {
+    const attempts = record.undos[step]?.attempts ?? 0;
+    const next = afterUndo(
+      record,
+      step,
+      { ok: false, final: true, error: 'its job ended without recording an outcome' },
+      attempts,
+      new Date().toISOString(),
+    );
+    await ctx.stores.purchases.recordUndo(record.id, step, next.undo, next);
+    record = { ...record, undos: { ...record.undos, [step]: next.undo } };
+    ctx.metrics.review.inc();
+  }
+}
+
 /**
  * The reconciler: finds purchases still open past their deadline that no job will move
  * any more (a lost flow, a parent whose child vanished, a root out of attempts, an outside
@@ -37,44 +153,12 @@ const ACTION: Record<AtDeadline['do'], SweepAction> = {
  * One watchdog per shard: it reads the shard's open index and its queues (`queues`), and its
  * sweep job is scheduled on the shard's own orchestrator queue, so every shard is swept.
  */
-export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue>, deadlineMs: number, shard = 0) {
+export function createWatchdog(ctx: SagaContext, queues: Queues, deadlineMs: number, shard = 0) {
   const { purchases } = ctx.stores;
-  const state = (queue: QueueName, id: string) => queues[queue].getJobState(id);
-
-  const jobStates = async (record: PurchaseRecord): Promise<JobStates> => {
-    const money = UNDOABLE.filter((s) => !s.compensate.outside);
-    const outside = UNDOABLE.filter((s) => s.compensate.outside);
-    const [saga, undos] = await Promise.all([
-      Promise.all([
-        ...SAGA.map((s) => state(s.queue, stageJobId(record.id, s.name))),
-        ...money.map((s) => state(stageOf(s).queue, undoJobId(record.id, s.name))),
-        state(ROOT_STAGE.queue, settleJobId(record.id)),
-      ]),
-      Promise.all(
-        outside.map(async (s) => [s.name, await state(stageOf(s).queue, undoJobId(record.id, s.name))] as const),
-      ),
-    ]);
-    const orderCancel = record.orderCancelRequestedAt
-      ? await Promise.all([
-          state(START_STAGE.queue, orderCancelJobId(record.id)),
-          state(ROOT_STAGE.queue, orderSettleJobId(record.id)),
-        ])
-      : [];
-    return { saga, undos: Object.fromEntries(undos), orderCancel };
-  };
-
-  const retryIfFailed = async (queue: QueueName, id: string) => {
-    const job = await queues[queue].getJob(id);
-    if (job && (await job.getState()) === 'failed') {
-      await job.retry('failed');
-      return true;
-    }
-    return false;
-  };
 
   const reconcile = async (id: string): Promise<SweepAction> => {
     const record = await purchases.get(id);
-    const jobs = record ? await jobStates(record) : { saga: [], undos: {} };
+    const jobs = record ? await jobStatesOf(queues, record) : { saga: [], undos: {} };
     let decision = atDeadline(record, jobs);
     if (decision.do === 'check-order')
       decision = atDeadline(record, jobs, (await ctx.stores.orders.get(orderIdFor(id)))?.id ?? null);
@@ -86,71 +170,11 @@ export function createWatchdog(ctx: SagaContext, queues: Record<QueueName, Queue
       await purchases.close(id);
       return 'forgotten';
     }
-    const log = ctx.log.child({ purchaseId: id, phase: record.phase, states: jobs.saga.join(',') });
-    switch (decision.do) {
-      case 'wait':
-      case 'check-order':
-        break;
-      case 'complete': {
-        const root = rootJob(id, ctx.compensationPolicy);
-        if (!(await retryIfFailed(root.queue, root.opts.jobId)))
-          await queues[root.queue].add(root.name, root.data, root.opts);
-        log.warn('watchdog: order placed but purchase not completed; completion re-driven');
-        break;
-      }
-      case 'compensate': {
-        // The forward flow will never finish: drop what is left of it so it cannot wake up later.
-        await queues[ROOT_STAGE.queue].remove(stageJobId(id, ROOT_STAGE.name), { removeChildren: true }).catch(() => 0);
-        await compensate(ctx, record, decision.blame);
-        log.warn({ step: decision.blame.step }, 'watchdog: stuck purchase failed; compensating');
-        break;
-      }
-      case 'redrive-compensation':
-        if (!(await retryIfFailed(ROOT_STAGE.queue, settleJobId(id))))
-          await ctx.flows.addBulk(compensationFlows(id, compensationPlan(record), ctx.compensationPolicy));
-        log.warn('watchdog: compensation re-driven');
-        break;
-      case 'settle-order': {
-        const settle = orderSettleJob(id, ctx.compensationPolicy);
-        if (!(await retryIfFailed(settle.queue, settle.opts.jobId)))
-          await queues[settle.queue].add(settle.name, settle.data, settle.opts);
-        log.warn('watchdog: order cancel settled again');
-        break;
-      }
-      case 'repair-undos':
-        await repairUndos(record, decision.redrive, decision.failed);
-        log.warn({ redriven: decision.redrive, failed: decision.failed }, 'watchdog: outside undos repaired');
-        break;
+    if (decision.do !== 'wait' && decision.do !== 'check-order') {
+      const log = ctx.log.child({ purchaseId: id, phase: record.phase, states: jobs.saga.join(',') });
+      await unstick(ctx, queues, record, decision, log);
     }
     return ACTION[decision.do];
-  };
-
-  /**
-   * Undos to redrive run again as fresh jobs (a lost job, or a money undo whose job stalled out under
-   * crashes without recording: its job still holds the id, so it is replaced); outside undos that
-   * ended without recording an outcome are reviews.
-   */
-  const repairUndos = async (record: PurchaseRecord, redrive: StepName[], failed: StepName[]) => {
-    if (redrive.length)
-      await rerunUndos(
-        ctx,
-        queues,
-        record.id,
-        UNDOABLE.filter((s) => redrive.includes(s.name)),
-      );
-    for (const step of failed) {
-      const attempts = record.undos[step]?.attempts ?? 0;
-      const next = afterUndo(
-        record,
-        step,
-        { ok: false, final: true, error: 'its job ended without recording an outcome' },
-        attempts,
-        new Date().toISOString(),
-      );
-      await purchases.recordUndo(record.id, step, next.undo, next);
-      record = { ...record, undos: { ...record.undos, [step]: next.undo } };
-      ctx.metrics.review.inc();
-    }
   };
 
   return {
