@@ -1,13 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { AppError } from '../../errors.js';
-import type { Stores } from '../../stores/domain-stores.js';
-import { ANSWERABLE, isSettled, TERMINAL, type PurchaseRecord } from '../../purchase/record.js';
+import { ANSWERABLE, TERMINAL, type PurchaseRecord } from '../../purchase/record.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import { listQuery, listResponses, type Lists } from '../lists.js';
 import type { AuthEnv } from '../middleware/auth.js';
-import type { PurchaseEvents } from '../purchase-events.js';
+import { streamPurchase, type PurchaseStreamDeps } from '../purchase-stream.js';
 import type { PurchaseService } from '../purchase-service.js';
 import { acknowledgement, purchaseView as purchaseSchema } from '../response-schemas.js';
 import { commonProblems, json, problem as problemResponse } from '../responses.js';
@@ -17,22 +15,15 @@ import { purchaseView, statusUrl } from '../views.js';
 import { messages } from '../../purchase/messages.js';
 import { afterPivotWait, atCancelRequest, atClaimedPivot, PIVOT, type CancelRefusal } from '../../saga/transitions.js';
 
-export interface PurchaseRoutesDeps {
-  stores: Stores;
+export interface PurchaseRoutesDeps extends PurchaseStreamDeps {
   service: PurchaseService;
-  events: PurchaseEvents;
   metrics: GatewayMetrics;
   lists: Lists;
   mode: 'sync' | 'async';
   syncTimeoutMs: number;
-  /** Aborted at shutdown: open event streams end so the server can close. */
-  shutdown: AbortSignal;
   /** Wakes a purchase waiting for the outside world: a cancel ends the wait at once. */
   wake(purchaseId: string): Promise<void>;
 }
-
-const MAX_STREAM_MS = 10 * 60_000;
-const HEARTBEAT_MS = 15_000;
 
 const location = z.object({ Location: z.string().openapi({ description: 'The status URL of the purchase.' }) });
 
@@ -132,6 +123,58 @@ const cancel = createRoute({
   },
 });
 
+/** not_cancelable, told from the record the refusal was decided on. */
+function refuse(id: string, why: CancelRefusal['why'], current: PurchaseRecord): never {
+  const detail =
+    why === 'placed'
+      ? messages.notCancelable.placed(current.orderId)
+      : why === 'placing'
+        ? messages.notCancelable.placing()
+        : why === 'failing'
+          ? messages.notCancelable.failing()
+          : messages.notCancelable.finished(current.status);
+  throw new AppError('not_cancelable', detail, {
+    purchaseId: id,
+    ...(current.orderId ? { orderId: current.orderId } : {}),
+  });
+}
+
+/**
+ * POST /v1/purchases/:id/cancel: the state machine decides (atCancelRequest), and the answer says only
+ * what is true: canceled, still undoing, or not_cancelable with why.
+ */
+async function cancelPurchase(c: Context<AuthEnv>, record: PurchaseRecord, deps: PurchaseRoutesDeps) {
+  const { stores, events } = deps;
+  const id = record.id;
+  const decision = atCancelRequest(await stores.purchases.requestCancel(id, PIVOT));
+  c.header('location', statusUrl(id));
+  const load = () => stores.purchases.get(id);
+  switch (decision.do) {
+    case 'not-found':
+      throw new AppError('not_found', 'No such purchase.');
+    case 'refuse':
+      return refuse(id, decision.why, (await load()) ?? record);
+    case 'pivot-claimed': {
+      // The order may not exist yet, and placing it may still fail: answer with what happened, waiting for it
+      // as a sync purchase does; past the bound, with the answer that is true either way.
+      const now = (await load()) ?? record;
+      const first = atClaimedPivot(now);
+      if (first.do === 'refuse') return refuse(id, first.why, now);
+      const ended = (await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ?? now;
+      return refuse(id, afterPivotWait(ended).why, ended);
+    }
+    case 'show':
+    case 'wait': {
+      // Waiting for its customer's action, it would only see the cancel at its next check: now.
+      if (decision.do === 'wait') await deps.wake(id);
+      const current =
+        (decision.do === 'show' ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ??
+        record;
+      return c.json(purchaseView(current), current.status === 'canceled' ? 200 : 202);
+    }
+  }
+}
+
 export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: MiddlewareHandler<AuthEnv>) {
   const { stores, events, metrics } = deps;
   const app = apiApp<AuthEnv>();
@@ -193,108 +236,14 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps, purchaseLimit: Middlewa
     return c.json(records.map(purchaseView), 200);
   });
 
-  /** not_cancelable, told from the record the refusal was decided on. */
-  const refuse = (id: string, why: CancelRefusal['why'], current: PurchaseRecord): never => {
-    const detail =
-      why === 'placed'
-        ? messages.notCancelable.placed(current.orderId)
-        : why === 'placing'
-          ? messages.notCancelable.placing()
-          : why === 'failing'
-            ? messages.notCancelable.failing()
-            : messages.notCancelable.finished(current.status);
-    throw new AppError('not_cancelable', detail, {
-      purchaseId: id,
-      ...(current.orderId ? { orderId: current.orderId } : {}),
-    });
-  };
-
   app.openapi(cancel, async (c) => {
     const { id } = c.req.valid('param');
-    const record = await owned(c, id);
-    const decision = atCancelRequest(await stores.purchases.requestCancel(id, PIVOT));
-    c.header('location', statusUrl(id));
-    const load = () => stores.purchases.get(id);
-    switch (decision.do) {
-      case 'not-found':
-        throw new AppError('not_found', 'No such purchase.');
-      case 'refuse':
-        return refuse(id, decision.why, (await load()) ?? record);
-      case 'pivot-claimed': {
-        // The order may not exist yet, and placing it may still fail: answer with what happened, waiting for it
-        // as a sync purchase does; past the bound, with the answer that is true either way.
-        const now = (await load()) ?? record;
-        const first = atClaimedPivot(now);
-        if (first.do === 'refuse') return refuse(id, first.why, now);
-        const ended = (await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ?? now;
-        return refuse(id, afterPivotWait(ended).why, ended);
-      }
-      case 'show':
-      case 'wait': {
-        // Waiting for its customer's action, it would only see the cancel at its next check: now.
-        if (decision.do === 'wait') await deps.wake(id);
-        const current =
-          (decision.do === 'show' ? await load() : await events.waitForTerminal(id, deps.syncTimeoutMs, load, false)) ??
-          record;
-        return c.json(purchaseView(current), current.status === 'canceled' ? 200 : 202);
-      }
-    }
+    return cancelPurchase(c, await owned(c, id), deps);
   });
 
   app.openapi(getOne, async (c) => c.json(purchaseView(await owned(c, c.req.valid('param').id)), 200));
 
-  app.openapi(eventStream, async (c) => {
-    const first = await owned(c, c.req.valid('param').id);
-    return streamSSE(c, async (stream) => {
-      let seq = 0;
-      const send = async (record: PurchaseRecord, event: string) =>
-        stream.writeSSE({ id: String(seq++), event, data: JSON.stringify(purchaseView(record)) });
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
-      stream.onAbort(() => done());
-      // A stream lives at most this long, and ends at shutdown; a client reconnects with the status URL.
-      const cap = setTimeout(() => done(), MAX_STREAM_MS);
-      const onShutdown = () => done();
-      deps.shutdown.addEventListener('abort', onShutdown);
-      // Keep-alive for proxies; and a re-read, in case the last event was lost in a Redis reconnect.
-      // The stream ends once the purchase is settled: terminal, and no outside undo still running.
-      const beat = setInterval(() => {
-        chain = chain
-          .then(async () => {
-            await stream.write(': keep-alive\n\n');
-            const record = await stores.purchases.get(first.id);
-            if (record && isSettled(record)) {
-              await send(record, 'status');
-              done();
-            }
-          })
-          .catch(() => done());
-      }, HEARTBEAT_MS);
-      // Events are serialised behind the first (current state) write, so the stream never interleaves writes.
-      let ready!: () => void;
-      let chain = new Promise<void>((resolve) => (ready = resolve));
-      const off = await events.onProgress(first.id, (e) => {
-        chain = chain.then(async () => {
-          const record = await stores.purchases.get(first.id);
-          if (!record) return;
-          await send(record, e.step ? 'step' : 'status');
-          if (isSettled(record)) done();
-        });
-      });
-      try {
-        const current = (await stores.purchases.get(first.id)) ?? first;
-        await send(current, 'status');
-        ready();
-        if (!isSettled(current)) await finished;
-        await chain;
-      } finally {
-        clearTimeout(cap);
-        clearInterval(beat);
-        deps.shutdown.removeEventListener('abort', onShutdown);
-        off();
-      }
-    });
-  });
+  app.openapi(eventStream, async (c) => streamPurchase(c, await owned(c, c.req.valid('param').id), deps));
 
   return app;
 }
