@@ -21,6 +21,7 @@ import { provisionedRoutes } from './routes/provisioned.js';
 import { purchaseRoutes } from './routes/purchases.js';
 import { MAX_BODY_BYTES } from './schemas.js';
 import { limitBody } from './middleware/body-limit.js';
+import { accessLog } from './middleware/access-log.js';
 import { apiApp } from '../http/validation.js';
 
 /**
@@ -29,34 +30,40 @@ import { apiApp } from '../http/validation.js';
  */
 export function createApp(deps: GatewayDeps): OpenAPIHono {
   const { config, routes } = deps;
-  const { metrics, lists } = routes;
+  const { metrics } = routes;
   const app = apiApp();
   app.onError(problemOnError(deps.log));
   app.notFound((c) => problem(c, new AppError('not_found', `No route ${c.req.method} ${c.req.path}.`)));
   if (deps.tracing) app.use('*', deps.tracing.http);
   app.use('*', requestId());
   app.use('*', secureHeaders());
-  app.use('*', async (c, next) => {
-    const started = performance.now();
-    await next();
-    const route = c.req.routePath || 'unmatched';
-    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
-    const line = {
-      requestId: c.get('requestId'),
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round(performance.now() - started),
-    };
-    if (c.res.status >= 500) deps.log.warn(line, 'request failed');
-    else deps.log.info(line, 'request');
-  });
+  app.use('*', accessLog(metrics, deps.log));
 
   app.route('/', healthRoutes(deps));
   docsRoutes(app);
-  // Outside /v1: no bearer token and no customer rate limit. The action page's secret is its credential,
-  // Stripe's signature the webhook's, a partner's signature its callback's.
+  outsideRoutes(app, deps);
+  if (config.ADMIN_PASSWORD) {
+    app.route(
+      '/admin',
+      adminRoutes({
+        ...routes,
+        user: config.ADMIN_USER,
+        password: config.ADMIN_PASSWORD,
+        faultInjection: config.FAULT_INJECTION,
+      }),
+    );
+  }
+
+  app.route('/v1', customerRoutes(deps));
+  return app;
+}
+
+/**
+ * Outside /v1: no bearer token and no customer rate limit. The action page's secret is its credential,
+ * Stripe's signature the webhook's, a partner's signature its callback's.
+ */
+function outsideRoutes(app: OpenAPIHono, deps: GatewayDeps) {
+  const { config, routes } = deps;
   app.get(PAYMENT_RETURN_PATH, (c) => c.html(paymentReturnPage()));
   if (routes.provider instanceof BuiltinPaymentProvider)
     app.route(
@@ -83,19 +90,12 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
         log: deps.log,
       }),
     );
+}
 
-  if (config.ADMIN_PASSWORD) {
-    app.route(
-      '/admin',
-      adminRoutes({
-        ...routes,
-        user: config.ADMIN_USER,
-        password: config.ADMIN_PASSWORD,
-        faultInjection: config.FAULT_INJECTION,
-      }),
-    );
-  }
-
+/** The customer API: a bearer token, a body limit, and the customer's rate limits (reads apart from purchases). */
+function customerRoutes(deps: GatewayDeps) {
+  const { config, routes } = deps;
+  const { metrics, lists } = routes;
   const v1 = apiApp<AuthEnv>();
   v1.use(
     '*',
@@ -147,6 +147,5 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   v1.route('/provisioned', provisionedRoutes(routes.stores, lists));
   v1.route('/notifications', notificationRoutes(routes.stores, lists));
   v1.route('/products', productRoutes(routes.stores));
-  app.route('/v1', v1);
-  return app;
+  return v1;
 }
