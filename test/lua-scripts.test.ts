@@ -873,14 +873,16 @@ describe('partner-callback-1', () => {
     const env = await fresh();
     const { partnerCallbacks, provisioned } = env.stores;
     const id = await unit(env, { status: 'pending', externalRef: 'ext-1', until });
-    expect(await partnerCallbacks.record(id, { status: 'active', externalRef: 'vm-9' }, before)).toBe('taken');
+    expect(await partnerCallbacks.record(id, { status: 'active', externalRef: 'vm-9' }, { now: before })).toBe('taken');
     expect((await provisioned.get(id))!.integration).toEqual({ status: 'established', externalRef: 'vm-9', until });
-    expect(await partnerCallbacks.record(id, { status: 'active' }, before)).toBe('again');
+    expect(await partnerCallbacks.record(id, { status: 'active' }, { now: before })).toBe('again');
     // Another word after the first changes nothing.
-    expect(await partnerCallbacks.record(id, { status: 'failed', reason: 'x' }, before)).toBe('closed');
+    expect(await partnerCallbacks.record(id, { status: 'failed', reason: 'x' }, { now: before })).toBe('closed');
     expect((await provisioned.get(id))!.integration).toMatchObject({ status: 'established', externalRef: 'vm-9' });
     const failing = await unit(env, { status: 'pending', externalRef: null, until });
-    expect(await partnerCallbacks.record(failing, { status: 'failed', reason: 'no capacity' }, before)).toBe('taken');
+    expect(await partnerCallbacks.record(failing, { status: 'failed', reason: 'no capacity' }, { now: before })).toBe(
+      'taken',
+    );
     expect((await provisioned.get(failing))!.integration).toEqual({
       status: 'failed',
       externalRef: null,
@@ -893,15 +895,26 @@ describe('partner-callback-1', () => {
     const env = await fresh();
     const { partnerCallbacks, provisioned } = env.stores;
     const late = await unit(env, { status: 'pending', externalRef: null, until });
-    expect(await partnerCallbacks.record(late, { status: 'active' }, new Date(until))).toBe('closed');
+    expect(await partnerCallbacks.record(late, { status: 'active' }, { now: new Date(until) })).toBe('closed');
     expect((await provisioned.get(late))!.integration).toMatchObject({ status: 'pending' });
     const atOnce = await unit(env, { status: 'established', externalRef: 'ext' });
-    expect(await partnerCallbacks.record(atOnce, { status: 'active' }, before)).toBe('closed');
+    expect(await partnerCallbacks.record(atOnce, { status: 'active' }, { now: before })).toBe('closed');
     const removed = await unit(env, { status: 'removed', externalRef: null, until });
-    expect(await partnerCallbacks.record(removed, { status: 'active' }, before)).toBe('closed');
+    expect(await partnerCallbacks.record(removed, { status: 'active' }, { now: before })).toBe('closed');
     const none = await unit(env, null);
-    expect(await partnerCallbacks.record(none, { status: 'active' }, before)).toBe('closed');
-    expect(await partnerCallbacks.record('unit-missing', { status: 'active' }, before)).toBe('missing');
+    expect(await partnerCallbacks.record(none, { status: 'active' }, { now: before })).toBe('closed');
+    expect(await partnerCallbacks.record('unit-missing', { status: 'active' }, { now: before })).toBe('missing');
+  });
+
+  it('once its purchase stopped running, takes no word, but answers a word taken before as taken', async () => {
+    const env = await fresh();
+    const { partnerCallbacks, provisioned } = env.stores;
+    const pending = await unit(env, { status: 'pending', externalRef: null, until });
+    expect(await partnerCallbacks.record(pending, { status: 'active' }, { take: false, now: before })).toBe('closed');
+    expect((await provisioned.get(pending))!.integration).toMatchObject({ status: 'pending' });
+    const failed = await unit(env, { status: 'failed', externalRef: null, reason: 'no capacity', until });
+    expect(await partnerCallbacks.record(failed, { status: 'failed' }, { take: false, now: before })).toBe('again');
+    expect(await partnerCallbacks.record(failed, { status: 'active' }, { take: false, now: before })).toBe('closed');
   });
 });
 

@@ -22,14 +22,18 @@ export class PartnerCallbackStore {
     defineCommands(redis);
   }
 
-  /** `taken` (it was pending, now decided), `again` (the same word before), `closed` (not waiting), `missing`. */
-  record(unitId: string, word: PartnerWord, now = new Date()) {
+  /**
+   * `taken` (it was pending, now decided), `again` (the same word before), `closed` (not waiting), `missing`.
+   * `take: false` once the unit's purchase stopped running: nothing new is taken, a word taken before is answered.
+   */
+  record(unitId: string, word: PartnerWord, { take = true, now = new Date() } = {}) {
     return this.redis.partnerCallback(
       this.keys.provisioned(unitId),
       word.status,
       word.externalRef ?? '',
       word.reason ?? '',
       now.toISOString(),
+      take ? 'take' : 'answer',
     );
   }
 }

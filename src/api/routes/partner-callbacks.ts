@@ -67,12 +67,7 @@ export function partnerCallbackRoutes(deps: PartnerCallbackDeps): Hono {
       // A purchase that stopped running (canceled, failed, timed out) undoes its units: nothing to take,
       // but the word it took before, sent again, is still answered as taken.
       const purchase = await stores.purchases.get(unit.purchaseId);
-      const outcome =
-        purchase?.phase === 'running'
-          ? await stores.partnerCallbacks.record(unitId, word)
-          : unit.integration?.until && unit.integration.status === (word.status === 'active' ? 'established' : 'failed')
-            ? 'again'
-            : 'closed';
+      const outcome = await stores.partnerCallbacks.record(unitId, word, { take: purchase?.phase === 'running' });
       if (outcome === 'missing') throw new AppError('not_found', 'No unit has this id.');
       if (outcome === 'closed')
         throw new AppError('not_cancelable', 'This unit no longer waits for its partner: nothing was changed.');

@@ -86,6 +86,7 @@ export interface LuaCommands<Context extends ClientContext = { type: 'default' }
     externalRef: string,
     reason: string,
     nowIso: string,
+    mode: 'take' | 'answer',
   ): Result<'missing' | 'taken' | 'again' | 'closed', Context>;
   /** set-available-1.lua: the available count it had. */
   setAvailable(stock: string, available: number): Result<number, Context>;

@@ -3,8 +3,9 @@
   unit's Product Store document.
 
   A pending unit takes the partner's word (`active` → established, `failed` → failed, with its
-  reference and reason) unless its deadline passed. The same word again is answered `again` and
-  changes nothing; any other state (decided otherwise, removed, late, never pending) is `closed`.
+  reference and reason) unless its deadline passed, or its purchase no longer runs (ARGV[5]). The
+  same word again is answered `again` and changes nothing; any other state (decided otherwise,
+  removed, late, never pending, its purchase undone) is `closed`.
 
   Invariant: a unit's integration leaves `pending` once, by its partner's word before its deadline
   or not at all (the saga then fails it at the deadline).
@@ -15,6 +16,7 @@
   ARGV[2] its externalRef, or '' to keep the one from the 202
   ARGV[3] its reason, or ''
   ARGV[4] now, ISO 8601 UTC (compared with the pending unit's `until`, same format)
+  ARGV[5] `take` while the unit's purchase runs; `answer` once it stopped (only a word taken before is answered)
 
   Returns 'missing' | 'taken' | 'again' | 'closed'
 ]]
@@ -26,7 +28,7 @@ if type(integration) ~= 'table' then return 'closed' end
 local want = (ARGV[1] == 'active') and 'established' or 'failed'
 -- Only a unit that waited has `until`: one provisioned at once never takes a callback.
 if integration.status == want and integration['until'] then return 'again' end
-if integration.status ~= 'pending' then return 'closed' end
+if integration.status ~= 'pending' or ARGV[5] ~= 'take' then return 'closed' end
 if integration['until'] and ARGV[4] >= integration['until'] then return 'closed' end
 integration.status = want
 if ARGV[2] ~= '' then integration.externalRef = ARGV[2] end
