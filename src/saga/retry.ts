@@ -4,18 +4,18 @@ import type { SagaContext } from './context.js';
 import { redoJobs } from './flows.js';
 import { rerunUndos } from './rerun-undos.js';
 import { leftoverSteps, lostSteps, redo } from './repair.js';
-import { REPAIRABLE, UNDOABLE } from './saga.js';
+import { REPAIRABLE } from './saga.js';
 import { atRetry } from './transitions.js';
 
 /**
- * An operator's retry, as the state machine decides it (atRetry): undos that failed for good, or
- * whose effect the outside world no longer shows, run again from their first attempt (the ended
- * job is replaced by a fresh one with the same id); a
- * purchase not ended, or with an undo still open, is re-driven as the watchdog would (`reconcile`),
- * without waiting for its deadline; a delivered one that lost what a repairable step did (writes
- * lost in a failover; the audit names them) has those steps redone; one in review with nothing
- * left undone is resolved. Each undo and redo is idempotent, so a retry repeated or racing another
- * moves nothing twice. The undo that leaves nothing undone resolves the review itself (afterUndo).
+ * An operator's retry, as the state machine decides it (atRetry): undos that failed for good, or whose
+ * effect the outside world no longer shows, run again from their first attempt (the ended job is
+ * replaced by a fresh one with the same id); a purchase not ended, or with an undo still open, is
+ * re-driven as the watchdog would (`reconcile`), without waiting for its deadline; a delivered one that
+ * lost what a repairable step did (writes lost in a failover; the audit names them) has those steps
+ * redone; one in review with nothing left undone is resolved. Each undo and redo is idempotent, so a
+ * retry repeated or racing another moves nothing twice. The undo that leaves nothing undone resolves
+ * the review itself (afterUndo).
  */
 export function retryHandler(
   ctx: SagaContext,
@@ -33,12 +33,7 @@ export function retryHandler(
     switch (decision.do) {
       case 'redo-undos': {
         await purchases.reopenUndos(id, decision.steps);
-        await rerunUndos(
-          ctx,
-          queues,
-          id,
-          UNDOABLE.filter((s) => decision.steps.includes(s.name)),
-        );
+        await rerunUndos(ctx, queues, id, decision.steps);
         log.warn({ steps: decision.steps }, 'operator retry: failed undos run again');
         return `redo:${decision.steps.join(',')}`;
       }

@@ -123,13 +123,7 @@ async function repairUndos(
   redrive: StepName[],
   failed: StepName[],
 ) {
-  if (redrive.length)
-    await rerunUndos(
-      ctx,
-      queues,
-      record.id,
-      UNDOABLE.filter((s) => redrive.includes(s.name)),
-    );
+  if (redrive.length) await rerunUndos(ctx, queues, record.id, redrive);
   for (const step of failed) {
     const attempts = record.undos[step]?.attempts ?? 0;
     const next = afterUndo(
