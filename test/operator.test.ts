@@ -4,7 +4,7 @@ import { runAudit } from '../src/audit.js';
 import type { Customer } from './helpers/customer.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { flaggedPurchase } from './helpers/review.js';
-import { loseNotification, loseVoid, purchaseWithOrderLost } from './helpers/lost-writes.js';
+import { loseNotification, purchaseWithOrderLost, purchaseWithVoidLost } from './helpers/lost-writes.js';
 import { providerPaymentOf } from './helpers/gateway.js';
 import { TEST_ADMIN } from './helpers/deployment.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
@@ -235,14 +235,8 @@ describe('Feature: operator review of purchases', () => {
   });
 
   it('an authorization the provider holds again for a failed purchase: the audit names it, a retry voids it', async () => {
-    const customer = await sys.customer();
-    expect((await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 3 })).status).toBe(201);
-    const res = await customer.buy('basic-plan');
-    expect(res.status).toBe(502);
-    const id: string = res.body.purchaseId;
-    const held = await providerPaymentOf(sys, id);
-    expect(held).toMatchObject({ state: 'voided', captured: 0 });
-    await loseVoid(sys, held!.id);
+    const { customer, id, voided } = await purchaseWithVoidLost(sys);
+    expect(voided).toMatchObject({ state: 'voided', captured: 0 });
 
     const audit = await sys.admin('GET', '/admin/audit');
     expect(audit.body.violations).toContain(

@@ -11,7 +11,7 @@ import { PurchaseIntake } from '../src/stores/purchase-intake.js';
 import { eventually } from '../harness/eventually.js';
 import { visa } from './helpers/customer.js';
 import { providerPaymentOf } from './helpers/gateway.js';
-import { loseVoid } from './helpers/lost-writes.js';
+import { purchaseWithVoidLost } from './helpers/lost-writes.js';
 import { startFakeService } from './helpers/fake-service.js';
 import { startTestSystem, testCatalog, type TestSystem } from './helpers/system.js';
 
@@ -118,14 +118,8 @@ describe('reliability: watchdog and audit', () => {
   });
 
   it("runs again a failed purchase's refund whose job ended without recording (stalled out under crashes): the hold is voided", async () => {
-    const customer = await sys.customer();
-    expect((await sys.admin('POST', '/admin/faults', { point: 'order.place', times: 3 })).status).toBe(201);
-    const res = await customer.buy('basic-plan');
-    expect(res.status).toBe(502);
-    const id: string = res.body.purchaseId;
-    await customer.waitForSettled(id);
     // As a refund job killed past its stall limit leaves things: its job ended, its undo never recorded, the hold still held.
-    await loseVoid(sys, (await providerPaymentOf(sys, id))!.id);
+    const { customer, id } = await purchaseWithVoidLost(sys);
     await sys.stores.purchases.reopenUndos(id, ['payment']);
 
     await eventually('the purchase closed again', async () => !(await sys.stores.purchases.openIds()).includes(id), {
