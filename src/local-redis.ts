@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 
 export interface LocalRedis {
   url: string;
@@ -24,26 +25,29 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Pro
 /** A redis-server that did not come up as the process we spawned (most often: its port was taken). */
 export class RedisStartError extends Error {}
 
-/** The process id of the redis-server answering on `port`, or undefined if nothing answers as one. */
-export function redisPid(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host });
-    let text = '';
-    const done = (pid: number | undefined) => {
-      socket.destroy();
-      resolve(pid);
-    };
-    socket.setTimeout(timeoutMs, () => done(undefined));
-    socket.once('connect', () => socket.write('*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'));
-    socket.on('data', (chunk) => {
-      text += chunk.toString('latin1');
-      const match = /process_id:(\d+)/.exec(text);
-      if (match) done(Number(match[1]));
-      else if (text.startsWith('-') && text.includes('\r\n')) done(undefined);
-    });
-    socket.once('error', () => done(undefined));
-    socket.once('close', () => done(undefined));
+/** The process id of the redis-server (or sentinel) answering on `port`, or undefined if nothing answers as one. */
+export async function redisPid(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<number | undefined> {
+  const redis = new Redis({
+    port,
+    host,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
   });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    const match = /process_id:(\d+)/.exec(await redis.info('server'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export function redisServerInstalled(): boolean {
