@@ -57,9 +57,15 @@ export async function deployment(
   label: string,
   redisEnv: Record<string, string>,
   catalogFile: string,
-  items: { productId: string; quantity: number }[] = [{ productId: 'bench-plan', quantity: 1 }],
-  /** The checkout whose src/main.ts runs (bench/versus.ts: an earlier commit's); this one by default. */
-  source = root,
+  {
+    items = [{ productId: 'bench-plan', quantity: 1 }],
+    source = root,
+  }: {
+    /** What `op` buys. */
+    items?: { productId: string; quantity: number }[];
+    /** The checkout whose src/main.ts runs (bench/versus.ts: an earlier commit's); this one by default. */
+    source?: string;
+  } = {},
 ) {
   // redisEnv may also set KEY_PREFIX (two deployments on one server) or any other setting.
   const [port, authPort] = await Promise.all([freePort(), freePort()]);

@@ -55,9 +55,9 @@ export async function unitsPhase() {
   const server = await benchRedis(dir);
   let deployed: Awaited<ReturnType<typeof deployment>> | undefined;
   try {
-    deployed = await deployment('units', { REDIS_URL: server.url, KEY_PREFIX: 'bunits' }, catalogFile, [
-      { productId: product.id, quantity: UNITS },
-    ]);
+    deployed = await deployment('units', { REDIS_URL: server.url, KEY_PREFIX: 'bunits' }, catalogFile, {
+      items: [{ productId: product.id, quantity: UNITS }],
+    });
     const d = deployed;
     let errors = 0;
     for (let i = 0; i < WARMUP; i++) if (!(await d.op(0, 10_000_000 + i))) errors++;

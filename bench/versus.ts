@@ -45,7 +45,7 @@ const deployed = [];
 try {
   for (const c of contenders)
     deployed.push(
-      await deployment(c.prefix, { REDIS_URL: server.url, KEY_PREFIX: c.prefix }, catalogFile, undefined, c.source),
+      await deployment(c.prefix, { REDIS_URL: server.url, KEY_PREFIX: c.prefix }, catalogFile, { source: c.source }),
     );
   // CPU per purchase over the whole run, warm-ups included: the idle side's turns cost it next to nothing.
   const done = deployed.map(() => 0);
